@@ -1,0 +1,84 @@
+"""Compose an experiment config from `key=value` / `group=option` overrides with Hydra.
+
+Every Hydra or OmegaConf failure is turned into a one-line :class:`UserError` that names the
+override at fault and, for a config group, the valid choices.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from asffbench.config.schema import register_configs
+from asffbench.errors import UserError
+
+CONFIG_MODULE = "asffbench.conf"
+CONFIG_NAME = "config"
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose and resolve the experiment config; raise UserError on any bad override."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
+        check_resolvable(cfg)
+    except (HydraException, OmegaConfBaseException, ValueError) as err:
+        raise UserError(describe_config_error(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    return cfg
+
+
+def check_resolvable(cfg: DictConfig) -> None:
+    """Resolve every interpolation and reject mandatory values left unset (`???`)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise UserError(f"{missing[0]}: a value is required (set it with {missing[0]}=...)")
+    OmegaConf.resolve(cfg)
+
+
+def describe_config_error(err: Exception) -> str:
+    """One line saying what is wrong with which override, and what would be valid."""
+    if isinstance(err, MissingConfigException) and err.options is not None:
+        group, _, option = (err.missing_cfg_file or "").rpartition("/")
+        choices = ", ".join(sorted(o for o in err.options if not o.endswith("_schema")))
+        return f"{group}={option}: unknown option for '{group}'; choose from {choices}"
+    if isinstance(err, OverrideParseException):
+        return f"cannot parse override: {first_line(str(err))}"
+    cause = err.__cause__ or err.__context__
+    if isinstance(err, HydraException) and isinstance(cause, OmegaConfBaseException):
+        err = cause
+    if isinstance(err, OmegaConfBaseException):
+        return describe_omegaconf_error(err)
+    return first_line(str(err))
+
+
+def describe_omegaconf_error(err: OmegaConfBaseException) -> str:
+    key = getattr(err, "full_key", None)
+    msg = first_line(str(err))
+    if "not in" in msg or "Key '" in msg and "not" in msg:
+        name = re.search(r"Key '([^']+)'", msg)
+        where = key or (name.group(1) if name else "?")
+        return f"{where}: unknown config key ({msg})"
+    enum_choices = re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]", msg)
+    if enum_choices:
+        return f"{key}={enum_choices.group(1)}: invalid value; choose from {enum_choices.group(2)}"
+    return f"{key}: {msg}" if key else msg
+
+
+def first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else text
+
+
+def to_plain(cfg: DictConfig) -> dict:
+    """The config as plain Python (enums as strings), for records and JSON."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]

@@ -1,0 +1,193 @@
+"""Structured configs: the schema every composed config is checked against.
+
+Registered in Hydra's ConfigStore so that a misspelt key or a value of the wrong type fails at
+composition time, before anything runs. The YAML files under ``conf/`` only choose values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+
+
+class Upsample(str, Enum):
+    nearest = "nearest"
+    bilinear = "bilinear"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class EvalBackend(str, Enum):
+    pycocotools = "pycocotools"
+    faster_coco_eval = "faster_coco_eval"
+
+
+# COCO anchors of YOLOv3 (w, h in pixels at 416/608 input), small to large.
+COCO_ANCHORS: list[list[int]] = [
+    [10, 13], [16, 30], [33, 23],
+    [30, 61], [62, 45], [59, 119],
+    [116, 90], [156, 198], [373, 326],
+]
+
+
+@dataclass
+class FusionConfig:
+    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star`)."""
+
+    name: str = "asff"
+    compress_c: int = 16
+    upsample: Upsample = Upsample.nearest
+    rfb: bool = False  # RFB block before the head's feature adaption (ASFF*)
+    dropblock: bool = False  # DropBlock in the three neck slots, scheduled by epoch (ASFF*)
+    dropblock_keep_prob: float = 0.9
+
+
+@dataclass
+class ModelConfig:
+    """Darknet-53 YOLOv3; width/depth multipliers give the CPU-sized variants."""
+
+    name: str = "darknet53"
+    width: float = 1.0
+    depth: float = 1.0
+    num_classes: int = 80
+    anchors: list[list[int]] = field(default_factory=lambda: [list(a) for a in COCO_ANCHORS])
+    # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout) or a torch state dict.
+    pretrained: Optional[str] = None
+
+
+@dataclass
+class TricksConfig:
+    """Bag-of-tricks toggles; the defaults are the paper's strong baseline."""
+
+    guided_anchoring: bool = True
+    iou_loss: bool = True
+    label_smoothing: bool = True
+    mixup: bool = True
+    cosine_lr: bool = True
+    sync_bn: bool = True
+    multiscale: bool = True
+
+
+@dataclass
+class BenchConfig:
+    """The speed protocol of `asffbench bench` (stated in every record)."""
+
+    warmup: int = 10
+    iters: int = 50
+    repeats: int = 3
+    batch_size: int = 1
+    precision: Precision = Precision.fp32
+    fuse: bool = False  # fold BatchNorm into the preceding conv before timing
+    nms: bool = True  # time NMS (separately from the forward pass) and include it in FPS
+
+
+@dataclass
+class SplitConfig:
+    ann: Optional[str] = None
+    images: Optional[str] = None
+
+
+@dataclass
+class SynthConfig:
+    images: int = 160  # train + val images generated
+    val_fraction: float = 0.25
+    seed: int = 0
+    image_size: int = 320
+
+
+@dataclass
+class DataConfig:
+    """A COCO-format dataset. `synth` generates the tiny synthetic COCO on first use."""
+
+    name: str = "synth"
+    root: Optional[str] = None
+    train: SplitConfig = field(default_factory=SplitConfig)
+    val: SplitConfig = field(default_factory=SplitConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    cache_dir: Optional[str] = None  # where `synth` is generated; default: ~/.cache/asffbench
+    workers: int = 2
+    min_box_size: float = 2.0  # boxes smaller than this (pixels, after augmentation) are dropped
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300
+    batch_size: int = 16  # per process
+    lr: float = 1e-3  # for the whole batch of all processes at 64 images
+    min_lr: float = 1e-5
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 4.0
+    step_milestones: list[float] = field(default_factory=lambda: [0.8, 0.9])  # fractions of epochs
+    ema: bool = False
+    ema_decay: float = 0.9998
+    grad_clip: Optional[float] = None
+    amp: bool = True  # only on CUDA
+    mixup_off_epochs: int = 30  # mixup off for the last N epochs
+    multiscale_every: int = 10  # iterations between size changes
+    multiscale_min: int = 320
+    multiscale_max: int = 608
+    multiscale_fixed_epochs: int = 10  # fixed size for the last N epochs
+    resume: bool = False
+    checkpoint: Optional[str] = None  # start from these weights (skips training when epochs=0)
+    log_every: int = 10
+    max_iters_per_epoch: Optional[int] = None  # cap for smoke runs
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 8
+    score_thresh: float = 0.001
+    nms_iou: float = 0.65
+    max_det: int = 100
+    backend: EvalBackend = EvalBackend.pycocotools
+    checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
+
+
+@dataclass
+class SweepInfo:
+    """Filled by `asffbench sweep`; recorded, never part of the experiment hash."""
+
+    name: Optional[str] = None
+    axes: list[str] = field(default_factory=list)
+    force: bool = False
+
+
+@dataclass
+class ExperimentConfig:
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    sweep: SweepInfo = field(default_factory=SweepInfo)
+    img_size: int = 608
+    device: Device = Device.auto
+    seed: int = 0
+    run_dir: Optional[str] = None  # default: a fresh directory under runs/
+
+
+def register_configs() -> None:
+    """Register the schema in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="experiment_schema", node=ExperimentConfig)
+    cs.store(group="fusion", name="fusion_schema", node=FusionConfig)
+    cs.store(group="model", name="model_schema", node=ModelConfig)
+    cs.store(group="tricks", name="tricks_schema", node=TricksConfig)
+    cs.store(group="data", name="data_schema", node=DataConfig)
+

@@ -1,0 +1,1 @@
+"""Reference data shipped with asffbench (the paper's published figures)."""
