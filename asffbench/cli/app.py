@@ -36,6 +36,7 @@ def root() -> None:
 # Subcommand modules, in the order `asffbench --help` lists them.
 COMMAND_MODULES = (
     "asffbench.cli.config_cmd",
+    "asffbench.cli.bench_cmd",
 )
 
 for _name in COMMAND_MODULES:

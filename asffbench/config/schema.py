@@ -72,6 +72,7 @@ class ModelConfig:
 class TricksConfig:
     """Bag-of-tricks toggles; the defaults are the paper's strong baseline."""
 
+    name: str = "paper"  # the preset the toggles started from (`tricks=paper|none|...`)
     guided_anchoring: bool = True
     iou_loss: bool = True
     label_smoothing: bool = True

@@ -1,0 +1,42 @@
+# Two entry points, each creating the virtual environment when it is missing:
+#   make demo   - the smoke sweep (5 fusion variants, tiny model, synthetic COCO, CPU) + its report
+#   make test   - the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.asffbench-installed
+SMOKE_DIR ?= runs/smoke
+
+.PHONY: demo test venv bench-latency example-report slurm-start slurm-stop clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/asffbench sweep smoke hydra.sweep.dir=$(SMOKE_DIR); status=$$?; \
+	$(BIN)/asffbench report $(SMOKE_DIR) --out $(SMOKE_DIR)/report && \
+	echo "report: $(SMOKE_DIR)/report/report.md"; exit $$status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# The README's benchmark figures.
+bench-latency: $(STAMP)
+	$(BIN)/python benchmarks/bench_fusion_latency.py
+
+# Regenerate the committed example report from a fresh smoke sweep.
+example-report: demo
+	rm -rf reports/smoke && cp -r $(SMOKE_DIR)/report reports/smoke
+
+slurm-start:
+	bash scripts/slurm-local.sh start
+
+slurm-stop:
+	bash scripts/slurm-local.sh stop
+
+clean:
+	rm -rf $(VENV) runs outputs multirun .pytest_cache

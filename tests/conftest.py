@@ -1,0 +1,47 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+import pytest
+
+# Tests must not depend on (or fill) the user's cache.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.getbasetemp() / "asffbench-cache"
+    monkeypatch.setenv("ASFFBENCH_CACHE", str(cache))
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the asffbench CLI in-process: returns (exit_code, stdout, stderr)."""
+    from asffbench.cli.app import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        out, err = capsys.readouterr()
+        code = exit_info.value.code
+        return (0 if code is None else int(code)), out, err
+
+    return run
+
+
+@pytest.fixture
+def one_line_error():
+    """Check a CLI failure: exit code 2, one line on stderr naming what is at fault, no traceback."""
+    return assert_one_line_error
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got: {err!r}"
+    assert lines[0].startswith("asffbench: error: "), lines[0]
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"

@@ -1,0 +1,112 @@
+"""Config composition: every option of every group composes; bad overrides fail at composition."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import pytest
+
+from asffbench.config.compose import compose_config
+from asffbench.errors import UserError
+
+
+def group_options() -> list[tuple[str, str]]:
+    conf = importlib.resources.files("asffbench.conf")
+    pairs = []
+    for group in conf.iterdir():
+        if group.is_dir() and group.name not in ("hydra", "__pycache__"):
+            pairs += [(group.name, f.name[:-5]) for f in group.iterdir() if f.name.endswith(".yaml")]
+    return sorted(pairs)
+
+
+def test_every_group_has_options():
+    groups = {g for g, _ in group_options()}
+    assert {"fusion", "model", "tricks", "data"} <= groups
+
+
+@pytest.mark.parametrize("group,option", group_options())
+def test_every_option_composes(group, option):
+    extra = ["data.root=somewhere"] if (group, option) == ("data", "coco") else []
+    cfg = compose_config([f"{group}={option}", *extra])
+    assert cfg[group].name == option
+
+
+def test_defaults_are_the_paper_model():
+    cfg = compose_config([])
+    assert cfg.model.name == "darknet53" and cfg.model.width == 1.0 and cfg.model.depth == 1.0
+    assert cfg.model.num_classes == 80 and cfg.img_size == 608
+    assert cfg.tricks.guided_anchoring is True
+    assert cfg.fusion.name == "asff" and cfg.fusion.compress_c == 16
+
+
+def test_asff_star_preset():
+    cfg = compose_config(["fusion=asff_star"])
+    assert (cfg.fusion.compress_c, cfg.fusion.rfb, cfg.fusion.dropblock) == (8, True, True)
+
+
+def test_public_axes_override():
+    cfg = compose_config([
+        "fusion=sum", "fusion.compress_c=8", "fusion.upsample=bilinear", "model.width=0.5",
+        "model.depth=0.33", "model.num_classes=3", "tricks.mixup=false", "img_size=416",
+        "device=cpu", "bench.warmup=2", "bench.iters=3", "bench.repeats=2", "bench.batch_size=4",
+        "bench.precision=bf16", "bench.fuse=true",
+    ])
+    assert cfg.fusion.upsample == "bilinear" and cfg.model.num_classes == 3
+    assert cfg.tricks.mixup is False and cfg.bench.precision == "bf16" and cfg.bench.fuse is True
+
+
+@pytest.mark.parametrize("trick", [
+    "guided_anchoring", "iou_loss", "label_smoothing", "mixup", "cosine_lr", "sync_bn", "multiscale",
+])
+def test_every_trick_toggles(trick):
+    assert compose_config([f"tricks.{trick}=false"]).tricks[trick] is False
+    assert compose_config(["tricks=none", f"tricks.{trick}=true"]).tricks[trick] is True
+
+
+@pytest.mark.parametrize("overrides,needles", [
+    (["fusion=asf"], ["fusion=asf", "asff_star", "concat", "none", "sum"]),
+    (["model=huge"], ["model=huge", "darknet53", "tiny"]),
+    (["fusion.compres_c=8"], ["fusion.compres_c"]),
+    (["fusion.upsample=bicubic"], ["fusion.upsample=bicubic", "nearest", "bilinear"]),
+    (["device=tpu"], ["device=tpu", "cuda"]),
+    (["img_size=big"], ["img_size"]),
+    (["tricks.mixup=maybe"], ["tricks.mixup"]),
+    (["tricks.dropout=true"], ["tricks.dropout"]),
+    (["bench.precision=fp8"], ["bench.precision=fp8", "bf16"]),
+    (["model.width=wide"], ["model.width"]),
+    (["nonsense"], ["nonsense"]),
+])
+def test_bad_overrides_fail_at_composition(overrides, needles):
+    with pytest.raises(UserError) as info:
+        compose_config(overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message
+
+
+def test_cli_config_prints_resolved_config(cli):
+    code, out, err = cli("config", "model=tiny", "fusion=asff_star", "--json")
+    assert code == 0, err
+    import json
+
+    cfg = json.loads(out)
+    assert cfg["model"]["width"] == 0.25 and cfg["fusion"]["name"] == "asff_star"
+    assert cfg["fusion"]["upsample"] == "nearest"
+
+
+def test_cli_options_before_or_after_overrides(cli):
+    first = cli("config", "--json", "img_size=320")
+    second = cli("config", "img_size=320", "--json")
+    assert first[0] == second[0] == 0 and first[1] == second[1]
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["config", "fusion=asf"], ["fusion=asf", "asff"]),
+    (["config", "fusion.upsample=cubic"], ["fusion.upsample"]),
+    (["config", "--nope"], ["--nope"]),
+    (["nope"], ["nope"]),
+])
+def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
+    code, _, err = cli(*args)
+    one_line_error(code, err, *needles)
