@@ -6,6 +6,7 @@ GFLOPs = 2 x GMACs, both labelled. Element-wise operators it does not count are 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,9 @@ def count_flops(model: nn.Module, img_size: int, batch_size: int = 1) -> FlopCou
         analysis = FlopCountAnalysis(TensorOutputs(model), (images,))
         analysis.set_op_handle("torchvision::deform_conv2d", deform_conv2d_macs)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # Tracing warns about scripted torchvision ops and data-dependent shapes: not ours.
+            warnings.simplefilter("ignore")
             total = analysis.total()
             by_module = analysis.by_module()
             uncounted = sorted(analysis.unsupported_ops())
