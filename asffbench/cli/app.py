@@ -37,6 +37,13 @@ def root() -> None:
 COMMAND_MODULES = (
     "asffbench.cli.config_cmd",
     "asffbench.cli.bench_cmd",
+    "asffbench.cli.train_cmd",
+    "asffbench.cli.eval_cmd",
+    "asffbench.cli.run_cmd",
+    "asffbench.cli.sweep_cmd",
+    "asffbench.cli.data_cmd",
+    "asffbench.cli.report_cmd",
+    "asffbench.cli.viz_cmd",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,22 @@
+"""Detector models: plain nn.Modules with explicit arguments (no config, no file I/O)."""
+
+from asffbench.models.backbone import Darknet53
+from asffbench.models.detector import YOLOv3
+from asffbench.models.fusion import ENHANCED_FUSIONS, FUSIONS
+from asffbench.models.head import YOLOHead
+from asffbench.models.neck import YOLOv3Neck
+from asffbench.models.outputs import DetectorOutput, LevelOutput
+from asffbench.models.registry import Registry, UnknownNameError
+
+__all__ = [
+    "Darknet53",
+    "DetectorOutput",
+    "ENHANCED_FUSIONS",
+    "FUSIONS",
+    "LevelOutput",
+    "Registry",
+    "UnknownNameError",
+    "YOLOHead",
+    "YOLOv3",
+    "YOLOv3Neck",
+]

@@ -1,0 +1,116 @@
+"""Config -> model: map a composed config to the detector's constructor arguments.
+
+`build_model(cfg)` is the entry point of the other layers; `build_yolov3(**kwargs)` is the same
+builder at keyword level (tests and notebooks build models without Hydra).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from asffbench.config.schema import COCO_ANCHORS
+from asffbench.errors import UserError
+from asffbench.models import ENHANCED_FUSIONS, FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck
+from asffbench.models.fusion.resize import UPSAMPLE_MODES
+from asffbench.models.layers import scale_channels
+
+STRIDES = (32, 16, 8)
+# Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
+HEAD_WIDTHS = (1024, 512, 256)
+
+
+def build_yolov3(
+    *,
+    fusion: str = "asff",
+    width: float = 1.0,
+    depth: float = 1.0,
+    num_classes: int = 80,
+    anchors: Optional[Sequence[Sequence[float]]] = None,
+    compress_c: Optional[int] = None,
+    upsample: str = "nearest",
+    guided_anchoring: bool = True,
+    rfb: Optional[bool] = None,
+    dropblock: Optional[bool] = None,
+    dropblock_keep_prob: float = 0.9,
+) -> YOLOv3:
+    """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
+
+    Left at None, `compress_c` is 8 for the enhanced fusions (`asff_star`) and 16 otherwise, and
+    `rfb` and `dropblock` are on for the enhanced fusions only, like the `fusion=` config presets.
+    Raises KeyError (UnknownNameError) for an unknown fusion.
+    """
+    fusion_builder = FUSIONS.get(fusion)
+    enhanced = fusion in ENHANCED_FUSIONS
+    backbone = Darknet53(width=width, depth=depth)
+    neck = YOLOv3Neck(
+        backbone.out_channels,
+        width=width,
+        dropblock=enhanced if dropblock is None else dropblock,
+        dropblock_keep_prob=dropblock_keep_prob,
+    )
+    head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
+    if compress_c is None:
+        compress_c = 8 if enhanced else 16
+    fusion_module = fusion_builder(neck.out_channels, head_widths, compress_c, upsample)
+    head = YOLOHead(
+        fusion_module.out_channels,
+        num_classes,
+        [list(a) for a in (COCO_ANCHORS if anchors is None else anchors)],
+        strides=STRIDES,
+        guided_anchoring=guided_anchoring,
+        rfb=enhanced if rfb is None else rfb,
+    )
+    return YOLOv3(backbone, neck, fusion_module, head)
+
+
+def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
+    """The keyword arguments of `build_yolov3` for a composed config; UserError on bad values."""
+    fusion_name = str(cfg.fusion.name)
+    if fusion_name not in FUSIONS:
+        choices = ", ".join(FUSIONS.names())
+        raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
+    upsample = getattr(cfg.fusion.upsample, "value", cfg.fusion.upsample)  # str enum -> str
+    if upsample not in UPSAMPLE_MODES:
+        raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
+    checks = [
+        ("model.width", cfg.model.width, cfg.model.width > 0, "must be positive"),
+        ("model.depth", cfg.model.depth, cfg.model.depth > 0, "must be positive"),
+        ("model.num_classes", cfg.model.num_classes, cfg.model.num_classes >= 1, "must be at least 1"),
+        ("fusion.compress_c", cfg.fusion.compress_c, cfg.fusion.compress_c >= 1, "must be at least 1"),
+        (
+            "fusion.dropblock_keep_prob",
+            cfg.fusion.dropblock_keep_prob,
+            0.0 < cfg.fusion.dropblock_keep_prob <= 1.0,
+            "must be in (0, 1]",
+        ),
+    ]
+    for option, value, valid, rule in checks:
+        if not valid:
+            raise UserError(f"{option}={value}: {rule}")
+    anchors = [list(a) for a in cfg.model.anchors]
+    if len(anchors) != 9 or any(len(a) != 2 or min(a) <= 0 for a in anchors):
+        raise UserError(f"model.anchors: expected 9 positive [w, h] pairs (small to large), got {anchors}")
+    return {
+        "fusion": fusion_name,
+        "width": float(cfg.model.width),
+        "depth": float(cfg.model.depth),
+        "num_classes": int(cfg.model.num_classes),
+        "anchors": anchors,
+        "compress_c": int(cfg.fusion.compress_c),
+        "upsample": str(upsample),
+        "guided_anchoring": bool(cfg.tricks.guided_anchoring),
+        "rfb": bool(cfg.fusion.rfb),
+        "dropblock": bool(cfg.fusion.dropblock),
+        "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
+    }
+
+
+def build_model(cfg: Any) -> YOLOv3:
+    """The detector of a composed config; loads `model.pretrained` into the backbone when set."""
+    model = build_yolov3(**model_kwargs_from_config(cfg))
+    pretrained = cfg.model.get("pretrained")
+    if pretrained:
+        from asffbench.pretrained import load_pretrained_backbone
+
+        load_pretrained_backbone(model.backbone, pretrained)
+    return model

@@ -1,0 +1,89 @@
+"""`asffbench collect` and `asffbench report`: run records -> a table of runs -> a paper-style report."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+SWEEP_DIRS_HELP = "Sweep directories (searched recursively for record.json) or record.json files."
+
+
+class TableFormat(str, Enum):
+    md = "md"
+    csv = "csv"
+    latex = "latex"
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"asffbench: warning: {message}\n")
+
+
+def console():
+    from rich.console import Console
+
+    # Piped output gets a wide console so tables are not cropped to 80 columns.
+    return Console(width=None if sys.stdout.isatty() else 250, soft_wrap=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("collect")
+    def collect_command(
+        sweep_dirs: list[Path] = typer.Argument(..., help=SWEEP_DIRS_HELP, show_default=False),
+        out: Optional[Path] = typer.Option(
+            None, "--out", "-o",
+            help="CSV file to write (default: <first sweep dir>/records.csv); a .parquet file "
+            "with the same name is written beside it when pyarrow is installed.",
+        ),
+    ) -> None:
+        """Gather every run record into one table: a row per run (CSV, and Parquet)."""
+        from collections import Counter
+
+        from asffbench.results.collect import collect, write_frame
+
+        collection = collect(sweep_dirs)
+        for problem in collection.problems:
+            warn(f"{problem.path}: {problem.reason}")
+        where = ", ".join(str(d) for d in collection.sweep_dirs)
+        if not collection.records:
+            typer.echo(f"no run records found under {where}; nothing written")
+            return
+        first = collection.sweep_dirs[0]
+        target = out or (first if first.is_dir() else first.parent) / "records.csv"
+        written = write_frame(collection.frame, target)
+        counts = Counter(collection.frame["status"].astype(str))
+        states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        typer.echo(f"{len(collection.records)} records ({states}) -> "
+                   + ", ".join(str(p) for p in written))
+
+    @app.command("report")
+    def report_command(
+        sweep_dirs: list[Path] = typer.Argument(..., help=SWEEP_DIRS_HELP, show_default=False),
+        out: Optional[Path] = typer.Option(
+            None, "--out", "-o", help="Report directory (default: <first sweep dir>/report); "
+            "replaced only once the new report is complete.",
+        ),
+        table_format: TableFormat = typer.Option(
+            TableFormat.md, "--format", "-f", help="Format of the files under tables/."
+        ),
+        reference: Optional[Path] = typer.Option(
+            None, "--reference", help="Paper figures YAML (default: the shipped paper_reference.yaml)."
+        ),
+    ) -> None:
+        """Write report.md: tables, figures, methods, and the failed and missing runs."""
+        from asffbench.results.render import rich_table
+        from asffbench.results.report import write_report
+
+        summary = write_report(sweep_dirs, out, table_format.value, reference)
+        terminal = console()
+        for table in summary.tables:
+            terminal.print(rich_table(table))
+        for gap in summary.failed:
+            terminal.print(f"failed: {gap.run} ({gap.where}): {gap.reason}", markup=False)
+        for gap in summary.missing:
+            terminal.print(f"missing: {gap.run} ({gap.where}): {gap.reason}", markup=False)
+        terminal.print(summary.statement, markup=False)
+        terminal.print(f"report written to {summary.report}", markup=False)

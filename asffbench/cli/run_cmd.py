@@ -1,0 +1,51 @@
+"""`asffbench run [OVERRIDES]`: one controlled run (train + eval + bench) and its record."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from asffbench.cli.common import OverridesArg, overrides_list, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        overrides: Optional[list[str]] = OverridesArg,
+        as_json: bool = typer.Option(False, "--json", help="Print the record as one JSON object."),
+    ) -> None:
+        """Train (skipped with train.epochs=0), evaluate and benchmark one experiment in its own
+        run directory (run_dir=DIR, default runs/<time>-<fusion>-<hash>); writes record.json.
+        Exits 1 when the run failed (the record says where and why)."""
+        from asffbench.config.compose import compose_config
+        from asffbench.runs.run import run_experiment
+
+        cfg = compose_config(overrides_list(overrides))
+        record = run_experiment(cfg)
+        if as_json:
+            print_json(record)
+        else:
+            print_summary(record)
+        if record["status"] != "completed":
+            raise typer.Exit(1)
+
+
+def print_summary(record: dict) -> None:
+    import sys
+
+    run_dir = record["config"].get("run_dir")
+    if record["status"] == "completed":
+        metrics, bench = record.get("metrics") or {}, record.get("bench") or {}
+        ap = metrics.get("AP")
+        fps = bench.get("fps")
+        typer.echo(
+            f"completed: {run_dir}/record.json  AP {ap if ap is None else f'{ap:.4f}'}"
+            f"  FPS {fps if fps is None else f'{fps:.1f}'}  hash {record['experiment_hash']}"
+        )
+        return
+    error = record.get("error") or {}
+    sys.stderr.write(
+        f"asffbench: run failed in {error.get('where')}: {error.get('type')}: {error.get('message')}"
+        f" (record: {run_dir}/record.json)\n"
+    )

@@ -1,0 +1,184 @@
+"""A COCO-format detection dataset on pycocotools' `COCO`, validated with one-line errors.
+
+Conventions (decided here, tested in tests/data):
+- images without annotations are kept (negatives);
+- `iscrowd` annotations stay in `coco` (COCOeval ignores them) but never become training targets;
+- annotations whose box has w or h <= 0 are skipped with one logged warning per file (what
+  torchvision's and detectron2's COCO readers do); they are removed from `coco` as well;
+- a missing `iscrowd` is read as 0 and a missing `area` as w * h (COCOeval needs both);
+- everything else that is malformed raises `UserError` naming the file and record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pycocotools.coco import COCO
+
+from asffbench.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: annotation file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read annotation file: {err}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+
+
+def record_name(kind: str, record: Any, position: int) -> str:
+    if isinstance(record, dict) and "id" in record:
+        return f"{kind} id {record['id']}"
+    return f"{kind} #{position} (no id)"
+
+
+def validated_coco_dict(data: Any, path: Path) -> dict:
+    """A cleaned copy of a COCO annotation dict, or UserError naming the faulty record."""
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise UserError(f"{path}: not a COCO annotation file (no 'images' list)")
+    if not data["images"]:
+        raise UserError(f"{path}: no images (empty dataset)")
+    categories = data.get("categories")
+    if not isinstance(categories, list) or not categories:
+        raise UserError(f"{path}: no 'categories' (a COCO annotation file needs at least one)")
+    annotations = data.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise UserError(f"{path}: 'annotations' is not a list")
+
+    image_ids: set = set()
+    for k, image in enumerate(data["images"]):
+        name = record_name("image", image, k)
+        if not isinstance(image, dict) or "id" not in image or not isinstance(image.get("file_name"), str):
+            raise UserError(f"{path}: {name} needs an 'id' and a 'file_name'")
+        if image["id"] in image_ids:
+            raise UserError(f"{path}: duplicate image id {image['id']}")
+        image_ids.add(image["id"])
+    cat_ids: set = set()
+    for k, cat in enumerate(categories):
+        if not isinstance(cat, dict) or "id" not in cat:
+            raise UserError(f"{path}: category #{k} has no 'id'")
+        if cat["id"] in cat_ids:
+            raise UserError(f"{path}: duplicate category id {cat['id']}")
+        cat_ids.add(cat["id"])
+
+    kept, degenerate, ann_ids = [], [], set()
+    for k, ann in enumerate(annotations):
+        name = record_name("annotation", ann, k)
+        if not isinstance(ann, dict) or "id" not in ann:
+            raise UserError(f"{path}: {name} is not an object with an 'id'")
+        if ann["id"] in ann_ids:
+            raise UserError(f"{path}: duplicate annotation id {ann['id']}")
+        ann_ids.add(ann["id"])
+        if ann.get("image_id") not in image_ids:
+            raise UserError(f"{path}: {name} refers to unknown image_id {ann.get('image_id')!r}")
+        if ann.get("category_id") not in cat_ids:
+            raise UserError(f"{path}: {name} refers to unknown category_id {ann.get('category_id')!r}")
+        bbox = ann.get("bbox")
+        if (
+            not isinstance(bbox, (list, tuple))
+            or len(bbox) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bbox)
+        ):
+            raise UserError(f"{path}: {name} has no valid 'bbox' (need 4 finite numbers x, y, w, h)")
+        if bbox[2] <= 0 or bbox[3] <= 0:
+            degenerate.append(ann["id"])
+            continue
+        clean = dict(ann)
+        clean.setdefault("iscrowd", 0)
+        clean.setdefault("area", float(bbox[2] * bbox[3]))
+        kept.append(clean)
+    if degenerate:
+        log.warning(
+            "%s: skipped %d annotation(s) with a degenerate box (w or h <= 0), e.g. annotation id %s",
+            path, len(degenerate), degenerate[0],
+        )
+    return {**data, "annotations": kept}
+
+
+def make_coco(data: dict) -> COCO:
+    """A pycocotools COCO from a dict, without its progress prints on stdout."""
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def load_rgb(path: Path, image_id: Any) -> Image.Image:
+    """Open an image upright (EXIF orientation applied) as RGB (grayscale, RGBA, palette...)."""
+    try:
+        with Image.open(path) as raw:
+            upright = ImageOps.exif_transpose(raw)
+            return upright.convert("RGB")
+    except FileNotFoundError:
+        raise UserError(f"{path}: image file not found (image id {image_id})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise UserError(f"{path}: cannot read image (image id {image_id}): {err}") from None
+
+
+class CocoDataset:
+    """Images and boxes of one COCO-format split, with contiguous labels.
+
+    `label_to_cat_id[label]` is the category id of contiguous label `label` (categories sorted by
+    id); `class_names[label]` its name. `boxes(i)` are xyxy in original image pixels.
+    """
+
+    def __init__(self, ann_file: Path, image_dir: Path, check_files: bool = True) -> None:
+        self.ann_file = Path(ann_file)
+        self.image_dir = Path(image_dir)
+        if not self.image_dir.is_dir():
+            raise UserError(f"{self.image_dir}: image directory not found (for {self.ann_file})")
+        self.coco = make_coco(validated_coco_dict(read_json(self.ann_file), self.ann_file))
+        cats = sorted(self.coco.dataset["categories"], key=lambda c: c["id"])
+        self.label_to_cat_id: list = [c["id"] for c in cats]
+        self.class_names: list[str] = [str(c.get("name", c["id"])) for c in cats]
+        self.cat_id_to_label = {cat_id: label for label, cat_id in enumerate(self.label_to_cat_id)}
+        self.images: list[dict] = list(self.coco.dataset["images"])
+        self.image_ids: list = [image["id"] for image in self.images]
+        if check_files:
+            for image in self.images:
+                if not (self.image_dir / image["file_name"]).is_file():
+                    raise UserError(
+                        f"{self.image_dir / image['file_name']}: image file not found "
+                        f"(image id {image['id']} in {self.ann_file})"
+                    )
+        self._targets = [self._training_targets(image_id) for image_id in self.image_ids]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_to_cat_id)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _training_targets(self, image_id: Any) -> tuple[np.ndarray, np.ndarray]:
+        anns = [a for a in self.coco.imgToAnns.get(image_id, []) if not a.get("iscrowd", 0)]
+        boxes = np.array([a["bbox"] for a in anns], dtype=np.float32).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        labels = np.array([self.cat_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
+        return boxes, labels
+
+    def targets(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(boxes (N, 4) xyxy original px, labels (N,)) of image `index`; crowd boxes excluded."""
+        return self._targets[index]
+
+    def image_path(self, index: int) -> Path:
+        return self.image_dir / self.images[index]["file_name"]
+
+    def load_image(self, index: int) -> Image.Image:
+        return load_rgb(self.image_path(index), self.image_ids[index])

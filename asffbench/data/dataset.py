@@ -1,0 +1,154 @@
+"""A torch Dataset of letterboxed, augmented samples of a `CocoDataset`, and its collate.
+
+A sample is `(image (3, S, S) float normalised, target (N, 6) [label, x1, y1, x2, y2, weight],
+meta)`; `collate` prepends the image index to every target row -> (M, 7) (see DESIGN.md,
+"Targets"). For validation the meta maps input pixels back to the original image exactly
+(input = orig * scale + pad). For training it describes the final letterbox step from the
+augmented image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, get_worker_info
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import functional as F
+
+from asffbench.data.coco import CocoDataset
+from asffbench.data.mixup import mixup, sample_lambda
+from asffbench.data.sampler import SampleKey, derive_seed
+from asffbench.data.transforms import (
+    build_train_augment,
+    drop_small_boxes,
+    letterbox,
+    normalize,
+    to_boxes,
+    to_float01,
+)
+
+MIXUP_PROB = 0.5  # share of training samples blended with a second image while mixup is on
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run per-image ops on one thread, as DataLoader workers do: the tensors are small, and
+    intra-op threads cost more than they give (on a busy CPU, 10x more)."""
+    threads = torch.get_num_threads()
+    if threads == 1 or get_worker_info() is not None:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class DetectionDataset(Dataset):
+    """Indexable by `SampleKey` (from the batch sampler) or a plain int (size `img_size`)."""
+
+    def __init__(
+        self,
+        source: CocoDataset,
+        train: bool,
+        img_size: int,
+        min_box_size: float = 2.0,
+        seed: int = 0,
+        mixup_prob: float = MIXUP_PROB,
+    ) -> None:
+        self.source = source
+        self.train = train
+        self.img_size = img_size
+        self.min_box_size = min_box_size
+        self.seed = seed
+        self.mixup_prob = mixup_prob
+        self.augment = build_train_augment() if train else None
+
+    # The attributes the engine uses (DESIGN.md, "Entry points").
+    @property
+    def coco(self):
+        return self.source.coco
+
+    @property
+    def label_to_cat_id(self) -> list:
+        return self.source.label_to_cat_id
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.source.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return self.source.num_classes
+
+    @property
+    def image_ids(self) -> list:
+        return self.source.image_ids
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, key: Union[SampleKey, int]) -> tuple[Tensor, Tensor, dict]:
+        if not isinstance(key, SampleKey):
+            key = SampleKey(int(key), self.img_size)
+        with single_threaded():
+            return self.sample(key)
+
+    def sample(self, key: SampleKey) -> tuple[Tensor, Tensor, dict]:
+        if not self.train:
+            image, target, meta = self.prepare(key.index, key.size)
+            return normalize(image), target, meta
+        # Seed every random choice of this sample from (seed, epoch, index): the same sample
+        # whatever worker draws it. fork_rng keeps the caller's global RNG untouched.
+        sample_seed = derive_seed(self.seed, key.epoch, key.index)
+        rng = np.random.default_rng(sample_seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(sample_seed)
+            image, target, meta = self.prepare(key.index, key.size)
+            if key.mixup and len(self) > 1 and rng.random() < self.mixup_prob:
+                other = int(rng.integers(len(self) - 1))
+                other += other >= key.index  # any image but this one
+                image_b, target_b, _ = self.prepare(other, key.size)
+                image, target = mixup(image, target, image_b, target_b, sample_lambda(rng))
+        return normalize(image), target, meta
+
+    def prepare(self, index: int, size: int) -> tuple[Tensor, Tensor, dict]:
+        """Load, augment (train) and letterbox one image: (0..1 float image, (N, 6) target, meta)."""
+        pil = self.source.load_image(index)
+        width, height = pil.size
+        image = tv_tensors.Image(F.pil_to_tensor(pil))
+        xyxy, labels = self.source.targets(index)
+        boxes = to_boxes(torch.from_numpy(xyxy), height, width)
+        labels = torch.from_numpy(labels)
+        if self.augment is not None:
+            out = self.augment({"image": image, "boxes": boxes, "labels": labels})
+            image, boxes, labels = out["image"], out["boxes"], out["labels"]
+        image, boxes, scale, pad = letterbox(image, boxes, size)
+        boxes, labels = drop_small_boxes(boxes, labels, self.min_box_size)
+        target = torch.cat(
+            [labels.float()[:, None], boxes.as_subclass(Tensor).float(), torch.ones(len(labels), 1)], dim=1
+        )
+        meta = {
+            "image_id": self.source.image_ids[index],
+            "orig_size": (height, width),
+            "scale": scale,
+            "pad": pad,
+        }
+        return to_float01(image.as_subclass(Tensor)), target, meta
+
+
+def collate(batch: list[tuple[Tensor, Tensor, dict]]) -> tuple[Tensor, Tensor, list[dict]]:
+    """Stack images; concatenate targets with their image index first -> (M, 7)."""
+    images = torch.stack([sample[0] for sample in batch])
+    rows = [
+        torch.cat([torch.full((len(target), 1), float(i)), target], dim=1)
+        for i, (_, target, _) in enumerate(batch)
+    ]
+    targets = torch.cat(rows, dim=0) if rows else torch.zeros(0, 7)
+    return images, targets, [sample[2] for sample in batch]
+

@@ -1,0 +1,153 @@
+"""`evaluate(cfg, run_dir, model=None) -> metrics`: COCO bbox AP of a checkpoint or a model.
+
+Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
+back to original image pixels, labels to category ids, `detections.json` (COCO results) and
+`metrics.json` in the run directory, then COCOeval with the configured backend.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from torchvision.ops import box_convert
+
+from asffbench.engine.atomic import write_json_atomic
+from asffbench.engine.checkpoint import last_checkpoint, load_checkpoint, load_model_weights, model_state_from
+from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
+from asffbench.errors import UserError
+
+DETECTIONS_NAME = "detections.json"
+METRICS_NAME = "metrics.json"
+
+
+def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
+    """`eval.checkpoint` when set, else `run_dir/checkpoints/last.pt`; it must exist."""
+    if cfg.eval.checkpoint:
+        path = Path(cfg.eval.checkpoint)
+        if not path.is_file():
+            raise UserError(f"eval.checkpoint={path}: checkpoint not found")
+        return path
+    path = last_checkpoint(run_dir)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found (train with run_dir={run_dir} first, or set eval.checkpoint)")
+    return path
+
+
+def load_model_for_eval(cfg: DictConfig, path: Path) -> nn.Module:
+    from asffbench.build import build_model
+
+    model = build_model(cfg)
+    load_model_weights(model, model_state_from(load_checkpoint(path), path), path)
+    return model
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    loader: Iterable,
+    label_to_cat_id: Sequence[Any],
+    device: torch.device,
+    *,
+    score_thresh: float,
+    nms_iou: float,
+    max_det: int,
+) -> tuple[list[dict], list[Any]]:
+    """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen."""
+    from asffbench.engine.postprocess import boxes_to_original, postprocess
+
+    model.eval()
+    results: list[dict] = []
+    image_ids: list[Any] = []
+    cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
+    for images, _targets, metas in loader:
+        output = model(images.to(device, non_blocking=True))
+        detections = postprocess(output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det)
+        for det, meta in zip(detections, metas):
+            image_ids.append(meta["image_id"])
+            if det["boxes"].numel() == 0:
+                continue
+            boxes = box_convert(boxes_to_original(det["boxes"].float().cpu(), meta), "xyxy", "xywh")
+            labels = det["labels"].cpu()
+            # A model with more classes than the dataset (80 on a 6-class set) may predict
+            # labels the dataset does not have: they cannot be right, so they are dropped.
+            known = labels < len(cat_ids)
+            categories = cat_ids[labels[known]].tolist()
+            scores = det["scores"].float().cpu()[known].tolist()
+            for box, score, cat in zip(boxes[known].tolist(), scores, categories):
+                results.append(
+                    {
+                        "image_id": meta["image_id"],
+                        "category_id": cat,
+                        "bbox": [round(v, 3) for v in box],
+                        "score": round(score, 5),
+                    }
+                )
+    return results, image_ids
+
+
+def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
+    """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
+    `per_class`, `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
+
+    In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
+    """
+    from asffbench.data import build_val_loader
+    from asffbench.device import resolve_device
+
+    if process_rank() != 0:
+        return {}
+    run_dir = Path(run_dir)
+    coco_backend(cfg.eval.backend)  # a missing optional backend fails before inference
+    checkpoint = None
+    if model is None:
+        checkpoint = checkpoint_to_evaluate(cfg, run_dir)
+        model = load_model_for_eval(cfg, checkpoint)
+    device = resolve_device(cfg.device)
+    model.to(device)
+    loader, dataset = build_val_loader(cfg)
+    check_classes(model, dataset)
+
+    started = time.perf_counter()
+    detections, image_ids = predict(
+        model,
+        loader,
+        dataset.label_to_cat_id,
+        device,
+        score_thresh=cfg.eval.score_thresh,
+        nms_iou=cfg.eval.nms_iou,
+        max_det=cfg.eval.max_det,
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
+    scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
+    metrics: dict[str, Any] = {name: scores[name] for name in METRIC_NAMES}
+    metrics["per_class"] = scores["per_class"]
+    metrics.update(
+        num_images=len(image_ids),
+        num_detections=len(detections),
+        backend=str(getattr(cfg.eval.backend, "value", cfg.eval.backend)),
+        checkpoint=str(checkpoint) if checkpoint else None,
+        eval_seconds=time.perf_counter() - started,
+    )
+    write_json_atomic(run_dir / METRICS_NAME, metrics)
+    return metrics
+
+
+def process_rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def check_classes(model: nn.Module, dataset: Any) -> None:
+    classes = getattr(model, "num_classes", None)
+    if classes is not None and classes < len(dataset.label_to_cat_id):
+        source = getattr(dataset, "ann_file", "the val annotations")
+        raise UserError(
+            f"model.num_classes={classes} but {source} has {len(dataset.label_to_cat_id)} categories"
+        )

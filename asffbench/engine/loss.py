@@ -1,0 +1,215 @@
+"""The YOLOv3 loss of the strong baseline, with the bag-of-tricks toggles of the ASFF paper.
+
+Per ground-truth box, at the prediction it is assigned to (`targets.assign_targets`):
+  xy    BCE-with-logits of (tx, ty) against the centre's offset in its cell,
+  wh    L1 of (tw, th) against log(box / anchor),
+  cls   BCE of the class logits (targets 1 - d / d with label smoothing, d = min(1/C, 0.1)),
+  iou   GIoU loss of the decoded box (when `iou_loss`),
+  shape L1 of the guided-anchoring shape prediction against log(box / base size), at the best
+        prior's slot and at the anchor-free slot of the box's cell (when `guided_anchoring`).
+xy, wh and iou are weighted by 2 - box area / image area (small boxes count more, as in YOLOv3
+and the ASFF reference). Objectness is BCE over every prediction: 1 at assigned ones, 0 elsewhere,
+except that unassigned predictions whose decoded box overlaps a ground truth of their image with
+IoU > `ignore_thresh` are left out. Every per-box term, the positive objectness included, is
+scaled by the box's mixup weight. Sums are divided by the batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.ops import box_convert, generalized_box_iou_loss
+
+from asffbench.engine.box_coding import batched_box_iou, decode_level
+from asffbench.engine.targets import ANCHOR_FREE_SLOT, Assignment, assign_targets, priors_per_level
+from asffbench.models.outputs import LevelOutput
+
+PART_NAMES = ("xy", "wh", "obj", "cls", "iou", "shape")
+
+
+def label_smoothing_delta(num_classes: int) -> float:
+    """The smoothing of class targets: 1/C as in the ASFF reference, at most 0.1 so that a
+    dataset with few classes does not get near-uniform targets."""
+    return min(1.0 / num_classes, 0.1)
+
+
+class YOLOLoss(nn.Module):
+    """`loss(levels, targets) -> (total, parts)`.
+
+    targets: (M, 7) `[image_index, label, x1, y1, x2, y2, weight]` in input pixels.
+    total: scalar tensor to back-propagate; parts: detached floats
+    `{"xy", "wh", "obj", "cls", "iou", "shape", "total"}` (0.0 for a switched-off term).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        anchors: Sequence[Sequence[float]],
+        *,
+        iou_loss: bool = True,
+        label_smoothing: bool = True,
+        guided_anchoring: bool = True,
+        ignore_thresh: float = 0.7,
+        strides: Sequence[int] = (32, 16, 8),
+    ) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.strides = tuple(int(s) for s in strides)
+        self.iou_loss = iou_loss
+        self.label_smoothing = label_smoothing
+        self.guided_anchoring = guided_anchoring
+        self.ignore_thresh = ignore_thresh
+        self.register_buffer("level_priors", priors_per_level(anchors, self.strides), persistent=False)
+
+    def forward(self, levels: Sequence[LevelOutput], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
+        self._check_levels(levels)
+        device = levels[0].pred.device
+        batch = levels[0].pred.shape[0]
+        targets = targets.to(device=device, dtype=torch.float32).reshape(-1, 7)
+        image_index = targets[:, 0].long()
+        boxes = targets[:, 2:6]
+        assignment = assign_targets(levels, image_index, boxes, self.level_priors, self.guided_anchoring)
+        image_boxes, image_box_valid = _boxes_per_image(image_index, boxes, batch)
+        height, width = levels[0].pred.shape[2:4]
+        image_area = float(height * levels[0].stride * width * levels[0].stride)
+
+        sums = {name: torch.zeros((), device=device) for name in PART_NAMES}
+        for index, level in enumerate(levels):
+            pred = level.pred.float()
+            assigned = _Assigned(assignment, targets, (assignment.level == index).nonzero(as_tuple=True)[0])
+            sums["obj"] = sums["obj"] + self._objectness(level, pred, assigned, image_boxes, image_box_valid)
+            if assigned.count == 0:
+                continue
+            size_weight = 2.0 - assigned.box_wh.prod(dim=1) / image_area
+            for name, value in self._box_terms(level, pred, assigned, size_weight).items():
+                sums[name] = sums[name] + value
+            if self.guided_anchoring:
+                sums["shape"] = sums["shape"] + self._shape(level, index, assigned)
+
+        parts_tensor = torch.stack([sums[name] for name in PART_NAMES]) / batch
+        total = parts_tensor.sum()
+        values = torch.cat((parts_tensor.detach(), total.detach()[None])).tolist()  # one sync
+        return total, dict(zip(PART_NAMES + ("total",), values))
+
+    def _check_levels(self, levels: Sequence[LevelOutput]) -> None:
+        strides = tuple(level.stride for level in levels)
+        if strides != self.strides:
+            raise ValueError(f"levels have strides {strides}, the loss expects {self.strides}")
+        slots = self.level_priors.shape[1] + (1 if self.guided_anchoring else 0)
+        for level in levels:
+            if level.pred.shape[1] != slots or level.pred.shape[-1] != 5 + self.num_classes:
+                raise ValueError(
+                    f"level pred {tuple(level.pred.shape)} does not match {slots} slots and "
+                    f"{self.num_classes} classes (guided_anchoring={self.guided_anchoring})"
+                )
+            if self.guided_anchoring and level.shape_pred is None:
+                raise ValueError("guided_anchoring=True needs shape_pred in every level")
+
+    def _objectness(
+        self, level: LevelOutput, pred: Tensor, assigned: "_Assigned", image_boxes: Tensor, image_box_valid: Tensor
+    ) -> Tensor:
+        obj_target = torch.zeros_like(pred[..., 4])
+        obj_weight = torch.ones_like(pred[..., 4])
+        if image_box_valid.any():
+            with torch.no_grad():
+                decoded = decode_level(LevelOutput(pred.detach(), level.anchors.detach().float(), None, level.stride))
+                ious = batched_box_iou(decoded.reshape(pred.shape[0], -1, 4), image_boxes)
+                ious = ious.masked_fill(~image_box_valid[:, None, :], 0.0)
+                ignored = ious.amax(dim=2).reshape(obj_weight.shape) > self.ignore_thresh
+            obj_weight = obj_weight.masked_fill(ignored, 0.0)
+        if assigned.count:
+            flat = assigned.flat_index(pred.shape)
+            obj_target.view(-1)[flat] = 1.0
+            # Two boxes on one prediction: it keeps the larger mixup weight.
+            obj_weight = obj_weight.view(-1).scatter_reduce(0, flat, assigned.weight, "amax", include_self=False)
+            obj_weight = obj_weight.view_as(obj_target)
+        losses = F.binary_cross_entropy_with_logits(pred[..., 4], obj_target, reduction="none")
+        return (losses * obj_weight).sum()
+
+    def _box_terms(
+        self, level: LevelOutput, pred: Tensor, assigned: "_Assigned", size_weight: Tensor
+    ) -> dict[str, Tensor]:
+        where = (assigned.image, assigned.slot, assigned.cell_y, assigned.cell_x)
+        chosen = pred[where]  # (K, 5 + C)
+        # The anchors are the reference the targets are expressed in, not something these terms
+        # should move: with guided anchoring the shape branch is trained by its own loss only.
+        anchor = level.anchors[where].detach().float()
+        cell_xy = torch.stack((assigned.cell_x, assigned.cell_y), dim=1).to(chosen.dtype)
+        box_weight = size_weight * assigned.weight
+        terms = {}
+
+        xy_target = assigned.centre / level.stride - cell_xy
+        xy = F.binary_cross_entropy_with_logits(chosen[:, :2], xy_target, reduction="none").sum(dim=1)
+        terms["xy"] = (xy * box_weight).sum()
+        wh = (chosen[:, 2:4] - torch.log(assigned.box_wh / anchor)).abs().sum(dim=1)
+        terms["wh"] = (wh * box_weight).sum()
+
+        delta = label_smoothing_delta(self.num_classes) if self.label_smoothing else 0.0
+        class_target = torch.full_like(chosen[:, 5:], delta)
+        class_target[torch.arange(assigned.count, device=class_target.device), assigned.labels] = 1.0 - delta
+        cls = F.binary_cross_entropy_with_logits(chosen[:, 5:], class_target, reduction="none").sum(dim=1)
+        terms["cls"] = (cls * assigned.weight).sum()
+
+        if self.iou_loss:
+            pred_centre = (chosen[:, :2].sigmoid() + cell_xy) * level.stride
+            pred_wh = anchor * chosen[:, 2:4].exp()
+            pred_boxes = box_convert(torch.cat((pred_centre, pred_wh), dim=1), "cxcywh", "xyxy")
+            giou = generalized_box_iou_loss(pred_boxes, assigned.boxes, reduction="none")
+            terms["iou"] = (giou * box_weight).sum()
+        return terms
+
+    def _shape(self, level: LevelOutput, index: int, assigned: "_Assigned") -> Tensor:
+        """Guided anchoring: at the box's cell, the best prior's slot learns log(box / prior) and
+        the anchor-free slot learns log(box / (4 * stride)), whichever slot got the box, so the
+        anchor-free branch can start to win boxes. L1 in log space: scale-free, never saturates."""
+        shape_pred = level.shape_pred.float()
+        cell = (assigned.cell_y, assigned.cell_x)
+        prior_wh = self.level_priors[index].to(shape_pred)[assigned.prior_slot]
+        at_prior = shape_pred[(assigned.image, assigned.prior_slot, *cell)]
+        at_free = shape_pred[(assigned.image, torch.full_like(assigned.prior_slot, ANCHOR_FREE_SLOT), *cell)]
+        prior_l1 = (at_prior - torch.log(assigned.box_wh / prior_wh)).abs().sum(dim=1)
+        free_l1 = (at_free - torch.log(assigned.box_wh / (4.0 * level.stride))).abs().sum(dim=1)
+        return ((prior_l1 + free_l1) * assigned.weight).sum()
+
+
+class _Assigned:
+    """The K boxes assigned to one level: where they are predicted and what they are."""
+
+    def __init__(self, assignment: Assignment, targets: Tensor, rows: Tensor) -> None:
+        self.count = int(rows.numel())
+        self.image = assignment.image[rows]
+        self.slot = assignment.slot[rows]
+        self.prior_slot = assignment.prior_slot[rows]
+        self.cell_x = assignment.cell_x[rows]
+        self.cell_y = assignment.cell_y[rows]
+        self.labels = targets[rows, 1].long()
+        self.boxes = targets[rows, 2:6]
+        self.weight = targets[rows, 6]
+        self.centre = (self.boxes[:, :2] + self.boxes[:, 2:]) / 2
+        self.box_wh = (self.boxes[:, 2:] - self.boxes[:, :2]).clamp(min=1e-6)
+
+    def flat_index(self, pred_shape: torch.Size) -> Tensor:
+        """Index into a flattened (B, S, H, W) tensor."""
+        _, slots, height, width = pred_shape[:4]
+        return ((self.image * slots + self.slot) * height + self.cell_y) * width + self.cell_x
+
+
+def _boxes_per_image(image_index: Tensor, boxes: Tensor, batch: int) -> tuple[Tensor, Tensor]:
+    """Pad the boxes of each image into (B, G, 4) with a (B, G) validity mask, G = most per image."""
+    counts = torch.bincount(image_index, minlength=batch)
+    most = int(counts.max()) if counts.numel() else 0
+    padded = boxes.new_zeros(batch, max(most, 1), 4)
+    valid = torch.zeros(batch, max(most, 1), dtype=torch.bool, device=boxes.device)
+    if image_index.numel():
+        order = torch.argsort(image_index, stable=True)
+        sorted_images = image_index[order]
+        starts = torch.cumsum(counts, dim=0) - counts
+        rank = torch.arange(order.numel(), device=boxes.device) - starts[sorted_images]
+        padded[sorted_images, rank] = boxes[order]
+        valid[sorted_images, rank] = True
+    return padded, valid

@@ -1,0 +1,184 @@
+"""The training loop: one object owning model, optimizer, schedule, scaler and EMA.
+
+`Trainer.state_dict()` is everything a resumed run needs to continue bit for bit on CPU:
+weights, optimizer moments, scheduler position, AMP scaler, EMA and every RNG state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from typing import Any, Iterable, Optional
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.swa_utils import AveragedModel
+
+from asffbench.engine.checkpoint import optional_state, rng_states
+from asffbench.engine.distributed import all_reduce_mean, unwrap
+from asffbench.engine.logging import TrainLogger
+from asffbench.errors import UserError
+from asffbench.models.outputs import LevelOutput
+
+CHECKPOINT_FORMAT = "asffbench-checkpoint/1"
+
+
+class NonFiniteLossError(UserError):
+    """The loss became NaN or infinite: the run stops (a failed record), never a NaN model."""
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        criterion: nn.Module,
+        optimizer: Optimizer,
+        scheduler: LRScheduler,
+        *,
+        device: torch.device,
+        iters_per_epoch: int,
+        world_size: int = 1,
+        amp: bool = False,
+        grad_clip: Optional[float] = None,
+        ema: Optional[AveragedModel] = None,
+        logger: Optional[TrainLogger] = None,
+        log_every: int = 10,
+    ) -> None:
+        self.model = model
+        self.criterion = criterion
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.device = device
+        self.iters_per_epoch = iters_per_epoch
+        self.world_size = world_size
+        self.amp = amp and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.grad_clip = grad_clip
+        self.ema = ema
+        self.logger = logger
+        self.log_every = max(1, log_every)
+        self.epoch = 0  # epochs completed
+        self.global_iter = 0
+
+    # --- one epoch -------------------------------------------------------------------------
+    def train_epoch(self, loader: Iterable, epoch: int) -> dict[str, Any]:
+        """Run one epoch (at most `iters_per_epoch` batches); returns its summary."""
+        unwrap(self.model).set_epoch(epoch)
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        self.model.train()
+        started = window_start = time.perf_counter()
+        window_images = images_seen = 0
+        loss_sum, steps = 0.0, 0
+        for index, (images, targets, _metas) in enumerate(itertools.islice(loader, self.iters_per_epoch)):
+            lr = self.optimizer.param_groups[0]["lr"]  # the LR this step uses
+            loss, parts = self.train_step(images, targets, epoch)
+            batch_images = images.shape[0] * self.world_size
+            window_images += batch_images
+            images_seen += batch_images
+            loss_sum += loss
+            steps += 1
+            if self.logger is not None and (index % self.log_every == 0 or index == self.iters_per_epoch - 1):
+                elapsed = time.perf_counter() - window_start
+                self.logger.step(
+                    epoch=epoch,
+                    global_iter=self.global_iter - 1,
+                    loss=loss,
+                    parts=parts,
+                    lr=lr,
+                    images_per_s=window_images / max(elapsed, 1e-9),
+                )
+                window_start, window_images = time.perf_counter(), 0
+        seconds = time.perf_counter() - started
+        self.epoch = epoch + 1
+        return {
+            "loss": loss_sum / max(1, steps),
+            "iters": steps,
+            "seconds": seconds,
+            "images_per_s": images_seen / max(seconds, 1e-9),
+            "lr": self.optimizer.param_groups[0]["lr"],
+        }
+
+    def train_step(self, images: Tensor, targets: Tensor, epoch: int) -> tuple[float, dict[str, float]]:
+        images = images.to(self.device, non_blocking=True)
+        targets = targets.to(self.device, non_blocking=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+            output = self.model(images)
+        # The loss runs in fp32 whatever the forward pass used.
+        loss, parts = self.criterion([as_float(level) for level in output.levels], targets)
+        if self.world_size > 1:
+            loss = loss + zero_touching(output.levels)
+        self.check_finite(loss, epoch)
+
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(unwrap(self.model))
+        self.global_iter += 1
+        parts = {k: float(v) for k, v in parts.items() if k != "total"}
+        return float(loss.detach()), parts
+
+    def check_finite(self, loss: Tensor, epoch: int) -> None:
+        # A NaN on any rank reaches every rank through the sum, so all of them stop together.
+        value = float(all_reduce_mean(loss.detach().float()))
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"train: non-finite loss ({value}) at epoch {epoch + 1}, iteration {self.global_iter + 1}; "
+                "lower train.lr, raise train.warmup_epochs or set train.grad_clip"
+            )
+
+    # --- checkpoint state --------------------------------------------------------------------
+    def state_dict(self, config: Optional[dict] = None) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "global_iter": self.global_iter,
+            "iters_per_epoch": self.iters_per_epoch,
+            "model": unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": optional_state(self.ema),
+            "rng": rng_states(),
+            "config": config,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore everything but the RNG states (the caller restores those last)."""
+        unwrap(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.epoch = int(state["epoch"])
+        self.global_iter = int(state["global_iter"])
+
+    def final_model(self) -> nn.Module:
+        """The model to evaluate: the EMA weights when EMA is on."""
+        return self.ema.module if self.ema is not None else unwrap(self.model)
+
+
+def zero_touching(levels: list[LevelOutput]) -> Tensor:
+    """0 x every output: under DDP each rank's backward must reach every parameter that feeds
+    an output, and some batches leave a level's guided-anchoring shape branch out of the loss."""
+    total = sum(level.pred.sum() for level in levels)
+    total = total + sum(level.shape_pred.sum() for level in levels if level.shape_pred is not None)
+    return 0.0 * total.float()
+
+
+def as_float(level: LevelOutput) -> LevelOutput:
+    if level.pred.dtype == torch.float32:
+        return level
+    shape = level.shape_pred.float() if level.shape_pred is not None else None
+    return LevelOutput(level.pred.float(), level.anchors.float(), shape, level.stride)

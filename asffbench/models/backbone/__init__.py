@@ -1,0 +1,3 @@
+from asffbench.models.backbone.darknet import Darknet53
+
+__all__ = ["Darknet53"]

@@ -1,0 +1,67 @@
+"""`fusion=asff|asff_star`: adaptively spatial feature fusion.
+
+Per level, every resized map gets its own 1x1 conv unit to `compress_c` channels; the three are
+concatenated and a 1x1 conv with bias (no BN) gives 3 logits whose softmax over levels weights
+the sum of the resized maps at every pixel (shared across channels), followed by the expand conv.
+ASFF* uses the same fusion; its RFB (head) and DropBlock (neck) are switched on by the builder.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
+from asffbench.models.fusion.registry import FUSIONS
+from asffbench.models.layers import ConvBNAct
+
+
+class ASFFLevel(ResizeFuseLevel):
+    def __init__(
+        self, level: int, in_channels: Sequence[int], out_channels: int, compress_c: int, upsample: str
+    ) -> None:
+        super().__init__(level, in_channels, out_channels, upsample)
+        if compress_c < 1:
+            raise ValueError(f"compress_c must be positive, got {compress_c}")
+        width = in_channels[level]
+        self.weight_convs = nn.ModuleList([ConvBNAct(width, compress_c, 1) for _ in range(3)])
+        self.weight_logits = nn.Conv2d(3 * compress_c, 3, 1, bias=True)
+
+    def fuse(self, resized: list[Tensor]) -> tuple[Tensor, Tensor]:
+        compressed = [conv(x) for conv, x in zip(self.weight_convs, resized)]
+        weights = self.weight_logits(torch.cat(compressed, dim=1)).softmax(dim=1)  # (B, 3, H, W)
+        fused = (
+            resized[0] * weights[:, 0:1] + resized[1] * weights[:, 1:2] + resized[2] * weights[:, 2:3]
+        )
+        return fused, weights
+
+
+class ASFF(MultiLevelFusion):
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        out_channels: Sequence[int],
+        compress_c: int = 16,
+        upsample: str = "nearest",
+    ) -> None:
+        levels = [
+            ASFFLevel(level, in_channels, c_out, compress_c, upsample)
+            for level, c_out in enumerate(out_channels)
+        ]
+        super().__init__(levels, out_channels)
+
+
+@FUSIONS.register("asff")
+def build_asff(
+    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
+) -> ASFF:
+    return ASFF(in_channels, out_channels, compress_c, upsample)
+
+
+@FUSIONS.register("asff_star")
+def build_asff_star(
+    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
+) -> ASFF:
+    return ASFF(in_channels, out_channels, compress_c, upsample)

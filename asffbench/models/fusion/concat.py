@@ -1,0 +1,37 @@
+"""`fusion=concat`: ASFF's resize stage, concatenated and brought back to the level width by a 1x1 conv."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
+from asffbench.models.fusion.registry import FUSIONS
+from asffbench.models.layers import ConvBNAct
+
+
+class ConcatLevel(ResizeFuseLevel):
+    def __init__(self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str) -> None:
+        super().__init__(level, in_channels, out_channels, upsample)
+        width = in_channels[level]
+        self.reduce = ConvBNAct(3 * width, width, 1)
+
+    def fuse(self, resized: list[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
+        return self.reduce(torch.cat(resized, dim=1)), None
+
+
+class ConcatFusion(MultiLevelFusion):
+    def __init__(
+        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest"
+    ) -> None:
+        levels = [ConcatLevel(level, in_channels, c_out, upsample) for level, c_out in enumerate(out_channels)]
+        super().__init__(levels, out_channels)
+
+
+@FUSIONS.register("concat")
+def build_concat(
+    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
+) -> ConcatFusion:
+    return ConcatFusion(in_channels, out_channels, upsample)

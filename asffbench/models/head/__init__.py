@@ -1,0 +1,4 @@
+from asffbench.models.head.guided_anchoring import FeatureAdaption, GuidedAnchorLevelHead
+from asffbench.models.head.yolo_head import YOLOHead, YOLOLevelHead
+
+__all__ = ["FeatureAdaption", "GuidedAnchorLevelHead", "YOLOHead", "YOLOLevelHead"]

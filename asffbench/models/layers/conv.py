@@ -1,0 +1,37 @@
+"""The conv unit of Darknet/YOLOv3: Conv2d (no bias) + BatchNorm + LeakyReLU(0.1)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+
+class ConvBNAct(nn.Module):
+    """Conv2d without bias (BN supplies it), BatchNorm2d, LeakyReLU(0.1); 'same' padding.
+
+    The children are registered conv, bn, act in that order so that BN folding and the darknet
+    weight loader can rely on it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=False
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+def scale_channels(channels: int, width: float, divisor: int = 8) -> int:
+    """`channels * width` rounded up to a multiple of `divisor` (at least `divisor`).
+
+    Multiples of 8 keep every width divisible by the 4 deformable groups and the 4 RFB branches
+    of the head; at width 1 (and 0.25) every Darknet width is already a multiple.
+    """
+    if width <= 0:
+        raise ValueError(f"width multiplier must be positive, got {width}")
+    return max(divisor, math.ceil(channels * width / divisor) * divisor)

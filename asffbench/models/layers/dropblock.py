@@ -1,0 +1,51 @@
+"""DropBlock for the neck's three slots, with ASFF*'s epoch schedule of block sizes."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import Tensor
+from torchvision.ops import DropBlock2d, drop_block2d
+
+# ASFF* schedule: (first epoch, block sizes for the stride 32 / 16 / 8 slots); off before epoch 5.
+DROPBLOCK_SCHEDULE: tuple[tuple[int, tuple[int, int, int]], ...] = (
+    (5, (1, 3, 5)),
+    (80, (3, 5, 7)),
+    (150, (7, 7, 7)),
+)
+
+
+def dropblock_sizes_for_epoch(epoch: int) -> Optional[tuple[int, int, int]]:
+    """Block sizes of the three neck slots at `epoch` (0-based), or None while DropBlock is off."""
+    sizes = None
+    for first_epoch, block_sizes in DROPBLOCK_SCHEDULE:
+        if epoch >= first_epoch:
+            sizes = block_sizes
+    return sizes
+
+
+class ScheduledDropBlock2d(DropBlock2d):
+    """torchvision's DropBlock2d that starts disabled (p = 0) and fits small feature maps.
+
+    `set_block(block_size, p)` is driven by the detector's `set_epoch`. On a map smaller than the
+    block, the block shrinks to the largest odd size that fits (torchvision rejects even sizes).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(p=0.0, block_size=1)
+
+    def set_block(self, block_size: int, p: float) -> None:
+        if block_size < 1 or block_size % 2 == 0:
+            raise ValueError(f"DropBlock block size must be odd and positive, got {block_size}")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"DropBlock drop probability must be in [0, 1], got {p}")
+        self.block_size = block_size
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        fitting = min(self.block_size, x.shape[-1], x.shape[-2])
+        if fitting % 2 == 0:
+            fitting -= 1
+        return drop_block2d(x, self.p, fitting, self.inplace, self.eps, self.training)

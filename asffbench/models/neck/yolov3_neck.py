@@ -1,0 +1,97 @@
+"""The YOLOv3 neck (strong baseline): SPP on stride 32, top-down path to 16 and 8, DropBlock slots."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asffbench.models.layers import (
+    SPP,
+    ConvBNAct,
+    ResidualBlock,
+    ScheduledDropBlock2d,
+    dropblock_sizes_for_epoch,
+    scale_channels,
+)
+
+
+def _upsample_to(x: Tensor, reference: Tensor) -> Tensor:
+    # Sizing by the reference (not scale_factor=2) keeps odd input sizes working.
+    return F.interpolate(x, size=reference.shape[-2:], mode="nearest")
+
+
+class YOLOv3Neck(nn.Module):
+    """Takes the backbone taps (stride 8, 16, 32), returns level features ordered stride 32, 16, 8.
+
+    Level widths are 512 / 256 / 256 (x width). Each path has one DropBlock slot after its 3x3
+    conv; with `dropblock=True` the slots follow `set_epoch` (ASFF*), otherwise they are identity.
+    """
+
+    def __init__(
+        self,
+        in_channels: tuple[int, int, int],
+        width: float = 1.0,
+        dropblock: bool = False,
+        dropblock_keep_prob: float = 0.9,
+    ) -> None:
+        super().__init__()
+        c8, c16, c32 = in_channels
+        w1024, w512, w256, w128 = (scale_channels(c, width) for c in (1024, 512, 256, 128))
+        if not 0.0 < dropblock_keep_prob <= 1.0:
+            raise ValueError(f"dropblock_keep_prob must be in (0, 1], got {dropblock_keep_prob}")
+        self.dropblock_keep_prob = dropblock_keep_prob
+
+        def slot() -> nn.Module:
+            return ScheduledDropBlock2d() if dropblock else nn.Identity()
+
+        # Stride 32: residual pair without shortcut, SPP, then 1x1 / 3x3 / [DropBlock] / 1x1.
+        self.path32 = nn.Sequential(
+            ResidualBlock(c32, shortcut=False),
+            ConvBNAct(c32, w512, 1),
+            SPP(),
+            ConvBNAct(4 * w512, w512, 1),
+            ConvBNAct(w512, w1024, 3),
+            slot(),
+            ConvBNAct(w1024, w512, 1),
+        )
+        # Stride 16: reduce and upsample level 0, concat with the tap, 1x1 / 3x3 / [DropBlock] / ...
+        self.lateral16 = ConvBNAct(w512, w256, 1)
+        self.path16 = nn.Sequential(
+            ConvBNAct(w256 + c16, w256, 1),
+            ConvBNAct(w256, w512, 3),
+            slot(),
+            ResidualBlock(w512, shortcut=False),
+            ConvBNAct(w512, w256, 1),
+        )
+        # Stride 8: the same pattern, ending in a 3x3 conv to 256.
+        self.lateral8 = ConvBNAct(w256, w128, 1)
+        self.path8 = nn.Sequential(
+            ConvBNAct(w128 + c8, w128, 1),
+            ConvBNAct(w128, w256, 3),
+            slot(),
+            ResidualBlock(w256, shortcut=False),
+            ConvBNAct(w256, w128, 1),
+            ConvBNAct(w128, w256, 3),
+        )
+        self.out_channels: tuple[int, int, int] = (w512, w256, w256)
+
+    @property
+    def dropblocks(self) -> list[nn.Module]:
+        """The three DropBlock slots, stride 32, 16, 8 (identity when DropBlock is off)."""
+        return [self.path32[5], self.path16[2], self.path8[2]]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Apply ASFF*'s DropBlock schedule for `epoch`; a no-op without DropBlock."""
+        sizes = dropblock_sizes_for_epoch(epoch)
+        drop_prob = 0.0 if sizes is None else 1.0 - self.dropblock_keep_prob
+        for index, block in enumerate(self.dropblocks):
+            if isinstance(block, ScheduledDropBlock2d):
+                block.set_block(1 if sizes is None else sizes[index], drop_prob)
+
+    def forward(self, taps: list[Tensor]) -> list[Tensor]:
+        tap8, tap16, tap32 = taps
+        level0 = self.path32(tap32)
+        level1 = self.path16(torch.cat([_upsample_to(self.lateral16(level0), tap16), tap16], 1))
+        level2 = self.path8(torch.cat([_upsample_to(self.lateral8(level1), tap8), tap8], 1))
+        return [level0, level1, level2]

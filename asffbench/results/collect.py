@@ -1,0 +1,127 @@
+"""`collect`: every record under some sweep directories, as one pandas DataFrame (a row per run)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from asffbench.errors import UserError
+from asffbench.results.records import (
+    RECORD_NAME,
+    LoadedRecord,
+    RecordProblem,
+    find_record_files,
+    flatten_record,
+    load_record,
+    schema_problem,
+)
+
+# Files a run writes before its final record: a directory holding one but no record.json is a
+# run that never finished (killed, or still going).
+RUN_MARKERS = ("config.yaml", "train_log.jsonl")
+
+
+@dataclass
+class Collection:
+    frame: pd.DataFrame
+    records: list[LoadedRecord] = field(default_factory=list)  # aligned with frame rows
+    problems: list[RecordProblem] = field(default_factory=list)
+    unrecorded_runs: list[Path] = field(default_factory=list)  # run dirs without a record.json
+    sweep_dirs: list[Path] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def check_sweep_dirs(paths: Sequence[Path | str]) -> list[Path]:
+    if not paths:
+        raise UserError("give at least one sweep directory (or record.json) to collect")
+    dirs = [Path(p) for p in paths]
+    for path in dirs:
+        if not path.exists():
+            raise UserError(f"{path}: no such directory")
+        if path.is_file() and path.name != RECORD_NAME:
+            raise UserError(f"{path}: not a directory or a {RECORD_NAME}")
+    return dirs
+
+
+def find_unrecorded_runs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    found = set()
+    for marker in RUN_MARKERS:
+        for path in root.rglob(marker):
+            relative = path.relative_to(root).parts
+            if any(part.startswith(".") for part in relative):
+                continue  # Hydra's own .hydra/config.yaml is not a run
+            if not (path.parent / RECORD_NAME).exists():
+                found.add(path.parent)
+    return sorted(found)
+
+
+def collect(paths: Sequence[Path | str]) -> Collection:
+    """Load every record.json under `paths`; unreadable records become problems, not errors."""
+    dirs = check_sweep_dirs(paths)
+    records: list[LoadedRecord] = []
+    problems: list[RecordProblem] = []
+    seen: set[Path] = set()
+    unrecorded: list[Path] = []
+    for root in dirs:
+        for path in find_record_files(root):
+            if path.resolve() in seen:
+                continue  # the same record reached through two of the given directories
+            seen.add(path.resolve())
+            loaded = load_record(path, root)
+            if isinstance(loaded, RecordProblem):
+                problems.append(loaded)
+                continue
+            newer = schema_problem(loaded)
+            if newer is not None:
+                problems.append(newer)
+            records.append(loaded)
+        unrecorded.extend(p for p in find_unrecorded_runs(root) if p not in unrecorded)
+    frame = pd.DataFrame([flatten_record(r) for r in records])
+    return Collection(frame=frame, records=records, problems=problems,
+                      unrecorded_runs=unrecorded, sweep_dirs=dirs)
+
+
+def parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow needs one type per column: mixed object columns (bools and 'missing') become text."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    return out
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same directory, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_frame(frame: pd.DataFrame, csv_path: Path) -> list[Path]:
+    """Write the CSV, and a Parquet file beside it when pyarrow is importable; return the paths."""
+    written = [csv_path]
+    atomic_write(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return written
+    parquet_path = csv_path.with_suffix(".parquet")
+    atomic_write(parquet_path, lambda tmp: parquet_ready(frame).to_parquet(tmp, index=False))
+    written.append(parquet_path)
+    return written

@@ -1,0 +1,134 @@
+"""The report's figures as PNG files, drawn with matplotlib's Agg canvas.
+
+Figures are built as `matplotlib.figure.Figure` objects, never through pyplot, so no global
+backend or figure state is touched and nothing needs a display. Every function returns the path it
+wrote, or None when there is nothing to draw (the report then says so).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from asffbench.results.axes import FUSION_LABELS
+from asffbench.results.records import LoadedRecord, run_name
+from asffbench.results.tables import Cell, ResultTable
+
+DPI = 120
+
+
+def cell_name(table: ResultTable, cell: Cell) -> str:
+    context = [f"{a.header} {a.label(v)}" for a, v in zip(table.context_axes, cell.context)]
+    return ", ".join(context + [cell.label])
+
+
+def save(figure: Figure, path: Path) -> Path:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    return path
+
+
+def finite(value: float) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def error(value: float) -> Optional[float]:
+    return value if finite(value) else None
+
+
+def plot_ap_versus(table: ResultTable, cost: str, xlabel: str, path: Path) -> Optional[Path]:
+    """Paper Figure 1 style: AP against a cost (FPS or GFLOPs), one labelled point per row."""
+    points = [c for c in table.cells if finite(c.stats["AP"].mean) and finite(c.stats[cost].mean)]
+    if not points:
+        return None
+    figure = Figure(figsize=(6.4, 4.8))
+    ax = figure.add_subplot()
+    for cell in points:
+        ap, x = cell.stats["AP"], cell.stats[cost]
+        ax.errorbar(x.mean, ap.mean, xerr=error(x.std), yerr=error(ap.std), fmt="o", capsize=3)
+        ax.annotate(cell_name(table, cell), (x.mean, ap.mean), textcoords="offset points",
+                    xytext=(5, 5), fontsize=8)
+    paper = [c.paper for c in table.cells if c.paper is not None and c.paper.fps is not None]
+    if cost == "fps" and paper:
+        ax.scatter([p.fps for p in paper], [p.metrics["AP"] for p in paper], marker="s",
+                   facecolors="none", edgecolors="gray", label="paper (V100)")
+        for p in paper:
+            ax.annotate(f"{FUSION_LABELS.get(p.method, p.method)} {p.img_size}",
+                        (p.fps, p.metrics["AP"]), textcoords="offset points", xytext=(5, -10),
+                        fontsize=7, color="gray")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("COCO AP (%)")
+    ax.set_title(f"{table.title}: AP vs {xlabel}")
+    ax.grid(True, alpha=0.3)
+    return save(figure, path)
+
+
+def plot_ap_by_scale(table: ResultTable, path: Path) -> Optional[Path]:
+    """APs / APm / APl bars, a group per row."""
+    cells = [c for c in table.cells if any(finite(c.stats[k].mean) for k in ("APs", "APm", "APl"))]
+    if not cells:
+        return None
+    figure = Figure(figsize=(max(6.4, 1.2 * len(cells) + 2), 4.8))
+    ax = figure.add_subplot()
+    width = 0.8 / 3
+    for i, key in enumerate(("APs", "APm", "APl")):
+        xs = [j + (i - 1) * width for j in range(len(cells))]
+        means = [c.stats[key].mean if finite(c.stats[key].mean) else 0.0 for c in cells]
+        errs = [error(c.stats[key].std) or 0.0 for c in cells]
+        ax.bar(xs, means, width, yerr=errs if any(errs) else None, capsize=2, label=key)
+    ax.set_xticks(range(len(cells)), [cell_name(table, c) for c in cells], rotation=20, ha="right")
+    ax.set_ylabel("COCO AP (%)")
+    ax.set_title(f"{table.title}: AP by object size")
+    ax.legend()
+    ax.grid(True, axis="y", alpha=0.3)
+    return save(figure, path)
+
+
+def read_loss_curve(log: Path) -> list[tuple[float, float]]:
+    """(iteration, loss) of every step line of a train_log.jsonl; unreadable lines are skipped."""
+    points = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run
+        if not isinstance(entry, dict) or "iter" not in entry or "loss" not in entry:
+            continue
+        try:
+            it, loss = float(entry["iter"]), float(entry["loss"])
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(loss):
+            points.append((it, loss))
+    return points
+
+
+def plot_training_curves(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
+    curves = []
+    for record in records:
+        log = record.run_dir / "train_log.jsonl"
+        if log.is_file():
+            points = read_loss_curve(log)
+            if points:
+                curves.append((run_name(record), points))
+    if not curves:
+        return None
+    figure = Figure(figsize=(6.4, 4.8))
+    ax = figure.add_subplot()
+    for name, points in curves:
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training loss")
+    if all(p[1] > 0 for _, points in curves for p in points):
+        ax.set_yscale("log")
+    ax.set_title("Training loss")
+    ax.legend(fontsize=7)
+    ax.grid(True, alpha=0.3)
+    return save(figure, path)

@@ -1,0 +1,185 @@
+"""`report`: the tables, figures, methods and failures of some sweeps as a markdown report.
+
+The report is assembled in a temporary directory beside its destination and only then moved into
+place, so an interrupted report never leaves a half-written directory where a reader looks.
+An empty or partly failed sweep still gets a report that says so plainly in its first lines.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from asffbench.errors import UserError
+from asffbench.results.collect import Collection, collect, write_frame
+from asffbench.results.gaps import Gap, failed_runs, missing_runs
+from asffbench.results.methods import methods_markdown
+from asffbench.results.reference import load_paper_reference
+from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
+from asffbench.results.tables import ResultTable, build_tables
+
+REPORT_NAME = "report.md"
+FORMAT_NAMES = {"md": "in markdown, as above", "csv": "as CSV numbers (means, stds, deltas)",
+                "latex": "as a LaTeX table"}
+
+
+@dataclass
+class ReportSummary:
+    out_dir: Path
+    statement: str  # one plain sentence on the state of the sweep
+    tables: list[ResultTable] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    failed: list[Gap] = field(default_factory=list)
+    missing: list[Gap] = field(default_factory=list)
+    problems: int = 0
+
+    @property
+    def report(self) -> Path:
+        return self.out_dir / REPORT_NAME
+
+
+def default_out_dir(sweep_dirs: Sequence[Path]) -> Path:
+    first = sweep_dirs[0]
+    return (first if first.is_dir() else first.parent) / "report"
+
+
+def sweep_statement(collection: Collection, failed: list[Gap], missing: list[Gap]) -> str:
+    where = ", ".join(str(d) for d in collection.sweep_dirs)
+    counts = Counter(str(r.data.get("status", "missing")) for r in collection.records)
+    unreadable = len([p for p in collection.problems if not p.loaded])
+    if not collection.records:
+        extra = f" ({unreadable} unreadable)" if unreadable else ""
+        return f"Empty sweep: no run records found under {where}{extra}; nothing to tabulate."
+    completed = counts.get("completed", 0)
+    parts = [f"{completed} of {len(collection.records)} runs completed"]
+    if failed:
+        parts.append(f"{len(failed)} failed")
+    if missing:
+        parts.append(f"{len(missing)} missing or unfinished")
+    if unreadable:
+        parts.append(f"{unreadable} unreadable records")
+    if completed == 0:
+        prefix = "No run completed"
+    elif failed or missing or unreadable:
+        prefix = "Partly failed sweep"
+    else:
+        prefix = "All runs completed"
+    return f"{prefix}: {', '.join(parts)}."
+
+
+def escape_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def gap_table(gaps: list[Gap], reason_header: str) -> str:
+    lines = [f"| Run | Where | {reason_header} |", "|:--|:--|:--|"]
+    lines += [f"| {escape_cell(g.run)} | {escape_cell(g.where)} | {escape_cell(g.reason)} |" for g in gaps]
+    return "\n".join(lines) + "\n"
+
+
+def write_figures(tables: list[ResultTable], collection: Collection, out: Path) -> list[Path]:
+    from asffbench.results import plots  # matplotlib only when there is something to draw
+
+    folder = out / "figures"
+    folder.mkdir()
+    written = []
+    for table in tables:
+        name = table.name.replace(".", "_")
+        written.append(plots.plot_ap_versus(table, "fps", "FPS", folder / f"{name}_ap_vs_fps.png"))
+        written.append(plots.plot_ap_versus(table, "gflops", "GFLOPs",
+                                            folder / f"{name}_ap_vs_gflops.png"))
+        written.append(plots.plot_ap_by_scale(table, folder / f"{name}_ap_by_scale.png"))
+    written.append(plots.plot_training_curves(collection.records, folder / "training_curves.png"))
+    return [p for p in written if p is not None]
+
+
+def report_markdown(summary: ReportSummary, collection: Collection, table_format: str) -> str:
+    names = sorted({str(r.data.get("sweep")) for r in collection.records
+                    if isinstance(r.data.get("sweep"), str)})
+    title = ", ".join(names) if names else ", ".join(d.name for d in collection.sweep_dirs)
+    out = [f"# asffbench report: {title}\n", f"**{summary.statement}**\n",
+           "Sweep directories: " + ", ".join(f"`{d}`" for d in collection.sweep_dirs) + "\n"]
+    out.append("## Results\n")
+    if summary.tables:
+        out += [to_markdown(t) for t in summary.tables]
+    else:
+        out.append("No completed or failed runs: there is nothing to tabulate.\n")
+    out.append("## Figures\n")
+    if summary.figures:
+        out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
+    else:
+        out.append("No completed run has metrics or a training log to plot.\n")
+    out += ["## Methods\n", methods_markdown(collection.records)]
+    out.append("## Failed and missing runs\n")
+    if not (summary.failed or summary.missing or collection.problems):
+        out.append("None: every run has a completed record.\n")
+    if summary.failed:
+        out += [f"### Failed ({len(summary.failed)})\n", gap_table(summary.failed, "Error")]
+    if summary.missing:
+        out += [f"### Missing or unfinished ({len(summary.missing)})\n",
+                gap_table(summary.missing, "Why")]
+    if collection.problems:
+        out.append(f"### Record problems ({len(collection.problems)})\n")
+        out += [f"- `{p.path}`: {escape_cell(p.reason)}\n" for p in collection.problems]
+    files = ["## Files\n", "- `records.csv` (and `records.parquet` when pyarrow is installed): "
+             "one row per run."]
+    if summary.tables:
+        files.append(f"- `tables/`: every table {FORMAT_NAMES[table_format]}.")
+    out.append("\n".join(files) + "\n")
+    return "\n".join(out)
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished report into place; an old report is removed only after the move."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory (choose another --out)")
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.rename(out, old / out.name)
+    os.rename(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(
+    sweep_dirs: Sequence[Path | str],
+    out_dir: Optional[Path | str] = None,
+    table_format: str = "md",
+    reference_path: Optional[Path] = None,
+) -> ReportSummary:
+    if table_format not in FORMATS:
+        raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
+    collection = collect(sweep_dirs)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(collection.sweep_dirs)
+    reference = load_paper_reference(reference_path)
+    tables = build_tables(collection.frame, reference)
+    failed, missing = failed_runs(collection), missing_runs(collection)
+    summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
+                            tables=tables, failed=failed, missing=missing,
+                            problems=len(collection.problems))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
+    try:
+        if not collection.frame.empty:
+            write_frame(collection.frame, tmp / "records.csv")
+        if tables:
+            (tmp / "tables").mkdir()
+            for table in tables:
+                path = tmp / "tables" / f"{table.name}.{EXTENSIONS[table_format]}"
+                path.write_text(render(table, table_format), encoding="utf-8")
+        figures = write_figures(tables, collection, tmp) if collection.records else []
+        summary.figures = [out / "figures" / p.name for p in figures]
+        text = report_markdown(summary, collection, table_format)
+        (tmp / REPORT_NAME).write_text(text, encoding="utf-8")
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary

@@ -1,0 +1,101 @@
+"""Live progress of a sweep, read from the records its runs write (works for every launcher).
+
+A background thread looks at `<sweep dir>/<run>/record.json` of every expected run once a second:
+completed since the sweep started = done, completed before = skipped, failed since = failed,
+running since = running, anything else = remaining. On a terminal it is a rich live line; else a
+plain line whenever the counts change.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Optional, Sequence
+
+from asffbench.runs.record import RECORD_NAME, read_record
+
+STATES = ("done", "skipped", "failed", "running", "remaining")
+
+
+def parse_time(text: object) -> Optional[datetime]:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def classify(record: Optional[dict], since: datetime) -> str:
+    if not record:
+        return "remaining"
+    status = record.get("status")
+    started = parse_time(record.get("started"))
+    finished = parse_time(record.get("finished"))
+    fresh_finish = finished is not None and finished >= since
+    if status == "completed":
+        return "done" if fresh_finish else "skipped"
+    if status == "failed" and fresh_finish:
+        return "failed"
+    if status == "running" and started is not None and started >= since:
+        return "running"
+    return "remaining"
+
+
+def count_states(sweep_dir: Path, names: Sequence[str], since: datetime) -> dict[str, int]:
+    counts = dict.fromkeys(STATES, 0)
+    for name in names:
+        counts[classify(read_record(sweep_dir / name / RECORD_NAME), since)] += 1
+    return counts
+
+
+def describe(counts: dict[str, int], total: int) -> str:
+    return f"sweep: {total} runs | " + " | ".join(f"{state} {counts[state]}" for state in STATES)
+
+
+class SweepMonitor:
+    """Context manager: watches the sweep while the launcher runs it."""
+
+    def __init__(self, sweep_dir: Path, names: Sequence[str], enabled: bool = True, period: float = 1.0):
+        self.sweep_dir = Path(sweep_dir)
+        self.names = list(names)
+        self.enabled = enabled
+        self.period = period
+        # Records carry whole seconds: a run finishing within the start second still counts.
+        self.since = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def counts(self) -> dict[str, int]:
+        return count_states(self.sweep_dir, self.names, self.since)
+
+    def __enter__(self) -> "SweepMonitor":
+        if self.enabled:
+            self._thread = threading.Thread(target=self._watch, name="sweep-monitor", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console(stderr=True)
+        if console.is_terminal:
+            with Live(console=console, refresh_per_second=2, redirect_stdout=False, redirect_stderr=False) as live:
+                while True:
+                    live.update(describe(self.counts(), len(self.names)))
+                    if self._stop.wait(self.period):
+                        live.update(describe(self.counts(), len(self.names)))
+                        return
+        last = ""
+        while not self._stop.wait(self.period):
+            line = describe(self.counts(), len(self.names))
+            if line != last:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+                last = line

@@ -1,0 +1,193 @@
+"""The run record (`record.json`): experiment hash, environment facts and atomic writing.
+
+The record format is DESIGN.md's schema_version 1. Records are written by rank 0 only and always
+atomically, so a reader (or a sweep deciding what to skip) never sees a torn file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from omegaconf import DictConfig
+
+from asffbench.config.compose import to_plain
+
+SCHEMA_VERSION = 1
+RECORD_NAME = "record.json"
+STATUSES = ("running", "completed", "failed", "skipped")
+
+# What defines an experiment: every config section and key below, minus the exclusions. A key
+# added to the schema later is part of the hash unless it is excluded here, on purpose.
+HASHED_SECTIONS = ("fusion", "model", "tricks", "data", "train", "eval", "bench", "img_size", "seed")
+# Where things are written, how a run is launched or resumed, how often it logs and how many
+# loader workers it uses do not change what is measured.
+EXCLUDED_KEYS = (
+    "data.workers",
+    "data.cache_dir",
+    "train.resume",
+    "train.log_every",
+)
+# The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
+# changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
+# measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
+# The GPU model does not change the recipe; it is recorded under `hardware`, not hashed.
+
+
+def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[str] = None) -> str:
+    """sha256 (16 hex chars) of the experiment-defining part of the config.
+
+    `device_kind` defaults to the config's device with `auto` resolved on this machine.
+    """
+    plain = to_plain(cfg) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg, default=str))
+    subset = {key: plain.get(key) for key in HASHED_SECTIONS}
+    for dotted in EXCLUDED_KEYS:
+        section, _, key = dotted.partition(".")
+        if isinstance(subset.get(section), dict):
+            subset[section].pop(key, None)
+    subset["device"] = device_kind or resolve_device_kind(str(plain.get("device", "auto")))
+    text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def resolve_device_kind(device: str) -> str:
+    """`cpu` or `cuda`; `auto` is cuda when a GPU is visible."""
+    if device != "auto":
+        return device.split(":")[0]
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def process_rank() -> int:
+    """This process's rank as the launcher describes it (0 when not distributed)."""
+    from asffbench.engine.distributed import dist_env_from
+
+    return dist_env_from(os.environ).rank
+
+
+def write_record(path: Path, record: Mapping[str, Any]) -> bool:
+    """Write the record atomically on rank 0 (temp file in the same folder, fsync, rename, fsync
+    the folder); other ranks write nothing. Returns whether this process wrote it."""
+    if process_rank() != 0:
+        return False
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return True
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def read_record(path: Path) -> Optional[dict]:
+    """The record at `path`, or None when it is absent or unreadable (never raises)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def hardware_info() -> dict:
+    import torch
+
+    gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count() or 0,
+        "gpu": torch.cuda.get_device_name(0) if gpu_count else None,
+        "gpu_count": gpu_count,
+        "host": socket.gethostname(),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions_info() -> dict:
+    import torch
+    import torchvision
+
+    import asffbench
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda": torch.version.cuda,
+        "asffbench": getattr(asffbench, "__version__", None),
+        "git_commit": git_commit(),
+    }
+
+
+def git_commit() -> Optional[str]:
+    """The commit of the checkout asffbench runs from (None outside a git checkout)."""
+    source_dir = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source_dir, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> dict:
+    """A `running` record for a run that starts now."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "experiment_hash": exp_hash,
+        "sweep": cfg.sweep.name,
+        "axes": dict(axes),
+        "config": to_plain(cfg),
+        "metrics": None,
+        "bench": None,
+        "train_seconds": None,
+        "hardware": hardware_info(),
+        "versions": versions_info(),
+        "started": now_iso(),
+        "finished": None,
+        "error": None,
+    }

@@ -1,0 +1,149 @@
+"""One controlled run: train (unless skipped), evaluate, benchmark, and the record of it all.
+
+The record is written when the run starts (`running`) and again when it ends (`completed` or
+`failed`), so a run killed in between leaves a `running` record that a sweep resumes. Any
+exception of the run itself (a bad dataset path, a non-finite loss, CUDA out of memory) ends as a
+`failed` record naming the stage; it is not raised, so a sweep goes on with its next run.
+"""
+
+from __future__ import annotations
+
+import gc
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from asffbench.config.compose import to_plain
+from asffbench.runs.record import (
+    RECORD_NAME,
+    experiment_hash,
+    new_record,
+    now_iso,
+    process_rank,
+    write_record,
+)
+from asffbench.runs.resume import FRESH, clear_stale_checkpoint
+
+DEFAULT_RUNS_ROOT = Path("runs")
+MAX_MESSAGE_CHARS = 500
+
+
+def run_experiment(
+    cfg: DictConfig,
+    axes: Optional[Mapping[str, Any]] = None,
+    attempt: Optional[Mapping[str, Any]] = None,
+) -> dict:
+    """Train + evaluate + benchmark in `cfg.run_dir` (a fresh dir under runs/ when unset).
+
+    `attempt` (from a sweep: id, action, reason) is stored in the record; for a `fresh` attempt a
+    checkpoint left in the run dir is removed once the `running` record is written. Returns the
+    final record (also written to `<run_dir>/record.json` on rank 0).
+    """
+    cfg = prepare_config(cfg)
+    run_dir = Path(cfg.run_dir)
+    exp_hash = experiment_hash(cfg)
+    record = new_record(cfg, exp_hash, axes or {})
+    if attempt is not None:
+        record["attempt"] = dict(attempt)
+    record_path = run_dir / RECORD_NAME
+    write_record(record_path, record)
+    write_config(run_dir, cfg)
+    if attempt is not None and attempt.get("action") == FRESH:
+        clear_stale_checkpoint(run_dir)
+    stage = "train"
+    try:
+        model = None
+        if cfg.train.epochs > 0:
+            from asffbench.engine.train import train
+
+            result = train(cfg, run_dir)
+            record["train_seconds"] = float(result.train_seconds)
+            model = result.model
+        if process_rank() != 0:
+            # DDP helpers: training was the shared work; rank 0 evaluates, benches, records.
+            record["status"] = "completed"
+            return record
+        if model is None and cfg.eval.checkpoint is None:
+            # Nothing trained and no weights given: measure the freshly built model as it is.
+            from asffbench.build import build_model
+
+            stage = "build"
+            model = build_model(cfg)
+        stage = "eval"
+        from asffbench.engine.evaluate import evaluate
+
+        record["metrics"] = evaluate(cfg, run_dir, model=model)
+        stage = "bench"
+        from asffbench.bench import benchmark
+
+        record["bench"] = benchmark(cfg, model=model)
+        record["status"] = "completed"
+    except Exception as err:  # noqa: BLE001 - every failure of the run becomes its record
+        record["status"] = "failed"
+        record["error"] = describe_error(err, stage)
+        release_memory()
+    record["finished"] = now_iso()
+    write_record(record_path, record)
+    return record
+
+
+def prepare_config(cfg: DictConfig) -> DictConfig:
+    """A copy with run_dir chosen and, when training is skipped, the weights to evaluate set."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        if not cfg.run_dir:
+            cfg.run_dir = str(fresh_run_dir(cfg))
+        cfg.run_dir = str(Path(cfg.run_dir).resolve())
+        if cfg.train.epochs == 0 and cfg.train.checkpoint and not cfg.eval.checkpoint:
+            cfg.eval.checkpoint = cfg.train.checkpoint
+    return cfg
+
+
+def fresh_run_dir(cfg: DictConfig) -> Path:
+    """runs/<time>-<fusion>-<hash>: unique, sortable by start time, readable at a glance."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = DEFAULT_RUNS_ROOT / f"{stamp}-{cfg.fusion.name}-{experiment_hash(cfg)[:8]}"
+    candidate, n = base, 1
+    while candidate.exists():
+        candidate, n = Path(f"{base}-{n}"), n + 1
+    return candidate
+
+
+def write_config(run_dir: Path, cfg: DictConfig) -> None:
+    """config.yaml of the run (rank 0, atomically like the record)."""
+    if process_rank() != 0:
+        return
+    from asffbench.engine.checkpoint import fsync_dir
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = run_dir / "config.yaml"
+    tmp = run_dir / ".config.yaml.tmp"
+    tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))), encoding="utf-8")
+    tmp.replace(target)
+    fsync_dir(run_dir)
+
+
+def describe_error(err: BaseException, stage: str) -> dict:
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    message = lines[0] if lines else type(err).__name__
+    return {
+        "type": type(err).__name__,
+        "message": message[:MAX_MESSAGE_CHARS],
+        "where": stage,
+        "traceback": "".join(traceback.format_exception(err)[-6:])[-4000:],
+    }
+
+
+def release_memory() -> None:
+    """After a failure (CUDA OOM above all), free what the run held so the next run can start."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass

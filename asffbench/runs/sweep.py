@@ -1,0 +1,211 @@
+"""Sweeps through Hydra's real multirun, so every Hydra launcher (basic, joblib, submitit) works.
+
+`launch_sweep` validates every run by composing its config (nothing starts when one is bad),
+then calls Hydra's multirun with the sweep's axes as `key=a,b,c` overrides. Each job runs
+`sweep_task` (on the launcher's worker: a joblib process, a SLURM task...), which decides to skip,
+resume or start (see `resume.py`) and runs the experiment in `<sweep dir>/<axis=value,...>/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import yaml
+from omegaconf import DictConfig, open_dict
+
+from asffbench.errors import UserError
+from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
+from asffbench.runs.sweep_spec import (
+    SweepSpec,
+    fixed_overrides,
+    format_value,
+    iter_run_overrides,
+    merge_overrides,
+    override_key,
+    run_name,
+)
+
+# --launcher NAME -> the preset in conf/hydra/launcher/ (named apart from the plugins' own configs
+# so that a preset can extend them through its defaults list).
+LAUNCHER_PRESETS = {
+    "basic": "sequential",
+    "joblib": "parallel",
+    "submitit_local": "local",
+    "submitit_slurm": "slurm",
+}
+DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
+
+
+@dataclass
+class SweepSummary:
+    sweep_dir: Path
+    total: int
+    statuses: dict[str, str] = field(default_factory=dict)  # run name -> completed|skipped|failed
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.statuses.values() if s == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0 and len(self.statuses) == self.total
+
+
+def sweep_task(cfg: DictConfig) -> dict:
+    """Hydra task function of one sweep job (runs in every task of a multi-task SLURM job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from asffbench.runs.record import experiment_hash
+    from asffbench.runs.run import run_experiment
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
+    sweep_dir = Path(hydra_cfg.sweep.dir).resolve()
+    axes = axis_values(list(cfg.sweep.axes), list(hydra_cfg.overrides.task))
+    with open_dict(cfg):
+        cfg.run_dir = str(run_dir)
+    plan = plan_run(experiment_hash(cfg), run_dir, sweep_dir, bool(cfg.sweep.force))
+    result = {"run": run_dir.name, "run_dir": str(run_dir), "action": plan.action}
+    if plan.action == SKIP:
+        return {**result, "status": "skipped", "reason": plan.reason}
+    with open_dict(cfg):
+        cfg.train.resume = plan.action == RESUME
+    attempt = {"id": attempt_id(), "action": plan.action, "reason": plan.reason}
+    record = run_experiment(cfg, axes=axes, attempt=attempt)
+    return {**result, "status": record["status"], "error": record.get("error")}
+
+
+def axis_values(axis_keys: Sequence[str], task_overrides: Sequence[str]) -> dict[str, Any]:
+    """{axis: value} of this job, read back from its Hydra overrides (typed as YAML reads them)."""
+    values = {}
+    for override in task_overrides:
+        key = override_key(override)
+        if key in axis_keys:
+            values[key] = yaml.safe_load(override.split("=", 1)[1])
+    return {key: values[key] for key in axis_keys if key in values}
+
+
+def split_cli_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(experiment overrides, hydra overrides); a swept value on the command line is refused."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    experiment, hydra = [], []
+    for text in overrides:
+        try:
+            parsed = parser.parse_override(text)
+        except Exception as err:  # noqa: BLE001 - Hydra's parse errors have several types
+            raise UserError(f"cannot parse override '{text}': {str(err).strip().splitlines()[0]}") from None
+        key = parsed.key_or_group
+        if key == "hydra" or key.startswith("hydra.") or key.startswith("hydra/"):
+            hydra.append(text)
+        elif parsed.is_sweep_override():
+            raise UserError(f"override '{text}': sweep axes belong in the sweep file (`axes:`)")
+        elif key in ("run_dir", "sweep") or key.startswith("sweep."):
+            raise UserError(f"override '{text}': set by `asffbench sweep` (use hydra.sweep.dir=DIR)")
+        else:
+            experiment.append(text)
+    return experiment, hydra
+
+
+def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
+    """Compose every run's config; the first bad one stops the sweep before anything starts."""
+    from asffbench.config.compose import compose_config
+
+    for key in spec.axes:
+        if key in {override_key(o) for o in shared}:
+            raise UserError(f"override '{key}=...' conflicts with the axis '{key}' of {spec.source}")
+    for combo, overrides in iter_run_overrides(spec, shared):
+        try:
+            compose_config(overrides)
+        except UserError as err:
+            where = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
+            raise UserError(f"{spec.source} (run {where}): {err}") from None
+
+
+def sweep_dir_from(hydra_overrides: list[str], spec: SweepSpec) -> tuple[Path, list[str]]:
+    """The sweep dir (absolute, so jobs elsewhere agree) and the other hydra overrides."""
+    sweep_dir = DEFAULT_SWEEPS_ROOT / spec.name
+    rest = []
+    for text in hydra_overrides:
+        if override_key(text) == "hydra.sweep.dir":
+            sweep_dir = Path(text.split("=", 1)[1].strip("'\""))
+        else:
+            rest.append(text)
+    return sweep_dir.resolve(), rest
+
+
+def launch_sweep(
+    spec: SweepSpec,
+    cli_overrides: Sequence[str] = (),
+    launcher: str = "basic",
+    force: bool = False,
+    monitor: bool = True,
+) -> SweepSummary:
+    """Run the sweep through Hydra multirun; return what each run ended as."""
+    if launcher not in LAUNCHER_PRESETS:
+        raise UserError(f"--launcher {launcher}: choose from {', '.join(LAUNCHER_PRESETS)}")
+    experiment, hydra_overrides = split_cli_overrides(cli_overrides)
+    shared = merge_overrides(fixed_overrides(spec), experiment)
+    validate_runs(spec, shared)
+    sweep_dir, hydra_overrides = sweep_dir_from(hydra_overrides, spec)
+    names = [run_name(combo) for combo in spec.combinations()]
+    not_in_dirname = sorted({override_key(o) for o in shared} | {"sweep.name", "sweep.axes", "sweep.force"})
+    overrides = [
+        *shared,
+        *(f"{key}={','.join(format_value(v) for v in values)}" for key, values in spec.axes.items()),
+        f"sweep.name={spec.name}",
+        f"sweep.axes=[{','.join(spec.axes)}]",
+        f"sweep.force={format_value(force)}",
+        f"hydra/launcher={LAUNCHER_PRESETS[launcher]}",
+        f"hydra.sweep.dir={sweep_dir}",
+        "hydra.sweep.subdir=${hydra.job.override_dirname}",
+        f"hydra.job.config.override_dirname.exclude_keys=[{','.join(not_in_dirname)}]",
+        f"hydra.job.name=asffbench-{spec.name}",
+        *hydra_overrides,
+    ]
+    from asffbench.runs.monitor import SweepMonitor
+
+    watcher = SweepMonitor(sweep_dir, names, enabled=monitor)
+    with watcher:
+        returns = run_multirun(overrides)
+    summary = SweepSummary(sweep_dir=sweep_dir, total=len(names))
+    for job in (job for batch in returns for job in batch):
+        value = job_value(job)
+        summary.statuses[value["run"]] = value["status"]
+    return summary
+
+
+def run_multirun(overrides: list[str]) -> Any:
+    """Hydra's multirun (what `--multirun` does) with our task function and config package."""
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from asffbench.config.compose import CONFIG_MODULE, CONFIG_NAME, describe_config_error
+    from asffbench.config.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    search_path = create_config_search_path(f"pkg://{CONFIG_MODULE}")
+    hydra = Hydra.create_main_hydra2(task_name="asffbench-sweep", config_search_path=search_path)
+    try:
+        return hydra.multirun(config_name=CONFIG_NAME, task_function=sweep_task, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise UserError(describe_config_error(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def job_value(job: Any) -> dict:
+    """A job's returned dict; a job that raised (outside run_experiment) counts as failed."""
+    from hydra.core.utils import JobStatus
+
+    if job.status == JobStatus.COMPLETED and isinstance(job._return_value, dict):
+        return job._return_value
+    output_dir = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg is not None else "?"
+    run = Path(str(output_dir)).name
+    return {"run": run, "status": "failed", "error": repr(job._return_value)}

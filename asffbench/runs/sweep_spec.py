@@ -1,0 +1,174 @@
+"""Sweep files (`sweeps/NAME.yaml`): loading, validation and the runs they expand to.
+
+A sweep file is a mapping with these keys::
+
+    description: one line saying what the sweep compares     # optional
+    axes:                                                    # swept: key -> list of values
+      fusion: [none, sum, concat, asff, asff_star]
+    overrides:                                               # fixed for every run (optional)
+      model: tiny
+      train.epochs: 2
+
+Axes and overrides use the public override names (`group: option` or `dotted.key: value`). The
+runs are the cartesian product of the axes. Axis values must be plain scalars made of letters,
+digits and `_ . + -`, because each run's directory is named after its axis values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import yaml
+
+from asffbench.errors import UserError
+
+SWEEP_PACKAGE = "asffbench.sweeps"
+ALLOWED_KEYS = ("description", "axes", "overrides")
+SAFE_VALUE = re.compile(r"^[\w.+-]+$")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    source: str  # the file it came from, for messages
+    axes: dict[str, list[Any]]
+    overrides: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def with_seeds(self, seeds: int) -> "SweepSpec":
+        """The same sweep repeated over seeds 0..seeds-1 (an extra `seed` axis)."""
+        if seeds < 1:
+            raise UserError(f"--seeds {seeds}: must be at least 1")
+        if "seed" in self.axes:
+            raise UserError(f"--seeds: {self.source} already sweeps 'seed'")
+        axes = dict(self.axes)
+        axes["seed"] = list(range(seeds))
+        overrides = {k: v for k, v in self.overrides.items() if k != "seed"}
+        return SweepSpec(self.name, self.source, axes, overrides, self.description)
+
+    def combinations(self) -> list[dict[str, Any]]:
+        """Every run of the sweep as {axis: value}, in the order Hydra's basic sweeper runs them."""
+        keys = list(self.axes)
+        return [dict(zip(keys, values)) for values in itertools.product(*self.axes.values())]
+
+    def __len__(self) -> int:
+        return len(self.combinations())
+
+
+def shipped_sweeps() -> list[str]:
+    return sorted(
+        p.name[: -len(".yaml")]
+        for p in resources.files(SWEEP_PACKAGE).iterdir()
+        if p.name.endswith(".yaml")
+    )
+
+
+def load_sweep(name_or_path: str) -> SweepSpec:
+    """A shipped sweep by name, or a sweep file by path; UserError for anything malformed."""
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UserError(f"{name_or_path}: sweep file not found")
+        return parse_sweep(path.stem, str(path), path.read_text(encoding="utf-8"))
+    resource = resources.files(SWEEP_PACKAGE) / f"{name_or_path}.yaml"
+    if not resource.is_file():
+        raise UserError(
+            f"unknown sweep '{name_or_path}'; shipped sweeps: {', '.join(shipped_sweeps())} "
+            "(or give a path to a .yaml file)"
+        )
+    return parse_sweep(name_or_path, f"sweeps/{name_or_path}.yaml", resource.read_text(encoding="utf-8"))
+
+
+def parse_sweep(name: str, source: str, text: str) -> SweepSpec:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{source}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a sweep file must be a mapping with keys {', '.join(ALLOWED_KEYS)}")
+    unknown = sorted(set(map(str, data)) - set(ALLOWED_KEYS))
+    if unknown:
+        raise UserError(f"{source}: unknown key '{unknown[0]}'; allowed: {', '.join(ALLOWED_KEYS)}")
+    axes = data.get("axes")
+    if not isinstance(axes, dict) or not axes:
+        raise UserError(f"{source}: 'axes' must map at least one config key to a list of values")
+    checked_axes: dict[str, list[Any]] = {}
+    for key, values in axes.items():
+        check_key(source, "axis", key)
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{source}: axis '{key}' must be a non-empty list of values")
+        for value in values:
+            if isinstance(value, (dict, list)) or value is None or not SAFE_VALUE.match(format_value(value)):
+                raise UserError(
+                    f"{source}: axis '{key}' value {value!r}: use plain scalars of letters, digits, '_.+-'"
+                )
+        if len(set(map(format_value, values))) != len(values):
+            raise UserError(f"{source}: axis '{key}' lists a value twice")
+        checked_axes[str(key)] = list(values)
+    overrides = data.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise UserError(f"{source}: 'overrides' must be a mapping of config key -> value")
+    for key in overrides:
+        check_key(source, "override", key)
+        if key in checked_axes:
+            raise UserError(f"{source}: '{key}' is both an axis and a fixed override")
+    description = data.get("description") or ""
+    return SweepSpec(name, source, checked_axes, dict(overrides), str(description))
+
+
+def check_key(source: str, kind: str, key: Any) -> None:
+    if not isinstance(key, str) or not re.match(r"^[A-Za-z_][\w.]*$", key):
+        raise UserError(f"{source}: {kind} {key!r} is not a config key")
+    if key.startswith("hydra.") or key in ("run_dir", "sweep") or key.startswith("sweep."):
+        raise UserError(f"{source}: {kind} '{key}' is set by `asffbench sweep`, not by a sweep file")
+
+
+def format_value(value: Any) -> str:
+    """A value as Hydra override text (`true`, `0.5`, `[1,2]`, `null`, `asff`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if isinstance(value, str) and not re.match(r"^[\w./+-]*$", text):
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return text
+
+
+def override_key(override: str) -> str:
+    """The key an override sets: `+train.x=1` -> `train.x`, `model=tiny` -> `model`."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def merge_overrides(*groups: Sequence[str]) -> list[str]:
+    """Later overrides of the same key replace earlier ones (CLI beats the sweep file)."""
+    merged: dict[str, str] = {}
+    for group in groups:
+        for override in group:
+            merged[override_key(override)] = override
+    return list(merged.values())
+
+
+def fixed_overrides(spec: SweepSpec) -> list[str]:
+    return [f"{key}={format_value(value)}" for key, value in spec.overrides.items()]
+
+
+def run_name(combo: Mapping[str, Any]) -> str:
+    """The run's directory name: what Hydra's `override_dirname` gives for its axis overrides."""
+    return ",".join(sorted(f"{key}={format_value(value)}" for key, value in combo.items()))
+
+
+def iter_run_overrides(spec: SweepSpec, shared: Sequence[str]) -> Iterator[tuple[dict, list[str]]]:
+    for combo in spec.combinations():
+        yield combo, [*shared, *(f"{k}={format_value(v)}" for k, v in combo.items())]

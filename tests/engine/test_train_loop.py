@@ -1,0 +1,132 @@
+"""The training loop on the real tiny model and synthetic data (CPU, a few iterations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from asffbench.config.compose import compose_config
+from asffbench.engine.checkpoint import load_checkpoint
+from asffbench.engine.train import NonFiniteLossError, train
+from asffbench.engine.trainer import Trainer
+from tests.conftest import assert_one_line_error
+
+
+def tiny_overrides(run_dir: Path, cache: Path, *extra: str) -> list[str]:
+    return [
+        "model=tiny", "model.num_classes=6", "img_size=96", "device=cpu", "tricks.multiscale=false",
+        "data.workers=0", "data.synth.images=16", f"data.cache_dir={cache}",
+        "train.batch_size=2", "train.epochs=2", "train.max_iters_per_epoch=2", "train.warmup_epochs=0.5",
+        "train.lr=0.02", "train.log_every=1", "train.ema=true", "eval.batch_size=4",
+        f"run_dir={run_dir}", *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "asffbench-cache"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, cache) -> Path:
+    """An uninterrupted 2-epoch run (4 iterations)."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    result = train(compose_config(tiny_overrides(run_dir, cache)), run_dir)
+    assert result.epochs_done == 2 and result.checkpoint == run_dir / "checkpoints" / "last.pt"
+    return run_dir
+
+
+class Killed(BaseException):
+    """Stands for the process being killed (not an Exception: nothing may catch it)."""
+
+
+def assert_same_tensors(a, b, where: str = "") -> None:
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_tensors(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_tensors(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_resume_after_a_kill_mid_epoch_gives_the_same_weights(trained, cache, tmp_path, monkeypatch) -> None:
+    run_dir = tmp_path / "killed"
+    real_step = Trainer.train_step
+
+    def step_then_die(self, *args, **kwargs):
+        if self.global_iter == 3:  # the second iteration of epoch 2: the run dies mid-epoch
+            raise Killed()
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_die)
+    with pytest.raises(Killed):
+        train(compose_config(tiny_overrides(run_dir, cache)), run_dir)
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+
+    result = train(compose_config(tiny_overrides(run_dir, cache, "train.resume=true")), run_dir)
+    assert result.epochs_done == 2
+    resumed = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    uninterrupted = load_checkpoint(trained / "checkpoints" / "last.pt")
+    for key in ("model", "ema", "optimizer", "scheduler", "epoch", "global_iter"):
+        assert_same_tensors(resumed[key], uninterrupted[key], key)
+    # The log of the redone epoch is not duplicated.
+    steps = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [s["iter"] for s in steps if "iter" in s] == [0, 1, 2, 3]
+
+
+def test_run_dir_holds_config_log_and_checkpoint(trained) -> None:
+    config = (trained / "config.yaml").read_text()
+    assert "name: tiny" in config
+    lines = [json.loads(line) for line in (trained / "train_log.jsonl").read_text().splitlines()]
+    steps = [line for line in lines if "iter" in line]
+    ends = [line for line in lines if line.get("event") == "epoch_end"]
+    assert [s["iter"] for s in steps] == [0, 1, 2, 3] and [e["epoch"] for e in ends] == [0, 1]
+    for step in steps:
+        assert set(step) >= {"epoch", "iter", "loss", "loss_parts", "lr", "images_per_s", "time"}
+        assert step["loss"] > 0 and step["images_per_s"] > 0
+        assert set(step["loss_parts"]) >= {"xy", "wh", "obj", "cls"}
+    # Warm-up over the first iteration (0.5 epoch of 2 iterations), then the cosine to min_lr.
+    base = 0.02 * 2 / 64
+    assert steps[0]["lr"] == pytest.approx(base * 1e-3)
+    assert steps[1]["lr"] == pytest.approx(base)
+    assert steps[3]["lr"] < steps[2]["lr"] < base
+    state = load_checkpoint(trained / "checkpoints" / "last.pt")
+    assert state["epoch"] == 2 and state["global_iter"] == 4 and state["ema"] is not None
+
+
+def test_non_finite_loss_stops_the_run_without_a_nan_checkpoint(cache, tmp_path) -> None:
+    from asffbench.build import build_model
+
+    cfg = compose_config(tiny_overrides(tmp_path / "nan", cache))
+    model = build_model(cfg)
+    with torch.no_grad():
+        next(model.head.parameters()).fill_(float("nan"))
+    weights = tmp_path / "nan_weights.pt"
+    torch.save({"model": model.state_dict()}, weights)
+    run_dir = tmp_path / "nan"
+    with pytest.raises(NonFiniteLossError, match="non-finite loss"):
+        train(compose_config(tiny_overrides(run_dir, cache, f"train.checkpoint={weights}")), run_dir)
+    assert not (run_dir / "checkpoints" / "last.pt").exists()
+
+
+def test_non_finite_loss_is_one_line_from_the_cli(cli, cache, tmp_path) -> None:
+    from asffbench.build import build_model
+
+    cfg = compose_config(tiny_overrides(tmp_path / "nan", cache))
+    model = build_model(cfg)
+    with torch.no_grad():
+        next(model.head.parameters()).fill_(float("inf"))
+    weights = tmp_path / "inf_weights.pt"
+    torch.save({"model": model.state_dict()}, weights)
+    code, _out, err = cli("train", *tiny_overrides(tmp_path / "nan", cache, f"train.checkpoint={weights}"))
+    assert_one_line_error(code, err.splitlines()[-1] + "\n", "non-finite loss")

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from asffbench.models.layers import ScheduledDropBlock2d, dropblock_sizes_for_epoch
+
+
+@pytest.mark.parametrize(
+    "epoch, sizes",
+    [(0, None), (4, None), (5, (1, 3, 5)), (79, (1, 3, 5)), (80, (3, 5, 7)), (149, (3, 5, 7)), (150, (7, 7, 7)), (299, (7, 7, 7))],
+)
+def test_schedule_of_block_sizes(epoch, sizes):
+    assert dropblock_sizes_for_epoch(epoch) == sizes
+
+
+def test_model_set_epoch_drives_the_neck_slots(tiny_model):
+    model = tiny_model(fusion="asff_star", dropblock_keep_prob=0.8)
+    slots = model.neck.dropblocks
+    assert all(isinstance(slot, ScheduledDropBlock2d) for slot in slots)
+    assert [slot.p for slot in slots] == [0.0, 0.0, 0.0]  # off before the schedule starts
+    model.set_epoch(80)
+    assert model.epoch == 80
+    assert [slot.block_size for slot in slots] == [3, 5, 7]
+    assert all(slot.p == pytest.approx(0.2) for slot in slots)
+    model.set_epoch(2)
+    assert [slot.p for slot in slots] == [0.0, 0.0, 0.0]
+
+
+def test_set_epoch_is_a_no_op_without_dropblock(tiny_model):
+    model = tiny_model(fusion="asff")
+    assert not any(isinstance(m, ScheduledDropBlock2d) for m in model.modules())
+    model.set_epoch(200)  # must not fail
+    assert all(isinstance(slot, torch.nn.Identity) for slot in model.neck.dropblocks)
+
+
+def test_dropblock_changes_training_outputs_only_once_scheduled(tiny_model, images):
+    model = tiny_model(fusion="asff_star").train()
+    torch.manual_seed(0)
+    before = model(images).levels[2].pred
+    torch.manual_seed(1)
+    again = model(images).levels[2].pred
+    torch.testing.assert_close(before, again)  # p = 0: deterministic
+    model.set_epoch(150)
+    torch.manual_seed(1)
+    dropped = model(images).levels[2].pred
+    assert not torch.allclose(before, dropped)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(images).levels[2].pred, model(images).levels[2].pred)
+
+
+def test_block_shrinks_to_fit_small_maps():
+    block = ScheduledDropBlock2d().train()
+    block.set_block(7, 0.5)
+    torch.manual_seed(0)
+    out = block(torch.ones(2, 4, 2, 3))  # 7 -> 1 (largest odd size that fits 2x3)
+    assert out.shape == (2, 4, 2, 3)
+    assert (out == 0).any() and (out > 1).any()  # dropped cells, survivors rescaled
+    with pytest.raises(ValueError, match="odd"):
+        block.set_block(4, 0.1)

@@ -1,0 +1,61 @@
+"""`asffbench collect` / `asffbench report` from the command line, and the no-torch rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+
+def test_collect_writes_csv_and_warns_about_broken_records(cli, fixtures, tmp_path):
+    code, out, err = cli("collect", str(fixtures / "fusion_sweep"), "--out", str(tmp_path / "r.csv"))
+    assert code == 0, err
+    assert out.startswith("7 records (6 completed, 1 failed) -> ")
+    assert "broken/record.json: not valid JSON" in err
+    assert len(pd.read_csv(tmp_path / "r.csv")) == 7
+    assert (tmp_path / "r.parquet").is_file()
+
+
+def test_collect_of_an_empty_dir_says_so(cli, tmp_path):
+    code, out, _ = cli("collect", str(tmp_path))
+    assert code == 0
+    assert out.startswith("no run records found under")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_prints_tables_and_the_state_of_the_sweep(cli, fixtures, tmp_path):
+    code, out, err = cli("report", str(fixtures / "fusion_sweep"), "--out", str(tmp_path / "rep"),
+                         "--format", "latex")
+    assert code == 0, err
+    assert "Fusion methods (Table 3 layout)" in out and "YOLOv3 baseline" in out
+    assert "failed: fusion=asff_star, seed=0 (asff_star_s0): NonFiniteLossError" in out
+    assert "Partly failed sweep: 6 of 7 runs completed" in out
+    assert f"report written to {tmp_path / 'rep' / 'report.md'}" in out
+    assert (tmp_path / "rep" / "tables" / "fusion.tex").read_text().startswith("\\begin{table}")
+
+
+def test_cli_errors_are_one_line(cli, one_line_error, fixtures, tmp_path):
+    missing = str(tmp_path / "nowhere")
+    one_line_error(*cli("collect", missing)[::2], "nowhere: no such directory")
+    one_line_error(*cli("report", missing)[::2], "nowhere: no such directory")
+    one_line_error(*cli("report", str(fixtures / "size_sweep"), "--format", "pdf")[::2], "pdf")
+    bad = tmp_path / "ref.yaml"
+    bad.write_text("entries: [{id: a}]\n")
+    one_line_error(*cli("report", str(fixtures / "size_sweep"), "--out", str(tmp_path / "o"),
+                        "--reference", str(bad))[::2], "ref.yaml: entry a: missing field")
+    assert not (tmp_path / "o").exists()
+
+
+def test_results_layer_never_imports_torch():
+    code = (
+        "import sys, pkgutil, importlib, asffbench.results as r\n"
+        "for m in pkgutil.iter_modules(r.__path__):\n"
+        "    importlib.import_module('asffbench.results.' + m.name)\n"
+        "import asffbench.cli.report_cmd\n"
+        "print(sorted(m.name for m in pkgutil.iter_modules(r.__path__)))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "'plots'" in done.stdout and "'report'" in done.stdout

@@ -1,0 +1,104 @@
+"""Experiment hash and record writing."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asffbench.config.compose import compose_config
+from asffbench.runs.record import experiment_hash, read_record, write_record
+from asffbench.runs.sweep_spec import iter_run_overrides, load_sweep, shipped_sweeps
+
+
+def test_hash_ignores_output_paths_launch_and_sweep_settings(tmp_path):
+    base = compose_config(["fusion=asff", "model=tiny"])
+    moved = compose_config([
+        "fusion=asff", "model=tiny", f"run_dir={tmp_path / 'elsewhere'}", "sweep.name=smoke",
+        "sweep.axes=[fusion]", "sweep.force=true", "data.workers=7", f"data.cache_dir={tmp_path}",
+        "train.resume=true", "train.log_every=3",
+    ])
+    assert experiment_hash(base) == experiment_hash(moved)
+    assert len(experiment_hash(base)) == 16 and int(experiment_hash(base), 16) >= 0
+
+
+def test_hash_is_the_same_in_another_process():
+    cfg = compose_config(["fusion=sum", "img_size=416", "seed=3"])
+    code = (
+        "from asffbench.config.compose import compose_config;"
+        "from asffbench.runs.record import experiment_hash;"
+        "print(experiment_hash(compose_config(['fusion=sum', 'img_size=416', 'seed=3'])))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == experiment_hash(cfg)
+
+
+@pytest.mark.parametrize("name", shipped_sweeps())
+def test_every_swept_axis_changes_the_hash(name):
+    spec = load_sweep(name).with_seeds(2)
+    hashes = {}
+    for combo, overrides in iter_run_overrides(spec, []):
+        hashes[tuple(sorted(combo.items()))] = experiment_hash(compose_config(overrides))
+    assert len(set(hashes.values())) == len(hashes) == len(spec)
+
+
+def test_device_is_hashed_as_its_resolved_kind():
+    cpu = compose_config(["device=cpu"])
+    cuda = compose_config(["device=cuda"])
+    assert experiment_hash(cpu) != experiment_hash(cuda)
+    auto = compose_config(["device=auto"])
+    import torch
+
+    expected = experiment_hash(cuda if torch.cuda.is_available() else cpu)
+    assert experiment_hash(auto) == expected
+
+
+def test_record_is_written_atomically_by_rank_zero_only(tmp_path, monkeypatch):
+    path = tmp_path / "run" / "record.json"
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert write_record(path, {"status": "running"}) is False
+    assert not path.exists()
+    monkeypatch.setenv("RANK", "0")
+    assert write_record(path, {"status": "completed"}) is True
+    assert read_record(path) == {"status": "completed"}
+    assert [p.name for p in path.parent.iterdir()] == ["record.json"]  # no temp file left
+
+
+def hammer(sweep_dir: str, index: int, rounds: int) -> None:
+    """One writer: its own record many times, and the shared one (last writer wins, whole)."""
+    own = Path(sweep_dir) / f"run{index}" / "record.json"
+    for step in range(rounds):
+        payload = {"run": index, "step": step, "status": "running", "pad": "x" * 20000}
+        write_record(own, payload)
+        write_record(Path(sweep_dir) / "shared" / "record.json", payload)
+    write_record(own, {"run": index, "step": rounds, "status": "completed"})
+
+
+def test_eight_concurrent_writers_leave_eight_intact_records(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=hammer, args=(str(tmp_path), i, 40)) for i in range(8)]
+    for proc in writers:
+        proc.start()
+    torn = 0
+    while any(p.is_alive() for p in writers):  # read while they write: never a torn file
+        for path in tmp_path.glob("*/record.json"):
+            text = path.read_text()
+            try:
+                json.loads(text)
+            except ValueError:
+                torn += 1
+    for proc in writers:
+        proc.join(60)
+        assert proc.exitcode == 0
+    assert torn == 0
+    records = {p.parent.name: read_record(p) for p in tmp_path.glob("run*/record.json")}
+    assert sorted(records) == [f"run{i}" for i in range(8)]
+    assert all(r == {"run": int(n[3:]), "step": 40, "status": "completed"} for n, r in records.items())
+    shared = read_record(tmp_path / "shared" / "record.json")
+    assert shared is not None and shared["status"] == "running" and len(shared["pad"]) == 20000
+    assert not list(tmp_path.rglob("*.tmp"))

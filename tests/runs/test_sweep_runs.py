@@ -1,0 +1,87 @@
+"""Real sweeps through Hydra's multirun: failure isolation, skipping, launchers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from asffbench.runs.record import read_record
+from tests.runs.conftest import TINY, TINY_TRAIN, as_overrides
+
+
+@pytest.mark.slow
+def test_a_broken_run_fails_alone_and_reruns_skip_across_launchers(cli, write_sweep, tmp_path):
+    # data=coco with a missing data.root: that run fails; the synth one completes.
+    fixed = {k: v for k, v in TINY.items() if k != "data"}
+    sweep = write_sweep("isolation", {"data": ["synth", "coco"]}, {**fixed, "data.root": str(tmp_path / "no-coco")})
+    out_dir = tmp_path / "sweep"
+    code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--no-live")
+    assert code == 1, err
+    assert "2 runs: completed 1, skipped 0, failed 1" in out
+    done, broken = read_record(out_dir / "data=synth" / "record.json"), read_record(out_dir / "data=coco" / "record.json")
+    assert done["status"] == "completed" and done["error"] is None
+    assert done["sweep"] == "isolation" and done["axes"] == {"data": "synth"}
+    assert done["config"]["sweep"] == {"name": "isolation", "axes": ["data"], "force": False}
+    assert done["config"]["run_dir"] == str(out_dir / "data=synth")
+    assert set(done["metrics"]) >= {"AP", "AP50", "APs", "AR100"} and done["bench"]["params"] > 0
+    assert done["versions"]["torch"] and done["hardware"]["cpu_count"] >= 1
+    assert broken["status"] == "failed" and broken["metrics"] is None and broken["finished"]
+    assert broken["error"]["type"] == "UserError" and broken["error"]["where"] == "eval"
+    assert "no-coco" in broken["error"]["message"]
+    assert f"failed: {out_dir / 'data=coco' / 'record.json'}" in err
+    finished = done["finished"]
+
+    # Same sweep, another launcher (joblib worker processes): the completed run is recognised by
+    # its experiment hash and skipped, the failed one is retried (and fails again).
+    code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--launcher", "joblib", "--no-live")
+    assert code == 1, err
+    assert "2 runs: completed 0, skipped 1, failed 1" in out
+    again = read_record(out_dir / "data=synth" / "record.json")
+    assert again["finished"] == finished and again["experiment_hash"] == done["experiment_hash"]
+    assert sorted(p.parent.name for p in out_dir.glob("*/record.json")) == ["data=coco", "data=synth"]
+
+    # --force reruns the completed one.
+    code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--force", "--no-live")
+    assert "completed 1, skipped 0, failed 1" in out
+    forced = read_record(out_dir / "data=synth" / "record.json")
+    assert forced["experiment_hash"] == done["experiment_hash"] and forced["attempt"]["action"] == "fresh"
+
+
+@pytest.mark.slow
+def test_run_command_writes_a_failed_record_and_exits_nonzero(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    code, out, err = cli("run", *as_overrides(TINY), "data=coco", f"data.root={tmp_path / 'missing'}", f"run_dir={run_dir}")
+    assert code == 1
+    assert "run failed in eval: UserError" in err and "missing" in err
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "failed" and record["sweep"] is None and record["axes"] == {}
+    assert (run_dir / "config.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_non_finite_loss_ends_as_a_failed_record(tmp_path):
+    from asffbench.config.compose import compose_config
+    from asffbench.runs.run import run_experiment
+
+    run_dir = tmp_path / "nan"
+    cfg = compose_config([*as_overrides(TINY_TRAIN), "train.lr=1e30", "train.warmup_epochs=0", f"run_dir={run_dir}"])
+    record = run_experiment(cfg)
+    assert record["status"] == "failed" and record["error"]["where"] == "train"
+    assert record["error"]["type"] == "NonFiniteLossError" and "non-finite loss" in record["error"]["message"]
+    assert read_record(run_dir / "record.json")["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_run_command_completes_a_run_with_the_same_hash_as_composed(cli, tmp_path):
+    from asffbench.config.compose import compose_config
+    from asffbench.runs.record import experiment_hash
+
+    run_dir = tmp_path / "run"
+    code, out, err = cli("run", *as_overrides(TINY), f"run_dir={run_dir}")
+    assert code == 0, err
+    record = read_record(run_dir / "record.json")
+    assert out.startswith(f"completed: {run_dir}/record.json")
+    assert record["status"] == "completed" and record["train_seconds"] is None  # epochs=0: no training
+    assert record["experiment_hash"] == experiment_hash(compose_config(as_overrides(TINY)))
+    assert {"detections.json", "metrics.json", "config.yaml", "record.json"} <= {p.name for p in run_dir.iterdir()}

@@ -1,0 +1,72 @@
+"""`asffbench viz`: Figure 3 style pictures of the fusion weights from a run or a checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+
+from asffbench.build import build_model
+from asffbench.config.compose import compose_config, to_plain
+from asffbench.engine.checkpoint import save_checkpoint
+
+TINY = ["model=tiny", "img_size=64", "device=cpu", "model.num_classes=3"]
+
+
+def make_run(root, fusion="asff"):
+    """A run directory as the trainer leaves it: config.yaml and checkpoints/last.pt."""
+    cfg = compose_config(TINY + [f"fusion={fusion}"])
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    save_checkpoint({"model": model.state_dict(), "epoch": 0}, root / "checkpoints" / "last.pt")
+    (root / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))))
+    return root
+
+
+def make_image(path, seed=0):
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (48, 80, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_viz_of_a_run_writes_a_figure_per_image(cli, tmp_path):
+    run = make_run(tmp_path / "run")
+    images = tmp_path / "images"
+    images.mkdir()
+    make_image(images / "a.png", 0)
+    make_image(images / "b.jpg", 1)
+    code, out, err = cli("viz", str(run), "--images", str(images), "--score-thresh", "0.01")
+    assert code == 0, err
+    written = [run / "viz" / "fusion_weights_a.png", run / "viz" / "fusion_weights_b.png"]
+    assert out.split() == [str(p) for p in written]
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(path) as picture:
+            assert picture.size == (1200, 900)
+            assert np.asarray(picture.convert("L"), dtype=float).std() > 5.0
+
+
+@pytest.mark.slow
+def test_viz_of_a_checkpoint_file_uses_its_run_config(tmp_path):
+    from asffbench.viz import visualize
+
+    run = make_run(tmp_path / "run", fusion="asff_star")
+    image = make_image(tmp_path / "x.png")
+    written = visualize(run / "checkpoints" / "last.pt", [image], tmp_path / "out")
+    assert written == [tmp_path / "out" / "fusion_weights_x.png"]
+
+
+def test_viz_errors_are_one_line(cli, one_line_error, tmp_path):
+    one_line_error(*cli("viz", str(tmp_path / "nope"))[::2], "nope: no such run directory")
+    (tmp_path / "empty").mkdir()
+    one_line_error(*cli("viz", str(tmp_path / "empty"))[::2], "no config.yaml")
+    run = make_run(tmp_path / "run", fusion="none")
+    one_line_error(*cli("viz", str(run), "--images", str(tmp_path))[::2],
+                   "fusion.name=none: has no adaptive fusion weights")
+    run = make_run(tmp_path / "run2")
+    one_line_error(*cli("viz", str(run), "fusion=sum")[::2], "override 'fusion=sum'")
+    one_line_error(*cli("viz", str(run), "--images", str(tmp_path / "missing.png"))[::2],
+                   "missing.png: no such file")
