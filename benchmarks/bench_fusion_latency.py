@@ -4,7 +4,7 @@ The paper reports 20 -> 22 ms on a V100 for baseline -> ASFF (ratio 1.10). Here:
 Darknet-53 models at 608 px, batch 1, fp32, on this machine's device. The variants are timed in
 alternating rounds so that drifts of the machine (other load, frequency) hit all of them alike.
 
-    python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 3] [--iters 5]
+    python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 7] [--iters 4] [--fusions none,asff,...]
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ FUSIONS = ("none", "sum", "concat", "asff", "asff_star")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--img-size", type=int, default=608)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iters", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--fusions", default=",".join(FUSIONS))
+    parser.add_argument("--fusions", default="none,asff", help=f"comma list of {FUSIONS}")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -54,11 +54,12 @@ def main() -> None:
           f"threads {torch.get_num_threads()}")
     print(f"protocol: {args.img_size} px, batch 1, fp32, unfused, warm-up {args.warmup}, "
           f"{args.iters} iters x {args.rounds} alternating rounds, forward only, median of rounds")
-    print(f"{'fusion':<10} {'forward ms':>11} {'ratio vs none':>14}")
+    print(f"{'fusion':<10} {'forward ms':>11} {'min..max of rounds':>20} {'ratio vs none':>14}")
     for name in fusions:
         median = statistics.median(samples[name])
+        spread = f"{min(samples[name]):.1f}..{max(samples[name]):.1f}"
         ratio = f"{median / base:.3f}" if base else "-"
-        print(f"{name:<10} {median:>11.1f} {ratio:>14}")
+        print(f"{name:<10} {median:>11.1f} {spread:>20} {ratio:>14}")
     if base and "asff" in samples:
         ratio = statistics.median(samples["asff"]) / base
         verdict = "within" if ratio <= 1.10 else "ABOVE"
