@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from asffbench.atomic import write_dir_atomic
 from asffbench.data.coco import read_json, validated_coco_dict
 from asffbench.errors import UserError
 
@@ -24,7 +24,6 @@ def choose_images(images: list[dict], n: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     picked = sorted(rng.choice(len(images), size=n, replace=False).tolist())
     return [images[k] for k in picked]
-
 
 def make_subset(ann: Path, image_dir: Path, out: Path, n: int, seed: int = 0, link: bool = False) -> Path:
     """Write the subset; returns the new annotation file."""
@@ -53,10 +52,7 @@ def make_subset(ann: Path, image_dir: Path, out: Path, n: int, seed: int = 0, li
     subset["annotations"] = [a for a in raw.get("annotations", []) if a.get("image_id") in ids]
     subset["categories"] = raw["categories"]
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary directory
-    try:
+    def fill(tmp: Path) -> None:
         for image in chosen:
             src = (image_dir / image["file_name"]).resolve()
             dst = tmp / "images" / image["file_name"]
@@ -66,10 +62,6 @@ def make_subset(ann: Path, image_dir: Path, out: Path, n: int, seed: int = 0, li
             else:
                 shutil.copy2(src, dst)
         (tmp / ann.name).write_text(json.dumps(subset) + "\n")
-        if out.exists():
-            out.rmdir()
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_dir_atomic(out, fill)
     return out / ann.name

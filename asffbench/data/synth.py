@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from asffbench.data.synth_draw import CLASS_NAMES, MIN_IMAGE_SIZE, render_image
+from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 
 __all__ = ["CLASS_NAMES", "SynthParams", "ensure_synth", "generate_synth"]
@@ -106,17 +107,7 @@ def generate_synth(out: Path, params: SynthParams) -> Path:
     out = Path(out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out}: already exists and is not an empty directory (--out)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary directory
-    try:
-        render_into(tmp, params)
-        if out.exists():
-            out.rmdir()
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_dir_atomic(out, lambda tmp: render_into(tmp, params))
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from asffbench.engine.atomic import fsync_dir, write_atomic  # noqa: F401 - fsync_dir is used by the runs layer
+from asffbench.atomic import write_atomic
 from asffbench.errors import UserError
 
 CHECKPOINT_DIR = "checkpoints"

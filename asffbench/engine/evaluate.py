@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torchvision.ops import box_convert
 
-from asffbench.engine.atomic import write_json_atomic
+from asffbench.atomic import write_json_atomic
 from asffbench.engine.checkpoint import last_checkpoint, load_checkpoint, load_model_weights, model_state_from
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.errors import UserError

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from asffbench.engine.atomic import write_text_atomic
+from asffbench.atomic import write_text_atomic
 
 LOG_NAME = "train_log.jsonl"
 

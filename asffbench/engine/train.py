@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from asffbench.config.compose import to_plain
-from asffbench.engine.atomic import write_text_atomic
+from asffbench.atomic import write_text_atomic
 from asffbench.engine.checkpoint import (
     last_checkpoint,
     load_checkpoint,

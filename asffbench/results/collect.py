@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
+from asffbench.atomic import write_path_atomic
 from asffbench.errors import UserError
 from asffbench.results.records import (
     RECORD_NAME,
@@ -99,29 +98,15 @@ def parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_frame(frame: pd.DataFrame, csv_path: Path) -> list[Path]:
     """Write the CSV, and a Parquet file beside it when pyarrow is importable; return the paths."""
     written = [csv_path]
-    atomic_write(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
+    write_path_atomic(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         return written
     parquet_path = csv_path.with_suffix(".parquet")
-    atomic_write(parquet_path, lambda tmp: parquet_ready(frame).to_parquet(tmp, index=False))
+    write_path_atomic(parquet_path, lambda tmp: parquet_ready(frame).to_parquet(tmp, index=False))
     written.append(parquet_path)
     return written

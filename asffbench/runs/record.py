@@ -9,17 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-import socket
-import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from omegaconf import DictConfig
 
+from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
+from asffbench.environment import hardware_info, software_versions
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "record.json"
@@ -83,34 +81,8 @@ def write_record(path: Path, record: Mapping[str, Any]) -> bool:
     the folder); other ranks write nothing. Returns whether this process wrote it."""
     if process_rank() != 0:
         return False
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(record, indent=2, default=str) + "\n"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    write_json_atomic(Path(path), record)
     return True
-
-
-def fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory; the rename is still atomic
-    finally:
-        os.close(fd)
 
 
 def read_record(path: Path) -> Optional[dict]:
@@ -120,57 +92,6 @@ def read_record(path: Path) -> Optional[dict]:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def hardware_info() -> dict:
-    import torch
-
-    gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count() or 0,
-        "gpu": torch.cuda.get_device_name(0) if gpu_count else None,
-        "gpu_count": gpu_count,
-        "host": socket.gethostname(),
-    }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions_info() -> dict:
-    import torch
-    import torchvision
-
-    import asffbench
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "cuda": torch.version.cuda,
-        "asffbench": getattr(asffbench, "__version__", None),
-        "git_commit": git_commit(),
-    }
-
-
-def git_commit() -> Optional[str]:
-    """The commit of the checkout asffbench runs from (None outside a git checkout)."""
-    source_dir = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=source_dir, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> dict:
@@ -186,7 +107,7 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> dict:
         "bench": None,
         "train_seconds": None,
         "hardware": hardware_info(),
-        "versions": versions_info(),
+        "versions": software_versions(),
         "started": now_iso(),
         "finished": None,
         "error": None,

@@ -116,14 +116,9 @@ def write_config(run_dir: Path, cfg: DictConfig) -> None:
     """config.yaml of the run (rank 0, atomically like the record)."""
     if process_rank() != 0:
         return
-    from asffbench.engine.checkpoint import fsync_dir
+    from asffbench.atomic import write_text_atomic
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    target = run_dir / "config.yaml"
-    tmp = run_dir / ".config.yaml.tmp"
-    tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))), encoding="utf-8")
-    tmp.replace(target)
-    fsync_dir(run_dir)
+    write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))))
 
 
 def describe_error(err: BaseException, stage: str) -> dict:

@@ -1,0 +1,92 @@
+"""Atomic file writes: temp file in the target folder, fsync, rename (never a torn file).
+
+Torch-free, so the results layer uses it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+
+def write_path_atomic(path: Path, write_to: Callable[[Path], None]) -> Path:
+    """Call `write_to(tmp_path)` for a temp file next to `path`, fsync it, rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 is not what open() would give
+        write_to(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call `write(handle)` on a temp file next to `path`, then rename it over `path`."""
+
+    def write_to(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            write(handle)
+
+    return write_path_atomic(path, write_to)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_json_atomic(path: Path, obj: Any, indent: int | None = 2) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=indent, default=str) + "\n")
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (skipped where a directory cannot be opened or synced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
+    """Build a directory in a temp dir beside `out` with `fill(tmp)`, then rename it to `out`.
+
+    `out` must be absent or empty; it only ever exists complete. Returns `out`.
+    """
+    import shutil
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the result is ordinary
+    try:
+        fill(tmp)
+        if out.exists():
+            out.rmdir()
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
