@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
+
+with warnings.catch_warnings():
+    # fvcore scripts its focal loss at import time; torch now warns that jit.script is deprecated.
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    from fvcore.nn import FlopCountAnalysis
 
 from asffbench.bench.params import PARTS
 
