@@ -109,3 +109,13 @@ def test_list_prints_one_line_per_run(cli):
         "fusion.upsample=nearest,seed=0", "fusion.upsample=nearest,seed=1",
         "fusion.upsample=bilinear,seed=0", "fusion.upsample=bilinear,seed=1",
     ]
+
+
+@pytest.mark.parametrize("args, needle", [
+    ([], "data.root: required for data=coco"),
+    (["data.root=no/such/coco"], "no/such/coco: directory not found (data.root)"),
+])
+def test_coco_sweep_without_its_data_starts_nothing(cli, one_line_error, tmp_path, args, needle):
+    code, out, err = cli("sweep", "table3", f"hydra.sweep.dir={tmp_path / 'out'}", "--no-live", *args)
+    one_line_error(code, err, "sweeps/table3.yaml", needle)
+    assert not (tmp_path / "out").exists()

@@ -12,9 +12,15 @@ from tests.runs.conftest import TINY, TINY_TRAIN, as_overrides
 
 @pytest.mark.slow
 def test_a_broken_run_fails_alone_and_reruns_skip_across_launchers(cli, write_sweep, tmp_path):
-    # data=coco with a missing data.root: that run fails; the synth one completes.
+    # data=coco on a COCO folder whose annotation files are corrupt: the folder passes the
+    # sweep's up-front checks (it exists), so that run fails at run time; the synth one completes.
+    coco_root = tmp_path / "no-coco"
+    for folder in ("annotations", "train2017", "val2017"):
+        (coco_root / folder).mkdir(parents=True)
+    for split in ("train", "val"):
+        (coco_root / "annotations" / f"instances_{split}2017.json").write_text('{"images": [')
     fixed = {k: v for k, v in TINY.items() if k != "data"}
-    sweep = write_sweep("isolation", {"data": ["synth", "coco"]}, {**fixed, "data.root": str(tmp_path / "no-coco")})
+    sweep = write_sweep("isolation", {"data": ["synth", "coco"]}, {**fixed, "data.root": str(coco_root)})
     out_dir = tmp_path / "sweep"
     code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--no-live")
     assert code == 1, err
