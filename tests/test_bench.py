@@ -151,3 +151,14 @@ def test_bench_table_and_row_file(cli, tmp_path):
 def test_bench_errors_are_one_line(cli, one_line_error, args, needles):
     code, _, err = cli("bench", *TINY, *QUICK, *args)
     one_line_error(code, err, *needles)
+
+
+def test_cpu_threads_follow_the_slurm_allotment(monkeypatch):
+    from asffbench.device import configure_cpu_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+        assert configure_cpu_threads() == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

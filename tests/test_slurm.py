@@ -37,7 +37,10 @@ def test_smoke_sweep_through_submitit_slurm(cli, tmp_path):
     smoke = load_sweep("smoke")
     fusions = smoke.axes["fusion"][:2]
     sweep = tmp_path / "smoke2.yaml"
-    sweep.write_text(yaml.safe_dump({"axes": {"fusion": fusions}, "overrides": smoke.overrides}))
+    # Cut down: the two jobs share this machine's 2 cores with each other and with pytest.
+    quick = {"train.epochs": 1, "train.max_iters_per_epoch": 3, "bench.warmup": 1,
+             "bench.iters": 2, "bench.repeats": 1}
+    sweep.write_text(yaml.safe_dump({"axes": {"fusion": fusions}, "overrides": {**smoke.overrides, **quick}}))
     out_dir = tmp_path / "sweep"
     code, out, err = cli(
         "sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--launcher", "submitit_slurm",

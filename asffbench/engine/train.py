@@ -68,8 +68,9 @@ def build_criterion(cfg: DictConfig) -> nn.Module:
 def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     from asffbench.build import build_model
     from asffbench.data import build_train_loader
-    from asffbench.device import resolve_device
+    from asffbench.device import configure_cpu_threads, resolve_device
 
+    configure_cpu_threads()
     run_dir = Path(run_dir)
     device = resolve_device(cfg.device)
     env = init_distributed(device)

@@ -42,6 +42,9 @@ def run_experiment(
     checkpoint left in the run dir is removed once the `running` record is written. Returns the
     final record (also written to `<run_dir>/record.json` on rank 0).
     """
+    from asffbench.device import configure_cpu_threads
+
+    configure_cpu_threads()
     cfg = prepare_config(cfg)
     run_dir = Path(cfg.run_dir)
     exp_hash = experiment_hash(cfg)
