@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -75,8 +76,6 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
 
     `out` must be absent or empty; it only ever exists complete. Returns `out`.
     """
-    import shutil
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

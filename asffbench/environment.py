@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -12,8 +13,13 @@ from typing import Optional
 import asffbench
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit(start: Optional[Path] = None) -> Optional[str]:
-    """The commit of the asffbench checkout (None when installed from a wheel)."""
+    """The commit of the asffbench checkout (None when installed from a wheel).
+
+    Asked once per process: every record and bench result states it, and the code that runs is
+    the code imported at start-up.
+    """
     here = start or Path(asffbench.__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -21,7 +27,9 @@ def git_commit(start: Optional[Path] = None) -> Optional[str]:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def software_versions() -> dict[str, Optional[str]]:

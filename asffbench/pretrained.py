@@ -40,8 +40,11 @@ def load_pretrained_backbone(backbone: nn.Module, path: Union[str, Path]) -> Loa
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model.pretrained: no such file: {path}")
-    with path.open("rb") as handle:
-        start = handle.read(4)
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except OSError as err:  # e.g. no read permission
+        raise UserError(f"model.pretrained: cannot read {path} ({err.strerror or err})") from None
     if start == ZIP_MAGIC or (start and start[0] == PICKLE_PROTOCOL_BYTE):
         return load_state_dict_weights(backbone, path)
     return load_darknet_weights(backbone, path)

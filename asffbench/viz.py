@@ -158,6 +158,7 @@ def visualize(
     max_images: int = 4,
 ) -> list[Path]:
     """Write one PNG per image; returns their paths."""
+    from asffbench.atomic import write_path_atomic
     from asffbench.device import resolve_device
     from asffbench.engine.evaluate import load_model_for_eval
     from asffbench.engine.postprocess import postprocess
@@ -174,11 +175,12 @@ def visualize(
     paths = find_images([Path(p) for p in images]) if images else None
     if paths is None:
         paths, class_names = default_images(cfg, max_images)
-    device = resolve_device(str(getattr(cfg.device, "value", cfg.device)))
+    out = Path(out_dir) if out_dir is not None else source.default_out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a directory")
+    device = resolve_device(cfg.device)
     model = load_model_for_eval(cfg, source.checkpoint).to(device).eval()
     size = int(cfg.img_size)
-    out = Path(out_dir) if out_dir is not None else source.default_out
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths[:max_images]:
         shown, tensor = load_image(path, size)
@@ -191,8 +193,6 @@ def visualize(
         ]
         figure = figure_for_image(shown, weights, detections, model.strides, class_names)
         target_png = out / f"fusion_weights_{path.stem}.png"
-        tmp = target_png.with_name(f".{target_png.name}.tmp.png")
-        figure.savefig(tmp, dpi=100)
-        tmp.replace(target_png)
+        write_path_atomic(target_png, lambda tmp: figure.savefig(tmp, dpi=100, format="png"))
         written.append(target_png)
     return written

@@ -23,6 +23,7 @@ from asffbench.data import build_train_loader
 from asffbench.device import device_name, resolve_device, synchronize
 from asffbench.engine.optim import build_optimizer
 from asffbench.engine.train import build_criterion, seed_everything
+from asffbench.engine.trainer import as_float
 
 MODELS = {
     "asff (darknet53)": ["model=darknet53", "fusion=asff"],
@@ -53,7 +54,7 @@ def timed_steps(overrides: list[str], device: torch.device, warmup: int, iters: 
             output = model(images)
         synchronize(device)
         t1 = time.perf_counter()
-        loss, _ = criterion(output.levels, targets)
+        loss, _ = criterion([as_float(level) for level in output.levels], targets)  # as Trainer does
         synchronize(device)
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)

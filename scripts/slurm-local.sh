@@ -91,6 +91,7 @@ write_config() {
     cpus="$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$node_line")"
     mem="$(sed -n 's/.* RealMemory=\([0-9]*\).*/\1/p' <<<"$node_line")"
     local gpus=0
+    rm -f "$STATE_DIR/gres.conf"  # a GPU description from an earlier start must not outlive its GPUs
     if command -v nvidia-smi >/dev/null; then
         gpus="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
     fi

@@ -153,6 +153,13 @@ def test_bench_errors_are_one_line(cli, one_line_error, args, needles):
     one_line_error(code, err, *needles)
 
 
+def test_bench_out_directory_fails_before_measuring(cli, one_line_error, tmp_path):
+    folder = tmp_path / "rows.csv"
+    folder.mkdir()
+    code, _, err = cli("bench", *TINY, *QUICK, "--out", str(folder))
+    one_line_error(code, err, "rows.csv", "directory")
+
+
 def test_cpu_threads_follow_the_slurm_allotment(monkeypatch):
     from asffbench.device import configure_cpu_threads
 
@@ -162,3 +169,12 @@ def test_cpu_threads_follow_the_slurm_allotment(monkeypatch):
         assert configure_cpu_threads() == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_fusing_folds_sync_batchnorm_as_well():
+    model = tiny_model("fusion=asff")
+    _, plain_pairs = fuse_conv_bn(model)
+    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    fused, pairs = fuse_conv_bn(synced)
+    assert pairs == plain_pairs
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in fused.modules())

@@ -145,3 +145,14 @@ def test_files_that_are_not_state_dicts(tmp_path):
     torch.save({"model": torch.nn.Linear(2, 2)}, tmp_path / "module.pt")  # pickled module: unsafe
     with pytest.raises(UserError, match="module.pt: cannot load as a torch state dict"):
         load_pretrained_backbone(tiny_backbone(), tmp_path / "module.pt")
+
+
+def test_an_unreadable_file_is_a_user_error(tmp_path, monkeypatch):
+    path = write_darknet(tmp_path / "locked.weights", darknet_values(tiny_backbone()))
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(path), "open", refuse)
+    with pytest.raises(UserError, match="model.pretrained: cannot read .*locked.weights .Permission denied."):
+        load_pretrained_backbone(tiny_backbone(), path)

@@ -21,7 +21,8 @@ def fuse_conv_bn(model: nn.Module) -> tuple[nn.Module, int]:
         names = list(parent._modules.keys())
         for first, second in zip(names, names[1:]):
             conv, bn = parent._modules[first], parent._modules[second]
-            if isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d:
+            # SyncBatchNorm too: a model trained with tricks.sync_bn keeps it after training.
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, (nn.BatchNorm2d, nn.SyncBatchNorm)):
                 parent._modules[first] = fuse_conv_bn_eval(conv, bn)
                 parent._modules[second] = nn.Identity()
                 count += 1

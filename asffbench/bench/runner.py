@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Optional
 
@@ -23,6 +24,10 @@ FLOPS_CONVENTION = (
 )
 
 
+def bench_precision(cfg: DictConfig) -> str:
+    return str(getattr(cfg.bench.precision, "value", cfg.bench.precision))  # str enum -> str
+
+
 def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
     bench = cfg.bench
     for key in ("iters", "repeats", "batch_size"):
@@ -32,8 +37,7 @@ def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
         raise UserError(f"bench.warmup={bench.warmup}: must be 0 or more")
     if int(cfg.img_size) % 32 or int(cfg.img_size) < 32:
         raise UserError(f"img_size={cfg.img_size}: must be a positive multiple of 32")
-    precision = str(getattr(bench.precision, "value", bench.precision))
-    if precision == "fp16" and device.type != "cuda":
+    if bench_precision(cfg) == "fp16" and device.type != "cuda":
         raise UserError("bench.precision=fp16: half-precision autocast needs device=cuda")
 
 
@@ -49,7 +53,7 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
         model = build_model(cfg)
     model = model.to(device).eval()
     img_size = int(cfg.img_size)
-    precision = str(getattr(cfg.bench.precision, "value", cfg.bench.precision))
+    precision = bench_precision(cfg)
 
     flops = count_flops(model, img_size, batch_size=1)
     timed_model, fused_pairs = fuse_conv_bn(model) if cfg.bench.fuse else (model, 0)
@@ -63,29 +67,28 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
         if cfg.bench.nms
         else None
     )
-    batch_size = int(cfg.bench.batch_size)
+    protocol = SpeedProtocol(
+        warmup=int(cfg.bench.warmup),
+        iters=int(cfg.bench.iters),
+        repeats=int(cfg.bench.repeats),
+        batch_size=int(cfg.bench.batch_size),
+        precision=precision,
+        fused=bool(cfg.bench.fuse),
+        img_size=img_size,
+        device=device.type,
+        nms_included=nms is not None,
+    )
     oom_fallbacks = 0
     while True:
-        protocol = SpeedProtocol(
-            warmup=int(cfg.bench.warmup),
-            iters=int(cfg.bench.iters),
-            repeats=int(cfg.bench.repeats),
-            batch_size=batch_size,
-            precision=precision,
-            fused=bool(cfg.bench.fuse),
-            img_size=img_size,
-            device=device.type,
-            nms_included=nms is not None,
-        )
         try:
             speed = measure_speed(timed_model, protocol, nms, device, seed=int(cfg.seed))
             break
         except torch.cuda.OutOfMemoryError:
             # timm's fallback: halve the batch until it fits, and say so in the result.
-            if batch_size == 1:
+            if protocol.batch_size == 1:
                 raise
             torch.cuda.empty_cache()
-            batch_size //= 2
+            protocol = replace(protocol, batch_size=protocol.batch_size // 2)
             oom_fallbacks += 1
 
     versions = software_versions()
@@ -97,7 +100,7 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
         "gmacs_by_part": flops.gmacs_by_part,
         "flops_convention": FLOPS_CONVENTION,
         "img_size": img_size,
-        "batch_size": batch_size,
+        "batch_size": protocol.batch_size,
         "device": device.type,
         "device_name": device_name(device),
         "precision": precision,

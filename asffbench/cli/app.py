@@ -24,7 +24,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def root() -> None:
     """Ablations and benchmarks of adaptive spatial feature fusion (ASFF) in YOLOv3 detectors.

@@ -45,6 +45,8 @@ def check_row_file(path: Path) -> None:
         raise UserError(f"--out {path}: use a .jsonl or .csv file")
     if not path.parent.exists():
         raise UserError(f"--out {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise UserError(f"--out {path}: is a directory")
 
 
 def flat_row(result: dict) -> dict:
@@ -75,8 +77,13 @@ def append_row(path: Path, result: dict) -> None:
             writer.writeheader()
         writer.writerow(row)
         line = buffer.getvalue()
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+    except OSError as err:  # e.g. no write permission
+        from asffbench.errors import UserError
+
+        raise UserError(f"--out {path}: cannot append the row ({err.strerror or err})") from None
 
 
 def print_table(result: dict) -> None:

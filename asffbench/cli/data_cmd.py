@@ -22,18 +22,12 @@ def synth_command(
     val_fraction: float = typer.Option(0.25, "--val-fraction", help="Share of the images in val."),
 ) -> None:
     """Write the synthetic tiny COCO: instances_{train,val}.json and train/, val/ JPEG images."""
-    import json
-
     from asffbench.data.synth import CLASS_NAMES, SynthParams, generate_synth
 
     params = SynthParams(images=images, val_fraction=val_fraction, seed=seed, image_size=size)
     root = generate_synth(out, params)
-    counts = {
-        split: len(json.loads((root / f"instances_{split}.json").read_text())["images"])
-        for split in ("train", "val")
-    }
     typer.echo(
-        f"wrote {root}: {counts['train']} train + {counts['val']} val images of {size} px, "
+        f"wrote {root}: {images - params.num_val} train + {params.num_val} val images of {size} px, "
         f"{len(CLASS_NAMES)} classes ({', '.join(CLASS_NAMES)})"
     )
     typer.echo(
@@ -67,10 +61,11 @@ def check_command(
     """Load and validate the train and val splits the config selects; print their statistics."""
     from asffbench.config.compose import compose_config
     from asffbench.data.loaders import load_split
+    from asffbench.data.sources import SPLITS
     from asffbench.data.stats import split_stats
 
     cfg = compose_config(overrides_list(overrides))
-    stats = {split: split_stats(load_split(cfg, split)) for split in ("train", "val")}
+    stats = {split: split_stats(load_split(cfg, split)) for split in SPLITS}
     if as_json:
         print_json(stats)
         return

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         """Gather every run record into one table: a row per run (CSV, and Parquet)."""
         from collections import Counter
 
-        from asffbench.results.collect import collect, write_frame
+        from asffbench.results.collect import collect, sweep_folder, write_frame
 
         collection = collect(sweep_dirs)
         for problem in collection.problems:
@@ -51,8 +51,7 @@ def register(app: typer.Typer) -> None:
         if not collection.records:
             typer.echo(f"no run records found under {where}; nothing written")
             return
-        first = collection.sweep_dirs[0]
-        target = out or (first if first.is_dir() else first.parent) / "records.csv"
+        target = out or sweep_folder(collection.sweep_dirs[0]) / "records.csv"
         written = write_frame(collection.frame, target)
         counts = Counter(collection.frame["status"].astype(str))
         states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

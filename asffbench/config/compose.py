@@ -64,7 +64,7 @@ def describe_config_error(err: Exception) -> str:
 def describe_omegaconf_error(err: OmegaConfBaseException) -> str:
     key = getattr(err, "full_key", None)
     msg = first_line(str(err))
-    if "not in" in msg or "Key '" in msg and "not" in msg:
+    if "not in" in msg or ("Key '" in msg and "not" in msg):
         name = re.search(r"Key '([^']+)'", msg)
         where = key or (name.group(1) if name else "?")
         return f"{where}: unknown config key ({msg})"

@@ -110,9 +110,10 @@ def validated_coco_dict(data: Any, path: Path) -> dict:
     return {**data, "annotations": kept}
 
 
-def make_coco(data: dict) -> COCO:
-    """A pycocotools COCO from a dict, without its progress prints on stdout."""
-    coco = COCO()
+def make_coco(data: dict, coco_cls: type = COCO) -> Any:
+    """Index a dataset dict with a COCO class (pycocotools' or a backend's) without touching the
+    disk and without its progress prints on stdout."""
+    coco = coco_cls()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()

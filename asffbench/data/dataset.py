@@ -10,6 +10,7 @@ augmented image.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Iterator, Union
 
 import numpy as np
@@ -89,6 +90,10 @@ class DetectionDataset(Dataset):
     @property
     def image_ids(self) -> list:
         return self.source.image_ids
+
+    @property
+    def ann_file(self) -> Path:
+        return self.source.ann_file
 
     def __len__(self) -> int:
         return len(self.source)

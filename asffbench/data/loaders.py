@@ -79,7 +79,8 @@ def load_split(cfg: Any, split: str) -> CocoDataset:
 
 
 def wants_pin_memory(cfg: Any) -> bool:
-    return torch.cuda.is_available() and str(cfg.get("device", "auto")) != "cpu"
+    # `device` is a str enum: compare it, never str() it ("Device.cpu").
+    return torch.cuda.is_available() and cfg.get("device", "auto") != "cpu"
 
 
 def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> DetectionLoader:
@@ -101,33 +102,38 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
         seed=int(cfg.seed),
     )
     schedule.check()
+    # Config checks first: loading (or generating) the dataset can take minutes.
+    if int(train.batch_size) < 1:
+        raise UserError(f"train.batch_size={train.batch_size}: must be at least 1")
+    if train.max_iters_per_epoch is not None and int(train.max_iters_per_epoch) < 0:
+        raise UserError(f"train.max_iters_per_epoch={train.max_iters_per_epoch}: must be 0 or more")
+    workers = workers_of(cfg)
     dataset = DetectionDataset(
         load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
     )
     mixup_epochs = int(train.epochs) - int(train.mixup_off_epochs) if cfg.tricks.mixup else 0
-    if int(train.batch_size) < 1:
-        raise UserError(f"train.batch_size={train.batch_size}: must be at least 1")
     sampler = DetectionBatchSampler(
         len(dataset), int(train.batch_size), schedule, shuffle=True, drop_last=True,
         seed=int(cfg.seed), mixup_epochs=mixup_epochs, rank=rank, world_size=world_size,
         max_batches=train.max_iters_per_epoch,
     )
-    return DetectionLoader(dataset, sampler, workers_of(cfg), int(cfg.seed), wants_pin_memory(cfg))
+    return DetectionLoader(dataset, sampler, workers, int(cfg.seed), wants_pin_memory(cfg))
 
 
 def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
     """The validation loader (letterbox to img_size only, dataset order) and its dataset."""
     schedule = ScaleSchedule(img_size=int(cfg.img_size))
     schedule.check()
+    if int(cfg.eval.batch_size) < 1:
+        raise UserError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
+    workers = workers_of(cfg)
     dataset = DetectionDataset(
         load_split(cfg, "val"), train=False, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
     )
-    if int(cfg.eval.batch_size) < 1:
-        raise UserError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
     sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
-    return DetectionLoader(dataset, sampler, workers_of(cfg), int(cfg.seed), wants_pin_memory(cfg)), dataset
+    return DetectionLoader(dataset, sampler, workers, int(cfg.seed), wants_pin_memory(cfg)), dataset
 
 
 def workers_of(cfg: Any) -> int:

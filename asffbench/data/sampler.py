@@ -56,6 +56,8 @@ class ScaleSchedule:
         if self.enabled:
             if self.every < 1:
                 raise UserError(f"train.multiscale_every={self.every}: must be at least 1")
+            if self.min_size < 1:  # else the choices would include sizes <= 0
+                raise UserError(f"train.multiscale_min={self.min_size}: must be positive")
             if not self.choices():
                 raise UserError(
                     f"train.multiscale_min={self.min_size}, train.multiscale_max={self.max_size}: "

@@ -25,6 +25,7 @@ def choose_images(images: list[dict], n: int, seed: int) -> list[dict]:
     picked = sorted(rng.choice(len(images), size=n, replace=False).tolist())
     return [images[k] for k in picked]
 
+
 def make_subset(ann: Path, image_dir: Path, out: Path, n: int, seed: int = 0, link: bool = False) -> Path:
     """Write the subset; returns the new annotation file."""
     ann, image_dir, out = Path(ann).expanduser(), Path(image_dir).expanduser(), Path(out).expanduser()

@@ -14,14 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from asffbench.data.synth_draw import CLASS_NAMES, MIN_IMAGE_SIZE, render_image
 from asffbench.atomic import write_dir_atomic
+from asffbench.data.synth_draw import CLASS_NAMES, MIN_IMAGE_SIZE, render_image
 from asffbench.errors import UserError
 
 __all__ = ["CLASS_NAMES", "SynthParams", "ensure_synth", "generate_synth"]
@@ -56,8 +54,6 @@ class SynthParams:
         """Directory name of this dataset in the cache: version + hash of the parameters."""
         text = json.dumps({"version": SYNTH_VERSION, **asdict(self)}, sort_keys=True)
         return f"synth-v{SYNTH_VERSION}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-
-
 
 
 def coco_categories() -> list[dict]:
@@ -134,20 +130,11 @@ def ensure_synth(params: SynthParams, cache_dir: Optional[str] = None) -> Path:
     if final.is_dir():
         return final
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared by the user's jobs
+        write_dir_atomic(final, lambda tmp: render_into(tmp, params))
     except OSError as err:
-        raise UserError(f"{root}: cannot create the dataset cache (data.cache_dir): {err.strerror}") from None
-    try:
-        render_into(tmp, params)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if final.is_dir():  # another process finished first; this copy was discarded
+            return final
+        raise UserError(
+            f"{root}: cannot create the dataset cache (data.cache_dir): {err.strerror or err}"
+        ) from None
     return final

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from asffbench.data.coco import make_coco
 from asffbench.errors import UserError
 
 # The order of COCOeval.stats for bbox.
@@ -56,15 +57,6 @@ def ground_truth_dict(dataset: dict) -> dict:
     return gt
 
 
-def coco_from_dict(coco_cls: type, dataset: dict) -> Any:
-    """Index a dataset dict with a backend's COCO class without touching the disk."""
-    coco = coco_cls()
-    coco.dataset = dataset
-    with contextlib.redirect_stdout(io.StringIO()):  # createIndex prints progress
-        coco.createIndex()
-    return coco
-
-
 def coco_evaluate(
     gt_dataset: dict,
     detections: Sequence[dict],
@@ -79,14 +71,14 @@ def coco_evaluate(
     AP 0 wherever ground truth exists.
     """
     coco_cls, eval_cls = coco_backend(backend)
-    gt = coco_from_dict(coco_cls, ground_truth_dict(gt_dataset))
+    gt = make_coco(ground_truth_dict(gt_dataset), coco_cls)
     if detections:
         with contextlib.redirect_stdout(io.StringIO()):
             dt = gt.loadRes(copy.deepcopy(list(detections)))
     else:
         # loadRes cannot take an empty list; an empty results set evaluates to zero recall.
         empty = {"images": gt.dataset["images"], "categories": gt.dataset["categories"], "annotations": []}
-        dt = coco_from_dict(coco_cls, empty)
+        dt = make_coco(empty, coco_cls)
 
     evaluator = eval_cls(gt, dt, "bbox")
     if image_ids is not None:

@@ -139,15 +139,6 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def broadcast_flag(flag: bool, device: torch.device) -> bool:
-    """True on every rank when `flag` is true on any rank (one rank's NaN stops them all)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return flag
-    tensor = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return bool(tensor.item() > 0)
-
-
 def cleanup() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

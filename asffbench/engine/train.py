@@ -86,9 +86,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
         load_model_weights(model, model_state_from(load_checkpoint(init_path), init_path), init_path)
     model.to(device)
     loader = build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
-    iters_per_epoch = len(loader)
-    if tcfg.max_iters_per_epoch:
-        iters_per_epoch = min(iters_per_epoch, int(tcfg.max_iters_per_epoch))
+    iters_per_epoch = len(loader)  # already capped by train.max_iters_per_epoch
 
     ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.

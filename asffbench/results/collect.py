@@ -37,6 +37,11 @@ class Collection:
         return len(self.records)
 
 
+def sweep_folder(path: Path) -> Path:
+    """The folder a given sweep path stands for (a record.json stands for its own folder)."""
+    return path if path.is_dir() else path.parent
+
+
 def check_sweep_dirs(paths: Sequence[Path | str]) -> list[Path]:
     if not paths:
         raise UserError("give at least one sweep directory (or record.json) to collect")
@@ -101,12 +106,15 @@ def parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
 def write_frame(frame: pd.DataFrame, csv_path: Path) -> list[Path]:
     """Write the CSV, and a Parquet file beside it when pyarrow is importable; return the paths."""
     written = [csv_path]
-    write_path_atomic(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
     try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return written
-    parquet_path = csv_path.with_suffix(".parquet")
-    write_path_atomic(parquet_path, lambda tmp: parquet_ready(frame).to_parquet(tmp, index=False))
-    written.append(parquet_path)
+        write_path_atomic(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return written
+        parquet_path = csv_path.with_suffix(".parquet")
+        write_path_atomic(parquet_path, lambda tmp: parquet_ready(frame).to_parquet(tmp, index=False))
+        written.append(parquet_path)
+    except OSError as err:  # --out is a directory, or below a file
+        raise UserError(f"{csv_path}: cannot write ({err.strerror or err})") from None
     return written

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from asffbench.results.collect import Collection
+from asffbench.results.collect import Collection, sweep_folder
 from asffbench.results.records import error_text, run_name
 
 # Above this many combinations the grid is not a product sweep worth checking.
@@ -24,8 +24,7 @@ class Gap:
 
 
 def relative(path: Path, root: Path) -> str:
-    base = root if root.is_dir() else root.parent
-    return os.path.relpath(path, base)
+    return os.path.relpath(path, sweep_folder(root))
 
 
 def failed_runs(collection: Collection) -> list[Gap]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from asffbench.errors import UserError
-from asffbench.results.collect import Collection, collect, write_frame
+from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
 from asffbench.results.methods import methods_markdown
 from asffbench.results.reference import load_paper_reference
@@ -44,8 +44,7 @@ class ReportSummary:
 
 
 def default_out_dir(sweep_dirs: Sequence[Path]) -> Path:
-    first = sweep_dirs[0]
-    return (first if first.is_dir() else first.parent) / "report"
+    return sweep_folder(sweep_dirs[0]) / "report"
 
 
 def sweep_statement(collection: Collection, failed: list[Gap], missing: list[Gap]) -> str:
@@ -136,8 +135,6 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
 
 def replace_dir(tmp: Path, out: Path) -> None:
     """Move the finished report into place; an old report is removed only after the move."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     old = None
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -163,8 +160,13 @@ def write_report(
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
                             problems=len(collection.problems))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory (choose another --out)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as err:  # a parent of --out is a file
+        raise UserError(f"{out}: cannot create the report directory ({err.strerror or err})") from None
     tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
     try:
         if not collection.frame.empty:

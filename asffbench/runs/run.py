@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from asffbench.config.compose import to_plain
+from asffbench.config.compose import first_line, to_plain
 from asffbench.runs.record import (
     RECORD_NAME,
     experiment_hash,
@@ -45,9 +45,11 @@ def run_experiment(
     from asffbench.device import configure_cpu_threads
 
     configure_cpu_threads()
-    cfg = prepare_config(cfg)
-    run_dir = Path(cfg.run_dir)
+    # The hash of the config as given, before prepare_config fills in eval.checkpoint: the one a
+    # sweep plans with (and `asffbench config` shows), so a completed run is recognised and skipped.
     exp_hash = experiment_hash(cfg)
+    cfg = prepare_config(cfg, exp_hash)
+    run_dir = Path(cfg.run_dir)
     record = new_record(cfg, exp_hash, axes or {})
     if attempt is not None:
         record["attempt"] = dict(attempt)
@@ -93,22 +95,22 @@ def run_experiment(
     return record
 
 
-def prepare_config(cfg: DictConfig) -> DictConfig:
+def prepare_config(cfg: DictConfig, exp_hash: Optional[str] = None) -> DictConfig:
     """A copy with run_dir chosen and, when training is skipped, the weights to evaluate set."""
     cfg = cfg.copy()
     with open_dict(cfg):
         if not cfg.run_dir:
-            cfg.run_dir = str(fresh_run_dir(cfg))
+            cfg.run_dir = str(fresh_run_dir(cfg, exp_hash))
         cfg.run_dir = str(Path(cfg.run_dir).resolve())
         if cfg.train.epochs == 0 and cfg.train.checkpoint and not cfg.eval.checkpoint:
             cfg.eval.checkpoint = cfg.train.checkpoint
     return cfg
 
 
-def fresh_run_dir(cfg: DictConfig) -> Path:
+def fresh_run_dir(cfg: DictConfig, exp_hash: Optional[str] = None) -> Path:
     """runs/<time>-<fusion>-<hash>: unique, sortable by start time, readable at a glance."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = DEFAULT_RUNS_ROOT / f"{stamp}-{cfg.fusion.name}-{experiment_hash(cfg)[:8]}"
+    base = DEFAULT_RUNS_ROOT / f"{stamp}-{cfg.fusion.name}-{(exp_hash or experiment_hash(cfg))[:8]}"
     candidate, n = base, 1
     while candidate.exists():
         candidate, n = Path(f"{base}-{n}"), n + 1
@@ -125,8 +127,7 @@ def write_config(run_dir: Path, cfg: DictConfig) -> None:
 
 
 def describe_error(err: BaseException, stage: str) -> dict:
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    message = lines[0] if lines else type(err).__name__
+    message = first_line(str(err).strip()) or type(err).__name__
     return {
         "type": type(err).__name__,
         "message": message[:MAX_MESSAGE_CHARS],

@@ -90,13 +90,15 @@ def split_cli_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]
     """(experiment overrides, hydra overrides); a swept value on the command line is refused."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from asffbench.config.compose import first_line
+
     parser = OverridesParser.create()
     experiment, hydra = [], []
     for text in overrides:
         try:
             parsed = parser.parse_override(text)
         except Exception as err:  # noqa: BLE001 - Hydra's parse errors have several types
-            raise UserError(f"cannot parse override '{text}': {str(err).strip().splitlines()[0]}") from None
+            raise UserError(f"cannot parse override '{text}': {first_line(str(err))}") from None
         key = parsed.key_or_group
         if key == "hydra" or key.startswith("hydra.") or key.startswith("hydra/"):
             hydra.append(text)
@@ -114,8 +116,9 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     from asffbench.config.compose import compose_config
     from asffbench.data.sources import SPLITS, split_paths
 
+    shared_keys = {override_key(o) for o in shared}
     for key in spec.axes:
-        if key in {override_key(o) for o in shared}:
+        if key in shared_keys:
             raise UserError(f"override '{key}=...' conflicts with the axis '{key}' of {spec.source}")
     for combo, overrides in iter_run_overrides(spec, shared):
         try:

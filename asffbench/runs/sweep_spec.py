@@ -74,7 +74,11 @@ def load_sweep(name_or_path: str) -> SweepSpec:
         path = Path(name_or_path)
         if not path.is_file():
             raise UserError(f"{name_or_path}: sweep file not found")
-        return parse_sweep(path.stem, str(path), path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UserError(f"{name_or_path}: cannot read the sweep file ({err})") from None
+        return parse_sweep(path.stem, str(path), text)
     resource = resources.files(SWEEP_PACKAGE) / f"{name_or_path}.yaml"
     if not resource.is_file():
         raise UserError(

@@ -162,6 +162,8 @@ def test_scale_schedule_rejects_bad_sizes():
         ScaleSchedule(img_size=100).check()
     with pytest.raises(UserError, match="train.multiscale_min"):
         ScaleSchedule(img_size=256, enabled=True, min_size=330, max_size=350).check()
+    with pytest.raises(UserError, match="train.multiscale_min=-64"):
+        ScaleSchedule(img_size=256, enabled=True, min_size=-64, max_size=128).check()
 
 
 def test_batch_sampler_shards_across_ranks_and_reshuffles_per_epoch():
@@ -218,6 +220,31 @@ def test_train_loader_tricks_off():
 
 def test_max_iters_caps_the_epoch():
     assert len(build_train_loader(synth_cfg("train.max_iters_per_epoch=2"))) == 2
+
+
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("train.max_iters_per_epoch=-1", "train.max_iters_per_epoch=-1"),
+        ("train.batch_size=0", "train.batch_size=0"),
+        ("data.workers=-1", "data.workers=-1"),
+    ],
+)
+def test_bad_loader_settings_fail_before_the_dataset_loads(override, needle, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the dataset was loaded before the config was checked")
+
+    monkeypatch.setattr("asffbench.data.loaders.load_split", no_loading)
+    with pytest.raises(UserError, match=needle):
+        build_train_loader(synth_cfg(override))
+
+
+def test_no_pinned_memory_for_device_cpu(monkeypatch):
+    from asffbench.data.loaders import wants_pin_memory
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert not wants_pin_memory(synth_cfg("device=cpu"))
+    assert wants_pin_memory(synth_cfg("device=auto"))
 
 
 def test_val_loader_is_ordered_and_unaugmented():

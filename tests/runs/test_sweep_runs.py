@@ -91,3 +91,18 @@ def test_run_command_completes_a_run_with_the_same_hash_as_composed(cli, tmp_pat
     assert record["status"] == "completed" and record["train_seconds"] is None  # epochs=0: no training
     assert record["experiment_hash"] == experiment_hash(compose_config(as_overrides(TINY)))
     assert {"detections.json", "metrics.json", "config.yaml", "record.json"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_evaluating_given_weights_keeps_the_hash_a_sweep_plans_with(tmp_path):
+    # train.epochs=0 train.checkpoint=PATH (the input_size sweep's advice) fills in eval.checkpoint;
+    # the record must still carry the composed config's hash, or a rerun never skips it.
+    from asffbench.config.compose import compose_config
+    from asffbench.runs.record import experiment_hash
+    from asffbench.runs.run import run_experiment
+
+    weights = tmp_path / "no-such-weights.pt"
+    cfg = compose_config([*as_overrides(TINY), f"train.checkpoint={weights}", f"run_dir={tmp_path / 'run'}"])
+    record = run_experiment(cfg)
+    assert record["config"]["eval"]["checkpoint"] == str(weights)
+    assert record["experiment_hash"] == experiment_hash(cfg)
+    assert read_record(tmp_path / "run" / "record.json")["experiment_hash"] == experiment_hash(cfg)

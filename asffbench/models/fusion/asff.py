@@ -53,15 +53,10 @@ class ASFF(MultiLevelFusion):
         super().__init__(levels, out_channels)
 
 
+# ASFF* is the same fusion; the builder adds its RFB and DropBlock (ENHANCED_FUSIONS).
+@FUSIONS.register("asff_star")
 @FUSIONS.register("asff")
 def build_asff(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
-) -> ASFF:
-    return ASFF(in_channels, out_channels, compress_c, upsample)
-
-
-@FUSIONS.register("asff_star")
-def build_asff_star(
     in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
 ) -> ASFF:
     return ASFF(in_channels, out_channels, compress_c, upsample)
