@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from asffbench.atomic import write_atomic
+from asffbench.atomic import write_path_atomic
 from asffbench.errors import UserError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -27,8 +27,13 @@ def last_checkpoint(run_dir: Path) -> Path:
 
 def save_checkpoint(state: dict, path: Path) -> Path:
     """Write `state` to `path` atomically (temp file, fsync, rename): a crash at any moment
-    leaves either the previous checkpoint or the new one, never a torn file."""
-    return write_atomic(Path(path), lambda handle: torch.save(state, handle))
+    leaves either the previous checkpoint or the new one, never a torn file.
+
+    torch.save gets a file name, not a Python file object: with a file object its C++ writer calls
+    back into Python, where a signal handler (SLURM's preemption USR2, through submitit) can raise
+    mid-write; torch then reports "unexpected pos" and the requeue turned into a failed run.
+    """
+    return write_path_atomic(Path(path), lambda tmp: torch.save(state, str(tmp)))
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
