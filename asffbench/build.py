@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from asffbench.config.schema import COCO_ANCHORS
+from omegaconf import OmegaConf
+
+from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
@@ -57,7 +59,7 @@ def build_yolov3(
     head = YOLOHead(
         fusion_module.out_channels,
         num_classes,
-        [list(a) for a in (COCO_ANCHORS if anchors is None else anchors)],
+        resolve_anchors(ANCHOR_SETS[DEFAULT_ANCHORS] if anchors is None else anchors),
         strides=STRIDES,
         guided_anchoring=guided_anchoring,
         rfb=enhanced if rfb is None else rfb,
@@ -89,9 +91,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     for option, value, valid, rule in checks:
         if not valid:
             raise UserError(f"{option}={value}: {rule}")
-    anchors = [list(a) for a in cfg.model.anchors]
-    if len(anchors) != 9 or any(len(a) != 2 or min(a) <= 0 for a in anchors):
-        raise UserError(f"model.anchors: expected 9 positive [w, h] pairs (small to large), got {anchors}")
+    anchors = anchors_from_config(cfg)
     return {
         "fusion": fusion_name,
         "width": float(cfg.model.width),
@@ -105,6 +105,16 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
     }
+
+
+def anchors_from_config(cfg: Any) -> list[list[float]]:
+    """`model.anchors` (a set's name or 9 pairs) as nine [w, h] pairs; UserError when invalid."""
+    raw = cfg.model.anchors
+    value = OmegaConf.to_container(raw) if OmegaConf.is_config(raw) else raw
+    try:
+        return resolve_anchors(value)
+    except ValueError as err:
+        raise UserError(f"model.anchors: {err}") from None
 
 
 def build_model(cfg: Any) -> YOLOv3:

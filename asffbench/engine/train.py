@@ -54,11 +54,12 @@ def seed_everything(seed: int) -> None:
 
 
 def build_criterion(cfg: DictConfig) -> nn.Module:
+    from asffbench.build import anchors_from_config
     from asffbench.engine.loss import YOLOLoss
 
     return YOLOLoss(
         num_classes=cfg.model.num_classes,
-        anchors=[list(a) for a in cfg.model.anchors],
+        anchors=anchors_from_config(cfg),
         iou_loss=cfg.tricks.iou_loss,
         label_smoothing=cfg.tricks.label_smoothing,
         guided_anchoring=cfg.tricks.guided_anchoring,

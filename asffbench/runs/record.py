@@ -33,6 +33,7 @@ EXCLUDED_KEYS = (
     "data.cache_dir",
     "train.resume",
     "train.log_every",
+    "model.weights_format",  # how a weights file is read, not which weights: auto finds the same
 )
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
