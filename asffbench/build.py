@@ -117,11 +117,21 @@ def anchors_from_config(cfg: Any) -> list[list[float]]:
         raise UserError(f"model.anchors: {err}") from None
 
 
-def build_model(cfg: Any) -> YOLOv3:
-    """The detector of a composed config; loads `model.pretrained` into the backbone when set."""
+def build_model(cfg: Any, load_weights: bool = True) -> YOLOv3:
+    """The detector of a composed config with its configured weights: `model.weights` (the whole
+    model, asffbench or reference format) when set, else `model.pretrained` (the backbone).
+
+    `load_weights=False` builds it initialised only, for callers that load a checkpoint next.
+    """
     model = build_yolov3(**model_kwargs_from_config(cfg))
-    pretrained = cfg.model.get("pretrained")
-    if pretrained:
+    if not load_weights:
+        return model
+    weights, pretrained = cfg.model.get("weights"), cfg.model.get("pretrained")
+    if weights:
+        from asffbench.weights import load_weights as load_model_weights
+
+        load_model_weights(model, weights, cfg.model.get("weights_format", "auto"))
+    elif pretrained:
         from asffbench.pretrained import load_pretrained_backbone
 
         load_pretrained_backbone(model.backbone, pretrained)

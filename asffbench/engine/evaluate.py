@@ -17,7 +17,7 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
-from asffbench.engine.checkpoint import last_checkpoint, load_checkpoint, load_model_weights, model_state_from
+from asffbench.engine.checkpoint import last_checkpoint
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.errors import UserError
 
@@ -26,12 +26,15 @@ METRICS_NAME = "metrics.json"
 
 
 def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
-    """`eval.checkpoint` when set, else `run_dir/checkpoints/last.pt`; it must exist."""
-    if cfg.eval.checkpoint:
-        path = Path(cfg.eval.checkpoint)
-        if not path.is_file():
-            raise UserError(f"eval.checkpoint={path}: checkpoint not found")
-        return path
+    """`eval.checkpoint` when set, else `model.weights`, else `run_dir/checkpoints/last.pt`; it
+    must exist."""
+    for option in ("eval.checkpoint", "model.weights"):
+        section, _, key = option.partition(".")
+        if cfg[section].get(key):
+            path = Path(cfg[section][key])
+            if not path.is_file():
+                raise UserError(f"{option}={path}: checkpoint not found")
+            return path
     path = last_checkpoint(run_dir)
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found (train with run_dir={run_dir} first, or set eval.checkpoint)")
@@ -39,10 +42,12 @@ def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
 
 
 def load_model_for_eval(cfg: DictConfig, path: Path) -> nn.Module:
+    """The configured model with the weights of `path` (either format of `asffbench.weights`)."""
     from asffbench.build import build_model
+    from asffbench.weights import load_weights
 
-    model = build_model(cfg)
-    load_model_weights(model, model_state_from(load_checkpoint(path), path), path)
+    model = build_model(cfg, load_weights=False)
+    load_weights(model, path, cfg.model.get("weights_format", "auto"), option=None)
     return model
 
 
