@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -16,10 +15,9 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[list[str]] = OverridesArg,
         as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
     ) -> None:
-        """Evaluate run_dir=DIR (its checkpoints/last.pt), eval.checkpoint=FILE or model.weights=FILE
-        (an asffbench checkpoint or reference-implementation weights) on the val split."""
+        """Evaluate run_dir=DIR (its checkpoints/last.pt) or eval.checkpoint=FILE on the val split."""
         from asffbench.config.compose import compose_config
-        from asffbench.engine.evaluate import evaluate
+        from asffbench.engine.evaluate import eval_run_dir, evaluate
 
         cfg = compose_config(overrides_list(overrides))
         metrics = evaluate(cfg, eval_run_dir(cfg))
@@ -27,22 +25,6 @@ def register(app: typer.Typer) -> None:
             print_json(metrics)
         else:
             print_metrics(metrics)
-
-
-def eval_run_dir(cfg) -> Path:
-    """Where detections.json and metrics.json go: run_dir, else the checkpoint's (or weights') run
-    directory or folder."""
-    from asffbench.errors import UserError
-
-    if cfg.run_dir:
-        return Path(cfg.run_dir)
-    weights = cfg.eval.checkpoint or cfg.model.get("weights")
-    if weights:
-        checkpoint = Path(weights)
-        folder = checkpoint.parent
-        return folder.parent if folder.name == "checkpoints" else folder
-    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
-                    "model.weights=FILE")
 
 
 def print_metrics(metrics: dict) -> None:

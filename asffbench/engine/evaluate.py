@@ -17,12 +17,25 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
-from asffbench.engine.checkpoint import last_checkpoint
+from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.errors import UserError
 
 DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
+
+
+def eval_run_dir(cfg: DictConfig) -> Path:
+    """Where detections.json and metrics.json go: run_dir, else the checkpoint's (or model.weights')
+    run directory (or, for a file outside one, its folder)."""
+    if cfg.run_dir:
+        return Path(cfg.run_dir)
+    weights = cfg.eval.checkpoint or cfg.model.get("weights")
+    if weights:
+        checkpoint = Path(weights)
+        return run_dir_of(checkpoint) or checkpoint.parent
+    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
+                    "model.weights=FILE")
 
 
 def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
