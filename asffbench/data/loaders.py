@@ -128,12 +128,17 @@ def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
     if int(cfg.eval.batch_size) < 1:
         raise UserError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
     workers = workers_of(cfg)
-    dataset = DetectionDataset(
-        load_split(cfg, "val"), train=False, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
-    )
+    dataset = val_dataset(cfg, load_split(cfg, "val"))
     sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
     return DetectionLoader(dataset, sampler, workers, int(cfg.seed), wants_pin_memory(cfg)), dataset
+
+
+def val_dataset(cfg: Any, source: Any) -> DetectionDataset:
+    """The test-time pipeline over `source` (a `CocoDataset`, or `ImageFiles` for predict)."""
+    return DetectionDataset(
+        source, train=False, img_size=int(cfg.img_size),
+        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+    )
 
 
 def workers_of(cfg: Any) -> int:

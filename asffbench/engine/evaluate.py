@@ -108,6 +108,15 @@ def predict(
     return results, image_ids
 
 
+def postprocess_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The test-time post-processing keywords of `postprocess`: one place for evaluate and predict."""
+    return {
+        "score_thresh": float(cfg.eval.score_thresh),
+        "nms_iou": float(cfg.eval.nms_iou),
+        "max_det": int(cfg.eval.max_det),
+    }
+
+
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `per_class`, `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
@@ -136,9 +145,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         loader,
         dataset.label_to_cat_id,
         device,
-        score_thresh=cfg.eval.score_thresh,
-        nms_iou=cfg.eval.nms_iou,
-        max_det=cfg.eval.max_det,
+        **postprocess_settings(cfg),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
