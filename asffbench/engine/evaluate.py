@@ -41,13 +41,11 @@ def eval_run_dir(cfg: DictConfig) -> Path:
 def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
     """`eval.checkpoint` when set, else `model.weights`, else `run_dir/checkpoints/last.pt`; it
     must exist."""
-    for option in ("eval.checkpoint", "model.weights"):
-        section, _, key = option.partition(".")
-        if cfg[section].get(key):
-            path = Path(cfg[section][key])
-            if not path.is_file():
-                raise UserError(f"{option}={path}: checkpoint not found")
-            return path
+    for option, value in configured_weights(cfg):
+        path = Path(value)
+        if not path.is_file():
+            raise UserError(f"{option}={path}: checkpoint not found")
+        return path
     path = last_checkpoint(run_dir)
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found (train with run_dir={run_dir} first, or set eval.checkpoint)")
@@ -60,8 +58,19 @@ def load_model_for_eval(cfg: DictConfig, path: Path) -> nn.Module:
     from asffbench.weights import load_weights
 
     model = build_model(cfg, load_weights=False)
-    load_weights(model, path, cfg.model.get("weights_format", "auto"), option=None)
+    load_weights(model, path, cfg.model.get("weights_format", "auto"), option=option_of(cfg, path))
     return model
+
+
+def configured_weights(cfg: DictConfig) -> list[tuple[str, str]]:
+    """(option, path) of the weights the config names, by precedence: eval.checkpoint, model.weights."""
+    named = (("eval.checkpoint", cfg.eval.get("checkpoint")), ("model.weights", cfg.model.get("weights")))
+    return [(option, str(value)) for option, value in named if value]
+
+
+def option_of(cfg: DictConfig, path: Path) -> Optional[str]:
+    """The config key `path` came from, for messages (None: a run's own checkpoint)."""
+    return next((option for option, value in configured_weights(cfg) if Path(value) == Path(path)), None)
 
 
 @torch.no_grad()
