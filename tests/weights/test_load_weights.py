@@ -149,3 +149,16 @@ def test_eval_takes_reference_weights_without_a_run(tiny_model, tmp_path, cli):
     metrics = json.loads(out)
     assert metrics["checkpoint"] == str(path) and metrics["num_images"] == 40
     assert (tmp_path / "metrics.json").is_file()  # beside the weights, as for eval.checkpoint=FILE
+
+
+@pytest.mark.slow
+def test_viz_takes_a_reference_weights_file(tiny_model, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from asffbench.viz import visualize
+
+    path = as_reference(tiny_model("fusion=asff", seed=1), tmp_path / "ref.pth")
+    Image.fromarray(np.zeros((40, 60, 3), dtype=np.uint8)).save(tmp_path / "x.png")
+    written = visualize(path, [tmp_path / "x.png"], tmp_path / "out", [*TINY, "fusion=asff"])
+    assert written == [tmp_path / "out" / "fusion_weights_x.png"]
