@@ -74,7 +74,8 @@ def check_command(
         typer.echo(
             f"{split}: {info['images']} images ({info['negatives']} without boxes), {info['boxes']} boxes "
             f"(small {sizes['small']}, medium {sizes['medium']}, large {sizes['large']}), "
-            f"{info['crowd']} crowd, {len(info['classes'])} classes, {info['ann_file']}"
+            f"{info['crowd']} crowd, {info['difficult']} difficult, {len(info['classes'])} classes, "
+            f"{info['ann_file']}"
         )
 
 

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
-from asffbench.data.sources import split_paths
+from asffbench.data.sources import load_source
 from asffbench.errors import UserError
 
 USER_ERROR_PREFIX = f"{UserError.__module__}.{UserError.__qualname__}: "
@@ -68,11 +68,10 @@ class DetectionLoader:
 
 
 def load_split(cfg: Any, split: str) -> CocoDataset:
-    ann, images = split_paths(cfg.data, split)
-    source = CocoDataset(ann, images)
+    source = load_source(cfg.data, split)
     if source.num_classes > int(cfg.model.num_classes):
         raise UserError(
-            f"model.num_classes={cfg.model.num_classes}: {ann} has {source.num_classes} categories; "
+            f"model.num_classes={cfg.model.num_classes}: {source.ann_file} has {source.num_classes} categories; "
             f"set model.num_classes={source.num_classes}"
         )
     return source

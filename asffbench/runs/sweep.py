@@ -114,7 +114,7 @@ def split_cli_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]
 def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     """Compose every run's config; the first bad one stops the sweep before anything starts."""
     from asffbench.config.compose import compose_config
-    from asffbench.data.sources import SPLITS, split_paths
+    from asffbench.data.sources import SPLITS, check_source_paths
 
     shared_keys = {override_key(o) for o in shared}
     for key in spec.axes:
@@ -123,9 +123,8 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     for combo, overrides in iter_run_overrides(spec, shared):
         try:
             cfg = compose_config(overrides)
-            if cfg.data.name != "synth":  # a missing dataset fails here, not in every job
-                for split in SPLITS:
-                    split_paths(cfg.data, split)
+            for split in SPLITS:  # a missing dataset fails here, not in every job
+                check_source_paths(cfg.data, split)
         except UserError as err:
             where = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
             raise UserError(f"{spec.source} (run {where}): {err}") from None
