@@ -2,7 +2,8 @@
 
 Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
 back to original image pixels, labels to category ids, `detections.json` (COCO results) and
-`metrics.json` in the run directory, then COCOeval with the configured backend.
+`metrics.json` in the run directory, then COCOeval with the configured backend, and with
+`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def predict(
 
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
-    `per_class`, `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
+    `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
+    `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
@@ -125,8 +127,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
-    metrics: dict[str, Any] = {name: scores[name] for name in METRIC_NAMES}
+    metrics: dict[str, Any] = {"metric": metric_of(cfg)}
+    metrics.update({name: scores[name] for name in METRIC_NAMES})
     metrics["per_class"] = scores["per_class"]
+    if metrics["metric"] == "voc":
+        from asffbench.engine.voc_eval import voc_evaluate
+
+        metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
     metrics.update(
         num_images=len(image_ids),
         num_detections=len(detections),
@@ -136,6 +143,16 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     )
     write_json_atomic(run_dir / METRICS_NAME, metrics)
     return metrics
+
+
+def metric_of(cfg: DictConfig) -> str:
+    """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
+    from asffbench.data.sources import VOC_KINDS
+
+    metric = str(getattr(cfg.eval.metric, "value", cfg.eval.metric))
+    if metric == "auto":
+        return "voc" if cfg.data.name in VOC_KINDS else "coco"
+    return metric
 
 
 def process_rank() -> int:
