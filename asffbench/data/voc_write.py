@@ -8,7 +8,6 @@ VOC's 1-based integer pixel indices.
 
 from __future__ import annotations
 
-import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -102,10 +101,3 @@ def ensure_voc_synth(params: SynthParams, cache_dir: Optional[str] = None) -> Pa
     final = coco_root.parent / f"{coco_root.name}-voc-v{VOC_SYNTH_VERSION}"
     return ensure_cached(final, lambda tmp: synth_as_voc(coco_root, tmp))
 
-
-def link_or_copy(src: Path, dst: Path, link: bool) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if link:
-        os.symlink(src.resolve(), dst)
-    else:
-        shutil.copy2(src, dst)

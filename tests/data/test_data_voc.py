@@ -132,3 +132,39 @@ def test_data_check_prints_each_split(cli, tiny_voc, one_line_error):
     assert val.startswith("val: 2 images (0 without boxes), 3 boxes") and "1 difficult" in val
     one_line_error(*cli("data", "check", "data=voc")[::2], "data.root: required for data=voc")
     one_line_error(*cli("data", "check", "data=voc", f"data.root={tiny_voc / 'nope'}")[::2], "directory not found")
+
+
+def test_voc_subset_is_reproducible_and_readable(cli, tiny_voc, tmp_path, one_line_error):
+    out = tmp_path / "sub"
+    code, _, err = cli("data", "subset", "--voc", str(tiny_voc), "--set", "2007:trainval", "--set", "2012:trainval",
+                       "--n", "2", "--seed", "3", "--out", str(out))
+    assert code == 0, err
+    again = tmp_path / "again"
+    assert cli("data", "subset", "--voc", str(tiny_voc), "--set", "2007:trainval", "--set", "2012:trainval",
+               "--n", "2", "--seed", "3", "--out", str(again))[0] == 0
+    listed = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert listed == sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
+    assert len([p for p in listed if p.endswith(".xml")]) == 2
+    years = [s for s in ("VOC2007", "VOC2012") if (out / s / "ImageSets" / "Main" / "trainval.txt").is_file()]
+    sets = "[" + ",".join(f"[{y[3:]},trainval]" for y in years) + "]"
+    train = load_source(data_cfg(out, f"data.train.sets={sets}"), "train")
+    assert len(train) == 2
+    one_line_error(*cli("data", "subset", "--voc", str(tiny_voc), "--n", "9", "--out", str(tmp_path / "x"))[::2],
+                   "--n 9", "only 2 images")
+    one_line_error(*cli("data", "subset", "--voc", str(tiny_voc), "--set", "2012:test", "--n", "1",
+                        "--out", str(tmp_path / "y"))[::2], "split file not found")
+    one_line_error(*cli("data", "subset", "--n", "1", "--out", str(tmp_path / "z"))[::2], "--ann and --images")
+
+
+def test_synthetic_voc_matches_the_synthetic_coco(cli, tmp_path):
+    code, out, err = cli("data", "synth", "--voc", "--images", "6", "--size", "160", "--out", str(tmp_path / "v"))
+    assert code == 0, err
+    assert "data=voc data.root=" in out
+    cfg = data_cfg(tmp_path / "v", "data.classes=[circle,square,triangle,star,cross,ring]")
+    voc_train = load_source(cfg, "train")
+    coco_train = load_source(compose_config(["data.synth.images=6", "data.synth.image_size=160"]).data, "train")
+    assert len(voc_train) == len(coco_train)
+    voc_boxes, voc_labels = voc_train.targets(0)  # VOC2007 gets the first synthetic image
+    coco_boxes, coco_labels = coco_train.targets(0)
+    assert voc_labels.tolist() == coco_labels.tolist()
+    assert abs(voc_boxes - coco_boxes).max() <= 0.5  # rounded to whole pixels
