@@ -16,7 +16,8 @@ from typing import Any
 RECORD_NAME = "record.json"
 SUPPORTED_SCHEMA = 1
 MISSING_TEXT = "missing"
-METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+               "mAP", "mAP07")  # the last two: VOC mAP (area, 11-point), in records of eval.metric=voc
 PARTS = ("backbone", "neck", "fusion", "head")
 HARDWARE_KEYS = ("cpu", "cpu_count", "gpu", "gpu_count", "host")
 VERSION_KEYS = ("python", "torch", "torchvision", "cuda", "asffbench")
@@ -194,6 +195,7 @@ def flatten_record(record: LoadedRecord) -> dict[str, Any]:
 
     for key in METRIC_KEYS:
         row[key] = as_number(dig(data, f"metrics.{key}"))
+    row["metric"] = as_text(dig(data, "metrics.metric"))
     row["params"] = as_number(dig(data, "bench.params"))
     for part in PARTS:
         row[f"params.{part}"] = as_number(dig(data, f"bench.params_by_part.{part}"))
