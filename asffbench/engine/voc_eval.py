@@ -35,8 +35,9 @@ CONVENTIONS = {
 class VocMatches:
     """Every detection's outcome, and the ground truth each image contributes.
 
-    Detections are sorted by decreasing score (stable). `positives[i, c]`: non-difficult boxes of
-    class `c` in image `i`.
+    Detections are grouped by class, each class in decreasing score order (stable), so class
+    `c` is the slice `class_bounds[c]:class_bounds[c + 1]`. `positives[i, c]`: non-difficult
+    boxes of class `c` in image `i`.
     """
 
     class_names: list[str]
@@ -46,6 +47,7 @@ class VocMatches:
     true_positive: np.ndarray  # (D,) bool
     ignored: np.ndarray  # (D,) bool: matched a difficult box
     positives: np.ndarray  # (I, C) int
+    class_bounds: np.ndarray  # (C + 1,)
 
     @property
     def false_positive(self) -> np.ndarray:
@@ -103,7 +105,9 @@ def match_detections(gt_dataset: dict, detections: Sequence[dict], image_ids: Op
         positives[row, label] += not difficult
 
     kept = [d for d in detections if d["image_id"] in row_of and d["category_id"] in label_of]
-    order = sorted(range(len(kept)), key=lambda k: -float(kept[k]["score"]))  # stable on ties
+    # By class, then by decreasing score; ties keep their order (lexsort is stable).
+    order = np.lexsort((-np.array([float(d["score"]) for d in kept]),
+                        np.array([label_of[d["category_id"]] for d in kept], dtype=np.int64)))
     dets = [kept[k] for k in order]
     labels = np.array([label_of[d["category_id"]] for d in dets], dtype=np.int64)
     rows = np.array([row_of[d["image_id"]] for d in dets], dtype=np.int64)
@@ -119,7 +123,8 @@ def match_detections(gt_dataset: dict, detections: Sequence[dict], image_ids: Op
         det_boxes = np.array([xyxy(dets[k]["bbox"]) for k in members], dtype=np.float64).reshape(-1, 4)
         tp[members], ignored[members] = match_image(det_boxes, gt_boxes, gt_difficult)
     names = [str(c.get("name", c["id"])) for c in categories]
-    return VocMatches(names, ids, labels, rows, tp, ignored, positives)
+    bounds = np.searchsorted(labels, np.arange(len(categories) + 1), side="left")
+    return VocMatches(names, ids, labels, rows, tp, ignored, positives, bounds)
 
 
 def xyxy(bbox: Sequence[float]) -> list[float]:
@@ -155,13 +160,12 @@ def voc_metrics(matches: VocMatches, image_weights: Optional[np.ndarray] = None)
     if weights.shape != (len(matches.image_ids),):
         raise ValueError(f"image_weights: need shape ({len(matches.image_ids)},), got {weights.shape}")
     det_weight = weights[matches.image_index]
+    tp, fp = det_weight * matches.true_positive, det_weight * matches.false_positive
     positives = weights @ matches.positives
     per_class: dict[str, dict[str, Optional[float]]] = {}
     for c, name in enumerate(matches.class_names):
-        mine = matches.labels == c
-        area, eleven = average_precision(
-            (det_weight * matches.true_positive)[mine], (det_weight * matches.false_positive)[mine], positives[c]
-        )
+        mine = slice(matches.class_bounds[c], matches.class_bounds[c + 1])
+        area, eleven = average_precision(tp[mine], fp[mine], positives[c])
         per_class[name] = {"AP": area, "AP07": eleven}
     return {
         "mAP": mean_defined([v["AP"] for v in per_class.values()]),
