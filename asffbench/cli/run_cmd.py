@@ -39,8 +39,9 @@ def print_summary(record: dict) -> None:
         metrics, bench = record.get("metrics") or {}, record.get("bench") or {}
         ap = metrics.get("AP")
         fps = bench.get("fps")
+        voc = f"  mAP {metrics['mAP']:.4f}" if metrics.get("mAP") is not None else ""
         typer.echo(
-            f"completed: {run_dir}/record.json  AP {ap if ap is None else f'{ap:.4f}'}"
+            f"completed: {run_dir}/record.json{voc}  AP {ap if ap is None else f'{ap:.4f}'}"
             f"  FPS {fps if fps is None else f'{fps:.1f}'}  hash {record['experiment_hash']}"
         )
         return

@@ -27,5 +27,7 @@ def test_voc_set_trains_and_evaluates_with_voc_map(cli, tiny_voc, tmp_path):
     defined = {name for name, ap in metrics["per_class_voc"].items() if ap["AP"] is not None}
     assert defined == {"cat", "bird"}
     assert json.loads((run_dir / "metrics.json").read_text())["conventions"]["mAP07"].startswith("VOC2007")
+    code, out, _ = cli("eval", *common)
+    assert code == 0 and " mAP07  " in out and "COCO metrics on the same detections" in out
     code, out, _ = cli("eval", *common, "eval.metric=coco", "--json")
     assert code == 0 and "mAP" not in json.loads(out)
