@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from asffbench.config.schema import COCO_ANCHORS
+from asffbench.config.schema import COCO_ANCHORS, choice_str
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
@@ -71,7 +71,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     if fusion_name not in FUSIONS:
         choices = ", ".join(FUSIONS.names())
         raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
-    upsample = getattr(cfg.fusion.upsample, "value", cfg.fusion.upsample)  # str enum -> str
+    upsample = choice_str(cfg.fusion.upsample)
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
     checks = [

@@ -11,21 +11,19 @@ from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.bench.flops import count_flops
+from asffbench.config.schema import choice_str
 from asffbench.bench.fuse import fuse_conv_bn
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.device import device_name, resolve_device
 from asffbench.environment import software_versions
 from asffbench.errors import UserError
+from asffbench.record_schema import FLOPS_CONVENTION
 
-FLOPS_CONVENTION = (
-    "fvcore FlopCountAnalysis at batch 1: one fused multiply-add counts once, so its total is "
-    "GMACs; GFLOPs = 2 x GMACs. Element-wise operators listed in uncounted_ops are not counted."
-)
 
 
 def bench_precision(cfg: DictConfig) -> str:
-    return str(getattr(cfg.bench.precision, "value", cfg.bench.precision))  # str enum -> str
+    return choice_str(cfg.bench.precision)
 
 
 def check_bench_config(cfg: DictConfig, device: torch.device) -> None:

@@ -70,12 +70,17 @@ class DetectionLoader:
 def load_split(cfg: Any, split: str) -> CocoDataset:
     ann, images = split_paths(cfg.data, split)
     source = CocoDataset(ann, images)
-    if source.num_classes > int(cfg.model.num_classes):
-        raise UserError(
-            f"model.num_classes={cfg.model.num_classes}: {ann} has {source.num_classes} categories; "
-            f"set model.num_classes={source.num_classes}"
-        )
+    check_num_classes(int(cfg.model.num_classes), source.num_classes, ann)
     return source
+
+
+def check_num_classes(num_classes: int, categories: int, ann_file: Any) -> None:
+    """A model must have a class for every category of the annotations it is used with."""
+    if categories > num_classes:
+        raise UserError(
+            f"model.num_classes={num_classes}: {ann_file} has {categories} categories; "
+            f"set model.num_classes={categories}"
+        )
 
 
 def wants_pin_memory(cfg: Any) -> bool:
