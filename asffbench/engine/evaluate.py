@@ -26,6 +26,7 @@ from asffbench.engine.checkpoint import (
     run_dir_of,
 )
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
+from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
 
 DETECTIONS_NAME = "detections.json"
@@ -154,12 +155,6 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     )
     write_json_atomic(run_dir / METRICS_NAME, metrics)
     return metrics
-
-
-def process_rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def check_classes(model: nn.Module, dataset: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -63,9 +62,9 @@ def now_iso() -> str:
 
 def process_rank() -> int:
     """This process's rank as the launcher describes it (0 when not distributed)."""
-    from asffbench.engine.distributed import dist_env_from
+    from asffbench.engine.distributed import process_rank as launch_rank
 
-    return dist_env_from(os.environ).rank
+    return launch_rank()
 
 
 def write_record(path: Path, record: Mapping[str, Any]) -> bool:

@@ -12,7 +12,6 @@ from asffbench.config.compose import compose_config
 from asffbench.engine.checkpoint import load_checkpoint
 from asffbench.engine.train import NonFiniteLossError, train
 from asffbench.engine.trainer import Trainer
-from tests.conftest import assert_one_line_error
 
 
 def tiny_overrides(run_dir: Path, cache: Path, *extra: str) -> list[str]:
