@@ -1,6 +1,7 @@
 """`model.anchors=darknet|asff_release|[[w, h] x 9]`: named sets reach the head and the loss."""
 
 import pytest
+from omegaconf import OmegaConf
 
 from asffbench.anchors import ANCHOR_SETS
 from asffbench.build import anchors_from_config, build_model
@@ -36,11 +37,13 @@ def test_anchor_choice_reaches_head_and_loss(value, expected):
 
 
 @pytest.mark.parametrize("value, needle", [
-    ("nope", "model.anchors: unknown anchor set 'nope'; choose from asff_release, darknet"),
-    ("[[10,13]]", "model.anchors: expected 9 positive [w, h] pairs"),
-    ("[[10,13,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1]]", "model.anchors: expected 9"),
+    ("nope", "model.anchors=nope: expected a named set (asff_release, darknet) or 9 positive [w, h] pairs"),
+    ("[[10,13]]", "model.anchors=[[10, 13]]: expected a named set"),
+    ("[[10,13,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1]]", "model.anchors=[[10, 13, 1]"),
 ])
-def test_bad_anchors_are_one_line_errors(value, needle):
+def test_bad_anchors_are_one_line_errors_at_composition(value, needle):
     with pytest.raises(UserError) as info:
-        build_model(compose_config(["model=tiny", f"model.anchors={value}"]))
+        compose_config(["model=tiny", f"model.anchors={value}"])
     assert needle in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(UserError, match="unknown anchor set 'nope'"):  # a config built without the checks
+        anchors_from_config(OmegaConf.create({"model": {"anchors": "nope"}}))
