@@ -40,12 +40,11 @@ def split_items(items: Sequence[str]) -> tuple[list[Path], list[str]]:
 def resolve_source(overrides: Sequence[str]) -> PredictSource:
     """Config and weights: a run's config (+ key=value overrides) or the composed config."""
     from asffbench.config.compose import compose_config
-    from asffbench.engine.checkpoint import run_dir_of
     from asffbench.engine.evaluate import checkpoint_to_evaluate
     from asffbench.viz import load_run_config
 
     cfg = compose_config(list(overrides))
-    run = Path(cfg.run_dir) if cfg.run_dir else run_dir_of(Path(cfg.eval.checkpoint)) if cfg.eval.checkpoint else None
+    run = run_of(cfg)
     if run is None and not cfg.model.get("weights"):
         raise UserError("predict: no model to run; set model.weights=FILE, run_dir=DIR (a train run) "
                         "or eval.checkpoint=FILE")
@@ -55,6 +54,15 @@ def resolve_source(overrides: Sequence[str]) -> PredictSource:
             raise UserError(f"run_dir={run}: not a run directory (no config.yaml)")
         cfg = load_run_config(config, overrides)
     return PredictSource(cfg, checkpoint_to_evaluate(cfg, run or Path(".")), run)
+
+
+def run_of(cfg: DictConfig) -> Optional[Path]:
+    """`run_dir`, else the run directory `eval.checkpoint` lies in, else None."""
+    from asffbench.engine.checkpoint import run_dir_of
+
+    if cfg.run_dir:
+        return Path(cfg.run_dir)
+    return run_dir_of(Path(cfg.eval.checkpoint)) if cfg.eval.checkpoint else None
 
 
 def coco_class_names() -> list[str]:

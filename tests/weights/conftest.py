@@ -10,6 +10,7 @@ import torch
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
+from asffbench.weights import reference_names
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "reference-checkpoints.md"
 # The fixture's section names for asffbench's fusions.
@@ -42,6 +43,18 @@ def randomized(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
                 values = torch.rand(tensor.shape, generator=generator) * 0.2
                 tensor.copy_(values + 0.5 if name.endswith("running_var") else values - 0.1)
     return model.eval()
+
+
+def as_state(model: torch.nn.Module) -> dict:
+    """The model's tensors under the reference implementation's names."""
+    names = reference_names(model)
+    return {names[key]: value for key, value in model.state_dict().items()}
+
+
+def as_reference(model: torch.nn.Module, path: Path) -> Path:
+    """Write the model's weights as a reference-implementation state dict."""
+    torch.save(as_state(model), path)
+    return path
 
 
 def tiny_cfg(*overrides: str):

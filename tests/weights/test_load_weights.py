@@ -9,15 +9,9 @@ from asffbench.build import build_model
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.errors import UserError
 from asffbench.pretrained import load_pretrained_backbone
-from asffbench.weights import backbone_reference_names, load_weights, reference_names
+from asffbench.weights import backbone_reference_names, load_weights
 
-from .conftest import TINY, randomized, tiny_cfg
-
-
-def as_reference(model, path):
-    names = reference_names(model)
-    torch.save({names[key]: value for key, value in model.state_dict().items()}, path)
-    return path
+from .conftest import TINY, as_reference, as_state, randomized, tiny_cfg
 
 
 def same_weights(a, b) -> bool:
@@ -52,11 +46,6 @@ def test_data_parallel_prefix_and_missing_bn_counters_are_accepted(tiny_model, t
     assert load_weights(target, tmp_path / "dp.pth").format == "reference"
     assert all(torch.equal(a, b) for (k, a), b in zip(target.state_dict().items(), source.state_dict().values())
                if not k.endswith("num_batches_tracked"))
-
-
-def as_state(model):
-    names = reference_names(model)
-    return {names[key]: value for key, value in model.state_dict().items()}
 
 
 def test_train_starts_from_model_weights(tiny_model, tmp_path):
