@@ -107,10 +107,13 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
         raise UserError(f"train.batch_size={train.batch_size}: must be at least 1")
     if train.max_iters_per_epoch is not None and int(train.max_iters_per_epoch) < 0:
         raise UserError(f"train.max_iters_per_epoch={train.max_iters_per_epoch}: must be 0 or more")
+    check_augmentation(cfg.recipe)
     workers = workers_of(cfg)
     dataset = DetectionDataset(
         load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+        mixup_prob=float(cfg.recipe.mixup_prob), resize=cfg.recipe.train_resize,
+        expand_max=float(cfg.recipe.expand_max),
     )
     mixup_epochs = int(train.epochs) - int(train.mixup_off_epochs) if cfg.tricks.mixup else 0
     sampler = DetectionBatchSampler(
@@ -122,7 +125,7 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
 
 
 def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
-    """The validation loader (letterbox to img_size only, dataset order) and its dataset."""
+    """The validation loader (the test-time resize to img_size only, dataset order) and its dataset."""
     schedule = ScaleSchedule(img_size=int(cfg.img_size))
     schedule.check()
     if int(cfg.eval.batch_size) < 1:
@@ -130,10 +133,17 @@ def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
     workers = workers_of(cfg)
     dataset = DetectionDataset(
         load_split(cfg, "val"), train=False, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), resize=cfg.recipe.test_resize,
     )
     sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
     return DetectionLoader(dataset, sampler, workers, int(cfg.seed), wants_pin_memory(cfg)), dataset
+
+
+def check_augmentation(recipe: Any) -> None:
+    if not 0.0 <= float(recipe.mixup_prob) <= 1.0:
+        raise UserError(f"recipe.mixup_prob={recipe.mixup_prob}: must be between 0 and 1")
+    if float(recipe.expand_max) < 1.0:
+        raise UserError(f"recipe.expand_max={recipe.expand_max}: must be at least 1 (1: no zoom-out)")
 
 
 def workers_of(cfg: Any) -> int:
