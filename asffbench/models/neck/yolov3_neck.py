@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asffbench.models.layers import (
+    SCHEDULE_EPOCHS,
     SPP,
     ConvBNAct,
     ResidualBlock,
@@ -26,6 +27,7 @@ class YOLOv3Neck(nn.Module):
 
     Level widths are 512 / 256 / 256 (x width). Each path has one DropBlock slot after its 3x3
     conv; with `dropblock=True` the slots follow `set_epoch` (ASFF*), otherwise they are identity.
+    `dropblock_epochs` is the length of the run the DropBlock schedule is spread over.
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class YOLOv3Neck(nn.Module):
         width: float = 1.0,
         dropblock: bool = False,
         dropblock_keep_prob: float = 0.9,
+        dropblock_epochs: int = SCHEDULE_EPOCHS,
     ) -> None:
         super().__init__()
         c8, c16, c32 = in_channels
@@ -41,6 +44,7 @@ class YOLOv3Neck(nn.Module):
         if not 0.0 < dropblock_keep_prob <= 1.0:
             raise ValueError(f"dropblock_keep_prob must be in (0, 1], got {dropblock_keep_prob}")
         self.dropblock_keep_prob = dropblock_keep_prob
+        self.dropblock_epochs = dropblock_epochs
 
         def slot() -> nn.Module:
             return ScheduledDropBlock2d() if dropblock else nn.Identity()
@@ -83,7 +87,7 @@ class YOLOv3Neck(nn.Module):
 
     def set_epoch(self, epoch: int) -> None:
         """Apply ASFF*'s DropBlock schedule for `epoch`; a no-op without DropBlock."""
-        sizes = dropblock_sizes_for_epoch(epoch)
+        sizes = dropblock_sizes_for_epoch(epoch, self.dropblock_epochs)
         drop_prob = 0.0 if sizes is None else 1.0 - self.dropblock_keep_prob
         for index, block in enumerate(self.dropblocks):
             if isinstance(block, ScheduledDropBlock2d):
