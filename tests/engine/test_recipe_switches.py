@@ -1,5 +1,5 @@
-"""Each engine switch of `recipe=` (loss forms, mixup weighting, smoothing, optimiser, LR schedule,
-post-processing) does what its key says, on hand-built inputs."""
+"""Each engine switch of `recipe=` (loss forms, smoothing, optimiser, LR schedule, post-processing)
+does what its key says, on hand-built inputs; mixup weighting is in test_loss.py."""
 
 from __future__ import annotations
 
@@ -58,20 +58,6 @@ def test_box_terms_train_the_shape_branch_only_when_switched_on():
     assert not torch.allclose(attached[assigned], detached[assigned])
     attached[assigned] = detached[assigned] = 0
     assert torch.allclose(attached, detached)  # nowhere else
-
-
-@pytest.mark.parametrize("weighting,scaled", [("all_terms", True), ("positive_objectness", False)])
-def test_mixup_weighting(weighting, scaled):
-    loss = make_loss(iou_loss=True, guided_anchoring=True, label_smoothing=True, mixup_weighting=weighting)
-    rows = [(0, 1, BOX, 1.0), (1, 0, box(90, 30, 20, 25), 1.0)]
-    half = [(img, label, xyxy, 0.5) for img, label, xyxy, _ in rows]
-    levels = make_levels(guided=True, seed=1)
-    _, full_parts = loss(levels, targets(*rows))
-    _, half_parts = loss(levels, targets(*half))
-    for name in ("xy", "wh", "cls", "iou", "shape"):
-        expected = full_parts[name] / 2 if scaled else full_parts[name]
-        assert half_parts[name] == pytest.approx(expected, rel=1e-5), name
-    assert half_parts["obj"] < full_parts["obj"]  # the positive objectness is weighted either way
 
 
 def test_uncapped_label_smoothing_is_one_over_c():
