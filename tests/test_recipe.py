@@ -65,20 +65,22 @@ def test_reference_recipe_values():
     assert (cfg.eval.score_thresh, cfg.eval.max_det) == (0.01, 0)
 
 
+@pytest.fixture(scope="module")
+def reference():
+    return compose_config(["recipe=reference"])
+
+
 @pytest.mark.parametrize("key", sorted(differences()))
-def test_one_switch_flipped_back_after_recipe_reference(key):
-    ours, theirs = differences()[key]
-    override = f"{key}={json.dumps(ours)}"
-    cfg = to_plain(compose_config(["recipe=reference", override]))
-    reference = to_plain(compose_config(["recipe=reference"]))
+def test_one_switch_flipped_back_after_recipe_reference(key, reference):
+    ours, _ = differences()[key]
+    flipped = compose_config(["recipe=reference", f"{key}={json.dumps(ours)}"])
+    plain, expected = to_plain(flipped), to_plain(reference)
     section, _, name = key.rpartition(".")
-    assert cfg[section][name] == ours
+    assert plain[section][name] == ours
     # Only that key moved, and the experiment hash sees it.
-    cfg[section][name] = reference[section][name]
-    assert cfg == reference
-    assert experiment_hash(compose_config(["recipe=reference", override]), "cpu") != experiment_hash(
-        compose_config(["recipe=reference"]), "cpu"
-    )
+    plain[section][name] = expected[section][name]
+    assert plain == expected
+    assert experiment_hash(flipped, "cpu") != experiment_hash(reference, "cpu")
 
 
 def test_builders_follow_the_reference_recipe():
