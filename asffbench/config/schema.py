@@ -206,6 +206,7 @@ class RecipeConfig:
     # Optimisation.
     decay_norm_and_bias: bool = False  # weight decay on BatchNorm weights and biases too
     warmup_form: WarmupForm = WarmupForm.linear
+    # Phases of the cosine schedule (tricks.cosine_lr), in epochs; cut short when they do not fit.
     lr_flat_epochs: float = 0.0  # constant LR between the warm-up and the cosine
     lr_final_epochs: float = 0.0  # constant train.min_lr for the last N epochs (the cosine ends before)
     # Augmentation.

@@ -110,10 +110,13 @@ def enum_value(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def check_schedule(cfg: DictConfig) -> None:
-    for key in ("lr_flat_epochs", "lr_final_epochs"):
-        if float(cfg.recipe[key]) < 0:
-            raise UserError(f"recipe.{key}={cfg.recipe[key]}: must be 0 or more")
+def check_recipe_numbers(cfg: DictConfig) -> None:
+    """The numeric recipe switches the loss and the schedule take (the data ones: the loader)."""
+    smoothing_max = cfg.recipe.label_smoothing_max
+    for key, value in (("lr_flat_epochs", cfg.recipe.lr_flat_epochs), ("lr_final_epochs", cfg.recipe.lr_final_epochs),
+                       ("label_smoothing_max", 0.0 if smoothing_max is None else smoothing_max)):
+        if float(value) < 0:
+            raise UserError(f"recipe.{key}={value}: must be 0 or more")
 
 
 def build_trainer(
@@ -130,7 +133,7 @@ def build_trainer(
     optimizer = build_optimizer(
         net, base_lr, tcfg.momentum, tcfg.weight_decay, decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias)
     )
-    check_schedule(cfg)
+    check_recipe_numbers(cfg)
     scheduler = build_scheduler(
         optimizer,
         epochs=tcfg.epochs,
