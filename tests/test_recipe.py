@@ -129,3 +129,13 @@ def test_negative_recipe_numbers_are_user_errors(override):
 
     with pytest.raises(UserError, match=override.split("=")[0].replace(".", r"\.")):
         check_recipe_numbers(compose_config([override]))
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["config", "recipe=refrence"], ["recipe=refrence", "asffbench", "reference"]),
+    (["config", "recipe=reference", "recipe.iou_loss_form=diou"], ["recipe.iou_loss_form=diou", "giou", "iou_squared"]),
+    (["config", "recipe.test_resize=crop"], ["recipe.test_resize=crop", "letterbox", "stretch"]),
+])
+def test_bad_recipe_overrides_are_one_line_errors(cli, one_line_error, args, needles):
+    code, _, err = cli(*args)
+    one_line_error(code, err, *needles)
