@@ -60,11 +60,12 @@ def check_command(
 ) -> None:
     """Load and validate the train and val splits the config selects; print their statistics."""
     from asffbench.config.compose import compose_config
+
+    cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
     from asffbench.data.loaders import load_split
     from asffbench.data.sources import SPLITS
     from asffbench.data.stats import split_stats
 
-    cfg = compose_config(overrides_list(overrides))
     stats = {split: split_stats(load_split(cfg, split)) for split in SPLITS}
     if as_json:
         print_json(stats)

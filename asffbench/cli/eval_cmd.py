@@ -17,9 +17,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate run_dir=DIR (its checkpoints/last.pt) or eval.checkpoint=FILE on the val split."""
         from asffbench.config.compose import compose_config
+
+        cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
         from asffbench.engine.evaluate import eval_run_dir, evaluate
 
-        cfg = compose_config(overrides_list(overrides))
         metrics = evaluate(cfg, eval_run_dir(cfg))
         if as_json:
             print_json(metrics)

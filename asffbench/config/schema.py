@@ -13,6 +13,12 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 
 
+def choice_str(value: Any) -> str:
+    """A config choice as plain text: a str enum's value (`Upsample.nearest` -> "nearest"), or
+    the value itself as a string (a choice given or read back as text)."""
+    return str(getattr(value, "value", value))
+
+
 class Upsample(str, Enum):
     nearest = "nearest"
     bilinear = "bilinear"

@@ -17,6 +17,7 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
+from asffbench.config.schema import choice_str
 from asffbench.engine.checkpoint import (
     last_checkpoint,
     load_checkpoint,
@@ -25,6 +26,7 @@ from asffbench.engine.checkpoint import (
     run_dir_of,
 )
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
+from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
 
 DETECTIONS_NAME = "detections.json"
@@ -149,7 +151,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     metrics.update(
         num_images=len(image_ids),
         num_detections=len(detections),
-        backend=str(getattr(cfg.eval.backend, "value", cfg.eval.backend)),
+        backend=choice_str(cfg.eval.backend),
         checkpoint=str(checkpoint) if checkpoint else None,
         eval_seconds=time.perf_counter() - started,
     )
@@ -157,16 +159,10 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     return metrics
 
 
-def process_rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def check_classes(model: nn.Module, dataset: Any) -> None:
+    """A given model (not built from this config) must still cover the val categories."""
+    from asffbench.data.loaders import check_num_classes
+
     classes = getattr(model, "num_classes", None)
-    if classes is not None and classes < len(dataset.label_to_cat_id):
-        source = getattr(dataset, "ann_file", "the val annotations")
-        raise UserError(
-            f"model.num_classes={classes} but {source} has {len(dataset.label_to_cat_id)} categories"
-        )
+    if classes is not None:
+        check_num_classes(classes, len(dataset.label_to_cat_id), getattr(dataset, "ann_file", "the val annotations"))

@@ -110,15 +110,6 @@ def enum_value(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def check_recipe_numbers(cfg: DictConfig) -> None:
-    """The numeric recipe switches the loss and the schedule take (the data ones: the loader)."""
-    smoothing_max = cfg.recipe.label_smoothing_max
-    for key, value in (("lr_flat_epochs", cfg.recipe.lr_flat_epochs), ("lr_final_epochs", cfg.recipe.lr_final_epochs),
-                       ("label_smoothing_max", 0.0 if smoothing_max is None else smoothing_max)):
-        if float(value) < 0:
-            raise UserError(f"recipe.{key}={value}: must be 0 or more")
-
-
 def build_trainer(
     cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int
 ) -> Trainer:
@@ -133,7 +124,6 @@ def build_trainer(
     optimizer = build_optimizer(
         net, base_lr, tcfg.momentum, tcfg.weight_decay, decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias)
     )
-    check_recipe_numbers(cfg)
     scheduler = build_scheduler(
         optimizer,
         epochs=tcfg.epochs,

@@ -9,12 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
+from asffbench.record_schema import FLOPS_CONVENTION
 from asffbench.results.records import MISSING, LoadedRecord, dig
 
-FLOPS_CONVENTION = (
-    "fvcore counts a fused multiply-add as one: its totals are GMACs; GFLOPs = 2 x GMACs "
-    "(batch 1, at the run's input size)."
-)
 
 
 def text_of(value: Any) -> str:

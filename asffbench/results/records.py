@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RECORD_NAME = "record.json"
-SUPPORTED_SCHEMA = 1
+from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
+
+SUPPORTED_SCHEMA = SCHEMA_VERSION  # the newest record schema this version reads
 MISSING_TEXT = "missing"
 METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 PARTS = ("backbone", "neck", "fusion", "head")
@@ -53,11 +54,12 @@ class LoadedRecord:
         return self.path.parent
 
 
-def run_name(record: LoadedRecord) -> str:
-    """How a run is named in reports: its swept axes, else its directory name."""
+def run_label(record: LoadedRecord) -> str:
+    """How a run is named in reports: its swept axes (as its sweep names its folder), else its
+    directory name."""
     axes = record.data.get("axes")
     if isinstance(axes, dict) and axes:
-        return ", ".join(f"{k}={v}" for k, v in axes.items())
+        return run_name(axes)
     return record.run_dir.name
 
 

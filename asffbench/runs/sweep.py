@@ -16,6 +16,7 @@ import yaml
 from omegaconf import DictConfig, open_dict
 
 from asffbench.errors import UserError
+from asffbench.runs.launchers import LAUNCHER_PRESETS, check_launcher
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.sweep_spec import (
     SweepSpec,
@@ -27,14 +28,6 @@ from asffbench.runs.sweep_spec import (
     run_name,
 )
 
-# --launcher NAME -> the preset in conf/hydra/launcher/ (named apart from the plugins' own configs
-# so that a preset can extend them through its defaults list).
-LAUNCHER_PRESETS = {
-    "basic": "sequential",
-    "joblib": "parallel",
-    "submitit_local": "local",
-    "submitit_slurm": "slurm",
-}
 DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
 
 
@@ -151,8 +144,7 @@ def launch_sweep(
     monitor: bool = True,
 ) -> SweepSummary:
     """Run the sweep through Hydra multirun; return what each run ended as."""
-    if launcher not in LAUNCHER_PRESETS:
-        raise UserError(f"--launcher {launcher}: choose from {', '.join(LAUNCHER_PRESETS)}")
+    check_launcher(launcher)
     experiment, hydra_overrides = split_cli_overrides(cli_overrides)
     shared = merge_overrides(fixed_overrides(spec), experiment)
     validate_runs(spec, shared)
