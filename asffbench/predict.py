@@ -92,8 +92,7 @@ def detect(model: torch.nn.Module, paths: Sequence[Path], cfg: DictConfig, score
     from asffbench.data.images import ImageFiles
     from asffbench.data.loaders import val_dataset
     from asffbench.device import resolve_device
-    from asffbench.engine.evaluate import postprocess_settings
-    from asffbench.engine.postprocess import boxes_to_original, postprocess
+    from asffbench.engine.postprocess import boxes_to_original, postprocess, postprocess_settings
 
     device = resolve_device(cfg.device)
     model.to(device).eval()

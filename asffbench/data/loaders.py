@@ -109,6 +109,8 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
     dataset = DetectionDataset(
         load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+        mixup_prob=float(cfg.recipe.mixup_prob), resize=cfg.recipe.train_resize,
+        expand_max=float(cfg.recipe.expand_max),
     )
     mixup_epochs = int(train.epochs) - int(train.mixup_off_epochs) if cfg.tricks.mixup else 0
     sampler = DetectionBatchSampler(
@@ -120,7 +122,7 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
 
 
 def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
-    """The validation loader (letterbox to img_size only, dataset order) and its dataset."""
+    """The validation loader (the test-time resize to img_size only, dataset order) and its dataset."""
     schedule = ScaleSchedule(img_size=int(cfg.img_size))
     schedule.check()
     dataset = val_dataset(cfg, load_split(cfg, "val"))
@@ -133,5 +135,5 @@ def val_dataset(cfg: Any, source: Any) -> DetectionDataset:
     """The test-time pipeline over `source` (a `CocoDataset`, or `ImageFiles` for predict)."""
     return DetectionDataset(
         source, train=False, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), resize=cfg.recipe.test_resize,
     )

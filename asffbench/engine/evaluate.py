@@ -86,6 +86,7 @@ def predict(
     score_thresh: float,
     nms_iou: float,
     max_det: int,
+    multi_label: bool = True,
 ) -> tuple[list[dict], list[Any]]:
     """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen."""
     from asffbench.engine.postprocess import boxes_to_original, postprocess
@@ -96,7 +97,9 @@ def predict(
     cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
     for images, _targets, metas in loader:
         output = model(images.to(device, non_blocking=True))
-        detections = postprocess(output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det)
+        detections = postprocess(
+            output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det, multi_label=multi_label
+        )
         for det, meta in zip(detections, metas):
             image_ids.append(meta["image_id"])
             if det["boxes"].numel() == 0:
@@ -120,15 +123,6 @@ def predict(
     return results, image_ids
 
 
-def postprocess_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The test-time post-processing keywords of `postprocess`: one place for evaluate and predict."""
-    return {
-        "score_thresh": float(cfg.eval.score_thresh),
-        "nms_iou": float(cfg.eval.nms_iou),
-        "max_det": int(cfg.eval.max_det),
-    }
-
-
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
@@ -138,6 +132,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     """
     from asffbench.data import build_val_loader
     from asffbench.device import resolve_device
+    from asffbench.engine.postprocess import postprocess_settings
 
     if process_rank() != 0:
         return {}
