@@ -71,8 +71,18 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(folder: Path) -> None:
+    """fsync every file and folder under `folder` (itself included), so a rename after it never
+    publishes a directory whose files a crash could leave empty."""
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_dir(Path(root))
+
+
 def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
-    """Build a directory in a temp dir beside `out` with `fill(tmp)`, then rename it to `out`.
+    """Build a directory in a temp dir beside `out` with `fill(tmp)`, fsync it, rename it to `out`.
 
     `out` must be absent or empty; it only ever exists complete. Returns `out`.
     """
@@ -82,10 +92,12 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
     tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the result is ordinary
     try:
         fill(tmp)
+        fsync_tree(tmp)
         if out.exists():
             out.rmdir()
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    fsync_dir(out.parent)
     return out
