@@ -11,6 +11,7 @@ runs each of them again (skipped when the other process completed it, resumed wh
 
 from __future__ import annotations
 
+import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -208,6 +209,8 @@ def launch_sweep(
 def wait_and_rerun_held(spec: SweepSpec, summary: SweepSummary, rerun: Callable[[SweepSpec], SweepSummary]) -> None:
     """Wait until the runs held elsewhere are free, then run each again as a one-run sweep."""
     held = summary.runs_with(ELSEWHERE)
+    sys.stderr.write(f"sweep: waiting for {len(held)} run(s) held elsewhere: {', '.join(held)}\n")
+    sys.stderr.flush()
     wait_until_free([summary.sweep_dir / run for run in held])
     combos = {run_name(combo): combo for combo in spec.combinations()}
     for run in held:
