@@ -149,7 +149,8 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> dict:
         "config": to_plain(cfg),
         "metrics": None,
         "bench": None,
-        "train_seconds": None,
+        "train_seconds": None,  # all attempts of a resumed run (each up to its last checkpoint)
+        "train_seconds_attempt": None,  # this attempt alone
         "hardware": hardware_info(),
         "versions": software_versions(),
         "started": now_iso(),

@@ -82,6 +82,7 @@ def run_owned(
 
             result = train(cfg, run_dir)
             record["train_seconds"] = float(result.train_seconds)
+            record["train_seconds_attempt"] = float(result.train_seconds_attempt)
             model = result.model
         if process_rank() != 0:
             # DDP helpers: training was the shared work; rank 0 evaluates, benches, records.

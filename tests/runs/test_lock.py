@@ -76,14 +76,15 @@ def test_holding_is_reentrant_in_one_process_and_exclusive_between_locks(tmp_pat
     assert RunLock(run_dir).acquire() is None
 
 
-def test_run_on_a_held_run_dir_stops_with_one_line(cli, one_line_error, tmp_path, holder_process):
-    from tests.runs.conftest import TINY, as_overrides
+@pytest.mark.parametrize("command", ["run", "train"])
+def test_run_and_train_on_a_held_run_dir_stop_with_one_line(cli, one_line_error, tmp_path, holder_process, command):
+    from tests.runs.conftest import TINY_TRAIN, as_overrides
 
     run_dir = tmp_path / "run"
     proc = holder_process(run_dir)
-    code, out, err = cli("run", *as_overrides(TINY), f"run_dir={run_dir}")
-    one_line_error(code, err, str(run_dir), f"pid {proc.pid}", HOST)
-    assert not (run_dir / "record.json").exists()
+    code, out, err = cli(command, *as_overrides(TINY_TRAIN), f"run_dir={run_dir}")
+    one_line_error(code, err, str(run_dir), f"held by {HOST} pid {proc.pid}")
+    assert sorted(p.name for p in run_dir.iterdir()) == [".lock", HOLDER_NAME]  # nothing written
 
 
 def test_sweep_status_shows_who_holds_each_run(cli, tmp_path, holder_process):

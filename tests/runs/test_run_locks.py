@@ -110,5 +110,6 @@ def test_a_killed_owner_leaves_a_run_the_next_sweep_resumes(cli, write_sweep, tm
     assert "1 runs: completed 1, skipped 0, failed 0" in out
     record = read_record(run_dir / "record.json")
     assert record["status"] == "completed" and record["attempt"]["action"] == "resume"
+    assert 0 < record["train_seconds_attempt"] < record["train_seconds"]  # both attempts counted
     assert trained_once(run_dir, epochs=3)  # epochs before the kill kept, the rest trained once
     assert not (run_dir / HOLDER_NAME).exists()
