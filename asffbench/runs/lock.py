@@ -7,7 +7,9 @@ is what `sweep --status` shows, and it is the lock where flock is missing or fai
 file systems): created exclusively, taken over when stale. Where flock works only per host (NFS
 mounted `nolock`), a fresh heartbeat from another host still counts as held.
 
-A holder is stale when its PID is dead on this host or its heartbeat is older than STALE_AFTER.
+A holder is stale when its PID is dead on this host, its heartbeat is older than STALE_AFTER, or
+it is an earlier attempt of the job that asks (a SLURM job requeued elsewhere: SLURM restarts a
+job only once its previous run has ended).
 Locks are re-entrant within a process (a sweep job holds its run, then `run_experiment` and
 `train` ask again). Torch-free.
 """
@@ -42,6 +44,8 @@ STALE_AFTER = 120.0  # a heartbeat older than this is a dead holder's
 # flock errors that mean "this file system has no working locks" (not "somebody holds it").
 NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF}
 HOST = socket.gethostname()
+# Attempt ids (runs/resume.py: attempt_id) of launchers that restart a job under the same id.
+RESTARTABLE = ("slurm-", "torchrun-")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class Holder:
         fresh = (now or time.time()) - self.heartbeat < STALE_AFTER
         return fresh and (self.host != HOST or pid_alive(self.pid))
 
+    def holds_against(self, attempt: str) -> bool:
+        """Live, and not an earlier attempt of the job that makes `attempt`."""
+        return self.is_live() and not earlier_attempt_of_same_job(self.attempt, attempt)
+
     def describe(self) -> str:
         return f"{self.host} pid {self.pid} since {self.since}"
 
@@ -74,6 +82,13 @@ class RunLockedError(UserError):
         super().__init__(f"{run_dir}: run is held by {who}; wait for it to end or use another run_dir")
         self.run_dir = run_dir
         self.holder = holder
+
+
+def earlier_attempt_of_same_job(held: str, asking: str) -> bool:
+    """`slurm-<job>-<restart>` (or torchrun's) ids of one job with another restart count."""
+    if not held.startswith(RESTARTABLE) or held == asking:
+        return False
+    return held.rsplit("-", 1)[0] == asking.rsplit("-", 1)[0]
 
 
 def pid_alive(pid: int) -> bool:
@@ -167,7 +182,7 @@ class RunLock:
                 return self._acquire_file()
             raise
         other = read_holder(self.run_dir)
-        if other is not None and other.host != HOST and other.is_live():
+        if other is not None and other.host != HOST and other.holds_against(self.attempt):
             # Our flock did not see theirs: locks on this mount are per host.
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -184,7 +199,7 @@ class RunLock:
                 other = read_holder(self.run_dir)
                 if other is None and not self._old_file():
                     return UNKNOWN  # being written right now
-                if other is not None and other.is_live():
+                if other is not None and other.holds_against(self.attempt):
                     return other
                 if not self._break(other):
                     return read_holder(self.run_dir) or UNKNOWN

@@ -22,7 +22,7 @@ import yaml
 from omegaconf import DictConfig, open_dict
 
 from asffbench.errors import UserError
-from asffbench.runs.lock import RunLockedError, hold_run, live_holder, wait_until_free
+from asffbench.runs.lock import RunLockedError, hold_run, read_holder, wait_until_free
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.sweep_spec import (
     SweepSpec,
@@ -109,8 +109,8 @@ def hold_for_job(owned: ExitStack, run_dir: Path) -> Optional[str]:
         except RunLockedError as err:
             return err.holder.describe()
         return None
-    holder = live_holder(run_dir)
-    return holder.describe() if holder is not None and holder.attempt != attempt_id() else None
+    holder, mine = read_holder(run_dir), attempt_id()
+    return holder.describe() if holder is not None and holder.attempt != mine and holder.holds_against(mine) else None
 
 
 def axis_values(axis_keys: Sequence[str], task_overrides: Sequence[str]) -> dict[str, Any]:

@@ -65,6 +65,18 @@ def test_stale_holder_files_are_taken_over_and_fresh_ones_of_other_hosts_are_not
     assert json.loads((run_dir / HOLDER_NAME).read_text())["token"] == "old-token"
 
 
+@pytest.mark.parametrize("mode", ["flock", "file"])
+def test_a_requeued_job_takes_over_from_its_earlier_attempt_only(tmp_path, mode):
+    run_dir = tmp_path / "run"
+    # SLURM requeued job 77 onto another node: its restart 0 there looks fresh for a while.
+    write_holder(run_dir, host="elsewhere.example", pid=1, attempt="slurm-77-0")
+    assert RunLock(run_dir, attempt="slurm-78-0", use_flock=mode == "flock").acquire() is not None
+    assert RunLock(run_dir, attempt="local-5-abc", use_flock=mode == "flock").acquire() is not None
+    lock = RunLock(run_dir, attempt="slurm-77-1", use_flock=mode == "flock")
+    assert lock.acquire() is None and read_holder(run_dir).attempt == "slurm-77-1"
+    lock.release()
+
+
 def test_holding_is_reentrant_in_one_process_and_exclusive_between_locks(tmp_path):
     run_dir = tmp_path / "run"
     with hold_run(run_dir) as me:
