@@ -81,10 +81,11 @@ def fsync_tree(folder: Path) -> None:
         fsync_dir(Path(root))
 
 
-def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
+def write_dir_atomic(out: Path, fill: Callable[[Path], None], replace: bool = False) -> Path:
     """Build a directory in a temp dir beside `out` with `fill(tmp)`, fsync it, rename it to `out`.
 
-    `out` must be absent or empty; it only ever exists complete. Returns `out`.
+    `out` must be absent or empty, unless `replace`: then an existing `out` is moved aside and
+    removed only once the new one is in place. `out` only ever exists complete. Returns `out`.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +94,7 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
     try:
         fill(tmp)
         fsync_tree(tmp)
+        old = move_aside(out) if replace and out.exists() else None
         if out.exists():
             out.rmdir()
         os.rename(tmp, out)
@@ -100,4 +102,13 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def move_aside(folder: Path) -> Path:
+    """Rename `folder` into a fresh hidden temp dir beside it; returns that temp dir."""
+    holder = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    os.rename(folder, holder / folder.name)
+    return holder

@@ -11,32 +11,23 @@ from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.bench.flops import count_flops
+from asffbench.config.schema import choice_str
 from asffbench.bench.fuse import fuse_conv_bn
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.device import device_name, resolve_device
 from asffbench.environment import software_versions
 from asffbench.errors import UserError
+from asffbench.record_schema import FLOPS_CONVENTION
 
-FLOPS_CONVENTION = (
-    "fvcore FlopCountAnalysis at batch 1: one fused multiply-add counts once, so its total is "
-    "GMACs; GFLOPs = 2 x GMACs. Element-wise operators listed in uncounted_ops are not counted."
-)
 
 
 def bench_precision(cfg: DictConfig) -> str:
-    return str(getattr(cfg.bench.precision, "value", cfg.bench.precision))  # str enum -> str
+    return choice_str(cfg.bench.precision)
 
 
 def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
-    bench = cfg.bench
-    for key in ("iters", "repeats", "batch_size"):
-        if int(bench[key]) < 1:
-            raise UserError(f"bench.{key}={bench[key]}: must be at least 1")
-    if int(bench.warmup) < 0:
-        raise UserError(f"bench.warmup={bench.warmup}: must be 0 or more")
-    if int(cfg.img_size) % 32 or int(cfg.img_size) < 32:
-        raise UserError(f"img_size={cfg.img_size}: must be a positive multiple of 32")
+    """What the machine must offer for this protocol (the values are checked at composition)."""
     if bench_precision(cfg) == "fp16" and device.type != "cuda":
         raise UserError("bench.precision=fp16: half-precision autocast needs device=cuda")
 
@@ -44,7 +35,7 @@ def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
 def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
     """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol."""
     from asffbench.build import build_model
-    from asffbench.engine.postprocess import postprocess
+    from asffbench.engine.postprocess import postprocess, postprocess_settings
 
     device = resolve_device(cfg.device)
     check_bench_config(cfg, device)
@@ -57,16 +48,7 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
 
     flops = count_flops(model, img_size, batch_size=1)
     timed_model, fused_pairs = fuse_conv_bn(model) if cfg.bench.fuse else (model, 0)
-    nms = (
-        partial(
-            postprocess,
-            score_thresh=float(cfg.eval.score_thresh),
-            nms_iou=float(cfg.eval.nms_iou),
-            max_det=int(cfg.eval.max_det),
-        )
-        if cfg.bench.nms
-        else None
-    )
+    nms = partial(postprocess, **postprocess_settings(cfg)) if cfg.bench.nms else None
     protocol = SpeedProtocol(
         warmup=int(cfg.bench.warmup),
         iters=int(cfg.bench.iters),

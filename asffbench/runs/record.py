@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -19,14 +18,11 @@ from omegaconf import DictConfig
 from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
 from asffbench.environment import hardware_info, software_versions
-
-SCHEMA_VERSION = 1
-RECORD_NAME = "record.json"
-STATUSES = ("running", "completed", "failed", "skipped")
+from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, STATUSES  # noqa: F401 - re-exported
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
-HASHED_SECTIONS = ("fusion", "model", "tricks", "data", "train", "eval", "bench", "img_size", "seed")
+HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "bench", "img_size", "seed")
 # Where things are written, how a run is launched or resumed, how often it logs and how many
 # loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (
@@ -71,7 +67,11 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
             subset[section][key] = schema_defaults()[section][key]
-    subset["device"] = device_kind or resolve_device_kind(str(plain.get("device", "auto")))
+    if device_kind is None:
+        from asffbench.device import device_kind_of
+
+        device_kind = device_kind_of(plain.get("device", "auto"))
+    subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -100,24 +100,15 @@ def fusion_uses(plain: dict, part: str) -> bool:
     return bool(getattr(fusion_info(str(plain["fusion"]["name"])), part))  # KeyError when unknown
 
 
-def resolve_device_kind(device: str) -> str:
-    """`cpu` or `cuda`; `auto` is cuda when a GPU is visible."""
-    if device != "auto":
-        return device.split(":")[0]
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def process_rank() -> int:
     """This process's rank as the launcher describes it (0 when not distributed)."""
-    from asffbench.engine.distributed import dist_env_from
+    from asffbench.engine.distributed import process_rank as launch_rank
 
-    return dist_env_from(os.environ).rank
+    return launch_rank()
 
 
 def write_record(path: Path, record: Mapping[str, Any]) -> bool:
