@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from asffbench.config.schema import COCO_ANCHORS, choice_str
+from omegaconf import OmegaConf
+
+from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
+from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
@@ -60,7 +63,7 @@ def build_yolov3(
     head = YOLOHead(
         fusion_module.out_channels,
         num_classes,
-        [list(a) for a in (COCO_ANCHORS if anchors is None else anchors)],
+        resolve_anchors(ANCHOR_SETS[DEFAULT_ANCHORS] if anchors is None else anchors),
         strides=STRIDES,
         guided_anchoring=guided_anchoring,
         rfb=enhanced if rfb is None else rfb,
@@ -79,7 +82,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
     # The values themselves were checked when the config was composed (config/validate.py).
-    anchors = [list(a) for a in cfg.model.anchors]
+    anchors = anchors_from_config(cfg)
     return {
         "fusion": fusion_name,
         "width": float(cfg.model.width),
@@ -96,11 +99,31 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     }
 
 
-def build_model(cfg: Any) -> YOLOv3:
-    """The detector of a composed config; loads `model.pretrained` into the backbone when set."""
+def anchors_from_config(cfg: Any) -> list[list[float]]:
+    """`model.anchors` (a set's name or 9 pairs) as nine [w, h] pairs; UserError when invalid."""
+    raw = cfg.model.anchors
+    value = OmegaConf.to_container(raw) if OmegaConf.is_config(raw) else raw
+    try:
+        return resolve_anchors(value)
+    except ValueError as err:
+        raise UserError(f"model.anchors: {err}") from None
+
+
+def build_model(cfg: Any, load_weights: bool = True) -> YOLOv3:
+    """The detector of a composed config with its configured weights: `model.weights` (the whole
+    model, asffbench or reference format) when set, else `model.pretrained` (the backbone).
+
+    `load_weights=False` builds it initialised only, for callers that load a checkpoint next.
+    """
     model = build_yolov3(**model_kwargs_from_config(cfg))
-    pretrained = cfg.model.get("pretrained")
-    if pretrained:
+    if not load_weights:
+        return model
+    weights, pretrained = cfg.model.get("weights"), cfg.model.get("pretrained")
+    if weights:
+        from asffbench.weights import load_weights as load_model_weights
+
+        load_model_weights(model, weights, cfg.model.get("weights_format", "auto"))
+    elif pretrained:
         from asffbench.pretrained import load_pretrained_backbone
 
         load_pretrained_backbone(model.backbone, pretrained)

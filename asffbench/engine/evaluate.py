@@ -19,13 +19,7 @@ from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
 from asffbench.config.schema import choice_str
-from asffbench.engine.checkpoint import (
-    last_checkpoint,
-    load_checkpoint,
-    load_model_weights,
-    model_state_from,
-    run_dir_of,
-)
+from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
@@ -35,22 +29,25 @@ METRICS_NAME = "metrics.json"
 
 
 def eval_run_dir(cfg: DictConfig) -> Path:
-    """Where detections.json and metrics.json go: run_dir, else the checkpoint's run directory
-    (or, for a checkpoint outside one, its folder)."""
+    """Where detections.json and metrics.json go: run_dir, else the checkpoint's (or model.weights')
+    run directory (or, for a file outside one, its folder)."""
     if cfg.run_dir:
         return Path(cfg.run_dir)
-    if cfg.eval.checkpoint:
-        checkpoint = Path(cfg.eval.checkpoint)
+    weights = cfg.eval.checkpoint or cfg.model.get("weights")
+    if weights:
+        checkpoint = Path(weights)
         return run_dir_of(checkpoint) or checkpoint.parent
-    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run) or eval.checkpoint=FILE")
+    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
+                    "model.weights=FILE")
 
 
 def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
-    """`eval.checkpoint` when set, else `run_dir/checkpoints/last.pt`; it must exist."""
-    if cfg.eval.checkpoint:
-        path = Path(cfg.eval.checkpoint)
+    """`eval.checkpoint` when set, else `model.weights`, else `run_dir/checkpoints/last.pt`; it
+    must exist."""
+    for option, value in configured_weights(cfg):
+        path = Path(value)
         if not path.is_file():
-            raise UserError(f"eval.checkpoint={path}: checkpoint not found")
+            raise UserError(f"{option}={path}: checkpoint not found")
         return path
     path = last_checkpoint(run_dir)
     if not path.is_file():
@@ -59,11 +56,24 @@ def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
 
 
 def load_model_for_eval(cfg: DictConfig, path: Path) -> nn.Module:
+    """The configured model with the weights of `path` (either format of `asffbench.weights`)."""
     from asffbench.build import build_model
+    from asffbench.weights import load_weights
 
-    model = build_model(cfg)
-    load_model_weights(model, model_state_from(load_checkpoint(path), path), path)
+    model = build_model(cfg, load_weights=False)
+    load_weights(model, path, cfg.model.get("weights_format", "auto"), option=option_of(cfg, path))
     return model
+
+
+def configured_weights(cfg: DictConfig) -> list[tuple[str, str]]:
+    """(option, path) of the weights the config names, by precedence: eval.checkpoint, model.weights."""
+    named = (("eval.checkpoint", cfg.eval.get("checkpoint")), ("model.weights", cfg.model.get("weights")))
+    return [(option, str(value)) for option, value in named if value]
+
+
+def option_of(cfg: DictConfig, path: Path) -> Optional[str]:
+    """The config key `path` came from, for messages (None: a run's own checkpoint)."""
+    return next((option for option, value in configured_weights(cfg) if Path(value) == Path(path)), None)
 
 
 @torch.no_grad()

@@ -30,6 +30,7 @@ EXCLUDED_KEYS = (
     "data.cache_dir",
     "train.resume",
     "train.log_every",
+    "model.weights_format",  # how a weights file is read, not which weights: auto finds the same
 )
 # Keys that change a run only when another setting makes them matter, each with the test of that
 # setting. When the test fails the key is hashed as its schema default, whatever its value (an

@@ -3,7 +3,8 @@
 Per level a 1x1 conv predicts a log-scale (w, h) for 4 slots: the 3 anchor-based ones (relative
 to their COCO prior) and 1 anchor-free one (relative to 4 x stride). The features are adapted to
 the predicted shapes by a 3x3 deformable conv whose offsets come from a 1x1 conv on the detached
-shape prediction, then the 1x1 prediction conv runs on the adapted features.
+shape prediction, then the 1x1 prediction conv runs on the adapted features. The deformable conv
+has a bias, as in the reference implementation.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class FeatureAdaption(nn.Module):
         kernel_points = 3 * 3
         # Grouped: each slot's offsets depend only on that slot's predicted (w, h).
         self.offset = nn.Conv2d(2 * num_slots, 2 * kernel_points * num_slots, 1, groups=num_slots)
-        self.deform = DeformConv2d(channels, channels, 3, padding=1, bias=False)
+        # Any module with DeformConv2d's call signature and its `weight` / `bias` parameters fits
+        # here (the weight import maps these two names).
+        self.deform = DeformConv2d(channels, channels, 3, padding=1, bias=True)
         # Zero offsets at the start: the deformable conv begins as a plain 3x3 conv.
         nn.init.zeros_(self.offset.weight)
         nn.init.zeros_(self.offset.bias)
