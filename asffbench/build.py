@@ -12,7 +12,7 @@ from asffbench.config.schema import COCO_ANCHORS
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
-from asffbench.models.layers import scale_channels
+from asffbench.models.layers import resolve_deform_conv, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
@@ -32,12 +32,14 @@ def build_yolov3(
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
     dropblock_keep_prob: float = 0.9,
+    deform_conv: str = "torchvision",
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
+    `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     Raises KeyError (UnknownNameError) for an unknown fusion.
     """
     fusion_builder = FUSIONS.get(fusion)
@@ -61,6 +63,7 @@ def build_yolov3(
         strides=STRIDES,
         guided_anchoring=guided_anchoring,
         rfb=enhanced if rfb is None else rfb,
+        deform_conv=deform_conv,
     )
     return YOLOv3(backbone, neck, fusion_module, head)
 
@@ -104,7 +107,16 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
+        "deform_conv": resolved_deform_conv(cfg),
     }
+
+
+def resolved_deform_conv(cfg: Any) -> str:
+    """`model.deform_conv` with `auto` resolved for the config's device (what the records hold)."""
+    from asffbench.runs.record import resolve_device_kind
+
+    choice = str(getattr(cfg.model.deform_conv, "value", cfg.model.deform_conv))  # str enum -> str
+    return resolve_deform_conv(choice, resolve_device_kind(str(getattr(cfg.device, "value", cfg.device))))
 
 
 def build_model(cfg: Any) -> YOLOv3:

@@ -24,6 +24,14 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class DeformConv(str, Enum):
+    """Deformable-conv implementation of guided anchoring; `auto` picks the faster per device."""
+
+    auto = "auto"
+    torchvision = "torchvision"
+    sampled = "sampled"
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"
@@ -66,6 +74,8 @@ class ModelConfig:
     anchors: list[list[int]] = field(default_factory=lambda: [list(a) for a in COCO_ANCHORS])
     # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout) or a torch state dict.
     pretrained: Optional[str] = None
+    # Same function and weights either way (not hashed); records hold the resolved choice.
+    deform_conv: DeformConv = DeformConv.auto
 
 
 @dataclass

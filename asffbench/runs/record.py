@@ -33,6 +33,8 @@ EXCLUDED_KEYS = (
     "data.cache_dir",
     "train.resume",
     "train.log_every",
+    # Both implementations compute the same function (tests/models/test_deform_conv.py).
+    "model.deform_conv",
 )
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different

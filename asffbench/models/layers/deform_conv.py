@@ -77,7 +77,7 @@ def bilinear_samples(
     # Zero-pad to power-of-two sizes (zeros there are what torchvision samples outside anyway):
     # then normalising a position and grid_sample's un-normalising are exact, and an integer
     # position (zero offsets, as at init) keeps its floor, hence torchvision's one-sided gradient.
-    padded = (1 << (height - 1).bit_length(), 1 << (width - 1).bit_length())
+    padded = (1 << (int(height) - 1).bit_length(), 1 << (int(width) - 1).bit_length())  # int(): traced sizes
     features = F.pad(input, (0, padded[1] - width, 0, padded[0] - height))
     grid = sampling_grid(offset, kernel, padded, stride, padding, dilation)
     # Sample in the grid's precision (at least fp32): bf16/fp16 positions are off by up to a pixel.
