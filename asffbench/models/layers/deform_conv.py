@@ -1,17 +1,22 @@
 """Deformable convolution: torchvision's, or the same operator built from `grid_sample` + matmul.
 
-torchvision's CPU kernel for `deform_conv2d` is single-threaded im2col per image with a scalar
-backward; on CPU it dominated guided anchoring's training time. `SampledDeformConv2d` computes
+On CPU, torchvision's `deform_conv2d` kernel (its backward above all) dominated guided
+anchoring's training step, and it has no bf16 implementation. `SampledDeformConv2d` computes
 the same function (torchvision.ops.deform_conv2d: zero padding outside the image, offsets laid
 out [deformable group][kernel tap][(dy, dx)], optional mask, bias) from vectorised operators:
 `grid_sample` gathers every kernel tap's bilinear sample for all output positions at once, one
 matmul applies the weights, and autograd gives the backward. It subclasses torchvision's
 `DeformConv2d`, so its parameters (`weight`, `bias`), their init and checkpoints are the same.
 
-The twist: `grid_sample` takes positions normalised to [-1, 1]. With align_corners=False the
-pixel coordinate p maps to (2p + 1) / size - 1 and back exactly, and its zero padding blends
-border pixels with zeros the way torchvision's bilinear kernel does (a sample at p in (-1, 0)
-still gets weight p + 1 from pixel 0; at p <= -1 it is zero).
+The twist: `grid_sample` takes positions normalised to [-1, 1]. With align_corners=False pixel
+coordinate p maps to (2p + 1) / size - 1, and its zero padding blends border pixels with zeros
+the way torchvision's bilinear kernel does (a sample at p in (-1, 0) gets weight p + 1 from pixel
+0; at p <= -1 it is zero). The round trip through [-1, 1] is exact only for power-of-two sizes,
+hence the zero padding in `bilinear_samples`.
+
+Memory: autograd keeps the columns (C * 9, B * Ho * Wo) of each layer for the weight gradient,
+where torchvision recomputes them: 0.85 GB fp32 for the full-size model's stride-8 level at
+batch 16, 608 px (256 channels, 76 x 76), half that for each coarser level.
 """
 
 from __future__ import annotations
@@ -125,8 +130,8 @@ DEFORM_CONVS = Registry("deformable convolution")
 DEFORM_CONVS.register("torchvision")(DeformConv2d)
 DEFORM_CONVS.register("sampled")(SampledDeformConv2d)
 
-# What `auto` picks per device kind, from benchmarks/bench_deform_conv.py: on CPU the sampled
-# form trains several times faster; on CUDA torchvision's kernel is kept until measured otherwise.
+# What `auto` picks per device kind (benchmarks/bench_deform_conv.py): on CPU the sampled form is
+# the faster; on CUDA torchvision's kernel stays until a measurement there says otherwise.
 AUTO_DEFORM_CONV = {"cpu": "sampled", "cuda": "torchvision"}
 
 
