@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from asffbench.config.schema import COCO_ANCHORS, choice_str
+from asffbench.device import device_kind_of
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
@@ -98,10 +99,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
 
 def resolved_deform_conv(cfg: Any) -> str:
     """`model.deform_conv` with `auto` resolved for the config's device (what the records hold)."""
-    from asffbench.runs.record import resolve_device_kind
-
-    choice = str(getattr(cfg.model.deform_conv, "value", cfg.model.deform_conv))  # str enum -> str
-    return resolve_deform_conv(choice, resolve_device_kind(str(getattr(cfg.device, "value", cfg.device))))
+    return resolve_deform_conv(choice_str(cfg.model.deform_conv), device_kind_of(cfg.device))
 
 
 def build_model(cfg: Any) -> YOLOv3:
