@@ -13,7 +13,7 @@ from asffbench.device import device_kind_of
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
-from asffbench.models.layers import resolve_deform_conv, scale_channels
+from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
@@ -33,6 +33,7 @@ def build_yolov3(
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
     dropblock_keep_prob: float = 0.9,
+    dropblock_epochs: int = SCHEDULE_EPOCHS,
     deform_conv: str = "torchvision",
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
@@ -41,7 +42,8 @@ def build_yolov3(
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
     `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
-    Raises KeyError (UnknownNameError) for an unknown fusion.
+    `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
+    5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
     """
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
@@ -52,6 +54,7 @@ def build_yolov3(
         width=width,
         dropblock=enhanced if dropblock is None else dropblock,
         dropblock_keep_prob=dropblock_keep_prob,
+        dropblock_epochs=dropblock_epochs,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     if compress_c is None:
@@ -93,6 +96,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
+        "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
         "deform_conv": resolved_deform_conv(cfg),
     }
 

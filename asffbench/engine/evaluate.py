@@ -76,6 +76,7 @@ def predict(
     score_thresh: float,
     nms_iou: float,
     max_det: int,
+    multi_label: bool = True,
 ) -> tuple[list[dict], list[Any]]:
     """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen."""
     from asffbench.engine.postprocess import boxes_to_original, postprocess
@@ -86,7 +87,9 @@ def predict(
     cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
     for images, _targets, metas in loader:
         output = model(images.to(device, non_blocking=True))
-        detections = postprocess(output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det)
+        detections = postprocess(
+            output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det, multi_label=multi_label
+        )
         for det, meta in zip(detections, metas):
             image_ids.append(meta["image_id"])
             if det["boxes"].numel() == 0:
@@ -119,6 +122,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     """
     from asffbench.data import build_val_loader
     from asffbench.device import resolve_device
+    from asffbench.engine.postprocess import postprocess_settings
 
     if process_rank() != 0:
         return {}
@@ -139,9 +143,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         loader,
         dataset.label_to_cat_id,
         device,
-        score_thresh=cfg.eval.score_thresh,
-        nms_iou=cfg.eval.nms_iou,
-        max_det=cfg.eval.max_det,
+        **postprocess_settings(cfg),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)

@@ -2,7 +2,7 @@
 
 from asffbench.models.layers.conv import ConvBNAct, scale_channels
 from asffbench.models.layers.deform_conv import DEFORM_CONVS, SampledDeformConv2d, resolve_deform_conv
-from asffbench.models.layers.dropblock import ScheduledDropBlock2d, dropblock_sizes_for_epoch
+from asffbench.models.layers.dropblock import SCHEDULE_EPOCHS, ScheduledDropBlock2d, dropblock_sizes_for_epoch
 from asffbench.models.layers.residual import ResidualBlock
 from asffbench.models.layers.rfb import RFB
 from asffbench.models.layers.spp import SPP
@@ -11,6 +11,7 @@ __all__ = [
     "ConvBNAct",
     "DEFORM_CONVS",
     "RFB",
+    "SCHEDULE_EPOCHS",
     "ResidualBlock",
     "SPP",
     "SampledDeformConv2d",
