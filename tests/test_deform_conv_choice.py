@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -56,7 +54,8 @@ def test_not_hashed_but_recorded_as_resolved(tmp_path):
 
 @pytest.mark.slow
 def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections(tmp_path_factory):
-    from asffbench.engine.evaluate import evaluate
+    from asffbench.data import build_val_loader
+    from asffbench.engine.evaluate import evaluate, load_model_for_eval
     from asffbench.engine.train import train
 
     run_dir = tmp_path_factory.mktemp("sampled")
@@ -67,17 +66,36 @@ def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections
         "eval.batch_size=4", f"run_dir={run_dir}",
     ]
     train(compose_config(common + ["model.deform_conv=sampled"]), run_dir)
+    configs = {choice: compose_config(common + [f"model.deform_conv={choice}"]) for choice in ("sampled", "torchvision")}
+    # What decides the detections: the raw outputs of the trained weights on the val images.
+    images = next(iter(build_val_loader(configs["sampled"])[0]))[0]
+    outputs = {}
+    for choice, cfg in configs.items():
+        model = load_model_for_eval(cfg, run_dir / "checkpoints" / "last.pt").eval()
+        assert type(deform_modules(model)[0]) is (SampledDeformConv2d if choice == "sampled" else DeformConv2d)
+        with torch.no_grad():
+            outputs[choice] = model(images).levels
+    for got, expected in zip(outputs["sampled"], outputs["torchvision"]):
+        torch.testing.assert_close(got.pred, expected.pred, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(got.anchors, expected.anchors, rtol=1e-4, atol=1e-5)
+    # The detections themselves. A barely trained model scores many boxes alike, and NMS may keep
+    # a different box of such a tie, so each image's detections are compared as sorted scores.
     detections = {}
-    for choice in ("sampled", "torchvision"):
-        evaluate(compose_config(common + [f"model.deform_conv={choice}"]), run_dir)
-        shutil.copy(run_dir / "detections.json", run_dir / f"detections-{choice}.json")
-        detections[choice] = json.loads(Path(run_dir / f"detections-{choice}.json").read_text())
-    sampled, reference = detections["sampled"], detections["torchvision"]
-    assert len(reference) > 10 and len(sampled) == len(reference)
-    for got, expected in zip(sampled, reference):
-        assert (got["image_id"], got["category_id"]) == (expected["image_id"], expected["category_id"])
-        assert got["bbox"] == pytest.approx(expected["bbox"], abs=1e-2)  # original-image pixels
-        assert got["score"] == pytest.approx(expected["score"], abs=1e-5)
+    for choice, cfg in configs.items():
+        evaluate(cfg, run_dir)
+        detections[choice] = json.loads((run_dir / "detections.json").read_text())
+    assert len(detections["torchvision"]) > 10
+    scores = {choice: scores_by_image(found) for choice, found in detections.items()}
+    assert scores["sampled"].keys() == scores["torchvision"].keys()
+    for image_id, expected in scores["torchvision"].items():
+        assert scores["sampled"][image_id] == pytest.approx(expected, abs=1e-5)
+
+
+def scores_by_image(detections: list[dict]) -> dict[int, list[float]]:
+    by_image: dict[int, list[float]] = {}
+    for detection in detections:
+        by_image.setdefault(detection["image_id"], []).append(detection["score"])
+    return {image_id: sorted(scores) for image_id, scores in by_image.items()}
 
 
 def test_flops_count_the_same_for_both_implementations():
