@@ -113,9 +113,13 @@ def run_owned(
 
 
 def prepare_config(cfg: DictConfig, exp_hash: Optional[str] = None) -> DictConfig:
-    """A copy with run_dir chosen and, when training is skipped, the weights to evaluate set."""
+    """A copy with run_dir chosen, `model.deform_conv=auto` resolved (the record names what ran)
+    and, when training is skipped, the weights to evaluate set."""
+    from asffbench.build import resolved_deform_conv
+
     cfg = cfg.copy()
     with open_dict(cfg):
+        cfg.model.deform_conv = resolved_deform_conv(cfg)
         if not cfg.run_dir:
             cfg.run_dir = str(fresh_run_dir(cfg, exp_hash))
         cfg.run_dir = str(Path(cfg.run_dir).resolve())
