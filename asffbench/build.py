@@ -12,10 +12,11 @@ from omegaconf import OmegaConf
 
 from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
 from asffbench.config.schema import choice_str
+from asffbench.device import device_kind_of
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
-from asffbench.models.layers import SCHEDULE_EPOCHS, scale_channels
+from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
@@ -36,12 +37,14 @@ def build_yolov3(
     dropblock: Optional[bool] = None,
     dropblock_keep_prob: float = 0.9,
     dropblock_epochs: int = SCHEDULE_EPOCHS,
+    deform_conv: str = "torchvision",
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
+    `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
     5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
     """
@@ -67,6 +70,7 @@ def build_yolov3(
         strides=STRIDES,
         guided_anchoring=guided_anchoring,
         rfb=enhanced if rfb is None else rfb,
+        deform_conv=deform_conv,
     )
     return YOLOv3(backbone, neck, fusion_module, head)
 
@@ -96,7 +100,13 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
         "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
+        "deform_conv": resolved_deform_conv(cfg),
     }
+
+
+def resolved_deform_conv(cfg: Any) -> str:
+    """`model.deform_conv` with `auto` resolved for the config's device (what the records hold)."""
+    return resolve_deform_conv(choice_str(cfg.model.deform_conv), device_kind_of(cfg.device))
 
 
 def anchors_from_config(cfg: Any) -> list[list[float]]:

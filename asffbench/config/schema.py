@@ -32,6 +32,14 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class DeformConv(str, Enum):
+    """Deformable-conv implementation of guided anchoring; `auto` picks the faster per device."""
+
+    auto = "auto"
+    torchvision = "torchvision"
+    sampled = "sampled"
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"
@@ -113,6 +121,8 @@ class ModelConfig:
     # Full-model weights, loaded by every command that builds a model (train: as initialisation).
     weights: Optional[str] = None
     weights_format: WeightsFormat = WeightsFormat.auto
+    # Same function and weights either way (not hashed); records hold the resolved choice.
+    deform_conv: DeformConv = DeformConv.auto
 
 
 @dataclass
