@@ -32,10 +32,10 @@ def test_fixture_is_the_full_listing():
         assert params == section["params"]
 
 
-@pytest.mark.parametrize("fusion", sorted(SECTIONS))
-def test_mapping_gives_exactly_the_reference_names_shapes_and_dtypes(fusion):
-    with torch.device("meta"):
-        model = build_yolov3(fusion=fusion)  # full size, 80 classes, guided anchoring: the released models
+@pytest.mark.parametrize("fusion, deform_conv", [(f, "torchvision") for f in sorted(SECTIONS)] + [("asff_star", "sampled")])
+def test_mapping_gives_exactly_the_reference_names_shapes_and_dtypes(fusion, deform_conv):
+    with torch.device("meta"):  # full size, 80 classes, guided anchoring: the released models
+        model = build_yolov3(fusion=fusion, deform_conv=deform_conv)
     names = reference_names(model)
     ours = sorted((names[key], tuple(t.shape), dtype_name(t)) for key, t in model.state_dict().items())
     assert ours == sorted(LAYOUT[SECTIONS[fusion]]["tensors"])
