@@ -30,6 +30,17 @@ class Precision(str, Enum):
     bf16 = "bf16"
 
 
+class BenchMode(str, Enum):
+    infer = "infer"  # forward + post-processing of eval-mode batches
+    train = "train"  # a full training step: forward, loss, backward, optimizer (and AMP scaler)
+
+
+class BenchInput(str, Enum):
+    auto = "auto"  # val images when the model carries trained weights, random images otherwise
+    val = "val"  # images of the configured val split, letterboxed as in evaluation
+    random = "random"  # random normal images (fixed seed)
+
+
 class EvalBackend(str, Enum):
     pycocotools = "pycocotools"
     faster_coco_eval = "faster_coco_eval"
@@ -66,6 +77,8 @@ class ModelConfig:
     anchors: list[list[int]] = field(default_factory=lambda: [list(a) for a in COCO_ANCHORS])
     # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout) or a torch state dict.
     pretrained: Optional[str] = None
+    # Trained detector weights to start from (their loading lives in build.py).
+    weights: Optional[str] = None
 
 
 @dataclass
@@ -89,10 +102,16 @@ class BenchConfig:
     warmup: int = 10
     iters: int = 50
     repeats: int = 3
-    batch_size: int = 1
     precision: Precision = Precision.fp32
     fuse: bool = False  # fold BatchNorm into the preceding conv before timing
     nms: bool = True  # time NMS (separately from the forward pass) and include it in FPS
+    mode: BenchMode = BenchMode.infer
+    input: BenchInput = BenchInput.auto
+    # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory).
+    batch_size: Any = 1
+    channels_last: bool = False  # model and inputs in channels-last memory format
+    compile: str = "false"  # torch.compile mode: false | default | reduce-overhead
+    cudnn_benchmark: bool = False  # torch.backends.cudnn.benchmark while timing (CUDA)
 
 
 @dataclass

@@ -27,6 +27,26 @@ def decode(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor, Tensor]:
     return torch.cat(boxes, dim=1), torch.cat(objectness, dim=1), torch.cat(class_probs, dim=1)
 
 
+def top_pairs(levels: Sequence[LevelOutput], pre_nms_topk: int) -> tuple[Tensor, Tensor, Tensor, int]:
+    """Boxes (B, N, 4) and, per image, the `pre_nms_topk` best (box, class) scores (B, K) with
+    their flat index box * C + class (B, K); plus C."""
+    boxes, objectness, class_probs = decode(levels)
+    boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
+    batch, num_preds, num_classes = class_probs.shape
+    scores = (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes)
+    top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
+    return boxes, top_scores, top_index, num_classes
+
+
+@torch.no_grad()
+def nms_candidate_counts(
+    levels: Sequence[LevelOutput], score_thresh: float = 0.001, pre_nms_topk: int = 10000
+) -> Tensor:
+    """How many (box, class) pairs of each image enter NMS in `postprocess` (B,)."""
+    _boxes, top_scores, _index, _classes = top_pairs(levels, pre_nms_topk)
+    return (top_scores > score_thresh).sum(dim=1)
+
+
 @torch.no_grad()
 def postprocess(
     levels: Sequence[LevelOutput],
@@ -42,14 +62,10 @@ def postprocess(
     as COCO evaluation of YOLOv3 does); at most `pre_nms_topk` best pairs per image go to NMS, which
     runs per image and class in one `batched_nms` call.
     """
-    boxes, objectness, class_probs = decode(levels)
-    boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
-    batch, num_preds, num_classes = class_probs.shape
-    scores = (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes)
-
-    top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
+    boxes, top_scores, top_index, num_classes = top_pairs(levels, pre_nms_topk)
+    batch = boxes.shape[0]
     candidate = top_scores > score_thresh
-    image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]
+    image_index = torch.arange(batch, device=top_scores.device)[:, None].expand_as(top_index)[candidate]
     cand_scores = top_scores[candidate]
     flat_index = top_index[candidate]
     box_index = torch.div(flat_index, num_classes, rounding_mode="floor")

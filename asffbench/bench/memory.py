@@ -1,0 +1,90 @@
+"""Peak memory of a phase (timed inference, training steps, an epoch).
+
+On CUDA: torch's allocator peaks (`max_memory_allocated`, `max_memory_reserved`), reset when the
+phase starts. On CPU there is no allocator counter, so the figure is the growth of the process's
+peak resident set over the phase: Linux lets a process reset its own high-water mark (VmHWM) by
+writing 5 to /proc/self/clear_refs; where that is not allowed the lifetime peak
+(`getrusage` ru_maxrss) is used, and a phase that stays below an earlier peak then shows 0.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+MIB = 1024 * 1024
+STATUS = Path("/proc/self/status")
+CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+class PeakMemory:
+    """`with PeakMemory(device) as peak: ...`, then `peak.result()` (MiB figures and the method)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.method = ""
+        self.baseline_mib = 0.0
+        self.peak: dict[str, Optional[float]] = {}
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.method = "torch.cuda.max_memory_allocated/max_memory_reserved, reset at the start"
+        elif reset_rss_peak():
+            self.method = "growth of the process's peak resident set (VmHWM, reset at the start)"
+            self.baseline_mib = current_rss_mib()
+        else:
+            self.method = "growth of the process's lifetime peak resident set (ru_maxrss)"
+            self.baseline_mib = peak_rss_mib()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = {
+                "allocated_mib": torch.cuda.max_memory_allocated(self.device) / MIB,
+                "reserved_mib": torch.cuda.max_memory_reserved(self.device) / MIB,
+            }
+        else:
+            peak = peak_rss_mib()
+            self.peak = {"rss_growth_mib": max(0.0, peak - self.baseline_mib), "rss_peak_mib": peak}
+
+    def result(self) -> dict:
+        return {"device": self.device.type, **self.peak, "method": self.method}
+
+
+def reset_rss_peak() -> bool:
+    """Reset this process's VmHWM; False where /proc/self/clear_refs is absent or refused."""
+    try:
+        CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def status_kib(field: str) -> Optional[float]:
+    try:
+        for line in STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def current_rss_mib() -> float:
+    kib = status_kib("VmRSS")
+    return kib / 1024 if kib is not None else peak_rss_mib()
+
+
+def peak_rss_mib() -> float:
+    kib = status_kib("VmHWM")
+    if kib is None:  # no /proc: ru_maxrss is KiB on Linux, bytes on macOS
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kib = maxrss / 1024 if sys.platform == "darwin" else maxrss
+    return kib / 1024
