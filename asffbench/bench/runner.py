@@ -184,6 +184,8 @@ def compile_model(model: nn.Module, settings: BenchSettings, device: torch.devic
     try:
         with torch.inference_mode(), autocast_context(device, settings.precision):
             compiled(sample.to(device))
+    except torch.cuda.OutOfMemoryError:
+        raise  # the batch is halved by the caller
     except Exception as err:  # noqa: BLE001 - dynamo/inductor raise many types; all end here
         raise UserError(f"bench.compile={settings.compile}: torch.compile failed: {compile_failure(err)}") from None
     return compiled, time.perf_counter() - started

@@ -16,7 +16,7 @@ from typing import Callable, ContextManager, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from asffbench.bench.memory import PeakMemory
+from asffbench.memory import PeakMemory
 from asffbench.bench.stats import percentile, summarize
 from asffbench.device import synchronize
 
