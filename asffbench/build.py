@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence
 
 from asffbench.config.schema import COCO_ANCHORS
 from asffbench.errors import UserError
-from asffbench.models import ENHANCED_FUSIONS, FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck
+from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
 from asffbench.models.layers import scale_channels
 
@@ -35,12 +35,14 @@ def build_yolov3(
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
-    Left at None, `compress_c` is 8 for the enhanced fusions (`asff_star`) and 16 otherwise, and
-    `rfb` and `dropblock` are on for the enhanced fusions only, like the `fusion=` config presets.
+    Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
+    otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
+    `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
     Raises KeyError (UnknownNameError) for an unknown fusion.
     """
     fusion_builder = FUSIONS.get(fusion)
-    enhanced = fusion in ENHANCED_FUSIONS
+    info = fusion_info(fusion)
+    enhanced = info.enhanced
     backbone = Darknet53(width=width, depth=depth)
     neck = YOLOv3Neck(
         backbone.out_channels,
@@ -50,7 +52,7 @@ def build_yolov3(
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     if compress_c is None:
-        compress_c = 8 if enhanced else 16
+        compress_c = info.default_compress_c
     fusion_module = fusion_builder(neck.out_channels, head_widths, compress_c, upsample)
     head = YOLOHead(
         fusion_module.out_channels,

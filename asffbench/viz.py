@@ -162,14 +162,16 @@ def visualize(
     from asffbench.device import resolve_device
     from asffbench.engine.evaluate import load_model_for_eval
     from asffbench.engine.postprocess import postprocess
+    from asffbench.models import FUSIONS, fusion_info
 
     if not 0.0 <= score_thresh <= 1.0:
         raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
     source = resolve_source(Path(target), overrides)
     cfg = source.cfg
-    if str(cfg.fusion.name) not in ("asff", "asff_star"):
+    if not fusion_info(str(cfg.fusion.name)).adaptive:
+        adaptive = " or ".join(name for name in FUSIONS if fusion_info(name).adaptive)
         raise UserError(f"fusion.name={cfg.fusion.name}: has no adaptive fusion weights to show "
-                        "(viz needs fusion=asff or asff_star)")
+                        f"(viz needs fusion={adaptive})")
     cfg.model.pretrained = None  # the checkpoint holds every weight
     class_names = None
     paths = find_images([Path(p) for p in images]) if images else None

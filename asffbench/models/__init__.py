@@ -2,7 +2,7 @@
 
 from asffbench.models.backbone import Darknet53
 from asffbench.models.detector import YOLOv3
-from asffbench.models.fusion import ENHANCED_FUSIONS, FUSIONS
+from asffbench.models.fusion import FUSIONS, FusionInfo, fusion_info
 from asffbench.models.head import YOLOHead
 from asffbench.models.neck import YOLOv3Neck
 from asffbench.models.outputs import DetectorOutput, LevelOutput
@@ -11,12 +11,13 @@ from asffbench.models.registry import Registry, UnknownNameError
 __all__ = [
     "Darknet53",
     "DetectorOutput",
-    "ENHANCED_FUSIONS",
     "FUSIONS",
+    "FusionInfo",
     "LevelOutput",
     "Registry",
     "UnknownNameError",
     "YOLOHead",
     "YOLOv3",
     "YOLOv3Neck",
+    "fusion_info",
 ]

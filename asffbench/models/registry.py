@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 Builder = TypeVar("Builder", bound=Callable)
 
@@ -15,22 +15,33 @@ class UnknownNameError(KeyError):
 
 
 class Registry:
-    """Maps names to builders; refuses a second builder under the same name."""
+    """Maps names to builders; refuses a second builder under the same name.
+
+    An entry may carry `info`: what the rest of the code needs to know about the part without
+    building it (e.g. whether a fusion has adaptive weights), so no one guesses from names.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._builders: dict[str, Callable] = {}
+        self._info: dict[str, Any] = {}
 
-    def register(self, name: str) -> Callable[[Builder], Builder]:
-        """Decorator: `@REGISTRY.register("name")` above a builder (function or class)."""
+    def register(self, name: str, info: Optional[Any] = None) -> Callable[[Builder], Builder]:
+        """Decorator: `@REGISTRY.register("name", info)` above a builder (function or class)."""
 
         def add(builder: Builder) -> Builder:
             if name in self._builders:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._builders[name] = builder
+            self._info[name] = info
             return builder
 
         return add
+
+    def info(self, name: str) -> Any:
+        """The entry's `info` (None when it was registered without); UnknownNameError if unknown."""
+        self.get(name)
+        return self._info[name]
 
     def get(self, name: str) -> Callable:
         try:

@@ -37,3 +37,24 @@ def test_fusion_registry_holds_the_five_fusions():
     assert sorted(FUSIONS) == ["asff", "asff_star", "concat", "none", "sum"]
     with pytest.raises(UnknownNameError, match="choose from"):
         FUSIONS.get("asf")
+
+
+def test_registry_info_travels_with_the_entry():
+    registry = Registry("widget")
+    registry.register("a", info={"size": 3})(lambda: 1)
+    registry.register("b")(lambda: 2)
+    assert registry.info("a") == {"size": 3}
+    assert registry.info("b") is None
+    with pytest.raises(UnknownNameError, match="choose from a, b"):
+        registry.info("c")
+
+
+def test_fusion_info_says_what_each_fusion_is():
+    from asffbench.models import fusion_info
+
+    adaptive = sorted(name for name in FUSIONS if fusion_info(name).adaptive)
+    assert adaptive == ["asff", "asff_star"]
+    assert [name for name in FUSIONS if fusion_info(name).enhanced] == ["asff_star"]
+    assert not fusion_info("none").uses_upsample
+    assert all(fusion_info(name).uses_upsample for name in ("sum", "concat", "asff", "asff_star"))
+    assert fusion_info("asff_star").default_compress_c == 8 and fusion_info("asff").default_compress_c == 16

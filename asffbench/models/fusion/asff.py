@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo
 from asffbench.models.layers import ConvBNAct
 
 
@@ -53,9 +53,12 @@ class ASFF(MultiLevelFusion):
         super().__init__(levels, out_channels)
 
 
-# ASFF* is the same fusion; the builder adds its RFB and DropBlock (ENHANCED_FUSIONS).
-@FUSIONS.register("asff_star")
-@FUSIONS.register("asff")
+# ASFF* is the same fusion; `enhanced` tells the model builder to add its RFB and DropBlock.
+@FUSIONS.register(
+    "asff_star",
+    FusionInfo(adaptive=True, uses_upsample=True, uses_compress_c=True, enhanced=True, default_compress_c=8),
+)
+@FUSIONS.register("asff", FusionInfo(adaptive=True, uses_upsample=True, uses_compress_c=True))
 def build_asff(
     in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
 ) -> ASFF:

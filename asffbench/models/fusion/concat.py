@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo
 from asffbench.models.layers import ConvBNAct
 
 
@@ -30,7 +30,7 @@ class ConcatFusion(MultiLevelFusion):
         super().__init__(levels, out_channels)
 
 
-@FUSIONS.register("concat")
+@FUSIONS.register("concat", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_concat(
     in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
 ) -> ConcatFusion:

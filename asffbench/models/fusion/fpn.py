@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 from torch import Tensor, nn
 
 from asffbench.models.fusion.base import MultiLevelFusion
-from asffbench.models.fusion.registry import FUSIONS
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo
 from asffbench.models.layers import ConvBNAct
 
 
@@ -32,7 +32,7 @@ class FPNFusion(MultiLevelFusion):
         super().__init__([ExpandOnly(level, c_in, c_out) for level, (c_in, c_out) in pairs], out_channels)
 
 
-@FUSIONS.register("none")
+@FUSIONS.register("none", FusionInfo(adaptive=False, uses_upsample=False, uses_compress_c=False))
 def build_fpn(
     in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
 ) -> FPNFusion:

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 from torch import Tensor
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo
 
 
 class SumLevel(ResizeFuseLevel):
@@ -23,7 +23,7 @@ class SumFusion(MultiLevelFusion):
         super().__init__(levels, out_channels)
 
 
-@FUSIONS.register("sum")
+@FUSIONS.register("sum", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_sum(
     in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
 ) -> SumFusion:
