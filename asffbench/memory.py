@@ -22,7 +22,7 @@ CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 class PeakMemory:
-    """`with PeakMemory(device) as peak: ...`, then `peak.result()` (MiB figures and the method)."""
+    """`with PeakMemory(device) as peak: ...` (or `start()`/`stop()`), then `peak.result()`."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -30,7 +30,7 @@ class PeakMemory:
         self.baseline_mib = 0.0
         self.peak: dict[str, Optional[float]] = {}
 
-    def __enter__(self) -> "PeakMemory":
+    def start(self) -> "PeakMemory":
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -43,7 +43,7 @@ class PeakMemory:
             self.baseline_mib = peak_rss_mib()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.peak = {
@@ -54,8 +54,28 @@ class PeakMemory:
             peak = peak_rss_mib()
             self.peak = {"rss_growth_mib": max(0.0, peak - self.baseline_mib), "rss_peak_mib": peak}
 
+    def __enter__(self) -> "PeakMemory":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def result(self) -> dict:
         return {"device": self.device.type, **self.peak, "method": self.method}
+
+
+def headline_mib(memory: Optional[dict]) -> Optional[float]:
+    """The one figure of a PeakMemory result: CUDA allocated peak, or the CPU resident-set growth."""
+    if not memory:
+        return None
+    return memory.get("allocated_mib", memory.get("rss_growth_mib"))
+
+
+def larger_peak(a: Optional[dict], b: Optional[dict]) -> Optional[dict]:
+    """Of two PeakMemory results, the one with the larger headline figure."""
+    if a is None or (b is not None and (headline_mib(b) or 0.0) > (headline_mib(a) or 0.0)):
+        return b
+    return a
 
 
 def reset_rss_peak() -> bool:

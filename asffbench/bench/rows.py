@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from asffbench.errors import UserError
+from asffbench.memory import headline_mib
 
 ROW_SUFFIXES = (".jsonl", ".csv")
 
@@ -64,13 +65,8 @@ def flat_row(result: dict) -> dict:
             nms_candidates_per_image=result["input"]["nms_candidates_per_image"],
             fps=result["fps"], fps_median=result["fps_median"],
         )
-    row.update(peak_memory_mib=peak_memory_mib(result["memory"]), torch=result["torch"])
+    row.update(peak_memory_mib=headline_mib(result["memory"]), torch=result["torch"])
     return {key: row[key] for key in columns(result["mode"])}
-
-
-def peak_memory_mib(memory: dict) -> float:
-    """The headline memory figure: CUDA allocated peak, or the CPU peak resident-set growth."""
-    return memory.get("allocated_mib", memory.get("rss_growth_mib"))
 
 
 def csv_header(path: Path) -> list[str] | None:

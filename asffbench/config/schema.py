@@ -175,6 +175,7 @@ class EvalConfig:
     max_det: int = 100
     backend: EvalBackend = EvalBackend.pycocotools
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
+    enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from asffbench.engine.logging import TrainLogger
 from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.memory import larger_peak
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
 
@@ -45,6 +46,7 @@ class TrainResult:
     epochs_done: int
     model: nn.Module = field(repr=False)  # the EMA model when EMA is on; unwrapped from DDP; in eval mode
     final_loss: Optional[float] = None  # mean loss of the last epoch run by this call
+    peak_memory: Optional[dict] = None  # the largest per-epoch peak (asffbench.memory.PeakMemory)
 
 
 def seed_everything(seed: int) -> None:
@@ -136,13 +138,14 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
         enabled=env.is_main,
     )
     started = time.perf_counter()
-    final_loss = None
+    final_loss = peak_memory = None
     try:
         if tcfg.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(plain_cfg), ckpt_path)  # eval finds the given weights
         for epoch in range(trainer.epoch, tcfg.epochs):
             summary = trainer.train_epoch(loader, epoch)
             final_loss = summary["loss"]
+            peak_memory = larger_peak(peak_memory, summary["peak_memory"])
             if env.is_main:
                 save_checkpoint(trainer.state_dict(plain_cfg), ckpt_path)
             trainer.logger.epoch_end(epoch=epoch, **summary)
@@ -157,6 +160,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
         epochs_done=trainer.epoch,
         model=final,
         final_loss=final_loss,
+        peak_memory=peak_memory,
     )
 
 
