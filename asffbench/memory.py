@@ -2,9 +2,11 @@
 
 On CUDA: torch's allocator peaks (`max_memory_allocated`, `max_memory_reserved`), reset when the
 phase starts. On CPU there is no allocator counter, so the figure is the growth of the process's
-peak resident set over the phase: Linux lets a process reset its own high-water mark (VmHWM) by
-writing 5 to /proc/self/clear_refs; where that is not allowed the lifetime peak
-(`getrusage` ru_maxrss) is used, and a phase that stays below an earlier peak then shows 0.
+peak resident set over the phase: free heap memory is first handed back to the OS (glibc
+`malloc_trim`, else the allocator would serve the phase from memory it kept and hide it), then
+the high-water mark (VmHWM) is reset by writing 5 to /proc/self/clear_refs, which Linux allows a
+process for itself. Where that is refused the lifetime peak (`getrusage` ru_maxrss) is used, and
+a phase that stays below an earlier peak then shows 0.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class PeakMemory:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self.method = "torch.cuda.max_memory_allocated/max_memory_reserved, reset at the start"
-        elif reset_rss_peak():
+        elif release_free_heap() and reset_rss_peak():
             self.method = "growth of the process's peak resident set (VmHWM, reset at the start)"
             self.baseline_mib = current_rss_mib()
         else:
@@ -76,6 +78,18 @@ def larger_peak(a: Optional[dict], b: Optional[dict]) -> Optional[dict]:
     if a is None or (b is not None and (headline_mib(b) or 0.0) > (headline_mib(a) or 0.0)):
         return b
     return a
+
+
+def release_free_heap() -> bool:
+    """Hand memory freed by earlier work back to the OS (glibc malloc_trim), so that the phase's
+    own allocations show as growth instead of reusing what the allocator kept resident."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the growth is then a lower bound
+    return True
 
 
 def reset_rss_peak() -> bool:
