@@ -201,3 +201,32 @@ def test_bench_out_refuses_a_foreign_csv_before_measuring(cli, one_line_error, t
     code, _, err = cli("bench", *TINY, *QUICK, "--out", str(rows))
     one_line_error(code, err, "old.csv", "header")
     assert rows.read_text() == "fusion,model,fps\nasff,tiny,3.0\n"
+
+
+# --- sweeps ------------------------------------------------------------------------------------
+def report_process(cfg, axes, attempt):
+    import os
+
+    return {"pid": os.getpid(), "axes": axes, "attempt": attempt, "seed": cfg.seed}
+
+
+@pytest.mark.slow
+def test_isolated_run_happens_in_another_process():
+    import os
+
+    from asffbench.runs.isolation import run_in_fresh_process
+
+    got = run_in_fresh_process(report_process, compose_config(TINY), {"fusion": "asff"}, {"id": "x"})
+    assert got["pid"] != os.getpid()
+    assert got["axes"] == {"fusion": "asff"} and got["attempt"] == {"id": "x"} and got["seed"] == 0
+
+
+def test_speed_sweep_is_timing_only_and_isolated():
+    from asffbench.runs.sweep_spec import load_sweep
+
+    spec = load_sweep("speed")
+    assert spec.isolate is True
+    assert spec.overrides["train.epochs"] == 0 and spec.overrides["eval.enabled"] is False
+    assert spec.axes["bench.batch_size"] == [1, 8, 32]
+    assert spec.axes["bench.precision"] == ["fp32", "fp16", "bf16"]
+    assert len(spec) == 5 * 3 * 3 * 2

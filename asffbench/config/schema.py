@@ -185,6 +185,7 @@ class SweepInfo:
     name: Optional[str] = None
     axes: list[str] = field(default_factory=list)
     force: bool = False
+    isolate: bool = False  # the sweep file's `isolate`: each run in a fresh process
 
 
 @dataclass
