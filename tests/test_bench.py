@@ -138,8 +138,8 @@ def test_bench_table_and_row_file(cli, tmp_path):
     code, _, err = cli("bench", *TINY, *QUICK, "--out", str(rows), "fusion=none")
     assert code == 0, err
     lines = rows.read_text().splitlines()
-    assert len(lines) == 3 and lines[0].startswith("fusion,")
-    assert lines[1].startswith("asff,") and lines[2].startswith("none,")
+    assert len(lines) == 3 and lines[0].startswith("mode,fusion,")
+    assert lines[1].startswith("infer,asff,") and lines[2].startswith("infer,none,")
 
 
 @pytest.mark.parametrize("args,needles", [

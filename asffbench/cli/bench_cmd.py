@@ -49,6 +49,11 @@ def latency_text(summary: dict) -> str:
             f"(median {summary['median']:.2f}, p90 {summary['p90']:.2f})")
 
 
+def batch_text(result: dict) -> str:
+    halvings = result["protocol"]["oom_fallbacks"]
+    return f"batch {result['batch_size']}" + (f" (halved {halvings}x on out-of-memory)" if halvings else "")
+
+
 def memory_text(memory: dict) -> str:
     if "allocated_mib" in memory:
         return f"{memory['allocated_mib']:.0f} MiB allocated, {memory['reserved_mib']:.0f} MiB reserved (peak)"
@@ -83,7 +88,7 @@ def print_table(result: dict) -> None:
     table.add_row(
         "protocol",
         f"{result['device']} ({result['device_name']}), {result['precision']}, "
-        f"batch {result['batch_size']}, {result['img_size']} px, fused={result['fused']}, "
+        f"{batch_text(result)}, {result['img_size']} px, fused={result['fused']}, "
         f"channels_last={result['channels_last']}, compile={result['compile']}, "
         f"cudnn_benchmark={result['cudnn_benchmark']}, "
         f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
@@ -108,10 +113,9 @@ def print_train_table(result: dict) -> None:
                   f"({result['loader']['workers']} workers)")
     table.add_row("peak memory (timed steps)", memory_text(result["memory"]))
     p = result["protocol"]
-    batch = f"batch {result['batch_size']}" + (f" (halved {p['oom_fallbacks']}x on OOM)" if p["oom_fallbacks"] else "")
     table.add_row(
         "protocol",
-        f"{result['device']} ({result['device_name']}), {result['precision']}, {batch}, "
+        f"{result['device']} ({result['device_name']}), {result['precision']}, {batch_text(result)}, "
         f"{result['img_size']} px, channels_last={result['channels_last']}, compile={result['compile']}, "
         f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
     )
