@@ -124,7 +124,8 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights
     model = model.to(device).eval()
     flops = count_flops(model, settings.img_size, batch_size=1)
     images = timing_images(cfg, input_kind(settings.input, has_weights), settings.batch_size)
-    timed = prepare_for_timing(model, settings, device, images.batches(1)[0])
+    # The compiling call uses a timed batch, so the timed shape is the one compiled.
+    timed = prepare_for_timing(model, settings, device, images.batches(settings.batch_size)[0])
     nms = nms_function(cfg) if cfg.bench.nms else None
     fitted = run_halving_on_oom(
         lambda batch: measure_speed(
