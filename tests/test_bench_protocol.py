@@ -137,6 +137,8 @@ def test_variants_are_stated_and_hashed():
     for override in ("bench.channels_last=true", "bench.compile=default", "bench.cudnn_benchmark=true",
                      "bench.mode=train", "bench.input=val"):
         assert experiment_hash(compose_config([*TINY, override])) != experiment_hash(plain), override
+    # Spelling out a default is the same experiment.
+    assert experiment_hash(compose_config([*TINY, "bench.compile=false"])) == experiment_hash(plain)
 
 
 def test_channels_last_runs_and_is_recorded():

@@ -110,7 +110,9 @@ class BenchConfig:
     # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory).
     batch_size: Any = 1
     channels_last: bool = False  # model and inputs in channels-last memory format
-    compile: str = "false"  # torch.compile mode: false | default | reduce-overhead
+    # torch.compile mode: false | default | reduce-overhead (Any: `false` stays a bool, so the
+    # default and an explicit bench.compile=false hash alike).
+    compile: Any = False
     cudnn_benchmark: bool = False  # torch.backends.cudnn.benchmark while timing (CUDA)
 
 
