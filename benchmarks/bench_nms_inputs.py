@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the model the checkpoint belongs to")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
 
     base = [*args.overrides, f"eval.checkpoint={args.checkpoint}"]
     per_image: dict[str, list[float]] = {"val": [], "random": []}
