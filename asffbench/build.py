@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from asffbench.config.schema import COCO_ANCHORS
+from asffbench.config.schema import COCO_ANCHORS, choice_str
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
-from asffbench.models.layers import scale_channels
+from asffbench.models.layers import SCHEDULE_EPOCHS, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
@@ -32,13 +32,15 @@ def build_yolov3(
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
     dropblock_keep_prob: float = 0.9,
+    dropblock_epochs: int = SCHEDULE_EPOCHS,
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
-    Raises KeyError (UnknownNameError) for an unknown fusion.
+    `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
+    5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
     """
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
@@ -49,6 +51,7 @@ def build_yolov3(
         width=width,
         dropblock=enhanced if dropblock is None else dropblock,
         dropblock_keep_prob=dropblock_keep_prob,
+        dropblock_epochs=dropblock_epochs,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     if compress_c is None:
@@ -66,32 +69,17 @@ def build_yolov3(
 
 
 def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
-    """The keyword arguments of `build_yolov3` for a composed config; UserError on bad values."""
+    """The keyword arguments of `build_yolov3` for a composed config; UserError for a fusion or
+    upsampling mode the model registry does not know."""
     fusion_name = str(cfg.fusion.name)
     if fusion_name not in FUSIONS:
         choices = ", ".join(FUSIONS.names())
         raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
-    upsample = getattr(cfg.fusion.upsample, "value", cfg.fusion.upsample)  # str enum -> str
+    upsample = choice_str(cfg.fusion.upsample)
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
-    checks = [
-        ("model.width", cfg.model.width, cfg.model.width > 0, "must be positive"),
-        ("model.depth", cfg.model.depth, cfg.model.depth > 0, "must be positive"),
-        ("model.num_classes", cfg.model.num_classes, cfg.model.num_classes >= 1, "must be at least 1"),
-        ("fusion.compress_c", cfg.fusion.compress_c, cfg.fusion.compress_c >= 1, "must be at least 1"),
-        (
-            "fusion.dropblock_keep_prob",
-            cfg.fusion.dropblock_keep_prob,
-            0.0 < cfg.fusion.dropblock_keep_prob <= 1.0,
-            "must be in (0, 1]",
-        ),
-    ]
-    for option, value, valid, rule in checks:
-        if not valid:
-            raise UserError(f"{option}={value}: {rule}")
+    # The values themselves were checked when the config was composed (config/validate.py).
     anchors = [list(a) for a in cfg.model.anchors]
-    if len(anchors) != 9 or any(len(a) != 2 or min(a) <= 0 for a in anchors):
-        raise UserError(f"model.anchors: expected 9 positive [w, h] pairs (small to large), got {anchors}")
     return {
         "fusion": fusion_name,
         "width": float(cfg.model.width),
@@ -104,6 +92,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
+        "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
     }
 
 

@@ -26,21 +26,13 @@ from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
 from asffbench.device import device_name, resolve_device
 from asffbench.environment import software_versions
+from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
-
-FLOPS_CONVENTION = (
-    "fvcore FlopCountAnalysis at batch 1: one fused multiply-add counts once, so its total is "
-    "GMACs; GFLOPs = 2 x GMACs. Element-wise operators listed in uncounted_ops are not counted."
-)
-COMPILE_MODES = ("false", "default", "reduce-overhead")
-
-
-def plain(value: Any) -> Any:
-    return getattr(value, "value", value)  # str enum -> str
+from asffbench.record_schema import FLOPS_CONVENTION
 
 
 def bench_precision(cfg: DictConfig) -> str:
-    return str(plain(cfg.bench.precision))
+    return choice_str(cfg.bench.precision)
 
 
 @dataclass(frozen=True)
@@ -71,21 +63,12 @@ class BenchSettings:
 
 
 def bench_settings(cfg: DictConfig, device: torch.device) -> BenchSettings:
-    """Check `bench.*` and `img_size` (one-line UserError naming the key) and return them."""
+    """The `bench.*` keys (their values are checked at composition, config/validate.py), and
+    what the machine must offer for them (one-line UserError naming the key)."""
     bench = cfg.bench
-    for key in ("iters", "repeats"):
-        if int(bench[key]) < 1:
-            raise UserError(f"bench.{key}={bench[key]}: must be at least 1")
-    if int(bench.warmup) < 0:
-        raise UserError(f"bench.warmup={bench.warmup}: must be 0 or more")
-    if int(cfg.img_size) % 32 or int(cfg.img_size) < 32:
-        raise UserError(f"img_size={cfg.img_size}: must be a positive multiple of 32")
     precision = bench_precision(cfg)
     if precision == "fp16" and device.type != "cuda":
         raise UserError("bench.precision=fp16: half-precision autocast needs device=cuda")
-    compile_mode = str(bench.compile).lower()
-    if compile_mode not in COMPILE_MODES:
-        raise UserError(f"bench.compile={bench.compile}: choose from {', '.join(COMPILE_MODES)}")
     find_max = str(bench.batch_size) == "max"
     if find_max and device.type != "cuda":
         raise UserError(
@@ -93,19 +76,13 @@ def bench_settings(cfg: DictConfig, device: torch.device) -> BenchSettings:
             "which needs device=cuda; give a number on CPU"
         )
     return BenchSettings(
-        mode=str(plain(bench.mode)), input=str(plain(bench.input)),
-        batch_size=MAX_BATCH_START if find_max else positive_batch(bench.batch_size),
+        mode=choice_str(bench.mode), input=choice_str(bench.input),
+        batch_size=MAX_BATCH_START if find_max else int(bench.batch_size),
         find_max=find_max, precision=precision, img_size=int(cfg.img_size), fuse=bool(bench.fuse),
-        channels_last=bool(bench.channels_last), compile=compile_mode,
+        channels_last=bool(bench.channels_last), compile=str(bench.compile).lower(),
         cudnn_benchmark=bool(bench.cudnn_benchmark), warmup=int(bench.warmup),
         iters=int(bench.iters), repeats=int(bench.repeats),
     )
-
-
-def positive_batch(value: Any) -> int:
-    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-        raise UserError(f"bench.batch_size={value}: must be a positive integer or max")
-    return int(value)
 
 
 def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
@@ -199,23 +176,24 @@ def compile_failure(err: BaseException) -> str:
 
 
 def nms_function(cfg: DictConfig) -> Callable:
-    from asffbench.engine.postprocess import postprocess
+    from asffbench.engine.postprocess import postprocess, postprocess_settings
 
-    return partial(postprocess, score_thresh=float(cfg.eval.score_thresh), nms_iou=float(cfg.eval.nms_iou),
-                   max_det=int(cfg.eval.max_det))
+    return partial(postprocess, **postprocess_settings(cfg))
 
 
 def mean_nms_candidates(model: nn.Module, batches: list, cfg: DictConfig, settings: BenchSettings,
                         device: torch.device) -> float:
-    """Mean number of (box, class) pairs per image entering NMS on the timed batches (untimed)."""
-    from asffbench.engine.postprocess import nms_candidate_counts
+    """Mean number of candidates per image entering NMS on the timed batches (untimed)."""
+    from asffbench.engine.postprocess import nms_candidate_counts, postprocess_settings
 
+    nms = postprocess_settings(cfg)
     counts = []
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     with torch.inference_mode(), autocast_context(device, settings.precision):
         for batch in batches:
             out = model(batch.to(device).contiguous(memory_format=memory_format))
-            counts.extend(nms_candidate_counts(out.levels, score_thresh=float(cfg.eval.score_thresh)).tolist())
+            counts.extend(nms_candidate_counts(out.levels, score_thresh=nms["score_thresh"],
+                                               multi_label=nms["multi_label"]).tolist())
     return sum(counts) / len(counts)
 
 

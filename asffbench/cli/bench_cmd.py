@@ -28,11 +28,12 @@ def register(app: typer.Typer) -> None:
         from asffbench.bench import benchmark
         from asffbench.bench.rows import append_row, check_row_file
         from asffbench.config.compose import compose_config
+        from asffbench.config.schema import choice_str
 
         extra = [f"bench.mode={mode}"] if mode is not None else []
         cfg = compose_config(overrides_list(overrides) + extra)
         if out is not None:
-            check_row_file(out, str(getattr(cfg.bench.mode, "value", cfg.bench.mode)))
+            check_row_file(out, choice_str(cfg.bench.mode))
         result = benchmark(cfg)
         if out is not None:
             append_row(out, result)

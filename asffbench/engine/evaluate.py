@@ -2,7 +2,8 @@
 
 Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
 back to original image pixels, labels to category ids, `detections.json` (COCO results) and
-`metrics.json` in the run directory, then COCOeval with the configured backend.
+`metrics.json` in the run directory, then COCOeval with the configured backend, and with
+`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
+from asffbench.config.schema import choice_str
 from asffbench.engine.checkpoint import (
     last_checkpoint,
     load_checkpoint,
@@ -25,6 +27,7 @@ from asffbench.engine.checkpoint import (
     run_dir_of,
 )
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
+from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
 
 DETECTIONS_NAME = "detections.json"
@@ -73,6 +76,7 @@ def predict(
     score_thresh: float,
     nms_iou: float,
     max_det: int,
+    multi_label: bool = True,
 ) -> tuple[list[dict], list[Any]]:
     """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen."""
     from asffbench.engine.postprocess import boxes_to_original, postprocess
@@ -83,7 +87,9 @@ def predict(
     cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
     for images, _targets, metas in loader:
         output = model(images.to(device, non_blocking=True))
-        detections = postprocess(output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det)
+        detections = postprocess(
+            output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det, multi_label=multi_label
+        )
         for det, meta in zip(detections, metas):
             image_ids.append(meta["image_id"])
             if det["boxes"].numel() == 0:
@@ -109,12 +115,14 @@ def predict(
 
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
-    `per_class`, `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
+    `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
+    `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
     from asffbench.data import build_val_loader
     from asffbench.device import resolve_device
+    from asffbench.engine.postprocess import postprocess_settings
 
     if process_rank() != 0:
         return {}
@@ -135,19 +143,22 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         loader,
         dataset.label_to_cat_id,
         device,
-        score_thresh=cfg.eval.score_thresh,
-        nms_iou=cfg.eval.nms_iou,
-        max_det=cfg.eval.max_det,
+        **postprocess_settings(cfg),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
-    metrics: dict[str, Any] = {name: scores[name] for name in METRIC_NAMES}
+    metrics: dict[str, Any] = {"metric": metric_of(cfg)}
+    metrics.update({name: scores[name] for name in METRIC_NAMES})
     metrics["per_class"] = scores["per_class"]
+    if metrics["metric"] == "voc":
+        from asffbench.engine.voc_eval import voc_evaluate
+
+        metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
     metrics.update(
         num_images=len(image_ids),
         num_detections=len(detections),
-        backend=str(getattr(cfg.eval.backend, "value", cfg.eval.backend)),
+        backend=choice_str(cfg.eval.backend),
         checkpoint=str(checkpoint) if checkpoint else None,
         eval_seconds=time.perf_counter() - started,
     )
@@ -155,16 +166,21 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     return metrics
 
 
-def process_rank() -> int:
-    import torch.distributed as dist
+def metric_of(cfg: DictConfig) -> str:
+    """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
+    from asffbench.config.schema import choice_str
+    from asffbench.data.sources import VOC_KINDS
 
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    metric = choice_str(cfg.eval.metric)
+    if metric == "auto":
+        return "voc" if cfg.data.name in VOC_KINDS else "coco"
+    return metric
 
 
 def check_classes(model: nn.Module, dataset: Any) -> None:
+    """A given model (not built from this config) must still cover the val categories."""
+    from asffbench.data.loaders import check_num_classes
+
     classes = getattr(model, "num_classes", None)
-    if classes is not None and classes < len(dataset.label_to_cat_id):
-        source = getattr(dataset, "ann_file", "the val annotations")
-        raise UserError(
-            f"model.num_classes={classes} but {source} has {len(dataset.label_to_cat_id)} categories"
-        )
+    if classes is not None:
+        check_num_classes(classes, len(dataset.label_to_cat_id), getattr(dataset, "ann_file", "the val annotations"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -27,23 +27,26 @@ def decode(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor, Tensor]:
     return torch.cat(boxes, dim=1), torch.cat(objectness, dim=1), torch.cat(class_probs, dim=1)
 
 
-def top_pairs(levels: Sequence[LevelOutput], pre_nms_topk: int) -> tuple[Tensor, Tensor, Tensor, int]:
-    """Boxes (B, N, 4) and, per image, the `pre_nms_topk` best (box, class) scores (B, K) with
-    their flat index box * C + class (B, K); plus C."""
+def candidate_scores(levels: Sequence[LevelOutput], multi_label: bool) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Boxes (B, N, 4) and the score obj * class prob of every candidate: (B, N * C), flat index
+    box * C + class, with `multi_label`; else (B, N), each box's best class, given as (B, N)."""
     boxes, objectness, class_probs = decode(levels)
     boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
     batch, num_preds, num_classes = class_probs.shape
-    scores = (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes)
-    top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
-    return boxes, top_scores, top_index, num_classes
+    if multi_label:
+        return boxes, (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes), None
+    best_prob, best_class = class_probs.max(dim=2)
+    return boxes, objectness * best_prob, best_class
 
 
 @torch.no_grad()
 def nms_candidate_counts(
-    levels: Sequence[LevelOutput], score_thresh: float = 0.001, pre_nms_topk: int = 10000
+    levels: Sequence[LevelOutput], score_thresh: float = 0.001, pre_nms_topk: int = 10000,
+    multi_label: bool = True,
 ) -> Tensor:
-    """How many (box, class) pairs of each image enter NMS in `postprocess` (B,)."""
-    _boxes, top_scores, _index, _classes = top_pairs(levels, pre_nms_topk)
+    """How many candidates of each image enter NMS in `postprocess` (B,)."""
+    _boxes, scores, _best = candidate_scores(levels, multi_label)
+    top_scores = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1).values
     return (top_scores > score_thresh).sum(dim=1)
 
 
@@ -54,22 +57,29 @@ def postprocess(
     nms_iou: float = 0.65,
     max_det: int = 100,
     pre_nms_topk: int = 10000,
+    multi_label: bool = True,
 ) -> list[dict[str, Tensor]]:
     """Detections per image: `{"boxes": (K, 4) xyxy input px, "scores": (K,), "labels": (K,)}`,
-    sorted by decreasing score, K <= max_det.
+    sorted by decreasing score, K <= max_det (no cap when max_det is 0).
 
-    Every (box, class) pair with obj * class prob above `score_thresh` is a candidate (multi-label,
-    as COCO evaluation of YOLOv3 does); at most `pre_nms_topk` best pairs per image go to NMS, which
-    runs per image and class in one `batched_nms` call.
+    Candidates are scored obj * class prob and kept above `score_thresh`. With `multi_label` every
+    (box, class) pair is a candidate (as COCO evaluation of YOLOv3 does); without it only each
+    box's best class is (the ASFF reference). At most `pre_nms_topk` best candidates per image go
+    to NMS, which runs per image and class in one `batched_nms` call.
     """
-    boxes, top_scores, top_index, num_classes = top_pairs(levels, pre_nms_topk)
-    batch = boxes.shape[0]
+    boxes, scores, best_class = candidate_scores(levels, multi_label)
+    batch, num_classes = boxes.shape[0], levels[0].pred.shape[-1] - 5
+    top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
     candidate = top_scores > score_thresh
-    image_index = torch.arange(batch, device=top_scores.device)[:, None].expand_as(top_index)[candidate]
+    image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]
     cand_scores = top_scores[candidate]
     flat_index = top_index[candidate]
-    box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
-    cand_labels = flat_index % num_classes
+    if multi_label:
+        box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
+        cand_labels = flat_index % num_classes
+    else:
+        box_index = flat_index
+        cand_labels = best_class[image_index, box_index]
     cand_boxes = boxes[image_index, box_index]
 
     # One group per (image, class): class-wise NMS for the whole batch at once.
@@ -80,7 +90,8 @@ def postprocess(
     counts = torch.bincount(kept_images, minlength=batch)
     starts = torch.cumsum(counts, dim=0) - counts
     rank = torch.arange(kept.numel(), device=kept.device) - starts[kept_images]
-    kept = kept[rank < max_det]
+    if max_det > 0:
+        kept = kept[rank < max_det]
     per_image = torch.bincount(image_index[kept], minlength=batch).tolist()
 
     per_image_boxes = cand_boxes[kept].split(per_image)
@@ -92,14 +103,27 @@ def postprocess(
     ]
 
 
+def postprocess_settings(cfg: Any) -> dict[str, Any]:
+    """The `postprocess` keyword arguments of a composed config: the evaluation settings, used by
+    evaluation, the benchmark's timed NMS and predict alike."""
+    return {
+        "score_thresh": float(cfg.eval.score_thresh),
+        "nms_iou": float(cfg.eval.nms_iou),
+        "max_det": int(cfg.eval.max_det),
+        "multi_label": bool(cfg.recipe.multi_label),
+    }
+
+
 def boxes_to_original(boxes: Tensor, meta: Mapping[str, Any]) -> Tensor:
     """Map xyxy boxes from input pixels back to the original image, clipped to it.
 
-    `meta` is a loader meta dict: `{"orig_size": (h, w), "scale": s, "pad": (left, top)}` with
-    input px = orig px * scale + pad.
+    `meta` is a loader meta dict: `{"orig_size": (h, w), "scale": s or (sx, sy), "pad": (left,
+    top)}` with input px = orig px * scale + pad (one scale for a letterbox, two for a stretch).
     """
     left, top = meta["pad"]
     offset = torch.tensor([left, top, left, top], dtype=boxes.dtype, device=boxes.device)
-    original = (boxes - offset) / float(meta["scale"])
+    scale_x, scale_y = torch.as_tensor(meta["scale"], dtype=torch.float64).expand(2).tolist()
+    scale = torch.tensor([scale_x, scale_y, scale_x, scale_y], dtype=boxes.dtype, device=boxes.device)
+    original = (boxes - offset) / scale
     height, width = meta["orig_size"]
     return clip_boxes_to_image(original, (int(height), int(width)))
