@@ -44,6 +44,7 @@ class TrainResult:
     model: nn.Module = field(repr=False)  # the EMA model when EMA is on; unwrapped from DDP; in eval mode
     final_loss: Optional[float] = None  # mean loss of the last epoch run by this call
     train_seconds_attempt: float = 0.0  # training wall time of this call alone
+    peak_memory: Optional[dict] = None  # the largest per-epoch peak (asffbench.memory.PeakMemory)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
@@ -80,6 +81,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
         model=trainer.final_model().eval(),
         final_loss=final_loss,
         train_seconds_attempt=attempt_seconds,
+        peak_memory=trainer.peak_memory,
     )
 
 
