@@ -92,7 +92,8 @@ def predict(
 
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
-    `per_class`, `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
+    `per_class`, `num_images`, `num_detections`, `backend`, `ground_truth` (the val annotation
+    file), `checkpoint`, `eval_seconds`.
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
@@ -131,6 +132,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         num_images=len(image_ids),
         num_detections=len(detections),
         backend=str(getattr(cfg.eval.backend, "value", cfg.eval.backend)),
+        ground_truth=str(getattr(dataset, "ann_file", "")) or None,  # what `compare` resamples
         checkpoint=str(checkpoint) if checkpoint else None,
         eval_seconds=time.perf_counter() - started,
     )
