@@ -42,6 +42,16 @@ def error(value: float) -> Optional[float]:
     return value if finite(value) else None
 
 
+def interval_error(cell: Cell, key: str) -> Optional[list[list[float]]]:
+    """Asymmetric error bar of a cell's metric: its 95% bootstrap interval, else ± the seed std."""
+    mean = cell.stats[key].mean
+    if key in cell.own_ci95 and finite(cell.own_ci95[key][0]) and finite(mean):
+        lo, hi = cell.own_ci95[key]
+        return [[max(0.0, mean - lo)], [max(0.0, hi - mean)]]
+    spread = error(cell.stats[key].std)
+    return None if spread is None else [[spread], [spread]]
+
+
 def plot_ap_versus(table: ResultTable, cost: str, xlabel: str, path: Path) -> Optional[Path]:
     """Paper Figure 1 style: AP against a cost (FPS or GFLOPs), one labelled point per row."""
     points = [c for c in table.cells if finite(c.stats["AP"].mean) and finite(c.stats[cost].mean)]
@@ -51,7 +61,7 @@ def plot_ap_versus(table: ResultTable, cost: str, xlabel: str, path: Path) -> Op
     ax = figure.add_subplot()
     for cell in points:
         ap, x = cell.stats["AP"], cell.stats[cost]
-        ax.errorbar(x.mean, ap.mean, xerr=error(x.std), yerr=error(ap.std), fmt="o", capsize=3)
+        ax.errorbar(x.mean, ap.mean, xerr=error(x.std), yerr=interval_error(cell, "AP"), fmt="o", capsize=3)
         ax.annotate(cell_name(table, cell), (x.mean, ap.mean), textcoords="offset points",
                     xytext=(5, 5), fontsize=8)
     paper = [c.paper for c in table.cells if c.paper is not None and c.paper.fps is not None]
@@ -81,8 +91,9 @@ def plot_ap_by_scale(table: ResultTable, path: Path) -> Optional[Path]:
     for i, key in enumerate(("APs", "APm", "APl")):
         xs = [j + (i - 1) * width for j in range(len(cells))]
         means = [c.stats[key].mean if finite(c.stats[key].mean) else 0.0 for c in cells]
-        errs = [error(c.stats[key].std) or 0.0 for c in cells]
-        ax.bar(xs, means, width, yerr=errs if any(errs) else None, capsize=2, label=key)
+        bars = [interval_error(c, key) or [[0.0], [0.0]] for c in cells]
+        errs = [[b[0][0] for b in bars], [b[1][0] for b in bars]]
+        ax.bar(xs, means, width, yerr=errs if any(map(any, errs)) else None, capsize=2, label=key)
     ax.set_xticks(range(len(cells)), [cell_name(table, c) for c in cells], rotation=20, ha="right")
     ax.set_ylabel("COCO AP (%)")
     ax.set_title(f"{table.title}: AP by object size")

@@ -18,9 +18,11 @@ from typing import Optional, Sequence
 from asffbench.errors import UserError
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
+from asffbench.results.intervals import add_intervals
 from asffbench.results.methods import methods_markdown
 from asffbench.results.reference import load_paper_reference
 from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
+from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
 from asffbench.results.tables import ResultTable, build_tables
 
 REPORT_NAME = "report.md"
@@ -149,13 +151,18 @@ def write_report(
     out_dir: Optional[Path | str] = None,
     table_format: str = "md",
     reference_path: Optional[Path] = None,
+    bootstrap: int = DEFAULT_REPLICATES,
+    bootstrap_seed: int = DEFAULT_SEED,
 ) -> ReportSummary:
+    """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none)."""
     if table_format not in FORMATS:
         raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
     collection = collect(sweep_dirs)
     out = Path(out_dir) if out_dir is not None else default_out_dir(collection.sweep_dirs)
     reference = load_paper_reference(reference_path)
     tables = build_tables(collection.frame, reference)
+    if bootstrap > 0:
+        add_intervals(tables, bootstrap, bootstrap_seed)
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
