@@ -57,23 +57,21 @@ def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
 
 def resolve_source(target: Path, overrides: Sequence[str]) -> VizSource:
     """Config and checkpoint of a run directory, or of a checkpoint file (+ overrides)."""
-    from asffbench.engine.checkpoint import last_checkpoint
+    from asffbench.config.compose import RUN_CONFIG, compose_config
+    from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
 
     if not target.exists():
         raise UserError(f"{target}: no such run directory or checkpoint")
     if target.is_dir():
-        config = target / "config.yaml"
-        if not config.is_file():
-            raise UserError(f"{target}: not a run directory (no config.yaml)")
+        if not (target / RUN_CONFIG).is_file():
+            raise UserError(f"{target}: not a run directory (no {RUN_CONFIG})")
         checkpoint = last_checkpoint(target)
         if not checkpoint.is_file():
             raise UserError(f"{checkpoint}: checkpoint not found")
-        return VizSource(load_run_config(config, overrides), checkpoint, target / "viz")
-    run_config = target.parent.parent / "config.yaml"
-    if target.parent.name == "checkpoints" and run_config.is_file():
-        return VizSource(load_run_config(run_config, overrides), target, target.parent.parent / "viz")
-    from asffbench.config.compose import compose_config
-
+        return VizSource(load_run_config(target / RUN_CONFIG, overrides), checkpoint, target / "viz")
+    run_dir = run_dir_of(target)
+    if run_dir is not None and (run_dir / RUN_CONFIG).is_file():
+        return VizSource(load_run_config(run_dir / RUN_CONFIG, overrides), target, run_dir / "viz")
     return VizSource(compose_config(list(overrides)), target, Path("viz"))
 
 

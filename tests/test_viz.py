@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from asffbench.build import build_model
-from asffbench.config.compose import compose_config, to_plain
+from asffbench.config.compose import compose_config, to_plain, write_run_config
 from asffbench.engine.checkpoint import save_checkpoint
 
 TINY = ["model=tiny", "img_size=64", "device=cpu", "model.num_classes=3"]
@@ -21,7 +20,7 @@ def make_run(root, fusion="asff"):
     torch.manual_seed(0)
     model = build_model(cfg)
     save_checkpoint({"model": model.state_dict(), "epoch": 0}, root / "checkpoints" / "last.pt")
-    (root / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))))
+    write_run_config(root, cfg)
     return root
 
 
@@ -49,14 +48,31 @@ def test_viz_of_a_run_writes_a_figure_per_image(cli, tmp_path):
             assert np.asarray(picture.convert("L"), dtype=float).std() > 5.0
 
 
+def test_a_checkpoint_in_a_run_takes_the_runs_config_and_output_folder(tmp_path):
+    from asffbench.viz import resolve_source
+
+    run = make_run(tmp_path / "run", fusion="asff_star")
+    source = resolve_source(run / "checkpoints" / "last.pt", ["eval.nms_iou=0.3"])
+    expected = to_plain(compose_config(TINY + ["fusion=asff_star", "eval.nms_iou=0.3"]))
+    assert to_plain(source.cfg) == expected  # the run's config (not the defaults), plus the override
+    assert source.checkpoint == run / "checkpoints" / "last.pt" and source.default_out == run / "viz"
+    loose = tmp_path / "loose.pt"
+    (run / "checkpoints" / "last.pt").rename(loose)
+    source = resolve_source(loose, TINY)  # outside a run: composed from the overrides
+    assert to_plain(source.cfg) == to_plain(compose_config(TINY))
+
+
 @pytest.mark.slow
 def test_viz_of_a_checkpoint_file_uses_its_run_config(tmp_path):
     from asffbench.viz import visualize
 
     run = make_run(tmp_path / "run", fusion="asff_star")
     image = make_image(tmp_path / "x.png")
-    written = visualize(run / "checkpoints" / "last.pt", [image], tmp_path / "out")
-    assert written == [tmp_path / "out" / "fusion_weights_x.png"]
+    # The defaults (darknet53, 80 classes) would not load these weights: the run's config must.
+    written = visualize(run / "checkpoints" / "last.pt", [image])
+    assert written == [run / "viz" / "fusion_weights_x.png"]
+    with Image.open(written[0]) as picture:
+        assert picture.size == (1200, 900)
 
 
 def test_viz_errors_are_one_line(cli, one_line_error, tmp_path):

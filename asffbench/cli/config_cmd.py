@@ -16,12 +16,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
     ) -> None:
         """Print the config that OVERRIDES resolve to (YAML by default)."""
-        from omegaconf import OmegaConf
-
-        from asffbench.config.compose import compose_config, to_plain
+        from asffbench.config.compose import compose_config, config_yaml, to_plain
 
         cfg = compose_config(overrides_list(overrides))
         if as_json:
             print_json(to_plain(cfg))
         else:
-            typer.echo(OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))), nl=False)
+            typer.echo(config_yaml(cfg), nl=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -18,7 +17,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate run_dir=DIR (its checkpoints/last.pt) or eval.checkpoint=FILE on the val split."""
         from asffbench.config.compose import compose_config
-        from asffbench.engine.evaluate import evaluate
+        from asffbench.engine.evaluate import eval_run_dir, evaluate
 
         cfg = compose_config(overrides_list(overrides))
         metrics = evaluate(cfg, eval_run_dir(cfg))
@@ -26,19 +25,6 @@ def register(app: typer.Typer) -> None:
             print_json(metrics)
         else:
             print_metrics(metrics)
-
-
-def eval_run_dir(cfg) -> Path:
-    """Where detections.json and metrics.json go: run_dir, else the checkpoint's run directory."""
-    from asffbench.errors import UserError
-
-    if cfg.run_dir:
-        return Path(cfg.run_dir)
-    if cfg.eval.checkpoint:
-        checkpoint = Path(cfg.eval.checkpoint)
-        folder = checkpoint.parent
-        return folder.parent if folder.name == "checkpoints" else folder
-    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run) or eval.checkpoint=FILE")
 
 
 def print_metrics(metrics: dict) -> None:

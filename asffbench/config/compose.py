@@ -7,6 +7,7 @@ override at fault and, for a config group, the valid choices.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Sequence
 
 from hydra import compose, initialize_config_module
@@ -20,6 +21,7 @@ from asffbench.errors import UserError
 
 CONFIG_MODULE = "asffbench.conf"
 CONFIG_NAME = "config"
+RUN_CONFIG = "config.yaml"  # a run directory's copy of its composed config
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -82,3 +84,15 @@ def first_line(text: str) -> str:
 def to_plain(cfg: DictConfig) -> dict:
     """The config as plain Python (enums as strings), for records and JSON."""
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
+
+
+def config_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML, enums as strings (what `asffbench config` prints)."""
+    return OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg)))
+
+
+def write_run_config(run_dir: Path, cfg: DictConfig) -> Path:
+    """`run_dir/config.yaml`, written atomically; the caller decides which rank writes."""
+    from asffbench.atomic import write_text_atomic
+
+    return write_text_atomic(Path(run_dir) / RUN_CONFIG, config_yaml(cfg))

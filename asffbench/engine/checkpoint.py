@@ -25,6 +25,12 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / LAST
 
 
+def run_dir_of(checkpoint: Path) -> Optional[Path]:
+    """The run directory a checkpoint belongs to (`<run>/checkpoints/x.pt`), else None."""
+    folder = Path(checkpoint).parent
+    return folder.parent if folder.name == CHECKPOINT_DIR else None
+
+
 def save_checkpoint(state: dict, path: Path) -> Path:
     """Write `state` to `path` atomically (temp file, fsync, rename): a crash at any moment
     leaves either the previous checkpoint or the new one, never a torn file.

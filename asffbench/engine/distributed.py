@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Mapping, Optional
+from typing import Callable, Iterator, Mapping, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -137,6 +138,28 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         value /= dist.get_world_size()
     return value
+
+
+T = TypeVar("T")
+
+
+def broadcast_from_main(make: Callable[[], T]) -> T:
+    """`make()` on rank 0, its result on every rank (just `make()` when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return make()
+    chosen = [make() if dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(chosen, src=0)
+    return chosen[0]
+
+
+@contextmanager
+def process_group(device: torch.device) -> Iterator[DistEnv]:
+    """Join the launch's process group (if any) for the block, and leave it afterwards."""
+    env = init_distributed(device)
+    try:
+        yield env
+    finally:
+        cleanup()
 
 
 def cleanup() -> None:

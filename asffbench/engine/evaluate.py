@@ -17,12 +17,29 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
-from asffbench.engine.checkpoint import last_checkpoint, load_checkpoint, load_model_weights, model_state_from
+from asffbench.engine.checkpoint import (
+    last_checkpoint,
+    load_checkpoint,
+    load_model_weights,
+    model_state_from,
+    run_dir_of,
+)
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.errors import UserError
 
 DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
+
+
+def eval_run_dir(cfg: DictConfig) -> Path:
+    """Where detections.json and metrics.json go: run_dir, else the checkpoint's run directory
+    (or, for a checkpoint outside one, its folder)."""
+    if cfg.run_dir:
+        return Path(cfg.run_dir)
+    if cfg.eval.checkpoint:
+        checkpoint = Path(cfg.eval.checkpoint)
+        return run_dir_of(checkpoint) or checkpoint.parent
+    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run) or eval.checkpoint=FILE")
 
 
 def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:

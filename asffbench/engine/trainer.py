@@ -1,5 +1,8 @@
 """The training loop: one object owning model, optimizer, schedule, scaler and EMA.
 
+`Trainer.fit` runs the epochs; after each one it calls the after-epoch steps it was given, in
+order (train.py's: checkpoint, log, barrier). A new per-epoch action is one more step.
+
 `Trainer.state_dict()` is everything a resumed run needs to continue bit for bit on CPU:
 weights, optimizer moments, scheduler position, AMP scaler, EMA and every RNG state.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -28,6 +31,10 @@ CHECKPOINT_FORMAT = "asffbench-checkpoint/1"
 
 class NonFiniteLossError(UserError):
     """The loss became NaN or infinite: the run stops (a failed record), never a NaN model."""
+
+
+# An after-epoch step: (trainer, epoch index, that epoch's summary from train_epoch).
+EpochStep = Callable[["Trainer", int, dict], None]
 
 
 class Trainer:
@@ -62,6 +69,18 @@ class Trainer:
         self.log_every = max(1, log_every)
         self.epoch = 0  # epochs completed
         self.global_iter = 0
+
+    # --- the epochs -------------------------------------------------------------------------
+    def fit(self, loader: Iterable, epochs: int, after_epoch: Sequence[EpochStep] = ()) -> Optional[float]:
+        """Train from epoch `self.epoch` up to `epochs`; returns the last epoch's mean loss
+        (None when no epoch was left to run)."""
+        final_loss = None
+        for epoch in range(self.epoch, epochs):
+            summary = self.train_epoch(loader, epoch)
+            final_loss = summary["loss"]
+            for step in after_epoch:
+                step(self, epoch, summary)
+        return final_loss
 
     # --- one epoch -------------------------------------------------------------------------
     def train_epoch(self, loader: Iterable, epoch: int) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
-from asffbench.config.compose import first_line, to_plain
+from asffbench.config.compose import first_line, write_run_config
 from asffbench.runs.record import (
     RECORD_NAME,
     experiment_hash,
@@ -121,9 +121,7 @@ def write_config(run_dir: Path, cfg: DictConfig) -> None:
     """config.yaml of the run (rank 0, atomically like the record)."""
     if process_rank() != 0:
         return
-    from asffbench.atomic import write_text_atomic
-
-    write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(to_plain(cfg))))
+    write_run_config(run_dir, cfg)
 
 
 def describe_error(err: BaseException, stage: str) -> dict:

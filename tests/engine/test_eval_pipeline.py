@@ -130,3 +130,17 @@ def test_eval_json_of_a_checkpoint_from_train(cli, tmp_path, cache) -> None:
         assert metrics[name] is None or 0.0 <= metrics[name] <= 1.0
     assert metrics["checkpoint"] == str(run_dir / "checkpoints" / "last.pt")
     assert (run_dir / "detections.json").is_file() and (run_dir / "metrics.json").is_file()
+
+
+def test_eval_writes_into_run_dir_else_the_checkpoints_run(tmp_path) -> None:
+    from asffbench.engine.evaluate import eval_run_dir
+    from asffbench.errors import UserError
+
+    def where(*extra: str) -> Path:
+        return eval_run_dir(compose_config(["run_dir=null", *extra]))
+
+    assert where(f"run_dir={tmp_path / 'a'}", f"eval.checkpoint={tmp_path / 'b' / 'w.pt'}") == tmp_path / "a"
+    assert where(f"eval.checkpoint={tmp_path / 'run' / 'checkpoints' / 'last.pt'}") == tmp_path / "run"
+    assert where(f"eval.checkpoint={tmp_path / 'weights' / 'w.pt'}") == tmp_path / "weights"
+    with pytest.raises(UserError, match="nothing to evaluate"):
+        where()

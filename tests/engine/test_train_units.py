@@ -107,3 +107,34 @@ def test_ema_follows_the_model_with_a_ramped_decay() -> None:
     assert torch.allclose(ema.module[0].weight, d * (start + 1.0) + (1 - d) * start)
     assert ema.module[1].num_batches_tracked.dtype == torch.int64
     assert not any(p.requires_grad for p in ema.parameters())
+
+
+def test_fit_runs_the_remaining_epochs_and_their_after_epoch_steps_in_order(monkeypatch) -> None:
+    from asffbench.engine.trainer import Trainer
+
+    net = small_net()
+    optimizer = build_optimizer(net, 0.1, 0.9, 0.0)
+    scheduler = build_scheduler(
+        optimizer, epochs=4, iters_per_epoch=1, warmup_epochs=0, cosine=True, base_lr=0.1, min_lr=0.0,
+        step_milestones=[],
+    )
+    trainer = Trainer(net, nn.Identity(), optimizer, scheduler, device=torch.device("cpu"), iters_per_epoch=1)
+    trainer.epoch = 1  # as after a resume: epoch 0 is done
+
+    def fake_epoch(self, loader, epoch):
+        self.epoch = epoch + 1
+        return {"loss": float(10 * epoch)}
+
+    monkeypatch.setattr(Trainer, "train_epoch", fake_epoch)
+    calls = []
+    steps = [
+        lambda t, epoch, summary: calls.append(("save", epoch, summary["loss"], t.epoch)),
+        lambda t, epoch, summary: calls.append(("log", epoch, summary["loss"], t.epoch)),
+    ]
+    assert trainer.fit([], 4, steps) == 30.0
+    assert calls == [
+        ("save", 1, 10.0, 2), ("log", 1, 10.0, 2),
+        ("save", 2, 20.0, 3), ("log", 2, 20.0, 3),
+        ("save", 3, 30.0, 4), ("log", 3, 30.0, 4),
+    ]
+    assert trainer.fit([], 4, steps) is None  # nothing left to run

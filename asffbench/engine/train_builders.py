@@ -1,0 +1,156 @@
+"""The parts `train()` is assembled from, one builder each, in the order it calls them.
+
+process (threads, device, DDP) -> resume state -> model + initial weights -> data ->
+optimisation (EMA, DDP wrap, optimizer, scheduler, criterion: the `Trainer`) -> resume.
+The order is part of the contract: the seed is set before the model draws its initial weights,
+and a resumed run restores the RNG states last, after everything that draws from them.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from asffbench.engine.checkpoint import load_checkpoint, load_model_weights, model_state_from, restore_rng_states
+from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
+from asffbench.engine.ema import build_ema
+from asffbench.engine.optim import build_optimizer, scaled_lr
+from asffbench.engine.schedule import build_scheduler
+from asffbench.engine.trainer import Trainer
+from asffbench.errors import UserError
+
+# Seeds of ranks > 0 after a resume: apart from each other and from the epochs before.
+RESUME_SEED_STRIDE = 7919
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+
+
+def setup_process(cfg: DictConfig) -> tuple[torch.device, DistEnv]:
+    """CPU threads, the device of this process and its place in a DDP launch (if any)."""
+    from asffbench.device import configure_cpu_threads, resolve_device
+
+    configure_cpu_threads()
+    device = resolve_device(cfg.device)
+    env = init_distributed(device)
+    return process_device(device, env), env
+
+
+def resume_state_of(cfg: DictConfig, checkpoint: Path) -> Optional[dict]:
+    """The checkpoint to continue from: `checkpoint` when train.resume is on and it exists."""
+    return load_checkpoint(checkpoint) if cfg.train.resume and checkpoint.is_file() else None
+
+
+# --- model and initial weights -------------------------------------------------------------------
+# A source loads whole-model weights into a freshly built model when its key is set. Sources run
+# in order, and not at all for a resumed run (the checkpoint has the weights). `model.pretrained`
+# (backbone only) is build_model's own business.
+InitialWeights = Callable[[DictConfig, nn.Module], None]
+
+
+def weights_from_checkpoint(cfg: DictConfig, model: nn.Module) -> None:
+    """`train.checkpoint`: start from a checkpoint's weights (its EMA weights when it has them)."""
+    if cfg.train.checkpoint:
+        path = Path(cfg.train.checkpoint)
+        load_model_weights(model, model_state_from(load_checkpoint(path), path), path)
+
+
+INITIAL_WEIGHTS: tuple[InitialWeights, ...] = (weights_from_checkpoint,)
+
+
+def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, resuming: bool) -> nn.Module:
+    from asffbench.build import build_model
+
+    seed_everything(int(cfg.seed) + env.rank)
+    model = build_model(cfg)
+    if not resuming:
+        for load in INITIAL_WEIGHTS:
+            load(cfg, model)
+    return model.to(device)
+
+
+# --- data -----------------------------------------------------------------------------------------
+def build_data(cfg: DictConfig, env: DistEnv):
+    """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
+    from asffbench.data import build_train_loader
+
+    return build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
+
+
+# --- optimisation ---------------------------------------------------------------------------------
+def build_criterion(cfg: DictConfig) -> nn.Module:
+    from asffbench.engine.loss import YOLOLoss
+
+    return YOLOLoss(
+        num_classes=cfg.model.num_classes,
+        anchors=[list(a) for a in cfg.model.anchors],
+        iou_loss=cfg.tricks.iou_loss,
+        label_smoothing=cfg.tricks.label_smoothing,
+        guided_anchoring=cfg.tricks.guided_anchoring,
+    )
+
+
+def build_trainer(
+    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int
+) -> Trainer:
+    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`."""
+    tcfg = cfg.train
+    ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
+    # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
+    sync_bn = bool(cfg.tricks.sync_bn) and device.type == "cuda"
+    net = wrap_ddp(model, device, env, sync_bn=sync_bn)
+    total_batch = tcfg.batch_size * env.world_size
+    base_lr = scaled_lr(tcfg.lr, total_batch)
+    optimizer = build_optimizer(net, base_lr, tcfg.momentum, tcfg.weight_decay)
+    scheduler = build_scheduler(
+        optimizer,
+        epochs=tcfg.epochs,
+        iters_per_epoch=iters_per_epoch,
+        warmup_epochs=tcfg.warmup_epochs,
+        cosine=cfg.tricks.cosine_lr,
+        base_lr=base_lr,
+        min_lr=scaled_lr(tcfg.min_lr, total_batch),
+        step_milestones=list(tcfg.step_milestones),
+    )
+    return Trainer(
+        net,
+        build_criterion(cfg).to(device),
+        optimizer,
+        scheduler,
+        device=device,
+        iters_per_epoch=iters_per_epoch,
+        world_size=env.world_size,
+        amp=tcfg.amp,
+        grad_clip=tcfg.grad_clip,
+        ema=ema,
+        log_every=tcfg.log_every,
+    )
+
+
+# --- resume ---------------------------------------------------------------------------------------
+def resume(trainer: Trainer, state: dict, cfg: DictConfig, env: DistEnv, path: Path) -> None:
+    """Continue where `state` left off: weights, optimizer, schedule, EMA, then the RNG states."""
+    check_resumable(state, trainer.iters_per_epoch, path)
+    trainer.load_state_dict(state)
+    restore_rng_states(state["rng"])
+    if env.rank != 0:  # the checkpoint holds rank 0's generators; keep the ranks apart
+        seed_everything(int(cfg.seed) + env.rank + RESUME_SEED_STRIDE * trainer.epoch)
+
+
+def check_resumable(state: dict, iters_per_epoch: int, path: Path) -> None:
+    """A checkpoint from a different schedule cannot be continued exactly: say so."""
+    saved = state.get("iters_per_epoch")
+    if saved is not None and int(saved) != iters_per_epoch:
+        raise UserError(
+            f"{path}: written with {saved} iterations per epoch, this config gives {iters_per_epoch}; "
+            "resume with the same data, batch size and train.max_iters_per_epoch"
+        )

@@ -1,0 +1,49 @@
+"""`asffbench train`: train one model into a run directory (and evaluate it on request).
+
+Unlike `run_experiment` there is no record and no benchmark. Runs as one process, or as DDP
+under torchrun / several SLURM tasks: every rank must use the same run directory, so when
+`run_dir` is unset rank 0 picks a fresh one and tells the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from omegaconf import DictConfig
+
+
+def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
+    """Train (then evaluate on rank 0 when `then_eval`); the outcome on rank 0, None elsewhere.
+
+    The outcome: run_dir, checkpoint, epochs_done, world_size, train_seconds, final_loss and,
+    with `then_eval`, metrics (what `evaluate` returns).
+    """
+    from asffbench.device import resolve_device
+    from asffbench.engine.distributed import broadcast_from_main, process_group
+    from asffbench.engine.train import train
+
+    with process_group(resolve_device(cfg.device)) as env:
+        run_dir = Path(cfg.run_dir) if cfg.run_dir else broadcast_from_main(lambda: fresh_dir(cfg))
+        result = train(cfg, run_dir)
+        if not env.is_main:
+            return None
+        outcome = {
+            "run_dir": str(run_dir),
+            "checkpoint": str(result.checkpoint),
+            "epochs_done": result.epochs_done,
+            "world_size": env.world_size,
+            "train_seconds": round(result.train_seconds, 3),
+            "final_loss": result.final_loss,
+        }
+        if then_eval:
+            from asffbench.engine.evaluate import evaluate
+
+            outcome["metrics"] = evaluate(cfg, run_dir, model=result.model)
+        return outcome
+
+
+def fresh_dir(cfg: DictConfig) -> Path:
+    from asffbench.runs.run import fresh_run_dir
+
+    return fresh_run_dir(cfg)
