@@ -73,16 +73,25 @@ def predict(
     score_thresh: float,
     nms_iou: float,
     max_det: int,
+    fusion_stats: Optional[Any] = None,
 ) -> tuple[list[dict], list[Any]]:
-    """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen."""
+    """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen.
+
+    With `fusion_stats` (a `FusionWeightStats`), the same pass also collects the fusion weights
+    at the ground-truth boxes."""
     from asffbench.engine.postprocess import boxes_to_original, postprocess
 
     model.eval()
     results: list[dict] = []
     image_ids: list[Any] = []
     cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
-    for images, _targets, metas in loader:
-        output = model(images.to(device, non_blocking=True))
+    for images, targets, metas in loader:
+        if fusion_stats is None:
+            output = model(images.to(device, non_blocking=True))
+        else:
+            output = model(images.to(device, non_blocking=True), return_fusion_weights=True)
+            if output.fusion_weights is not None:
+                fusion_stats.add(output.fusion_weights, targets, metas)
         detections = postprocess(output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det)
         for det, meta in zip(detections, metas):
             image_ids.append(meta["image_id"])
@@ -110,7 +119,8 @@ def predict(
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `per_class`, `num_images`, `num_detections`, `backend`, `ground_truth` (the val annotation
-    file), `checkpoint`, `eval_seconds`.
+    file), `checkpoint`, `eval_seconds`, and for adaptive fusions `fusion_weights`
+    (`FusionWeightStats.result()`).
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
@@ -129,7 +139,21 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     model.to(device)
     loader, dataset = build_val_loader(cfg)
     check_classes(model, dataset)
+    fusion_stats = fusion_weight_stats(cfg, model)
+    metrics, detections = score_model(cfg, model, loader, dataset, device, fusion_stats)
+    metrics["checkpoint"] = str(checkpoint) if checkpoint else None
+    if fusion_stats is not None:
+        metrics["fusion_weights"] = fusion_stats.result()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
+    write_json_atomic(run_dir / METRICS_NAME, metrics)
+    return metrics
 
+
+def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
+                fusion_stats: Optional[Any] = None) -> tuple[dict, list[dict]]:
+    """The metrics (as `evaluate` returns them, less `checkpoint`) and the detections of `model`
+    on the val `loader`; writes nothing."""
     started = time.perf_counter()
     detections, image_ids = predict(
         model,
@@ -139,9 +163,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         score_thresh=cfg.eval.score_thresh,
         nms_iou=cfg.eval.nms_iou,
         max_det=cfg.eval.max_det,
+        fusion_stats=fusion_stats,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
     metrics: dict[str, Any] = {name: scores[name] for name in METRIC_NAMES}
     metrics["per_class"] = scores["per_class"]
@@ -150,11 +173,48 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         num_detections=len(detections),
         backend=str(getattr(cfg.eval.backend, "value", cfg.eval.backend)),
         ground_truth=str(getattr(dataset, "ann_file", "")) or None,  # what `compare` resamples
-        checkpoint=str(checkpoint) if checkpoint else None,
         eval_seconds=time.perf_counter() - started,
     )
-    write_json_atomic(run_dir / METRICS_NAME, metrics)
-    return metrics
+    return metrics, detections
+
+
+def fusion_weight_stats(cfg: DictConfig, model: nn.Module) -> Optional[Any]:
+    """A collector of fusion weights at the val boxes when the model's fusion is adaptive, else None."""
+    from asffbench.engine.fusion_weights import FusionWeightStats
+    from asffbench.models.fusion import fusion_info
+
+    if not (fusion_info(str(cfg.fusion.name)).adaptive and hasattr(model, "fusion")):
+        return None  # a stand-in model (tests, imports) has no fusion to ask
+    return FusionWeightStats([list(a) for a in cfg.model.anchors], list(getattr(model, "strides", (32, 16, 8))))
+
+
+class PeriodicEvaluator:
+    """`train.eval_every=N`: the val metrics of the model in training after every N-th epoch,
+    with the final evaluation's settings; the val loader is built once."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
+        self.every = int(cfg.train.get("eval_every", 0) or 0)
+        self.data: Optional[tuple] = None
+
+    def due(self, epochs_done: int) -> bool:
+        # The last epoch is left to the final evaluation, which the record keeps.
+        return self.every > 0 and epochs_done % self.every == 0 and epochs_done < int(self.cfg.train.epochs)
+
+    def __call__(self, model: nn.Module, device: torch.device) -> dict:
+        from asffbench.data import build_val_loader
+
+        if self.data is None:
+            self.data = build_val_loader(self.cfg)
+        loader, dataset = self.data
+        was_training = model.training
+        # Evaluation must not change what training does next: its random state is put back.
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            metrics, _ = score_model(self.cfg, model, loader, dataset, device)
+        model.train(was_training)
+        metrics.pop("per_class", None)
+        return metrics
 
 
 def process_rank() -> int:

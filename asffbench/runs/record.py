@@ -26,13 +26,14 @@ STATUSES = ("running", "completed", "failed", "skipped")
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
 HASHED_SECTIONS = ("fusion", "model", "tricks", "data", "train", "eval", "bench", "img_size", "seed")
-# Where things are written, how a run is launched or resumed, how often it logs and how many
-# loader workers it uses do not change what is measured.
+# Where things are written, how a run is launched or resumed, how often it logs or evaluates and
+# how many loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (
     "data.workers",
     "data.cache_dir",
     "train.resume",
     "train.log_every",
+    "train.eval_every",  # evaluations during training leave the weights (and random state) alone
 )
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
