@@ -143,3 +143,53 @@ def plot_training_curves(records: Sequence[LoadedRecord], path: Path) -> Optiona
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
     return save(figure, path)
+
+
+EVAL_KEYS = ("AP", "APs", "APm", "APl")
+
+
+def read_eval_curve(log: Path) -> list[tuple[int, dict]]:
+    """(epochs trained, metrics) of every `train.eval_every` line of a train_log.jsonl."""
+    points = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("event") == "eval" and isinstance(entry.get("metrics"), dict):
+            points.append((int(entry.get("epoch", 0)) + 1, entry["metrics"]))
+    return points
+
+
+def eval_curve(record: LoadedRecord) -> list[tuple[int, dict]]:
+    """The evaluations during training, then the final one (the record's metrics) at the last epoch."""
+    log = record.run_dir / "train_log.jsonl"
+    points = read_eval_curve(log) if log.is_file() else []
+    if not points:
+        return []
+    epochs = (record.data.get("config") or {}).get("train", {}).get("epochs")
+    final = record.data.get("metrics")
+    if isinstance(final, dict) and isinstance(epochs, int) and epochs > points[-1][0]:
+        points.append((epochs, final))
+    return points
+
+
+def plot_ap_over_training(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
+    """AP, APs, APm, APl against epochs trained, a line per run: does a gain hold to the end?"""
+    curves = [(run_name(r), points) for r in records if (points := eval_curve(r))]
+    if not curves:
+        return None
+    figure = Figure(figsize=(9.6, 7.2))
+    for i, key in enumerate(EVAL_KEYS):
+        ax = figure.add_subplot(2, 2, i + 1)
+        for name, points in curves:
+            xs = [epoch for epoch, m in points if isinstance(m.get(key), (int, float))]
+            ys = [100 * m[key] for _, m in points if isinstance(m.get(key), (int, float))]
+            if xs:
+                ax.plot(xs, ys, marker="o", markersize=3, label=name)
+        ax.set_xlabel("epochs trained")
+        ax.set_ylabel(f"{key} (%)")
+        ax.set_title(f"{key} over training")
+        ax.grid(True, alpha=0.3)
+    figure.axes[0].legend(fontsize=7)
+    return save(figure, path)

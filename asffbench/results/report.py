@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 from asffbench.errors import UserError
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
+from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
 from asffbench.results.intervals import add_intervals
 from asffbench.results.methods import methods_markdown
@@ -96,7 +97,13 @@ def write_figures(tables: list[ResultTable], collection: Collection, out: Path) 
                                             folder / f"{name}_ap_vs_gflops.png"))
         written.append(plots.plot_ap_by_scale(table, folder / f"{name}_ap_by_scale.png"))
     written.append(plots.plot_training_curves(collection.records, folder / "training_curves.png"))
+    written.append(plots.plot_ap_over_training(collection.records, folder / "ap_over_training.png"))
+    written.append(plot_fusion_weights(completed(collection), folder / "fusion_weights.png"))
     return [p for p in written if p is not None]
+
+
+def completed(collection: Collection) -> list:
+    return [r for r in collection.records if r.data.get("status") == "completed"]
 
 
 def report_markdown(summary: ReportSummary, collection: Collection, table_format: str) -> str:
@@ -115,6 +122,9 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
+    weights = fusion_weights_markdown(completed(collection))
+    if weights:
+        out += ["## Fusion weights by object size\n", weights]
     out += ["## Methods\n", methods_markdown(collection.records)]
     out.append("## Failed and missing runs\n")
     if not (summary.failed or summary.missing or collection.problems):
