@@ -97,7 +97,13 @@ def match_detections(gt: COCO, detections: Sequence[dict], max_det: int = 100) -
     evaluator.params.maxDets = [1, 10, max_det]
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator.evaluate()
+    return matched_from(evaluator)
+
+
+def matched_from(evaluator: COCOeval) -> MatchedDetections:
+    """The outcome of an evaluator whose `evaluate()` has run (largest maxDets counts)."""
     p = evaluator.params
+    max_det = p.maxDets[-1]
     images, areas = len(p.imgIds), len(p.areaRng)
     groups = []
     for k in range(len(p.catIds)):
