@@ -211,13 +211,17 @@ def replicate_metrics(matched: MatchedDetections, weights: np.ndarray, chunk: in
     """
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
     chunks = [weights[i:i + chunk] for i in range(0, len(weights), chunk)]
-    threads = min(threads or len(os.sched_getaffinity(0)), len(chunks))
+    threads = min(threads or usable_cpus(), len(chunks))
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
             parts = list(pool.map(lambda w: chunk_metrics(matched, w), chunks))
     else:
         parts = [chunk_metrics(matched, w) for w in chunks]
     return {name: np.concatenate([p[name] for p in parts]) for name in METRICS}
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def chunk_metrics(matched: MatchedDetections, weights: np.ndarray) -> dict[str, np.ndarray]:

@@ -71,6 +71,21 @@ def test_fusion_weights_of_asff_sum_to_one_in_every_cell(evaluated_run, cache):
     assert saved["fusion_weights"] == weights
 
 
+@pytest.mark.slow
+def test_report_of_the_trained_run_draws_its_curve_and_weights(evaluated_run, cache, tmp_path):
+    from asffbench.config.compose import to_plain
+    from asffbench.results.report import write_report
+
+    run_dir, result = evaluated_run
+    cfg = compose_config(asff_overrides(run_dir, cache))
+    record = {"schema_version": 1, "status": "completed", "experiment_hash": "0" * 16, "axes": {"fusion": "asff"},
+              "config": to_plain(cfg), "metrics": evaluate(cfg, run_dir, model=result.model)}
+    (run_dir / "record.json").write_text(json.dumps(record))
+    summary = write_report([run_dir], tmp_path / "report", bootstrap=20)
+    assert {"ap_over_training.png", "fusion_weights.png"} <= {p.name for p in summary.figures}
+    assert "## Fusion weights by object size" in summary.report.read_text()
+
+
 def test_plain_fusions_have_no_fusion_weights(tmp_path, cache):
     from asffbench.build import build_model
     from asffbench.engine.evaluate import fusion_weight_stats
