@@ -71,10 +71,11 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
+def write_dir_atomic(out: Path, fill: Callable[[Path], None], replace: bool = False) -> Path:
     """Build a directory in a temp dir beside `out` with `fill(tmp)`, then rename it to `out`.
 
-    `out` must be absent or empty; it only ever exists complete. Returns `out`.
+    `out` must be absent or empty, unless `replace`: then an existing `out` is moved aside and
+    removed only once the new one is in place. `out` only ever exists complete. Returns `out`.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,10 +83,20 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None]) -> Path:
     tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the result is ordinary
     try:
         fill(tmp)
+        old = move_aside(out) if replace and out.exists() else None
         if out.exists():
             out.rmdir()
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def move_aside(folder: Path) -> Path:
+    """Rename `folder` into a fresh hidden temp dir beside it; returns that temp dir."""
+    holder = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    os.rename(folder, holder / folder.name)
+    return holder

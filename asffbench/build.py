@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from asffbench.config.schema import COCO_ANCHORS
+from asffbench.config.schema import COCO_ANCHORS, choice_str
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
@@ -66,32 +66,17 @@ def build_yolov3(
 
 
 def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
-    """The keyword arguments of `build_yolov3` for a composed config; UserError on bad values."""
+    """The keyword arguments of `build_yolov3` for a composed config; UserError for a fusion or
+    upsampling mode the model registry does not know."""
     fusion_name = str(cfg.fusion.name)
     if fusion_name not in FUSIONS:
         choices = ", ".join(FUSIONS.names())
         raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
-    upsample = getattr(cfg.fusion.upsample, "value", cfg.fusion.upsample)  # str enum -> str
+    upsample = choice_str(cfg.fusion.upsample)
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
-    checks = [
-        ("model.width", cfg.model.width, cfg.model.width > 0, "must be positive"),
-        ("model.depth", cfg.model.depth, cfg.model.depth > 0, "must be positive"),
-        ("model.num_classes", cfg.model.num_classes, cfg.model.num_classes >= 1, "must be at least 1"),
-        ("fusion.compress_c", cfg.fusion.compress_c, cfg.fusion.compress_c >= 1, "must be at least 1"),
-        (
-            "fusion.dropblock_keep_prob",
-            cfg.fusion.dropblock_keep_prob,
-            0.0 < cfg.fusion.dropblock_keep_prob <= 1.0,
-            "must be in (0, 1]",
-        ),
-    ]
-    for option, value, valid, rule in checks:
-        if not valid:
-            raise UserError(f"{option}={value}: {rule}")
+    # The values themselves were checked when the config was composed (config/validate.py).
     anchors = [list(a) for a in cfg.model.anchors]
-    if len(anchors) != 9 or any(len(a) != 2 or min(a) <= 0 for a in anchors):
-        raise UserError(f"model.anchors: expected 9 positive [w, h] pairs (small to large), got {anchors}")
     return {
         "fusion": fusion_name,
         "width": float(cfg.model.width),

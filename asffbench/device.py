@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import torch
 
+from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
+
+
+def device_kind_of(choice: str) -> str:
+    """`cpu` or `cuda` as `device=` means it on this machine: `auto` is cuda when a GPU is
+    visible. Never fails: a sweep planned on a login node hashes its GPU runs as cuda."""
+    choice = choice_str(choice)
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice.split(":")[0]
 
 
 def resolve_device(choice: str) -> torch.device:
     """`auto` picks CUDA when available; asking for CUDA without one is a user error."""
-    choice = str(getattr(choice, "value", choice))
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
+    choice = choice_str(choice)
+    kind = device_kind_of(choice)
+    if kind == "cuda" and not torch.cuda.is_available():
         raise UserError("device=cuda: no CUDA device is available here (use device=cpu or auto)")
-    return torch.device(choice)
+    return torch.device(kind if choice == "auto" else choice)
 
 
 def device_name(device: torch.device) -> str:

@@ -49,10 +49,13 @@ def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
     if bad:
         raise UserError(f"override '{bad[0]}': a run's config is fixed; only key.path=value overrides "
                         "(e.g. device=cpu eval.nms_iou=0.5) apply to it")
+    from asffbench.config.validate import validate_config
+
     try:
-        return OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as err:
         raise UserError(f"override: {str(err).splitlines()[0]}") from None
+    return validate_config(merged)
 
 
 def resolve_source(target: Path, overrides: Sequence[str]) -> VizSource:

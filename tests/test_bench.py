@@ -13,6 +13,7 @@ from asffbench.bench.params import params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
+from asffbench.models.outputs import DetectorOutput
 
 TINY = ["model=tiny", "img_size=64", "device=cpu"]
 QUICK = ["bench.warmup=1", "bench.iters=2", "bench.repeats=2"]
@@ -99,6 +100,39 @@ def test_speed_protocol_counts_iterations():
     assert calls == {"forward": 2 + 3 * 2, "post": 2 + 3 * 2}
     assert len(result.forward_ms) == len(result.nms_ms) == 2
     assert all(ms > 0 for ms in result.forward_ms)
+
+
+class FakeClock:
+    """time.perf_counter for the speed loop: advances only when the fake work says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_speed_of_work_with_known_durations(monkeypatch):
+    # Forward takes 20 ms then 30 ms on alternate calls, NMS 5 ms: timings known without a clock.
+    clock = FakeClock()
+    monkeypatch.setattr("asffbench.bench.speed.time.perf_counter", clock)
+    durations = iter([0.020, 0.030] * 10)
+
+    class TimedModel(torch.nn.Module):
+        def forward(self, images):
+            clock.now += next(durations)
+            return DetectorOutput(levels=[], fusion_weights=None)
+
+    def timed_nms(levels):
+        clock.now += 0.005
+        return []
+
+    protocol = SpeedProtocol(warmup=2, iters=2, repeats=3, batch_size=4, precision="fp32",
+                             fused=False, img_size=32, device="cpu")
+    result = measure_speed(TimedModel(), protocol, timed_nms, torch.device("cpu"))
+    assert result.forward_ms == pytest.approx([25.0, 25.0, 25.0])
+    assert result.nms_ms == pytest.approx([5.0, 5.0, 5.0])
+    assert result.fps() == pytest.approx(4 / 0.030)  # 4 images per 25 + 5 ms
 
 
 def test_fps_is_images_over_forward_plus_nms():

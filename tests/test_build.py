@@ -76,9 +76,8 @@ def test_full_size_default_is_the_paper_model():
     ],
 )
 def test_bad_values_raise_one_line_user_errors(override, needle):
-    cfg = compose_config(["model=tiny", override])
-    with pytest.raises(UserError) as info:
-        build_model(cfg)
+    with pytest.raises(UserError) as info:  # at composition, or for a fusion name when building
+        build_model(compose_config(["model=tiny", override]))
     message = str(info.value)
     assert needle in message and "\n" not in message
 

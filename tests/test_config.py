@@ -110,3 +110,37 @@ def test_cli_options_before_or_after_overrides(cli):
 def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     code, _, err = cli(*args)
     one_line_error(code, err, *needles)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("img_size=100", "img_size=100: must be a positive multiple of 32"),
+    ("img_size=0", "img_size=0: must be a positive multiple of 32"),
+    ("model.width=0", "model.width=0.0: must be positive"),
+    ("model.depth=-1", "model.depth=-1.0: must be positive"),
+    ("model.num_classes=0", "model.num_classes=0: must be at least 1"),
+    ("model.anchors=[[10,13]]", "model.anchors: expected 9 positive [w, h] pairs (small to large), got [[10, 13]]"),
+    ("fusion.compress_c=0", "fusion.compress_c=0: must be at least 1"),
+    ("fusion.dropblock_keep_prob=1.5", "fusion.dropblock_keep_prob=1.5: must be in (0, 1]"),
+    ("train.batch_size=0", "train.batch_size=0: must be at least 1"),
+    ("train.max_iters_per_epoch=-1", "train.max_iters_per_epoch=-1: must be 0 or more"),
+    ("eval.batch_size=0", "eval.batch_size=0: must be at least 1"),
+    ("data.workers=-1", "data.workers=-1: must be 0 or more"),
+    ("bench.iters=0", "bench.iters=0: must be at least 1"),
+    ("bench.repeats=0", "bench.repeats=0: must be at least 1"),
+    ("bench.batch_size=0", "bench.batch_size=0: must be at least 1"),
+    ("bench.warmup=-1", "bench.warmup=-1: must be 0 or more"),
+])
+def test_values_are_checked_at_composition_with_the_key_in_the_message(override, message):
+    with pytest.raises(UserError) as info:
+        compose_config([override])
+    assert str(info.value) == message
+
+
+def test_a_new_value_rule_is_one_entry():
+    from asffbench.config.validate import RULES, Rule, at_least, validate_config
+
+    cfg = compose_config(["train.max_iters_per_epoch=null", "bench.warmup=0"])  # edges pass
+    rules = (*RULES, Rule("train.log_every", at_least(5), "{key}={value}: must be at least 5"))
+    with pytest.raises(UserError, match=r"^train.log_every=1: must be at least 5$"):
+        validate_config(compose_config(["train.log_every=1"]), rules)
+    assert validate_config(cfg, rules) is cfg

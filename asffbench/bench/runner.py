@@ -11,32 +11,23 @@ from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.bench.flops import count_flops
+from asffbench.config.schema import choice_str
 from asffbench.bench.fuse import fuse_conv_bn
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.device import device_name, resolve_device
 from asffbench.environment import software_versions
 from asffbench.errors import UserError
+from asffbench.record_schema import FLOPS_CONVENTION
 
-FLOPS_CONVENTION = (
-    "fvcore FlopCountAnalysis at batch 1: one fused multiply-add counts once, so its total is "
-    "GMACs; GFLOPs = 2 x GMACs. Element-wise operators listed in uncounted_ops are not counted."
-)
 
 
 def bench_precision(cfg: DictConfig) -> str:
-    return str(getattr(cfg.bench.precision, "value", cfg.bench.precision))  # str enum -> str
+    return choice_str(cfg.bench.precision)
 
 
 def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
-    bench = cfg.bench
-    for key in ("iters", "repeats", "batch_size"):
-        if int(bench[key]) < 1:
-            raise UserError(f"bench.{key}={bench[key]}: must be at least 1")
-    if int(bench.warmup) < 0:
-        raise UserError(f"bench.warmup={bench.warmup}: must be 0 or more")
-    if int(cfg.img_size) % 32 or int(cfg.img_size) < 32:
-        raise UserError(f"img_size={cfg.img_size}: must be a positive multiple of 32")
+    """What the machine must offer for this protocol (the values are checked at composition)."""
     if bench_precision(cfg) == "fp16" and device.type != "cuda":
         raise UserError("bench.precision=fp16: half-precision autocast needs device=cuda")
 

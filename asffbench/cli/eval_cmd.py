@@ -17,9 +17,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate run_dir=DIR (its checkpoints/last.pt) or eval.checkpoint=FILE on the val split."""
         from asffbench.config.compose import compose_config
+
+        cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
         from asffbench.engine.evaluate import eval_run_dir, evaluate
 
-        cfg = compose_config(overrides_list(overrides))
         metrics = evaluate(cfg, eval_run_dir(cfg))
         if as_json:
             print_json(metrics)
@@ -30,6 +31,9 @@ def register(app: typer.Typer) -> None:
 def print_metrics(metrics: dict) -> None:
     from asffbench.engine.coco_eval import METRIC_NAMES
 
+    if metrics.get("metric") == "voc":
+        print_voc_metrics(metrics)
+        typer.echo("COCO metrics on the same detections:")
     for name in METRIC_NAMES:
         value = metrics.get(name)
         typer.echo(f"{name:>6}  {'n/a (no ground truth)' if value is None else f'{value:.4f}'}")
@@ -39,3 +43,14 @@ def print_metrics(metrics: dict) -> None:
         for name, value in per_class.items():
             typer.echo(f"  {name:<20} {'n/a' if value is None else f'{value:.4f}'}")
     typer.echo(f"{metrics['num_detections']} detections on {metrics['num_images']} images ({metrics['backend']})")
+
+
+def print_voc_metrics(metrics: dict) -> None:
+    for name in ("mAP", "mAP07"):
+        value = metrics.get(name)
+        shown = "n/a (no ground truth)" if value is None else f"{value:.4f}"
+        typer.echo(f"{name:>6}  {shown}  {metrics['conventions'][name]}")
+    typer.echo("per-class VOC AP (area / 11-point):")
+    for name, ap in (metrics.get("per_class_voc") or {}).items():
+        texts = ["n/a" if ap[k] is None else f"{ap[k]:.4f}" for k in ("AP", "AP07")]
+        typer.echo(f"  {name:<20} {texts[0]} / {texts[1]}")

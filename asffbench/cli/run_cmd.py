@@ -34,18 +34,21 @@ def register(app: typer.Typer) -> None:
 def print_summary(record: dict) -> None:
     import sys
 
+    from asffbench.record_schema import RECORD_NAME
+
     run_dir = record["config"].get("run_dir")
     if record["status"] == "completed":
         metrics, bench = record.get("metrics") or {}, record.get("bench") or {}
         ap = metrics.get("AP")
         fps = bench.get("fps")
+        voc = f"  mAP {metrics['mAP']:.4f}" if metrics.get("mAP") is not None else ""
         typer.echo(
-            f"completed: {run_dir}/record.json  AP {ap if ap is None else f'{ap:.4f}'}"
+            f"completed: {run_dir}/{RECORD_NAME}{voc}  AP {ap if ap is None else f'{ap:.4f}'}"
             f"  FPS {fps if fps is None else f'{fps:.1f}'}  hash {record['experiment_hash']}"
         )
         return
     error = record.get("error") or {}
     sys.stderr.write(
         f"asffbench: run failed in {error.get('where')}: {error.get('type')}: {error.get('message')}"
-        f" (record: {run_dir}/record.json)\n"
+        f" (record: {run_dir}/{RECORD_NAME})\n"
     )

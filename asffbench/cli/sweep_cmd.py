@@ -7,8 +7,7 @@ from typing import Optional
 import typer
 
 from asffbench.cli.common import OverridesArg, overrides_list
-
-LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")
+from asffbench.runs.launchers import LAUNCHER_PRESETS
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +18,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Rerun runs that already completed."),
         seeds: Optional[int] = typer.Option(None, "--seeds", help="Repeat every run over seeds 0..N-1."),
         launcher: str = typer.Option(
-            "basic", "--launcher", "-l", help=f"Hydra launcher: {', '.join(LAUNCHERS)}."
+            "basic", "--launcher", "-l", help=f"Hydra launcher: {', '.join(LAUNCHER_PRESETS)}."
         ),
         live: bool = typer.Option(True, "--live/--no-live", help="Show live progress on stderr."),
         list_runs: bool = typer.Option(False, "--list", help="Only list the runs and their overrides."),
@@ -28,12 +27,12 @@ def register(app: typer.Typer) -> None:
         <sweep dir>/<axis=value,...>/record.json (sweep dir: hydra.sweep.dir=DIR, default
         runs/sweeps/NAME). Re-running skips completed runs and resumes interrupted ones.
         Exits 1 when any run failed."""
-        from asffbench.errors import UserError
+        from asffbench.record_schema import RECORD_NAME
+        from asffbench.runs.launchers import check_launcher
         from asffbench.runs.sweep import launch_sweep
         from asffbench.runs.sweep_spec import load_sweep, run_name
 
-        if launcher not in LAUNCHERS:
-            raise UserError(f"--launcher {launcher}: choose from {', '.join(LAUNCHERS)}")
+        check_launcher(launcher)
         spec = load_sweep(name)
         if seeds is not None:
             spec = spec.with_seeds(seeds)
@@ -49,6 +48,6 @@ def register(app: typer.Typer) -> None:
             f"  ({summary.sweep_dir})"
         )
         for run in failed:
-            typer.echo(f"  failed: {summary.sweep_dir / run / 'record.json'}", err=True)
+            typer.echo(f"  failed: {summary.sweep_dir / run / RECORD_NAME}", err=True)
         if not summary.ok:
             raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """Compose an experiment config from `key=value` / `group=option` overrides with Hydra.
 
 Every Hydra or OmegaConf failure is turned into a one-line :class:`UserError` that names the
-override at fault and, for a config group, the valid choices.
+override at fault and, for a config group, the valid choices; then the values are checked
+against validate.py's rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from asffbench.config.schema import register_configs
+from asffbench.config.validate import validate_config
 from asffbench.errors import UserError
 
 CONFIG_MODULE = "asffbench.conf"
@@ -36,7 +38,7 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         raise UserError(describe_config_error(err)) from None
     finally:
         GlobalHydra.instance().clear()
-    return cfg
+    return validate_config(cfg)
 
 
 def check_resolvable(cfg: DictConfig) -> None:

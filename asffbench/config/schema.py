@@ -13,6 +13,12 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 
 
+def choice_str(value: Any) -> str:
+    """A config choice as plain text: a str enum's value (`Upsample.nearest` -> "nearest"), or
+    the value itself as a string (a choice given or read back as text)."""
+    return str(getattr(value, "value", value))
+
+
 class Upsample(str, Enum):
     nearest = "nearest"
     bilinear = "bilinear"
@@ -28,6 +34,12 @@ class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"
     bf16 = "bf16"
+
+
+class EvalMetric(str, Enum):
+    auto = "auto"  # voc for VOC-format data (data=voc|voc_synth), coco otherwise
+    coco = "coco"
+    voc = "voc"  # VOC mAP@0.5 (07 11-point and area) plus COCO AP on the same detections
 
 
 class EvalBackend(str, Enum):
@@ -99,6 +111,8 @@ class BenchConfig:
 class SplitConfig:
     ann: Optional[str] = None
     images: Optional[str] = None
+    # data=voc: the VOCdevkit sets of this split, [[year or folder, split], ...]; None: defaults
+    sets: Optional[list[Any]] = None
 
 
 @dataclass
@@ -119,6 +133,7 @@ class DataConfig:
     val: SplitConfig = field(default_factory=SplitConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     cache_dir: Optional[str] = None  # where `synth` is generated; default: ~/.cache/asffbench
+    classes: Optional[list[str]] = None  # data=voc: class names in label order; None: the 20 VOC
     workers: int = 2
     min_box_size: float = 2.0  # boxes smaller than this (pixels, after augmentation) are dropped
 
@@ -156,6 +171,7 @@ class EvalConfig:
     nms_iou: float = 0.65
     max_det: int = 100
     backend: EvalBackend = EvalBackend.pycocotools
+    metric: EvalMetric = EvalMetric.auto
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
 
 

@@ -17,7 +17,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -139,12 +139,16 @@ class CocoDataset:
     id); `class_names[label]` its name. `boxes(i)` are xyxy in original image pixels.
     """
 
-    def __init__(self, ann_file: Path, image_dir: Path, check_files: bool = True) -> None:
+    def __init__(self, ann_file: Path, image_dir: Path, check_files: bool = True, data: Optional[dict] = None) -> None:
+        """`data`: an already validated COCO dict (e.g. read from VOC XML); `ann_file` then only
+        names where it came from, in messages and statistics."""
         self.ann_file = Path(ann_file)
         self.image_dir = Path(image_dir)
         if not self.image_dir.is_dir():
             raise UserError(f"{self.image_dir}: image directory not found (for {self.ann_file})")
-        self.coco = make_coco(validated_coco_dict(read_json(self.ann_file), self.ann_file))
+        if data is None:
+            data = validated_coco_dict(read_json(self.ann_file), self.ann_file)
+        self.coco = make_coco(data)
         cats = sorted(self.coco.dataset["categories"], key=lambda c: c["id"])
         self.label_to_cat_id: list = [c["id"] for c in cats]
         self.class_names: list[str] = [str(c.get("name", c["id"])) for c in cats]

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
-from asffbench.data.sources import split_paths
+from asffbench.data.sources import load_source
 from asffbench.errors import UserError
 
 USER_ERROR_PREFIX = f"{UserError.__module__}.{UserError.__qualname__}: "
@@ -68,14 +68,18 @@ class DetectionLoader:
 
 
 def load_split(cfg: Any, split: str) -> CocoDataset:
-    ann, images = split_paths(cfg.data, split)
-    source = CocoDataset(ann, images)
-    if source.num_classes > int(cfg.model.num_classes):
-        raise UserError(
-            f"model.num_classes={cfg.model.num_classes}: {ann} has {source.num_classes} categories; "
-            f"set model.num_classes={source.num_classes}"
-        )
+    source = load_source(cfg.data, split)
+    check_num_classes(int(cfg.model.num_classes), source.num_classes, source.ann_file)
     return source
+
+
+def check_num_classes(num_classes: int, categories: int, ann_file: Any) -> None:
+    """A model must have a class for every category of the annotations it is used with."""
+    if categories > num_classes:
+        raise UserError(
+            f"model.num_classes={num_classes}: {ann_file} has {categories} categories; "
+            f"set model.num_classes={categories}"
+        )
 
 
 def wants_pin_memory(cfg: Any) -> bool:
@@ -101,13 +105,7 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
         epochs=int(train.epochs),
         seed=int(cfg.seed),
     )
-    schedule.check()
-    # Config checks first: loading (or generating) the dataset can take minutes.
-    if int(train.batch_size) < 1:
-        raise UserError(f"train.batch_size={train.batch_size}: must be at least 1")
-    if train.max_iters_per_epoch is not None and int(train.max_iters_per_epoch) < 0:
-        raise UserError(f"train.max_iters_per_epoch={train.max_iters_per_epoch}: must be 0 or more")
-    workers = workers_of(cfg)
+    schedule.check()  # before the dataset: loading (or generating) it can take minutes
     dataset = DetectionDataset(
         load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
@@ -118,26 +116,17 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
         seed=int(cfg.seed), mixup_epochs=mixup_epochs, rank=rank, world_size=world_size,
         max_batches=train.max_iters_per_epoch,
     )
-    return DetectionLoader(dataset, sampler, workers, int(cfg.seed), wants_pin_memory(cfg))
+    return DetectionLoader(dataset, sampler, int(cfg.data.workers), int(cfg.seed), wants_pin_memory(cfg))
 
 
 def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
     """The validation loader (letterbox to img_size only, dataset order) and its dataset."""
     schedule = ScaleSchedule(img_size=int(cfg.img_size))
     schedule.check()
-    if int(cfg.eval.batch_size) < 1:
-        raise UserError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
-    workers = workers_of(cfg)
     dataset = DetectionDataset(
         load_split(cfg, "val"), train=False, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
     )
     sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
-    return DetectionLoader(dataset, sampler, workers, int(cfg.seed), wants_pin_memory(cfg)), dataset
-
-
-def workers_of(cfg: Any) -> int:
-    workers = int(cfg.data.workers)
-    if workers < 0:
-        raise UserError(f"data.workers={workers}: must be 0 or more")
-    return workers
+    loader = DetectionLoader(dataset, sampler, int(cfg.data.workers), int(cfg.seed), wants_pin_memory(cfg))
+    return loader, dataset

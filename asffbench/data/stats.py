@@ -16,9 +16,11 @@ def size_range(area: float) -> str:
 
 
 def split_stats(source: CocoDataset) -> dict:
-    """Counts of images, negatives, boxes per COCO size range and per class, crowd boxes."""
+    """Counts of images, negatives, boxes per COCO size range and per class, crowd boxes and
+    VOC `difficult` boxes (held as crowd regions, counted apart)."""
     anns = source.coco.dataset["annotations"]
-    crowd = [a for a in anns if a.get("iscrowd", 0)]
+    difficult = [a for a in anns if a.get("difficult", 0)]
+    crowd = [a for a in anns if a.get("iscrowd", 0) and not a.get("difficult", 0)]
     boxes = [a for a in anns if not a.get("iscrowd", 0)]
     by_size = {"small": 0, "medium": 0, "large": 0}
     by_class = {name: 0 for name in source.class_names}
@@ -32,6 +34,7 @@ def split_stats(source: CocoDataset) -> dict:
         "negatives": negatives,
         "boxes": len(boxes),
         "crowd": len(crowd),
+        "difficult": len(difficult),
         "boxes_by_size": by_size,
         "classes": by_class,
     }

@@ -16,13 +16,13 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from asffbench.atomic import write_dir_atomic
 from asffbench.data.synth_draw import CLASS_NAMES, MIN_IMAGE_SIZE, render_image
 from asffbench.errors import UserError
 
-__all__ = ["CLASS_NAMES", "SynthParams", "ensure_synth", "generate_synth"]
+__all__ = ["CLASS_NAMES", "SynthParams", "ensure_cached", "ensure_synth", "generate_synth", "check_empty_out"]
 
 # Bump when the generator's output changes, so cached copies of an older version are not reused.
 SYNTH_VERSION = 1
@@ -100,10 +100,16 @@ def render_into(root: Path, params: SynthParams) -> None:
 def generate_synth(out: Path, params: SynthParams) -> Path:
     """Write the dataset to `out` (which must not exist or be empty), atomically."""
     params.check()
+    out = check_empty_out(out)
+    write_dir_atomic(out, lambda tmp: render_into(tmp, params))
+    return out
+
+
+def check_empty_out(out: Path) -> Path:
+    """`out` expanded; UserError unless it is absent or an empty directory."""
     out = Path(out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out}: already exists and is not an empty directory (--out)")
-    write_dir_atomic(out, lambda tmp: render_into(tmp, params))
     return out
 
 
@@ -118,23 +124,26 @@ def default_cache_dir(configured: Optional[str] = None) -> Path:
 
 
 def ensure_synth(params: SynthParams, cache_dir: Optional[str] = None) -> Path:
-    """The cached dataset for `params`, generated on first use.
+    """The cached dataset for `params`, generated on first use."""
+    params.check()
+    return ensure_cached(default_cache_dir(cache_dir) / params.key(), lambda tmp: render_into(tmp, params))
 
-    Safe when several processes start at once: each renders into its own temp dir and renames it
-    into place; a process that loses the race discards its copy and uses the winner's. A final
+
+def ensure_cached(final: Path, fill: Callable[[Path], None]) -> Path:
+    """`final`, filled by `fill(tmp)` first when it does not exist yet.
+
+    Safe when several processes start at once: each fills its own temp dir and renames it into
+    place; a process that loses the race discards its copy and uses the winner's. A final
     directory only ever exists complete, since the rename is atomic.
     """
-    params.check()
-    root = default_cache_dir(cache_dir)
-    final = root / params.key()
     if final.is_dir():
         return final
     try:
-        write_dir_atomic(final, lambda tmp: render_into(tmp, params))
+        write_dir_atomic(final, fill)
     except OSError as err:
         if final.is_dir():  # another process finished first; this copy was discarded
             return final
         raise UserError(
-            f"{root}: cannot create the dataset cache (data.cache_dir): {err.strerror or err}"
+            f"{final.parent}: cannot create the dataset cache (data.cache_dir): {err.strerror or err}"
         ) from None
     return final

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from asffbench.coco_format import ground_truth_dict
+from asffbench.config.schema import choice_str
 from asffbench.data.coco import make_coco
 from asffbench.errors import UserError
 
@@ -24,7 +25,7 @@ BACKENDS = ("pycocotools", "faster_coco_eval")
 
 def coco_backend(backend: str) -> tuple[type, type]:
     """The (COCO, COCOeval) classes of a backend; UserError when unknown or not installed."""
-    backend = str(getattr(backend, "value", backend))
+    backend = choice_str(backend)
     if backend == "pycocotools":
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval

@@ -70,6 +70,12 @@ def dist_env_from(environ: Mapping[str, str]) -> DistEnv:
     return DistEnv()
 
 
+def process_rank() -> int:
+    """This process's rank as the launcher describes it (0 when not distributed); known before
+    the process group is joined, so records and evaluation agree on who is rank 0."""
+    return dist_env_from(os.environ).rank
+
+
 def first_host(nodelist: str) -> str:
     """First host of a SLURM node list: 'gpu[003-004,010],cpu1' -> 'gpu003'."""
     nodelist = nodelist.strip()

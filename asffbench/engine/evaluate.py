@@ -2,7 +2,8 @@
 
 Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
 back to original image pixels, labels to category ids, `detections.json` (COCO results) and
-`metrics.json` in the run directory, then COCOeval with the configured backend.
+`metrics.json` in the run directory, then COCOeval with the configured backend, and with
+`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
+from asffbench.config.schema import choice_str
 from asffbench.engine.checkpoint import (
     last_checkpoint,
     load_checkpoint,
@@ -25,6 +27,7 @@ from asffbench.engine.checkpoint import (
     run_dir_of,
 )
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
+from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
 
 DETECTIONS_NAME = "detections.json"
@@ -118,9 +121,10 @@ def predict(
 
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
-    `per_class`, `num_images`, `num_detections`, `backend`, `ground_truth` (the val annotation
-    file), `checkpoint`, `eval_seconds`, and for adaptive fusions `fusion_weights`
-    (`FusionWeightStats.result()`).
+    `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
+    `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
+    `backend`, `ground_truth` (the val annotation file), `checkpoint`, `eval_seconds`, and for
+    adaptive fusions `fusion_weights` (`FusionWeightStats.result()`).
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
@@ -166,12 +170,17 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
         fusion_stats=fusion_stats,
     )
     scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
-    metrics: dict[str, Any] = {name: scores[name] for name in METRIC_NAMES}
+    metrics: dict[str, Any] = {"metric": metric_of(cfg)}
+    metrics.update({name: scores[name] for name in METRIC_NAMES})
     metrics["per_class"] = scores["per_class"]
+    if metrics["metric"] == "voc":
+        from asffbench.engine.voc_eval import voc_evaluate
+
+        metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
     metrics.update(
         num_images=len(image_ids),
         num_detections=len(detections),
-        backend=str(getattr(cfg.eval.backend, "value", cfg.eval.backend)),
+        backend=choice_str(cfg.eval.backend),
         ground_truth=str(getattr(dataset, "ann_file", "")) or None,  # what `compare` resamples
         eval_seconds=time.perf_counter() - started,
     )
@@ -217,16 +226,21 @@ class PeriodicEvaluator:
         return metrics
 
 
-def process_rank() -> int:
-    import torch.distributed as dist
+def metric_of(cfg: DictConfig) -> str:
+    """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
+    from asffbench.config.schema import choice_str
+    from asffbench.data.sources import VOC_KINDS
 
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    metric = choice_str(cfg.eval.metric)
+    if metric == "auto":
+        return "voc" if cfg.data.name in VOC_KINDS else "coco"
+    return metric
 
 
 def check_classes(model: nn.Module, dataset: Any) -> None:
+    """A given model (not built from this config) must still cover the val categories."""
+    from asffbench.data.loaders import check_num_classes
+
     classes = getattr(model, "num_classes", None)
-    if classes is not None and classes < len(dataset.label_to_cat_id):
-        source = getattr(dataset, "ann_file", "the val annotations")
-        raise UserError(
-            f"model.num_classes={classes} but {source} has {len(dataset.label_to_cat_id)} categories"
-        )
+    if classes is not None:
+        check_num_classes(classes, len(dataset.label_to_cat_id), getattr(dataset, "ann_file", "the val annotations"))

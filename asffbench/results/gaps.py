@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 from asffbench.results.collect import Collection, sweep_folder
-from asffbench.results.records import error_text, run_name
+from asffbench.record_schema import run_name
+from asffbench.results.records import error_text, run_label
 
 # Above this many combinations the grid is not a product sweep worth checking.
 MAX_GRID = 10_000
@@ -32,7 +33,7 @@ def failed_runs(collection: Collection) -> list[Gap]:
     for record in collection.records:
         if record.data.get("status") == "failed":
             message = error_text(record.data.get("error")) or "no error message recorded"
-            gaps.append(Gap(run_name(record), relative(record.run_dir, record.sweep_dir), message))
+            gaps.append(Gap(run_label(record), relative(record.run_dir, record.sweep_dir), message))
     return gaps
 
 
@@ -43,7 +44,7 @@ def missing_runs(collection: Collection) -> list[Gap]:
         status = record.data.get("status")
         if status not in ("completed", "failed"):
             state = status if isinstance(status, str) else "missing"
-            gaps.append(Gap(run_name(record), relative(record.run_dir, record.sweep_dir),
+            gaps.append(Gap(run_label(record), relative(record.run_dir, record.sweep_dir),
                             f"record status is '{state}': the run never finished"))
     for run_dir in collection.unrecorded_runs:
         root = next((d for d in collection.sweep_dirs if run_dir.is_relative_to(d)), run_dir)
@@ -74,8 +75,7 @@ def grid_holes(collection: Collection) -> list[Gap]:
         present = {json.dumps([a[k] for k in keys], default=str) for a in axes_list}
         for combo in itertools.product(*values):
             if json.dumps(list(combo), default=str) not in present:
-                name = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
-                gaps.append(Gap(name, f"sweep {sweep}", "no record for this combination"))
+                gaps.append(Gap(run_name(dict(zip(keys, combo))), f"sweep {sweep}", "no record for this combination"))
     return gaps
 
 

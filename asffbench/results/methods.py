@@ -9,12 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
+from asffbench.record_schema import FLOPS_CONVENTION
 from asffbench.results.records import MISSING, LoadedRecord, dig
 
-FLOPS_CONVENTION = (
-    "fvcore counts a fused multiply-add as one: its totals are GMACs; GFLOPs = 2 x GMACs "
-    "(batch 1, at the run's input size)."
-)
 
 
 def text_of(value: Any) -> str:
@@ -73,7 +70,28 @@ def dataset(data: dict) -> Any:
                 f"val fraction {synth.get('val_fraction', '?')}, seed {synth.get('seed', '?')}); "
                 "evaluated on its val split")
     val = cfg.get("val") or {}
+    if name in ("voc", "voc_synth"):
+        train = cfg.get("train") or {}
+        where = "the synthetic tiny COCO as a VOCdevkit" if name == "voc_synth" else f"root {cfg.get('root')}"
+        classes = cfg.get("classes") or ("the 20 VOC classes" if name == "voc" else "the synthetic shapes")
+        return (f"{name} ({where}); trained on {voc_sets(train.get('sets'), 'VOC2007+2012 trainval')}, "
+                f"evaluated on {voc_sets(val.get('sets'), 'VOC2007 test')}; classes: {classes}")
     return f"{name} (root {cfg.get('root')}); evaluated on {val.get('ann') or 'the default val split'}"
+
+
+def voc_sets(sets: Any, default: str) -> str:
+    if not sets:
+        return default
+    return " + ".join(f"{folder} {split}" for folder, split in sets)
+
+
+def evaluation(data: dict) -> Any:
+    coco = "COCO bbox AP (pycocotools summarize, maxDets 100)"
+    if dig(data, "metrics.metric") == "voc":
+        return ("VOC mAP@0.5 with difficult objects ignored, as area under the PR curve (VOC2010+, "
+                f"mAP) and 11-point (VOC2007, mAP@07); beside it {coco} on the same detections, "
+                "difficult objects as crowd regions")
+    return coco
 
 
 def schedule(data: dict) -> Any:
@@ -124,8 +142,7 @@ def methods_lines(records: Sequence[LoadedRecord]) -> list[tuple[str, str]]:
          + f"; SGD, LR schedule: {describe(records, schedule)}"),
         ("Tricks", describe(records, at("config.tricks"))),
         ("Training time", training_time(records)),
-        ("Evaluation", "COCO bbox AP (pycocotools summarize, maxDets 100); "
-         + describe(records, pick("config.eval", EVAL_KEYS))),
+        ("Evaluation", describe(records, evaluation) + "; " + describe(records, pick("config.eval", EVAL_KEYS))),
         ("FPS protocol", describe(records, at("bench.protocol"))),
         ("Speed measured on", describe(records, pick("bench", BENCH_KEYS))),
         ("FLOPs convention", FLOPS_CONVENTION),

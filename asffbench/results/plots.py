@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from asffbench.results.axes import FUSION_LABELS
-from asffbench.results.records import LoadedRecord, run_name
+from asffbench.results.records import LoadedRecord, run_label
 from asffbench.results.tables import Cell, ResultTable
 
 DPI = 120
@@ -128,7 +128,7 @@ def plot_training_curves(records: Sequence[LoadedRecord], path: Path) -> Optiona
         if log.is_file():
             points = read_loss_curve(log)
             if points:
-                curves.append((run_name(record), points))
+                curves.append((run_label(record), points))
     if not curves:
         return None
     figure = Figure(figsize=(6.4, 4.8))

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RECORD_NAME = "record.json"
-SUPPORTED_SCHEMA = 1
+from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
+
+SUPPORTED_SCHEMA = SCHEMA_VERSION  # the newest record schema this version reads
 MISSING_TEXT = "missing"
-METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+               "mAP", "mAP07")  # the last two: VOC mAP (area, 11-point), in records of eval.metric=voc
 PARTS = ("backbone", "neck", "fusion", "head")
 HARDWARE_KEYS = ("cpu", "cpu_count", "gpu", "gpu_count", "host")
 VERSION_KEYS = ("python", "torch", "torchvision", "cuda", "asffbench")
@@ -53,11 +55,12 @@ class LoadedRecord:
         return self.path.parent
 
 
-def run_name(record: LoadedRecord) -> str:
-    """How a run is named in reports: its swept axes, else its directory name."""
+def run_label(record: LoadedRecord) -> str:
+    """How a run is named in reports: its swept axes (as its sweep names its folder), else its
+    directory name."""
     axes = record.data.get("axes")
     if isinstance(axes, dict) and axes:
-        return ", ".join(f"{k}={v}" for k, v in axes.items())
+        return run_name(axes)
     return record.run_dir.name
 
 
@@ -194,6 +197,7 @@ def flatten_record(record: LoadedRecord) -> dict[str, Any]:
 
     for key in METRIC_KEYS:
         row[key] = as_number(dig(data, f"metrics.{key}"))
+    row["metric"] = as_text(dig(data, "metrics.metric"))
     row["params"] = as_number(dig(data, "bench.params"))
     for part in PARTS:
         row[f"params.{part}"] = as_number(dig(data, f"bench.params_by_part.{part}"))

@@ -15,13 +15,18 @@ import pandas as pd
 
 from asffbench.results.axes import FUSION_LABELS
 from asffbench.results.stats import Stat
-from asffbench.results.tables import QUANTITIES, Cell, ResultTable
+from asffbench.results.tables import Cell, ResultTable
 
 GAP = "n/a"
 NOISE_MARK = " ~"
 SIGNIFICANT_MARK = " *"
 APPROX_MARK = "≈"
 FORMATS = ("md", "csv", "latex")
+VOC_NOTE = (
+    "mAP: VOC mAP@0.5, area under the PR curve (VOC2010+); mAP@07: VOC2007 11-point; both with "
+    "difficult objects ignored. COCO AP, APs/APm/APl: COCO AP@[.5:.95] on the same detections "
+    "(difficult as crowd). All in percent; n: completed seeds per row (mean ± std when n > 1)."
+)
 EXTENSIONS = {"md": "md", "csv": "csv", "latex": "tex"}
 
 
@@ -77,12 +82,12 @@ def display_frame(table: ResultTable) -> pd.DataFrame:
             row[axis.header] = axis.label(value)
         row[table.axis.header] = cell.label
         row["n"] = str(cell.n)
-        for q in QUANTITIES:
+        for q in table.quantities:
             if cell.n == 0 and cell.failed:
                 row[q.header] = "failed"
             else:
                 row[q.header] = format_stat(cell.stats[q.key], q.decimals, q.spread)
-        for q in QUANTITIES:
+        for q in table.quantities:
             if q.delta:
                 row[f"Δ{q.header}"] = format_delta(
                     cell.deltas[q.key], q.decimals, cell.baseline, cell.noise[q.key], cell.intervals.get(q.key)
@@ -100,11 +105,11 @@ def numbers_frame(table: ResultTable) -> pd.DataFrame:
         row: dict[str, Any] = {a.name: v for a, v in zip(table.context_axes, cell.context)}
         row[table.axis.name] = cell.value
         row.update(label=cell.label, n=cell.n, failed=cell.failed, baseline=cell.baseline)
-        for q in QUANTITIES:
+        for q in table.quantities:
             row[q.key] = cell.stats[q.key].mean
             if q.spread:
                 row[f"{q.key}_std"] = cell.stats[q.key].std
-        for q in QUANTITIES:
+        for q in table.quantities:
             if q.delta:
                 row[f"delta_{q.key}"] = cell.deltas[q.key]
                 row[f"delta_{q.key}_within_noise"] = cell.noise[q.key]
@@ -128,7 +133,7 @@ def numbers_frame(table: ResultTable) -> pd.DataFrame:
 
 def table_notes(table: ResultTable) -> list[str]:
     axis = table.axis
-    notes = ["AP columns: COCO AP in percent; n: completed seeds per row (mean ± std when n > 1)."]
+    notes = [VOC_NOTE if table.voc else "AP columns: COCO AP in percent; n: completed seeds per row (mean ± std when n > 1)."]
     if axis.cumulative:
         notes.append("Δ: gain over the previous row (each row adds the trick it names).")
     else:

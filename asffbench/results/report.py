@@ -7,14 +7,12 @@ An empty or partly failed sweep still gets a report that says so plainly in its 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
@@ -145,15 +143,18 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
     return "\n".join(out)
 
 
-def replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished report into place; an old report is removed only after the move."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.rename(out, old / out.name)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def fill_report(tmp: Path, summary: ReportSummary, collection: Collection, table_format: str) -> None:
+    """Write the report's files into `tmp` (which becomes `summary.out_dir`)."""
+    if not collection.frame.empty:
+        write_frame(collection.frame, tmp / "records.csv")
+    if summary.tables:
+        (tmp / "tables").mkdir()
+        for table in summary.tables:
+            path = tmp / "tables" / f"{table.name}.{EXTENSIONS[table_format]}"
+            path.write_text(render(table, table_format), encoding="utf-8")
+    figures = write_figures(summary.tables, collection, tmp) if collection.records else []
+    summary.figures = [summary.out_dir / "figures" / p.name for p in figures]
+    (tmp / REPORT_NAME).write_text(report_markdown(summary, collection, table_format), encoding="utf-8")
 
 
 def write_report(
@@ -181,24 +182,9 @@ def write_report(
         raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as err:  # a parent of --out is a file
         raise UserError(f"{out}: cannot create the report directory ({err.strerror or err})") from None
-    tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
-    try:
-        if not collection.frame.empty:
-            write_frame(collection.frame, tmp / "records.csv")
-        if tables:
-            (tmp / "tables").mkdir()
-            for table in tables:
-                path = tmp / "tables" / f"{table.name}.{EXTENSIONS[table_format]}"
-                path.write_text(render(table, table_format), encoding="utf-8")
-        figures = write_figures(tables, collection, tmp) if collection.records else []
-        summary.figures = [out / "figures" / p.name for p in figures]
-        text = report_markdown(summary, collection, table_format)
-        (tmp / REPORT_NAME).write_text(text, encoding="utf-8")
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    # Assembled beside `out` and moved into place whole; an old report goes only after the move.
+    write_dir_atomic(out, lambda tmp: fill_report(tmp, summary, collection, table_format), replace=True)
     return summary

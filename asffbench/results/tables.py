@@ -44,6 +44,21 @@ QUANTITIES = (
     Quantity("gflops", "gflops", "GFLOPs", 1.0, 2, False, True),
     Quantity("fps", "fps", "FPS", 1.0, 1, True, True),
 )
+# VOC runs (eval.metric=voc): VOC mAP@0.5 in both conventions first, then COCO AP and its
+# per-scale APs computed on the same detections, then the costs.
+VOC_QUANTITIES = (
+    Quantity("mAP", "mAP", "mAP", 100.0, 1, True, True),
+    Quantity("mAP07", "mAP07", "mAP@07", 100.0, 1, True, True),
+    Quantity("AP", "AP", "COCO AP", 100.0, 1, True, True),
+    *(q for q in QUANTITIES if q.key in ("APs", "APm", "APl", "params_m", "gflops", "fps")),
+)
+
+
+def quantities_for(runs: pd.DataFrame) -> tuple[Quantity, ...]:
+    """VOC columns when every completed run was evaluated with VOC mAP, COCO columns otherwise."""
+    done = runs[runs["status"] == "completed"] if "status" in runs else runs
+    is_voc = "metric" in done and len(done) > 0 and bool((done["metric"] == "voc").all())
+    return VOC_QUANTITIES if is_voc else QUANTITIES
 
 
 @dataclass
@@ -70,8 +85,13 @@ class ResultTable:
     context_axes: list[Axis]
     cells: list[Cell]
     notes: list[str] = field(default_factory=list)
+    quantities: tuple[Quantity, ...] = QUANTITIES  # the columns, in order
     bootstrap: int = 0  # replicates behind the cells' intervals (0: none computed)
     interval_gaps: list[str] = field(default_factory=list)  # why some cells have no interval
+
+    @property
+    def voc(self) -> bool:
+        return self.quantities is VOC_QUANTITIES
 
     @property
     def name(self) -> str:
@@ -158,10 +178,11 @@ def cell_setting(rows: pd.DataFrame, column: str) -> Any:
     return values.pop() if len(values) == 1 else None
 
 
-def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, reference) -> Cell:
+def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, reference,
+              quantities: Sequence[Quantity] = QUANTITIES) -> Cell:
     done = rows[rows["status"] == "completed"]
     stats = {}
-    for q in QUANTITIES:
+    for q in quantities:
         stat = summarize(done[q.column]) if q.column in done else EMPTY
         stats[q.key] = scaled(stat, q.scale)
     paper = None
@@ -173,9 +194,9 @@ def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, refere
                 failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper, runs=runs)
 
 
-def set_deltas(cell: Cell, base: Optional[Cell]) -> None:
+def set_deltas(cell: Cell, base: Optional[Cell], quantities: Sequence[Quantity] = QUANTITIES) -> None:
     cell.base = base
-    for q in QUANTITIES:
+    for q in quantities:
         if not q.delta:
             continue
         if base is None:
@@ -197,6 +218,9 @@ def build_table(
 ) -> ResultTable:
     """One table along `axis`; `frame` holds the runs (see `table_runs`)."""
     runs = frame.copy()
+    quantities = quantities_for(runs)
+    if quantities is VOC_QUANTITIES:
+        reference = ()  # the paper's figures are COCO's: nothing to set beside VOC runs
     key_columns = [a.column for a in context_axes] + [axis.column]
     for column in key_columns:
         runs[column] = runs[column].map(key_value) if column in runs else MISSING_TEXT
@@ -213,22 +237,22 @@ def build_table(
             mask &= runs[column] == value
         group = runs[mask]
         values = order_values(axis, list(pd.unique(group[axis.column])))
-        group_cells = [make_cell(axis, context, v, group[group[axis.column] == v], reference)
+        group_cells = [make_cell(axis, context, v, group[group[axis.column] == v], reference, quantities)
                        for v in values]
         if axis.cumulative:
             for i, cell in enumerate(group_cells):
                 previous = group_cells[i - 1] if i else None
                 cell.label = tricks_label(cell.value, previous.value if previous else None)
                 cell.baseline = i == 0
-                set_deltas(cell, cell if i == 0 else previous)
+                set_deltas(cell, cell if i == 0 else previous, quantities)
         else:
             base_value = axis.baseline_value(values)
             base = next(c for c in group_cells if c.value == base_value)
             base.baseline = True
             for cell in group_cells:
-                set_deltas(cell, base)
+                set_deltas(cell, base, quantities)
         cells.extend(group_cells)
-    return ResultTable(axis=axis, context_axes=list(context_axes), cells=cells)
+    return ResultTable(axis=axis, context_axes=list(context_axes), cells=cells, quantities=quantities)
 
 
 def build_tables(frame: pd.DataFrame, reference: Sequence[PaperEntry] = ()) -> list[ResultTable]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -18,10 +17,7 @@ from omegaconf import DictConfig
 from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
 from asffbench.environment import hardware_info, software_versions
-
-SCHEMA_VERSION = 1
-RECORD_NAME = "record.json"
-STATUSES = ("running", "completed", "failed", "skipped")
+from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, STATUSES  # noqa: F401 - re-exported
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
@@ -52,18 +48,13 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict):
             subset[section].pop(key, None)
-    subset["device"] = device_kind or resolve_device_kind(str(plain.get("device", "auto")))
+    if device_kind is None:
+        from asffbench.device import device_kind_of
+
+        device_kind = device_kind_of(plain.get("device", "auto"))
+    subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def resolve_device_kind(device: str) -> str:
-    """`cpu` or `cuda`; `auto` is cuda when a GPU is visible."""
-    if device != "auto":
-        return device.split(":")[0]
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def now_iso() -> str:
@@ -72,9 +63,9 @@ def now_iso() -> str:
 
 def process_rank() -> int:
     """This process's rank as the launcher describes it (0 when not distributed)."""
-    from asffbench.engine.distributed import dist_env_from
+    from asffbench.engine.distributed import process_rank as launch_rank
 
-    return dist_env_from(os.environ).rank
+    return launch_rank()
 
 
 def write_record(path: Path, record: Mapping[str, Any]) -> bool:

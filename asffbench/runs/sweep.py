@@ -16,6 +16,7 @@ import yaml
 from omegaconf import DictConfig, open_dict
 
 from asffbench.errors import UserError
+from asffbench.runs.launchers import LAUNCHER_PRESETS, check_launcher
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.sweep_spec import (
     SweepSpec,
@@ -27,14 +28,6 @@ from asffbench.runs.sweep_spec import (
     run_name,
 )
 
-# --launcher NAME -> the preset in conf/hydra/launcher/ (named apart from the plugins' own configs
-# so that a preset can extend them through its defaults list).
-LAUNCHER_PRESETS = {
-    "basic": "sequential",
-    "joblib": "parallel",
-    "submitit_local": "local",
-    "submitit_slurm": "slurm",
-}
 DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
 
 
@@ -114,7 +107,7 @@ def split_cli_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]
 def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     """Compose every run's config; the first bad one stops the sweep before anything starts."""
     from asffbench.config.compose import compose_config
-    from asffbench.data.sources import SPLITS, split_paths
+    from asffbench.data.sources import SPLITS, check_source_paths
 
     shared_keys = {override_key(o) for o in shared}
     for key in spec.axes:
@@ -123,9 +116,8 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     for combo, overrides in iter_run_overrides(spec, shared):
         try:
             cfg = compose_config(overrides)
-            if cfg.data.name != "synth":  # a missing dataset fails here, not in every job
-                for split in SPLITS:
-                    split_paths(cfg.data, split)
+            for split in SPLITS:  # a missing dataset fails here, not in every job
+                check_source_paths(cfg.data, split)
         except UserError as err:
             where = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
             raise UserError(f"{spec.source} (run {where}): {err}") from None
@@ -151,8 +143,7 @@ def launch_sweep(
     monitor: bool = True,
 ) -> SweepSummary:
     """Run the sweep through Hydra multirun; return what each run ended as."""
-    if launcher not in LAUNCHER_PRESETS:
-        raise UserError(f"--launcher {launcher}: choose from {', '.join(LAUNCHER_PRESETS)}")
+    check_launcher(launcher)
     experiment, hydra_overrides = split_cli_overrides(cli_overrides)
     shared = merge_overrides(fixed_overrides(spec), experiment)
     validate_runs(spec, shared)

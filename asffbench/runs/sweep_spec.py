@@ -21,11 +21,12 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Sequence
 
 import yaml
 
 from asffbench.errors import UserError
+from asffbench.record_schema import format_value, run_name  # noqa: F401 - re-exported
 
 SWEEP_PACKAGE = "asffbench.sweeps"
 ALLOWED_KEYS = ("description", "axes", "overrides")
@@ -134,22 +135,6 @@ def check_key(source: str, kind: str, key: Any) -> None:
         raise UserError(f"{source}: {kind} '{key}' is set by `asffbench sweep`, not by a sweep file")
 
 
-def format_value(value: Any) -> str:
-    """A value as Hydra override text (`true`, `0.5`, `[1,2]`, `null`, `asff`)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(format_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
-    text = str(value)
-    if isinstance(value, str) and not re.match(r"^[\w./+-]*$", text):
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return text
-
-
 def override_key(override: str) -> str:
     """The key an override sets: `+train.x=1` -> `train.x`, `model=tiny` -> `model`."""
     return override.split("=", 1)[0].lstrip("+~")
@@ -166,11 +151,6 @@ def merge_overrides(*groups: Sequence[str]) -> list[str]:
 
 def fixed_overrides(spec: SweepSpec) -> list[str]:
     return [f"{key}={format_value(value)}" for key, value in spec.overrides.items()]
-
-
-def run_name(combo: Mapping[str, Any]) -> str:
-    """The run's directory name: what Hydra's `override_dirname` gives for its axis overrides."""
-    return ",".join(sorted(f"{key}={format_value(value)}" for key, value in combo.items()))
 
 
 def iter_run_overrides(spec: SweepSpec, shared: Sequence[str]) -> Iterator[tuple[dict, list[str]]]:

@@ -12,7 +12,6 @@ from asffbench.config.compose import compose_config
 from asffbench.engine.checkpoint import load_checkpoint
 from asffbench.engine.train import NonFiniteLossError, train
 from asffbench.engine.trainer import Trainer
-from tests.conftest import assert_one_line_error
 
 
 def tiny_overrides(run_dir: Path, cache: Path, *extra: str) -> list[str]:
@@ -104,15 +103,20 @@ def test_run_dir_holds_config_log_and_checkpoint(trained) -> None:
     assert state["epoch"] == 2 and state["global_iter"] == 4 and state["ema"] is not None
 
 
-def test_non_finite_loss_stops_the_run_without_a_nan_checkpoint(cache, tmp_path) -> None:
+def weights_with_head_filled(value: float, cache: Path, folder: Path) -> Path:
+    """Weights of the tiny model whose first head parameter is all `value` (nan, inf)."""
     from asffbench.build import build_model
 
-    cfg = compose_config(tiny_overrides(tmp_path / "nan", cache))
-    model = build_model(cfg)
+    model = build_model(compose_config(tiny_overrides(folder / "unused", cache)))
     with torch.no_grad():
-        next(model.head.parameters()).fill_(float("nan"))
-    weights = tmp_path / "nan_weights.pt"
+        next(model.head.parameters()).fill_(value)
+    weights = folder / f"head_{value}.pt"
     torch.save({"model": model.state_dict()}, weights)
+    return weights
+
+
+def test_non_finite_loss_stops_the_run_without_a_nan_checkpoint(cache, tmp_path) -> None:
+    weights = weights_with_head_filled(float("nan"), cache, tmp_path)
     run_dir = tmp_path / "nan"
     with pytest.raises(NonFiniteLossError, match="non-finite loss"):
         train(compose_config(tiny_overrides(run_dir, cache, f"train.checkpoint={weights}")), run_dir)
@@ -120,13 +124,12 @@ def test_non_finite_loss_stops_the_run_without_a_nan_checkpoint(cache, tmp_path)
 
 
 def test_non_finite_loss_is_one_line_from_the_cli(cli, cache, tmp_path) -> None:
-    from asffbench.build import build_model
-
-    cfg = compose_config(tiny_overrides(tmp_path / "nan", cache))
-    model = build_model(cfg)
-    with torch.no_grad():
-        next(model.head.parameters()).fill_(float("inf"))
-    weights = tmp_path / "inf_weights.pt"
-    torch.save({"model": model.state_dict()}, weights)
-    code, _out, err = cli("train", *tiny_overrides(tmp_path / "nan", cache, f"train.checkpoint={weights}"))
-    assert_one_line_error(code, err.splitlines()[-1] + "\n", "non-finite loss")
+    weights = weights_with_head_filled(float("inf"), cache, tmp_path)
+    code, out, err = cli("train", *tiny_overrides(tmp_path / "inf", cache, f"train.checkpoint={weights}"))
+    # The whole of stderr: nothing before the error line (no traceback, no progress, no warning).
+    assert err == (
+        "asffbench: error: train: non-finite loss (nan) at epoch 1, iteration 1; "
+        "lower train.lr, raise train.warmup_epochs or set train.grad_clip\n"
+    )
+    assert code == 2 and out == ""
+    assert not (tmp_path / "inf" / "checkpoints" / "last.pt").exists()

@@ -57,3 +57,26 @@ def test_block_shrinks_to_fit_small_maps():
     assert (out == 0).any() and (out > 1).any()  # dropped cells, survivors rescaled
     with pytest.raises(ValueError, match="odd"):
         block.set_block(4, 0.1)
+
+
+def test_named_slots_are_the_path_modules_and_leave_the_state_dict_alone(tiny_model):
+    import copy
+
+    from asffbench.models.neck.yolov3_neck import DROPBLOCK_SLOTS
+
+    model = tiny_model(fusion="asff_star")
+    neck = model.neck
+    assert list(neck.dropblock_slots) == list(DROPBLOCK_SLOTS) == ["stride32", "stride16", "stride8"]
+    # The reference layout: after the 3x3 conv of each path (the state-dict keys depend on it).
+    assert neck.dropblock_slots["stride32"] is neck.path32[5]
+    assert neck.dropblock_slots["stride16"] is neck.path16[2]
+    assert neck.dropblock_slots["stride8"] is neck.path8[2]
+    plain = tiny_model(fusion="asff_star", dropblock=False)
+    assert list(model.state_dict()) == list(plain.state_dict())
+    assert "neck.path32.6.conv.weight" in model.state_dict()
+    assert not any("dropblock" in key for key in model.state_dict())
+    twin = copy.deepcopy(model)  # as EMA copies the model: its slots are its own modules
+    assert twin.neck.dropblock_slots["stride8"] is twin.neck.path8[2] is not neck.path8[2]
+    twin.set_epoch(80)
+    assert [slot.block_size for slot in twin.neck.dropblocks] == [3, 5, 7]
+    assert [slot.p for slot in neck.dropblocks] == [0.0, 0.0, 0.0]

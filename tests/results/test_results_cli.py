@@ -29,7 +29,7 @@ def test_report_prints_tables_and_the_state_of_the_sweep(cli, fixtures, tmp_path
                          "--format", "latex")
     assert code == 0, err
     assert "Fusion methods (Table 3 layout)" in out and "YOLOv3 baseline" in out
-    assert "failed: fusion=asff_star, seed=0 (asff_star_s0): NonFiniteLossError" in out
+    assert "failed: fusion=asff_star,seed=0 (asff_star_s0): NonFiniteLossError" in out
     assert "Partly failed sweep: 6 of 7 runs completed" in out
     assert f"report written to {tmp_path / 'rep' / 'report.md'}" in out
     assert (tmp_path / "rep" / "tables" / "fusion.tex").read_text().startswith("\\begin{table}")

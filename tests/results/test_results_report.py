@@ -36,7 +36,7 @@ def test_partly_failed_sweep_report(sweep_copy, tmp_path):
         "| YOLOv3 baseline |",
         "NonFiniteLossError: loss became nan at epoch 3, iteration 1210 (in train)",
         "| killed | killed | run directory without a record.json",
-        "| fusion=sum, seed=1 | sweep fixture | no record for this combination |",
+        "| fusion=sum,seed=1 | sweep fixture | no record for this combination |",
         "broken/record.json`: not valid JSON",
         "GFLOPs = 2 x GMACs",
         "warmup=10, iters=50, repeats=3",

@@ -21,11 +21,18 @@ def _upsample_to(x: Tensor, reference: Tensor) -> Tensor:
     return F.interpolate(x, size=reference.shape[-2:], mode="nearest")
 
 
+# The DropBlock slots by name, in the order of the schedule's block sizes (stride 32, 16, 8).
+DROPBLOCK_SLOTS = ("stride32", "stride16", "stride8")
+
+
 class YOLOv3Neck(nn.Module):
     """Takes the backbone taps (stride 8, 16, 32), returns level features ordered stride 32, 16, 8.
 
     Level widths are 512 / 256 / 256 (x width). Each path has one DropBlock slot after its 3x3
     conv; with `dropblock=True` the slots follow `set_epoch` (ASFF*), otherwise they are identity.
+    The slots sit inside the paths' `nn.Sequential`s (so the state-dict keys are the reference
+    layout's) and are also held by name in `dropblock_slots`, a plain dict: DropBlock has no
+    tensors, so the second reference adds nothing to the state dict.
     """
 
     def __init__(
@@ -42,8 +49,8 @@ class YOLOv3Neck(nn.Module):
             raise ValueError(f"dropblock_keep_prob must be in (0, 1], got {dropblock_keep_prob}")
         self.dropblock_keep_prob = dropblock_keep_prob
 
-        def slot() -> nn.Module:
-            return ScheduledDropBlock2d() if dropblock else nn.Identity()
+        slots = {name: ScheduledDropBlock2d() if dropblock else nn.Identity() for name in DROPBLOCK_SLOTS}
+        self.dropblock_slots: dict[str, nn.Module] = slots
 
         # Stride 32: residual pair without shortcut, SPP, then 1x1 / 3x3 / [DropBlock] / 1x1.
         self.path32 = nn.Sequential(
@@ -52,7 +59,7 @@ class YOLOv3Neck(nn.Module):
             SPP(),
             ConvBNAct(4 * w512, w512, 1),
             ConvBNAct(w512, w1024, 3),
-            slot(),
+            slots["stride32"],
             ConvBNAct(w1024, w512, 1),
         )
         # Stride 16: reduce and upsample level 0, concat with the tap, 1x1 / 3x3 / [DropBlock] / ...
@@ -60,7 +67,7 @@ class YOLOv3Neck(nn.Module):
         self.path16 = nn.Sequential(
             ConvBNAct(w256 + c16, w256, 1),
             ConvBNAct(w256, w512, 3),
-            slot(),
+            slots["stride16"],
             ResidualBlock(w512, shortcut=False),
             ConvBNAct(w512, w256, 1),
         )
@@ -69,7 +76,7 @@ class YOLOv3Neck(nn.Module):
         self.path8 = nn.Sequential(
             ConvBNAct(w128 + c8, w128, 1),
             ConvBNAct(w128, w256, 3),
-            slot(),
+            slots["stride8"],
             ResidualBlock(w256, shortcut=False),
             ConvBNAct(w256, w128, 1),
             ConvBNAct(w128, w256, 3),
@@ -79,15 +86,16 @@ class YOLOv3Neck(nn.Module):
     @property
     def dropblocks(self) -> list[nn.Module]:
         """The three DropBlock slots, stride 32, 16, 8 (identity when DropBlock is off)."""
-        return [self.path32[5], self.path16[2], self.path8[2]]
+        return [self.dropblock_slots[name] for name in DROPBLOCK_SLOTS]
 
     def set_epoch(self, epoch: int) -> None:
         """Apply ASFF*'s DropBlock schedule for `epoch`; a no-op without DropBlock."""
         sizes = dropblock_sizes_for_epoch(epoch)
         drop_prob = 0.0 if sizes is None else 1.0 - self.dropblock_keep_prob
-        for index, block in enumerate(self.dropblocks):
+        for name, size in zip(DROPBLOCK_SLOTS, sizes or (1,) * len(DROPBLOCK_SLOTS)):
+            block = self.dropblock_slots[name]
             if isinstance(block, ScheduledDropBlock2d):
-                block.set_block(1 if sizes is None else sizes[index], drop_prob)
+                block.set_block(size, drop_prob)
 
     def forward(self, taps: list[Tensor]) -> list[Tensor]:
         tap8, tap16, tap32 = taps

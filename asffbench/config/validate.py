@@ -1,0 +1,82 @@
+"""What each config key accepts beyond its type: one table of rules, checked at composition.
+
+The schema (schema.py) fixes every key's type and the enums' choices; the rules below say which
+values of that type are valid. `compose_config` runs them, so a bad value fails before anything
+loads or trains, with a one-line message naming the key. A new check is one line in RULES.
+
+Checked elsewhere, on purpose: `fusion.name` against the fusion registry (build.py: the registry
+imports torch, composition must not); checks that need the machine (fp16 needs CUDA, bench) or
+the data (num_classes against the annotations, data/loaders.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from asffbench.errors import UserError
+
+STRIDE = 32  # the coarsest output stride: input sizes are multiples of it
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str  # dotted config key
+    valid: Callable[[Any], bool]  # gets the key's value (a plain Python value)
+    message: str  # what is required; "{key}" and "{value}" are filled in
+
+    def check(self, cfg: DictConfig) -> None:
+        value = OmegaConf.select(cfg, self.key)
+        if value is None:
+            return  # unset optional keys have no value to check
+        plain = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        if not self.valid(plain):
+            raise UserError(self.message.format(key=self.key, value=plain))
+
+
+def at_least(bound: float) -> Callable[[Any], bool]:
+    return lambda value: value >= bound
+
+
+def positive(value: float) -> bool:
+    return value > 0
+
+
+def input_size(value: int) -> bool:
+    return value > 0 and value % STRIDE == 0
+
+
+def anchor_pairs(value: Sequence[Sequence[float]]) -> bool:
+    return len(value) == 9 and all(len(a) == 2 and min(a) > 0 for a in value)
+
+
+MUST_BE_POSITIVE = "{key}={value}: must be positive"
+AT_LEAST_ONE = "{key}={value}: must be at least 1"
+NOT_NEGATIVE = "{key}={value}: must be 0 or more"
+
+RULES: tuple[Rule, ...] = (
+    Rule("img_size", input_size, "{key}={value}: must be a positive multiple of %d" % STRIDE),
+    Rule("model.width", positive, MUST_BE_POSITIVE),
+    Rule("model.depth", positive, MUST_BE_POSITIVE),
+    Rule("model.num_classes", at_least(1), AT_LEAST_ONE),
+    Rule("model.anchors", anchor_pairs, "{key}: expected 9 positive [w, h] pairs (small to large), got {value}"),
+    Rule("fusion.compress_c", at_least(1), AT_LEAST_ONE),
+    Rule("fusion.dropblock_keep_prob", lambda p: 0.0 < p <= 1.0, "{key}={value}: must be in (0, 1]"),
+    Rule("train.batch_size", at_least(1), AT_LEAST_ONE),
+    Rule("train.max_iters_per_epoch", at_least(0), NOT_NEGATIVE),
+    Rule("eval.batch_size", at_least(1), AT_LEAST_ONE),
+    Rule("data.workers", at_least(0), NOT_NEGATIVE),
+    Rule("bench.iters", at_least(1), AT_LEAST_ONE),
+    Rule("bench.repeats", at_least(1), AT_LEAST_ONE),
+    Rule("bench.batch_size", at_least(1), AT_LEAST_ONE),
+    Rule("bench.warmup", at_least(0), NOT_NEGATIVE),
+)
+
+
+def validate_config(cfg: DictConfig, rules: Sequence[Rule] = RULES) -> DictConfig:
+    """Raise UserError for the first rule `cfg` breaks; returns `cfg` unchanged."""
+    for rule in rules:
+        rule.check(cfg)
+    return cfg

@@ -1,0 +1,44 @@
+"""What a run record is called, which schema it follows and how a run is named.
+
+A leaf module (no torch, no hydra, nothing of asffbench): `runs/` writes records with it,
+`results/` reads them with it, and `bench/` states its FLOPs convention from it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+RECORD_NAME = "record.json"
+SCHEMA_VERSION = 1  # DESIGN.md's record schema; readers accept records up to this version
+STATUSES = ("running", "completed", "failed", "skipped")
+
+FLOPS_CONVENTION = (
+    "fvcore FlopCountAnalysis at batch 1: one fused multiply-add counts once, so its total is "
+    "GMACs; GFLOPs = 2 x GMACs. Element-wise operators listed in uncounted_ops are not counted."
+)
+
+
+def format_value(value: Any) -> str:
+    """A value as Hydra override text (`true`, `0.5`, `[1,2]`, `null`, `asff`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if isinstance(value, str) and not re.match(r"^[\w./+-]*$", text):
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return text
+
+
+def run_name(axes: Mapping[str, Any]) -> str:
+    """A swept run's name from its axis values (a record's `axes`): `fusion=asff,seed=0`.
+
+    It is also the run's directory name in its sweep (what Hydra's `override_dirname` gives for
+    the axis overrides), so a report names a run exactly as the folder that holds it.
+    """
+    return ",".join(sorted(f"{key}={format_value(value)}" for key, value in axes.items()))
