@@ -29,9 +29,7 @@ from asffbench.engine.checkpoint import (
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-
-DETECTIONS_NAME = "detections.json"
-METRICS_NAME = "metrics.json"
+from asffbench.record_schema import DETECTIONS_NAME, METRICS_NAME
 
 
 def eval_run_dir(cfg: DictConfig) -> Path:

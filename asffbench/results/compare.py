@@ -21,13 +21,11 @@ import numpy as np
 
 from asffbench.coco_format import ground_truth_dict
 from asffbench.errors import UserError
+from asffbench.record_schema import DETECTIONS_NAME, METRICS_NAME, RECORD_NAME
 from asffbench.results.bootstrap import METRICS, MatchedDetections, bootstrap_weights, match_detections
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, combine_seeds,
                                             compare_sides, image_set_difference, sample_run)
 
-DETECTIONS_NAME = "detections.json"
-METRICS_NAME = "metrics.json"
-RECORD_NAME = "record.json"
 
 
 @dataclass(frozen=True)

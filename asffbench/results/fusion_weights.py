@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from asffbench.results.records import LoadedRecord, run_name
+from asffbench.results.records import LoadedRecord, run_label
 
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
 
@@ -20,7 +20,7 @@ def runs_with_weights(records: Sequence[LoadedRecord]) -> list[tuple[str, dict]]
         metrics = record.data.get("metrics")
         weights = metrics.get("fusion_weights") if isinstance(metrics, dict) else None
         if isinstance(weights, dict) and isinstance(weights.get("by_size"), dict):
-            out.append((run_name(record), weights))
+            out.append((run_label(record), weights))
     return out
 
 

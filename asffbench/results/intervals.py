@@ -17,7 +17,8 @@ import numpy as np
 
 from asffbench.errors import UserError
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
-from asffbench.results.compare import DETECTIONS_NAME, RunInput, match_input, run_ground_truth
+from asffbench.record_schema import DETECTIONS_NAME
+from asffbench.results.compare import RunInput, match_input, run_ground_truth
 from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
 from asffbench.results.tables import Cell, ResultTable
 

@@ -176,7 +176,7 @@ def eval_curve(record: LoadedRecord) -> list[tuple[int, dict]]:
 
 def plot_ap_over_training(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
     """AP, APs, APm, APl against epochs trained, a line per run: does a gain hold to the end?"""
-    curves = [(run_name(r), points) for r in records if (points := eval_curve(r))]
+    curves = [(run_label(r), points) for r in records if (points := eval_curve(r))]
     if not curves:
         return None
     figure = Figure(figsize=(9.6, 7.2))
