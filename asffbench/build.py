@@ -12,7 +12,7 @@ from asffbench.config.schema import COCO_ANCHORS, choice_str
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
-from asffbench.models.layers import scale_channels
+from asffbench.models.layers import SCHEDULE_EPOCHS, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
@@ -32,13 +32,15 @@ def build_yolov3(
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
     dropblock_keep_prob: float = 0.9,
+    dropblock_epochs: int = SCHEDULE_EPOCHS,
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
-    Raises KeyError (UnknownNameError) for an unknown fusion.
+    `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
+    5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
     """
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
@@ -49,6 +51,7 @@ def build_yolov3(
         width=width,
         dropblock=enhanced if dropblock is None else dropblock,
         dropblock_keep_prob=dropblock_keep_prob,
+        dropblock_epochs=dropblock_epochs,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     if compress_c is None:
@@ -89,6 +92,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
+        "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
     }
 
 

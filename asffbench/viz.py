@@ -100,21 +100,17 @@ def default_images(cfg: DictConfig, count: int) -> tuple[list[Path], Optional[li
     return [dataset.image_path(i) for i in range(min(count, len(dataset)))], dataset.class_names
 
 
-def load_image(path: Path, size: int) -> tuple[np.ndarray, torch.Tensor]:
-    """(letterboxed RGB uint8 (S, S, 3) for display, normalised (3, S, S) model input)."""
-    from torchvision import tv_tensors
-
-    from asffbench.data.transforms import letterbox, normalize, to_float01
+def load_image(path: Path, size: int, resize: str = "letterbox") -> tuple[np.ndarray, torch.Tensor]:
+    """(resized RGB uint8 (S, S, 3) for display, normalised (3, S, S) model input)."""
+    from asffbench.data.transforms import preprocess_test_image
 
     try:
         with Image.open(path) as image:
             rgb = image.convert("RGB")
     except (OSError, UnidentifiedImageError):
         raise UserError(f"{path}: not a readable image") from None
-    tensor = F.pil_to_tensor(rgb)
-    no_boxes = tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYXY", canvas_size=tensor.shape[-2:])
-    boxed, _, _, _ = letterbox(tensor, no_boxes, size)
-    return boxed.permute(1, 2, 0).numpy(), normalize(to_float01(boxed))
+    model_input, shown, _ = preprocess_test_image(F.pil_to_tensor(rgb), size, resize)
+    return shown.permute(1, 2, 0).numpy(), model_input
 
 
 def draw_level(ax, image: np.ndarray, detections: dict, class_names: Optional[list[str]], title: str) -> None:
@@ -162,7 +158,7 @@ def visualize(
     from asffbench.atomic import write_path_atomic
     from asffbench.device import resolve_device
     from asffbench.engine.evaluate import load_model_for_eval
-    from asffbench.engine.postprocess import postprocess
+    from asffbench.engine.postprocess import postprocess, postprocess_settings
     from asffbench.models import FUSIONS, fusion_info
 
     if not 0.0 <= score_thresh <= 1.0:
@@ -184,14 +180,14 @@ def visualize(
     device = resolve_device(cfg.device)
     model = load_model_for_eval(cfg, source.checkpoint).to(device).eval()
     size = int(cfg.img_size)
+    settings = {**postprocess_settings(cfg), "score_thresh": score_thresh}
     written = []
     for path in paths[:max_images]:
-        shown, tensor = load_image(path, size)
+        shown, tensor = load_image(path, size, cfg.recipe.test_resize)
         output = model(tensor[None].to(device), return_fusion_weights=True)
         weights = [w[0].float().cpu() for w in output.fusion_weights]
         detections = [
-            {k: v.cpu() for k, v in postprocess([level], score_thresh, float(cfg.eval.nms_iou),
-                                                int(cfg.eval.max_det))[0].items()}
+            {k: v.cpu() for k, v in postprocess([level], **settings)[0].items()}
             for level in output.levels
         ]
         figure = figure_for_image(shown, weights, detections, model.strides, class_names)

@@ -35,7 +35,7 @@ def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
 def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
     """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol."""
     from asffbench.build import build_model
-    from asffbench.engine.postprocess import postprocess
+    from asffbench.engine.postprocess import postprocess, postprocess_settings
 
     device = resolve_device(cfg.device)
     check_bench_config(cfg, device)
@@ -48,16 +48,7 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
 
     flops = count_flops(model, img_size, batch_size=1)
     timed_model, fused_pairs = fuse_conv_bn(model) if cfg.bench.fuse else (model, 0)
-    nms = (
-        partial(
-            postprocess,
-            score_thresh=float(cfg.eval.score_thresh),
-            nms_iou=float(cfg.eval.nms_iou),
-            max_det=int(cfg.eval.max_det),
-        )
-        if cfg.bench.nms
-        else None
-    )
+    nms = partial(postprocess, **postprocess_settings(cfg)) if cfg.bench.nms else None
     protocol = SpeedProtocol(
         warmup=int(cfg.bench.warmup),
         iters=int(cfg.bench.iters),

@@ -47,11 +47,42 @@ class EvalBackend(str, Enum):
     faster_coco_eval = "faster_coco_eval"
 
 
+class IoULossForm(str, Enum):
+    giou = "giou"  # generalised IoU loss
+    iou_squared = "iou_squared"  # 1 - IoU^2 (the ASFF reference)
+
+
+class ShapeLossForm(str, Enum):
+    l1_log = "l1_log"  # L1 on the log shape
+    iou_squared = "iou_squared"  # 1 - IoU_wh^2 of the slot's prior against the box (the reference)
+
+
+class MixupWeighting(str, Enum):
+    all_terms = "all_terms"  # every term of a mixed box is scaled by its image's blend weight
+    positive_objectness = "positive_objectness"  # only its positive objectness term (the reference)
+
+
+class WarmupForm(str, Enum):
+    linear = "linear"
+    power4 = "power4"  # lr x (iter / warm-up iters)^4 (the reference's burn-in)
+
+
+class ResizeMode(str, Enum):
+    letterbox = "letterbox"  # keep the aspect ratio, pad to the square
+    stretch = "stretch"  # resize each axis to the square (the reference)
+
+
 # COCO anchors of YOLOv3 (w, h in pixels at 416/608 input), small to large.
 COCO_ANCHORS: list[list[int]] = [
     [10, 13], [16, 30], [33, 23],
     [30, 61], [62, 45], [59, 119],
     [116, 90], [156, 198], [373, 326],
+]
+# The anchors the released ASFF Darknet-53 models were trained with (`recipe=reference`).
+ASFF_RELEASE_ANCHORS: list[list[int]] = [
+    [10, 13], [16, 30], [33, 23],
+    [30, 61], [62, 45], [42, 119],
+    [116, 90], [156, 198], [121, 240],
 ]
 
 
@@ -169,10 +200,39 @@ class EvalConfig:
     batch_size: int = 8
     score_thresh: float = 0.001
     nms_iou: float = 0.65
-    max_det: int = 100
+    max_det: int = 100  # detections per image; 0: no cap
     backend: EvalBackend = EvalBackend.pycocotools
     metric: EvalMetric = EvalMetric.auto
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
+
+
+@dataclass
+class RecipeConfig:
+    """The switches that differ between asffbench's recipe and the reference implementation's
+    (`recipe=asffbench|reference`); the defaults are asffbench's. A recipe option also sets keys
+    that live in their own sections (model.anchors, train.warmup_epochs, data.min_box_size,
+    eval.score_thresh, eval.max_det). README.md, "Recipes", says why each default differs."""
+
+    name: str = "asffbench"
+    # Loss.
+    iou_loss_form: IoULossForm = IoULossForm.giou
+    shape_loss_form: ShapeLossForm = ShapeLossForm.l1_log
+    box_terms_train_shape: bool = False  # the box terms' gradient reaches the guided-anchoring shapes
+    mixup_weighting: MixupWeighting = MixupWeighting.all_terms
+    label_smoothing_max: Optional[float] = 0.1  # smoothing = min(1/C, this); null: 1/C
+    # Optimisation.
+    decay_norm_and_bias: bool = False  # weight decay on BatchNorm weights and biases too
+    warmup_form: WarmupForm = WarmupForm.linear
+    # Phases of the cosine schedule (tricks.cosine_lr), in epochs; cut short when they do not fit.
+    lr_flat_epochs: float = 0.0  # constant LR between the warm-up and the cosine
+    lr_final_epochs: float = 0.0  # constant train.min_lr for the last N epochs (the cosine ends before)
+    # Augmentation.
+    expand_max: float = 2.0  # zoom-out (expand) up to this factor
+    train_resize: ResizeMode = ResizeMode.letterbox
+    mixup_prob: float = 0.5  # share of samples blended while mixup is on
+    # Test time (evaluation, benchmark on val images, predict, viz).
+    test_resize: ResizeMode = ResizeMode.letterbox
+    multi_label: bool = True  # every (box, class) pair above the threshold; false: best class per box
 
 
 @dataclass
@@ -192,6 +252,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     sweep: SweepInfo = field(default_factory=SweepInfo)
     img_size: int = 608

@@ -72,6 +72,12 @@ RULES: tuple[Rule, ...] = (
     Rule("bench.repeats", at_least(1), AT_LEAST_ONE),
     Rule("bench.batch_size", at_least(1), AT_LEAST_ONE),
     Rule("bench.warmup", at_least(0), NOT_NEGATIVE),
+    Rule("eval.max_det", at_least(0), "{key}={value}: must be 0 (no cap) or more"),
+    Rule("recipe.label_smoothing_max", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.lr_flat_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.lr_final_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.expand_max", at_least(1), "{key}={value}: must be at least 1 (1: no zoom-out)"),
+    Rule("recipe.mixup_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
 )
 
 

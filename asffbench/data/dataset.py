@@ -1,10 +1,11 @@
-"""A torch Dataset of letterboxed, augmented samples of a `CocoDataset`, and its collate.
+"""A torch Dataset of resized (letterbox or stretch), augmented samples of a `CocoDataset`, and
+its collate.
 
 A sample is `(image (3, S, S) float normalised, target (N, 6) [label, x1, y1, x2, y2, weight],
 meta)`; `collate` prepends the image index to every target row -> (M, 7) (see DESIGN.md,
 "Targets"). For validation the meta maps input pixels back to the original image exactly
-(input = orig * scale + pad). For training it describes the final letterbox step from the
-augmented image.
+(input = orig * scale + pad, `scale` one float or an (sx, sy) pair). For training it describes
+the final resize from the augmented image.
 """
 
 from __future__ import annotations
@@ -26,13 +27,11 @@ from asffbench.data.sampler import SampleKey, derive_seed
 from asffbench.data.transforms import (
     build_train_augment,
     drop_small_boxes,
-    letterbox,
     normalize,
+    resize_to_input,
     to_boxes,
     to_float01,
 )
-
-MIXUP_PROB = 0.5  # share of training samples blended with a second image while mixup is on
 
 
 @contextlib.contextmanager
@@ -60,15 +59,20 @@ class DetectionDataset(Dataset):
         img_size: int,
         min_box_size: float = 2.0,
         seed: int = 0,
-        mixup_prob: float = MIXUP_PROB,
+        mixup_prob: float = 0.5,
+        resize: str = "letterbox",
+        expand_max: float = 2.0,
     ) -> None:
+        """`mixup_prob`: share of training samples blended with a second image while mixup is
+        on; `resize`: letterbox or stretch to the input square; `expand_max`: largest zoom-out."""
         self.source = source
         self.train = train
         self.img_size = img_size
         self.min_box_size = min_box_size
         self.seed = seed
         self.mixup_prob = mixup_prob
-        self.augment = build_train_augment() if train else None
+        self.resize = resize
+        self.augment = build_train_augment(expand_max) if train else None
 
     # The attributes the engine uses (DESIGN.md, "Entry points").
     @property
@@ -123,7 +127,7 @@ class DetectionDataset(Dataset):
         return normalize(image), target, meta
 
     def prepare(self, index: int, size: int) -> tuple[Tensor, Tensor, dict]:
-        """Load, augment (train) and letterbox one image: (0..1 float image, (N, 6) target, meta)."""
+        """Load, augment (train) and resize one image: (0..1 float image, (N, 6) target, meta)."""
         pil = self.source.load_image(index)
         width, height = pil.size
         image = tv_tensors.Image(F.pil_to_tensor(pil))
@@ -133,7 +137,7 @@ class DetectionDataset(Dataset):
         if self.augment is not None:
             out = self.augment({"image": image, "boxes": boxes, "labels": labels})
             image, boxes, labels = out["image"], out["boxes"], out["labels"]
-        image, boxes, scale, pad = letterbox(image, boxes, size)
+        image, boxes, scale, pad = resize_to_input(image, boxes, size, self.resize)
         boxes, labels = drop_small_boxes(boxes, labels, self.min_box_size)
         target = torch.cat(
             [labels.float()[:, None], boxes.as_subclass(Tensor).float(), torch.ones(len(labels), 1)], dim=1

@@ -109,6 +109,8 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
     dataset = DetectionDataset(
         load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+        mixup_prob=float(cfg.recipe.mixup_prob), resize=cfg.recipe.train_resize,
+        expand_max=float(cfg.recipe.expand_max),
     )
     mixup_epochs = int(train.epochs) - int(train.mixup_off_epochs) if cfg.tricks.mixup else 0
     sampler = DetectionBatchSampler(
@@ -120,12 +122,12 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
 
 
 def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
-    """The validation loader (letterbox to img_size only, dataset order) and its dataset."""
+    """The validation loader (the test-time resize to img_size only, dataset order) and its dataset."""
     schedule = ScaleSchedule(img_size=int(cfg.img_size))
     schedule.check()
     dataset = DetectionDataset(
         load_split(cfg, "val"), train=False, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
+        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), resize=cfg.recipe.test_resize,
     )
     sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
     loader = DetectionLoader(dataset, sampler, int(cfg.data.workers), int(cfg.seed), wants_pin_memory(cfg))

@@ -1,12 +1,16 @@
 """Detection augmentation on torchvision.transforms.v2 with tv_tensors.BoundingBoxes.
 
 Train: photometric distortion, random zoom-out (expand), random IoU crop, horizontal flip (the
-SSD-style recipe of the YOLOv3 reference), then letterbox to the batch's square size. Val:
-letterbox only. Then boxes are clamped and those under the minimum size dropped, and the image
-normalised with the ImageNet mean/std (after mixup, which works on 0..1 floats).
+SSD-style recipe of the YOLOv3 reference), then resize to the batch's square size. Test time
+(evaluation, predict, viz, benchmark on real images): the resize only. The resize is a letterbox
+or a stretch (`recipe.train_resize`, `recipe.test_resize`), always through `resize_to_input`.
+Then boxes are clamped and those under the minimum size dropped, and the image normalised with
+the ImageNet mean/std (after mixup, which works on 0..1 floats).
 """
 
 from __future__ import annotations
+
+from typing import Any, Union
 
 import torch
 from torch import Tensor
@@ -17,14 +21,31 @@ from torchvision.transforms.v2 import functional as F
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PAD_VALUE = 114  # grey letterbox / expand fill (uint8)
+RESIZE_MODES = ("letterbox", "stretch")
+# x and y scale of the resize: one float for a letterbox, an (sx, sy) pair for a stretch.
+Scale = Union[float, tuple[float, float]]
 
 
-def build_train_augment() -> v2.Compose:
-    """Geometric + photometric augmentation of a uint8 image with its boxes and labels."""
+class PhotometricDistort(v2.RandomPhotometricDistort):
+    """torchvision's SSD photometric distortion (brightness, contrast, saturation, hue, each with
+    probability p) without its random permutation of the colour channels: the reference does not
+    permute, and on classes told apart by colour a permutation teaches the wrong class."""
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        params = super().make_params(flat_inputs)
+        params["channel_permutation"] = None
+        return params
+
+
+def build_train_augment(expand_max: float = 2.0) -> v2.Compose:
+    """Geometric + photometric augmentation of a uint8 image with its boxes and labels.
+
+    `expand_max`: the largest zoom-out factor (asffbench 2: the SSD recipe's 4, which the
+    reference uses, is harsh on small training inputs).
+    """
     return v2.Compose([
-        v2.RandomPhotometricDistort(p=0.5),
-        # Zoom-out to at most 2x: the SSD recipe uses 4x, too harsh for small training inputs.
-        v2.RandomZoomOut(fill=PAD_VALUE, side_range=(1.0, 2.0), p=0.5),
+        PhotometricDistort(p=0.5),
+        v2.RandomZoomOut(fill=PAD_VALUE, side_range=(1.0, float(expand_max)), p=0.5),
         v2.RandomApply([v2.RandomIoUCrop()], p=0.5),
         v2.RandomHorizontalFlip(p=0.5),
     ])
@@ -54,6 +75,45 @@ def letterbox(
         image = F.pad(image, padding, fill=PAD_VALUE)
         boxes = F.pad(boxes, padding)
     return image, boxes, scale, (left, top)
+
+
+def stretch(
+    image: Tensor, boxes: tv_tensors.BoundingBoxes, size: int
+) -> tuple[Tensor, tv_tensors.BoundingBoxes, tuple[float, float], tuple[int, int]]:
+    """Resize each axis to `size` (no padding): returns the image, the boxes, the (sx, sy) scale
+    and a zero padding, new = old * scale per axis."""
+    height, width = image.shape[-2:]
+    if (height, width) != (size, size):
+        image = F.resize(image, [size, size], antialias=True)
+        boxes = F.resize(boxes, [size, size])
+    return image, boxes, (size / width, size / height), (0, 0)
+
+
+def resize_to_input(
+    image: Tensor, boxes: tv_tensors.BoundingBoxes, size: int, mode: str
+) -> tuple[Tensor, tv_tensors.BoundingBoxes, Scale, tuple[int, int]]:
+    """The one resize to the square model input, for training and test time alike:
+    `letterbox` or `stretch`. Returns (image, boxes, scale, (left, top) pad)."""
+    mode = getattr(mode, "value", mode)  # a str enum from the config
+    if mode == "letterbox":
+        return letterbox(image, boxes, size)
+    if mode == "stretch":
+        return stretch(image, boxes, size)
+    raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
+
+
+def preprocess_test_image(image: Tensor, size: int, mode: str) -> tuple[Tensor, Tensor, dict]:
+    """A uint8 (3, H, W) RGB image as the model sees it at test time.
+
+    Returns (normalised (3, S, S) input, resized uint8 (3, S, S) for display, meta) with
+    meta = `{"orig_size": (h, w), "scale", "pad"}`, the mapping `boxes_to_original` undoes.
+    """
+    height, width = image.shape[-2:]
+    no_boxes = to_boxes(torch.zeros(0, 4), height, width)
+    resized, _, scale, pad = resize_to_input(image, no_boxes, size, mode)
+    resized = resized.as_subclass(Tensor)
+    meta = {"orig_size": (int(height), int(width)), "scale": scale, "pad": pad}
+    return normalize(to_float01(resized)), resized, meta
 
 
 def drop_small_boxes(

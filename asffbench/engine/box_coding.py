@@ -39,5 +39,14 @@ def wh_iou(wh_a: Tensor, wh_b: Tensor) -> Tensor:
     return inter / union.clamp(min=1e-12)
 
 
+def paired_box_iou(boxes_a: Tensor, boxes_b: Tensor) -> Tensor:
+    """IoU of row i of `boxes_a` with row i of `boxes_b` (xyxy (K, 4) each) -> (K,)."""
+    top_left = torch.maximum(boxes_a[:, :2], boxes_b[:, :2])
+    bottom_right = torch.minimum(boxes_a[:, 2:], boxes_b[:, 2:])
+    inter = (bottom_right - top_left).clamp(min=0).prod(dim=1)
+    union = (boxes_a[:, 2:] - boxes_a[:, :2]).prod(dim=1) + (boxes_b[:, 2:] - boxes_b[:, :2]).prod(dim=1) - inter
+    return inter / union.clamp(min=1e-12)
+
+
 # box_iou for a batch of images: (B, N, 4) x (B, G, 4) -> (B, N, G).
 batched_box_iou = torch.vmap(box_iou)

@@ -74,6 +74,7 @@ def predict(
     score_thresh: float,
     nms_iou: float,
     max_det: int,
+    multi_label: bool = True,
     fusion_stats: Optional[Any] = None,
 ) -> tuple[list[dict], list[Any]]:
     """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen.
@@ -93,7 +94,9 @@ def predict(
             output = model(images.to(device, non_blocking=True), return_fusion_weights=True)
             if output.fusion_weights is not None:
                 fusion_stats.add(output.fusion_weights, targets, metas)
-        detections = postprocess(output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det)
+        detections = postprocess(
+            output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det, multi_label=multi_label
+        )
         for det, meta in zip(detections, metas):
             image_ids.append(meta["image_id"])
             if det["boxes"].numel() == 0:
@@ -128,6 +131,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     """
     from asffbench.data import build_val_loader
     from asffbench.device import resolve_device
+    from asffbench.engine.postprocess import postprocess_settings
 
     if process_rank() != 0:
         return {}
@@ -162,9 +166,7 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
         loader,
         dataset.label_to_cat_id,
         device,
-        score_thresh=cfg.eval.score_thresh,
-        nms_iou=cfg.eval.nms_iou,
-        max_det=cfg.eval.max_det,
+        **postprocess_settings(cfg),
         fusion_stats=fusion_stats,
     )
     scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)

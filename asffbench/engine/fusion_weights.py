@@ -43,8 +43,11 @@ class FusionWeightStats:
         boxes = targets[:, 2:6]
         centre = (boxes[:, :2] + boxes[:, 2:]) / 2
         wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-6)
-        scale = torch.tensor([float(metas[i]["scale"]) for i in image.tolist()], dtype=torch.float64)
-        size = torch.bucketize(wh.prod(dim=1) / scale ** 2, torch.tensor(SIZE_LIMITS, dtype=torch.float64))
+        # A letterbox has one scale, a stretch one per axis (sx, sy): area scales by their product.
+        scale = torch.stack([torch.as_tensor(metas[i]["scale"], dtype=torch.float64).expand(2)
+                             for i in image.tolist()])
+        area = wh.prod(dim=1) / scale.prod(dim=1)
+        size = torch.bucketize(area, torch.tensor(SIZE_LIMITS, dtype=torch.float64))
         owner = wh_iou(wh[:, None, :].float(), self.priors.reshape(1, -1, 2)).argmax(dim=1) // self.priors.shape[1]
         for level, weights in enumerate(fusion_weights):
             height, width = weights.shape[-2:]

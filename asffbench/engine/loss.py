@@ -3,37 +3,44 @@
 Per ground-truth box, at the prediction it is assigned to (`targets.assign_targets`):
   xy    BCE-with-logits of (tx, ty) against the centre's offset in its cell,
   wh    L1 of (tw, th) against log(box / anchor),
-  cls   BCE of the class logits (targets 1 - d / d with label smoothing, d = min(1/C, 0.1)),
-  iou   GIoU loss of the decoded box (when `iou_loss`),
-  shape L1 of the guided-anchoring shape prediction against log(box / base size), at the best
-        prior's slot and at the anchor-free slot of the box's cell (when `guided_anchoring`).
+  cls   BCE of the class logits (targets 1 - d / d with label smoothing, d = min(1/C, cap)),
+  iou   GIoU loss, or 1 - IoU^2 (the reference), of the decoded box (when `iou_loss`),
+  shape the guided-anchoring shape prediction against the box, at the best prior's slot and at
+        the anchor-free slot of the box's cell (when `guided_anchoring`): L1 on log(box / base
+        size), or 1 - IoU_wh^2 of the slot's prior and the box (the reference).
 xy, wh and iou are weighted by 2 - box area / image area (small boxes count more, as in YOLOv3
 and the ASFF reference). Objectness is BCE over every prediction: 1 at assigned ones, 0 elsewhere,
 except that unassigned predictions whose decoded box overlaps a ground truth of their image with
-IoU > `ignore_thresh` are left out. Every per-box term, the positive objectness included, is
-scaled by the box's mixup weight. Sums are divided by the batch size.
+IoU > `ignore_thresh` are left out. The positive objectness term is scaled by the box's mixup
+weight, and with `mixup_weighting="all_terms"` every other per-box term too. With
+`box_terms_train_shape` the anchors of wh and iou keep their gradient, so those terms train the
+shape branch as well (the reference). Sums are divided by the batch size.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import box_convert, generalized_box_iou_loss
 
-from asffbench.engine.box_coding import batched_box_iou, decode_level
+from asffbench.engine.box_coding import batched_box_iou, decode_level, paired_box_iou, wh_iou
 from asffbench.engine.targets import ANCHOR_FREE_SLOT, Assignment, assign_targets, priors_per_level
+from asffbench.models.head.guided_anchoring import ANCHOR_FREE_SCALE
 from asffbench.models.outputs import LevelOutput
 
 PART_NAMES = ("xy", "wh", "obj", "cls", "iou", "shape")
+IOU_LOSS_FORMS = ("giou", "iou_squared")
+SHAPE_LOSS_FORMS = ("l1_log", "iou_squared")
+MIXUP_WEIGHTINGS = ("all_terms", "positive_objectness")
 
 
-def label_smoothing_delta(num_classes: int) -> float:
-    """The smoothing of class targets: 1/C as in the ASFF reference, at most 0.1 so that a
-    dataset with few classes does not get near-uniform targets."""
-    return min(1.0 / num_classes, 0.1)
+def label_smoothing_delta(num_classes: int, cap: Optional[float] = 0.1) -> float:
+    """The smoothing of class targets: 1/C as in the ASFF reference, by default at most 0.1 so
+    that a dataset with few classes does not get near-uniform targets (`cap=None`: no cap)."""
+    return 1.0 / num_classes if cap is None else min(1.0 / num_classes, cap)
 
 
 class YOLOLoss(nn.Module):
@@ -54,16 +61,33 @@ class YOLOLoss(nn.Module):
         guided_anchoring: bool = True,
         ignore_thresh: float = 0.7,
         strides: Sequence[int] = (32, 16, 8),
+        iou_loss_form: str = "giou",
+        shape_loss_form: str = "l1_log",
+        box_terms_train_shape: bool = False,
+        mixup_weighting: str = "all_terms",
+        label_smoothing_max: Optional[float] = 0.1,
     ) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        for name, value, choices in (
+            ("iou_loss_form", iou_loss_form, IOU_LOSS_FORMS),
+            ("shape_loss_form", shape_loss_form, SHAPE_LOSS_FORMS),
+            ("mixup_weighting", mixup_weighting, MIXUP_WEIGHTINGS),
+        ):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
         self.num_classes = num_classes
         self.strides = tuple(int(s) for s in strides)
         self.iou_loss = iou_loss
         self.label_smoothing = label_smoothing
         self.guided_anchoring = guided_anchoring
         self.ignore_thresh = ignore_thresh
+        self.iou_loss_form = iou_loss_form
+        self.shape_loss_form = shape_loss_form
+        self.box_terms_train_shape = box_terms_train_shape
+        self.mixup_weighting = mixup_weighting
+        self.label_smoothing_max = label_smoothing_max
         self.register_buffer("level_priors", priors_per_level(anchors, self.strides), persistent=False)
 
     def forward(self, levels: Sequence[LevelOutput], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
@@ -86,7 +110,7 @@ class YOLOLoss(nn.Module):
             if assigned.count == 0:
                 continue
             size_weight = 2.0 - assigned.box_wh.prod(dim=1) / image_area
-            for name, value in self._box_terms(level, pred, assigned, size_weight).items():
+            for name, value in self._box_terms(level, index, pred, assigned, size_weight).items():
                 sums[name] = sums[name] + value
             if self.guided_anchoring:
                 sums["shape"] = sums["shape"] + self._shape(level, index, assigned)
@@ -132,15 +156,14 @@ class YOLOLoss(nn.Module):
         return (losses * obj_weight).sum()
 
     def _box_terms(
-        self, level: LevelOutput, pred: Tensor, assigned: "_Assigned", size_weight: Tensor
+        self, level: LevelOutput, index: int, pred: Tensor, assigned: "_Assigned", size_weight: Tensor
     ) -> dict[str, Tensor]:
         where = (assigned.image, assigned.slot, assigned.cell_y, assigned.cell_x)
         chosen = pred[where]  # (K, 5 + C)
-        # The anchors are the reference the targets are expressed in, not something these terms
-        # should move: with guided anchoring the shape branch is trained by its own loss only.
-        anchor = level.anchors[where].detach().float()
+        anchor = self._box_anchors(level, index, assigned)
         cell_xy = torch.stack((assigned.cell_x, assigned.cell_y), dim=1).to(chosen.dtype)
-        box_weight = size_weight * assigned.weight
+        term_weight = self._term_weight(assigned)
+        box_weight = size_weight * term_weight
         terms = {}
 
         xy_target = assigned.centre / level.stride - cell_xy
@@ -149,32 +172,66 @@ class YOLOLoss(nn.Module):
         wh = (chosen[:, 2:4] - torch.log(assigned.box_wh / anchor)).abs().sum(dim=1)
         terms["wh"] = (wh * box_weight).sum()
 
-        delta = label_smoothing_delta(self.num_classes) if self.label_smoothing else 0.0
+        delta = label_smoothing_delta(self.num_classes, self.label_smoothing_max) if self.label_smoothing else 0.0
         class_target = torch.full_like(chosen[:, 5:], delta)
         class_target[torch.arange(assigned.count, device=class_target.device), assigned.labels] = 1.0 - delta
         cls = F.binary_cross_entropy_with_logits(chosen[:, 5:], class_target, reduction="none").sum(dim=1)
-        terms["cls"] = (cls * assigned.weight).sum()
+        terms["cls"] = (cls * term_weight).sum()
 
         if self.iou_loss:
             pred_centre = (chosen[:, :2].sigmoid() + cell_xy) * level.stride
             pred_wh = anchor * chosen[:, 2:4].exp()
             pred_boxes = box_convert(torch.cat((pred_centre, pred_wh), dim=1), "cxcywh", "xyxy")
-            giou = generalized_box_iou_loss(pred_boxes, assigned.boxes, reduction="none")
-            terms["iou"] = (giou * box_weight).sum()
+            if self.iou_loss_form == "giou":
+                iou = generalized_box_iou_loss(pred_boxes, assigned.boxes, reduction="none")
+            else:
+                iou = 1.0 - paired_box_iou(pred_boxes, assigned.boxes).square()
+            terms["iou"] = (iou * box_weight).sum()
         return terms
 
+    def _box_anchors(self, level: LevelOutput, index: int, assigned: "_Assigned") -> Tensor:
+        """(K, 2) anchors of the assigned predictions, the reference the box targets are in.
+
+        By default constants: with guided anchoring the shape branch is then trained by its own
+        loss only. With `box_terms_train_shape` they are rebuilt from the shape prediction with
+        its gradient (the model's `anchors` are detached), as the reference lets them be.
+        """
+        where = (assigned.image, assigned.slot, assigned.cell_y, assigned.cell_x)
+        if not (self.box_terms_train_shape and self.guided_anchoring):
+            return level.anchors[where].detach().float()
+        bases = self._slot_bases(level, index)[assigned.slot]
+        return bases * level.shape_pred[where].float().exp()
+
+    def _slot_bases(self, level: LevelOutput, index: int) -> Tensor:
+        """(A + 1, 2) base sizes of a guided level's slots: its priors, then the anchor-free one."""
+        priors = self.level_priors[index]
+        free = torch.full((1, 2), float(ANCHOR_FREE_SCALE * level.stride), device=priors.device)
+        return torch.cat((priors, free))
+
+    def _term_weight(self, assigned: "_Assigned") -> Tensor:
+        """The per-box weight of every term but the positive objectness: the mixup weight, or 1
+        when only the positive objectness carries it (the reference)."""
+        if self.mixup_weighting == "all_terms":
+            return assigned.weight
+        return torch.ones_like(assigned.weight)
+
     def _shape(self, level: LevelOutput, index: int, assigned: "_Assigned") -> Tensor:
-        """Guided anchoring: at the box's cell, the best prior's slot learns log(box / prior) and
-        the anchor-free slot learns log(box / (4 * stride)), whichever slot got the box, so the
-        anchor-free branch can start to win boxes. L1 in log space: scale-free, never saturates."""
+        """Guided anchoring: at the box's cell, the best prior's slot and the anchor-free slot
+        both learn the box's shape, whichever slot got the box, so the anchor-free branch can
+        start to win boxes. `l1_log`: L1 in log space (scale-free, never saturates);
+        `iou_squared`: 1 - IoU_wh^2 of the slot's prior (base x exp(shape)) and the box."""
         shape_pred = level.shape_pred.float()
         cell = (assigned.cell_y, assigned.cell_x)
-        prior_wh = self.level_priors[index].to(shape_pred)[assigned.prior_slot]
-        at_prior = shape_pred[(assigned.image, assigned.prior_slot, *cell)]
-        at_free = shape_pred[(assigned.image, torch.full_like(assigned.prior_slot, ANCHOR_FREE_SLOT), *cell)]
-        prior_l1 = (at_prior - torch.log(assigned.box_wh / prior_wh)).abs().sum(dim=1)
-        free_l1 = (at_free - torch.log(assigned.box_wh / (4.0 * level.stride))).abs().sum(dim=1)
-        return ((prior_l1 + free_l1) * assigned.weight).sum()
+        bases = self._slot_bases(level, index).to(shape_pred)
+        free_slot = torch.full_like(assigned.prior_slot, ANCHOR_FREE_SLOT)
+        total = shape_pred.new_zeros(assigned.count)
+        for slot in (assigned.prior_slot, free_slot):
+            predicted = shape_pred[(assigned.image, slot, *cell)]
+            if self.shape_loss_form == "l1_log":
+                total = total + (predicted - torch.log(assigned.box_wh / bases[slot])).abs().sum(dim=1)
+            else:
+                total = total + 1.0 - wh_iou(bases[slot] * predicted.exp(), assigned.box_wh).square()
+        return (total * self._term_weight(assigned)).sum()
 
 
 class _Assigned:

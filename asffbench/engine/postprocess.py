@@ -34,26 +34,36 @@ def postprocess(
     nms_iou: float = 0.65,
     max_det: int = 100,
     pre_nms_topk: int = 10000,
+    multi_label: bool = True,
 ) -> list[dict[str, Tensor]]:
     """Detections per image: `{"boxes": (K, 4) xyxy input px, "scores": (K,), "labels": (K,)}`,
-    sorted by decreasing score, K <= max_det.
+    sorted by decreasing score, K <= max_det (no cap when max_det is 0).
 
-    Every (box, class) pair with obj * class prob above `score_thresh` is a candidate (multi-label,
-    as COCO evaluation of YOLOv3 does); at most `pre_nms_topk` best pairs per image go to NMS, which
-    runs per image and class in one `batched_nms` call.
+    Candidates are scored obj * class prob and kept above `score_thresh`. With `multi_label` every
+    (box, class) pair is a candidate (as COCO evaluation of YOLOv3 does); without it only each
+    box's best class is (the ASFF reference). At most `pre_nms_topk` best candidates per image go
+    to NMS, which runs per image and class in one `batched_nms` call.
     """
     boxes, objectness, class_probs = decode(levels)
     boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
     batch, num_preds, num_classes = class_probs.shape
-    scores = (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes)
+    if multi_label:
+        scores = (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes)
+    else:
+        best_prob, best_class = class_probs.max(dim=2)
+        scores = objectness * best_prob
 
     top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
     candidate = top_scores > score_thresh
     image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]
     cand_scores = top_scores[candidate]
     flat_index = top_index[candidate]
-    box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
-    cand_labels = flat_index % num_classes
+    if multi_label:
+        box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
+        cand_labels = flat_index % num_classes
+    else:
+        box_index = flat_index
+        cand_labels = best_class[image_index, box_index]
     cand_boxes = boxes[image_index, box_index]
 
     # One group per (image, class): class-wise NMS for the whole batch at once.
@@ -64,7 +74,8 @@ def postprocess(
     counts = torch.bincount(kept_images, minlength=batch)
     starts = torch.cumsum(counts, dim=0) - counts
     rank = torch.arange(kept.numel(), device=kept.device) - starts[kept_images]
-    kept = kept[rank < max_det]
+    if max_det > 0:
+        kept = kept[rank < max_det]
     per_image = torch.bincount(image_index[kept], minlength=batch).tolist()
 
     per_image_boxes = cand_boxes[kept].split(per_image)
@@ -76,14 +87,27 @@ def postprocess(
     ]
 
 
+def postprocess_settings(cfg: Any) -> dict[str, Any]:
+    """The `postprocess` keyword arguments of a composed config: the evaluation settings, used by
+    evaluation, the benchmark's timed NMS and predict alike."""
+    return {
+        "score_thresh": float(cfg.eval.score_thresh),
+        "nms_iou": float(cfg.eval.nms_iou),
+        "max_det": int(cfg.eval.max_det),
+        "multi_label": bool(cfg.recipe.multi_label),
+    }
+
+
 def boxes_to_original(boxes: Tensor, meta: Mapping[str, Any]) -> Tensor:
     """Map xyxy boxes from input pixels back to the original image, clipped to it.
 
-    `meta` is a loader meta dict: `{"orig_size": (h, w), "scale": s, "pad": (left, top)}` with
-    input px = orig px * scale + pad.
+    `meta` is a loader meta dict: `{"orig_size": (h, w), "scale": s or (sx, sy), "pad": (left,
+    top)}` with input px = orig px * scale + pad (one scale for a letterbox, two for a stretch).
     """
     left, top = meta["pad"]
     offset = torch.tensor([left, top, left, top], dtype=boxes.dtype, device=boxes.device)
-    original = (boxes - offset) / float(meta["scale"])
+    scale_x, scale_y = torch.as_tensor(meta["scale"], dtype=torch.float64).expand(2).tolist()
+    scale = torch.tensor([scale_x, scale_y, scale_x, scale_y], dtype=boxes.dtype, device=boxes.device)
+    original = (boxes - offset) / scale
     height, width = meta["orig_size"]
     return clip_boxes_to_image(original, (int(height), int(width)))

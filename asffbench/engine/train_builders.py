@@ -90,13 +90,24 @@ def build_data(cfg: DictConfig, env: DistEnv):
 def build_criterion(cfg: DictConfig) -> nn.Module:
     from asffbench.engine.loss import YOLOLoss
 
+    recipe = cfg.recipe
     return YOLOLoss(
         num_classes=cfg.model.num_classes,
         anchors=[list(a) for a in cfg.model.anchors],
         iou_loss=cfg.tricks.iou_loss,
         label_smoothing=cfg.tricks.label_smoothing,
         guided_anchoring=cfg.tricks.guided_anchoring,
+        iou_loss_form=enum_value(recipe.iou_loss_form),
+        shape_loss_form=enum_value(recipe.shape_loss_form),
+        box_terms_train_shape=bool(recipe.box_terms_train_shape),
+        mixup_weighting=enum_value(recipe.mixup_weighting),
+        label_smoothing_max=recipe.label_smoothing_max,
     )
+
+
+def enum_value(value: object) -> str:
+    """A config enum (a str enum) as its plain string, which the engine's modules take."""
+    return str(getattr(value, "value", value))
 
 
 def build_trainer(
@@ -110,7 +121,9 @@ def build_trainer(
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
     total_batch = tcfg.batch_size * env.world_size
     base_lr = scaled_lr(tcfg.lr, total_batch)
-    optimizer = build_optimizer(net, base_lr, tcfg.momentum, tcfg.weight_decay)
+    optimizer = build_optimizer(
+        net, base_lr, tcfg.momentum, tcfg.weight_decay, decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias)
+    )
     scheduler = build_scheduler(
         optimizer,
         epochs=tcfg.epochs,
@@ -120,6 +133,9 @@ def build_trainer(
         base_lr=base_lr,
         min_lr=scaled_lr(tcfg.min_lr, total_batch),
         step_milestones=list(tcfg.step_milestones),
+        warmup_form=enum_value(cfg.recipe.warmup_form),
+        flat_epochs=float(cfg.recipe.lr_flat_epochs),
+        final_epochs=float(cfg.recipe.lr_final_epochs),
     )
     return Trainer(
         net,

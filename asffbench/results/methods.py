@@ -141,6 +141,7 @@ def methods_lines(records: Sequence[LoadedRecord]) -> list[tuple[str, str]]:
         ("Training recipe", describe(records, pick("config.train", TRAIN_KEYS))
          + f"; SGD, LR schedule: {describe(records, schedule)}"),
         ("Tricks", describe(records, at("config.tricks"))),
+        ("Recipe switches", describe(records, at("config.recipe"))),
         ("Training time", training_time(records)),
         ("Evaluation", describe(records, evaluation) + "; " + describe(records, pick("config.eval", EVAL_KEYS))),
         ("FPS protocol", describe(records, at("bench.protocol"))),

@@ -21,7 +21,7 @@ from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, STATUSES  # noq
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
-HASHED_SECTIONS = ("fusion", "model", "tricks", "data", "train", "eval", "bench", "img_size", "seed")
+HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "bench", "img_size", "seed")
 # Where things are written, how a run is launched or resumed, how often it logs or evaluates and
 # how many loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (

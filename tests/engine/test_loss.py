@@ -162,15 +162,17 @@ def test_label_smoothing_values():
     assert label_smoothing_delta(80) == pytest.approx(1 / 80)
 
 
-def test_mixup_weights_scale_every_box_term():
-    loss = make_loss(iou_loss=True, guided_anchoring=True, label_smoothing=True)
+@pytest.mark.parametrize("weighting,scaled", [("all_terms", True), ("positive_objectness", False)])
+def test_mixup_weights_scale_the_box_terms_or_only_the_positive_objectness(weighting, scaled):
+    loss = make_loss(iou_loss=True, guided_anchoring=True, label_smoothing=True, mixup_weighting=weighting)
     rows = [(0, 1, BOX, 1.0), (1, 0, box(90, 30, 20, 25), 1.0)]
     half = [(img, label, xyxy, 0.5) for img, label, xyxy, _ in rows]
     levels = make_levels(guided=True, seed=1)
     _, full_parts = loss(levels, targets(*rows))
     _, half_parts = loss(levels, targets(*half))
     for name in ("xy", "wh", "cls", "iou", "shape"):
-        assert half_parts[name] == pytest.approx(full_parts[name] / 2, rel=1e-5), name
+        expected = full_parts[name] / 2 if scaled else full_parts[name]
+        assert half_parts[name] == pytest.approx(expected, rel=1e-5), name
     # Objectness: only the two positives (level 1 slot 1 cell (3, 2); level 2 slot 1 cell
     # (11, 3)) are weighted, the negatives are not.
     positive_logits = torch.stack((levels[1].pred[0, 1, 2, 3, 4], levels[2].pred[1, 1, 3, 11, 4])).detach()

@@ -22,7 +22,7 @@ def small_net() -> nn.Module:
 
 def test_weight_decay_only_on_conv_and_linear_weights() -> None:
     net = small_net()
-    decay, no_decay = param_groups(net, 5e-4)
+    decay, no_decay = param_groups(net, 5e-4)  # the default: norm weights and biases not decayed
     conv1, bn, conv2, linear = net[0], net[1], net[3], net[5]
     assert {id(p) for p in decay["params"]} == {id(conv1.weight), id(conv2.weight), id(linear.weight)}
     assert {id(p) for p in no_decay["params"]} == {id(bn.weight), id(bn.bias), id(conv2.bias), id(linear.bias)}

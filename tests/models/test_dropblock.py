@@ -80,3 +80,23 @@ def test_named_slots_are_the_path_modules_and_leave_the_state_dict_alone(tiny_mo
     twin.set_epoch(80)
     assert [slot.block_size for slot in twin.neck.dropblocks] == [3, 5, 7]
     assert [slot.p for slot in neck.dropblocks] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "epochs, epoch, sizes",
+    [(30, 0, None), (30, 1, (1, 3, 5)), (30, 7, (1, 3, 5)), (30, 8, (3, 5, 7)), (30, 15, (7, 7, 7)),
+     (7, 0, None), (7, 1, (1, 3, 5)), (7, 2, (3, 5, 7)), (7, 3, (3, 5, 7)), (7, 4, (7, 7, 7))],
+)
+def test_schedule_scales_with_the_run_length(epochs, epoch, sizes):
+    assert dropblock_sizes_for_epoch(epoch, epochs) == sizes
+
+
+def test_model_from_config_spreads_the_schedule_over_train_epochs():
+    from asffbench.build import build_model
+    from asffbench.config.compose import compose_config
+
+    model = build_model(compose_config(["model=tiny", "fusion=asff_star", "train.epochs=30"]))
+    model.set_epoch(8)
+    assert [slot.block_size for slot in model.neck.dropblocks] == [3, 5, 7]
+    model.set_epoch(0)
+    assert [slot.p for slot in model.neck.dropblocks] == [0.0, 0.0, 0.0]

@@ -13,13 +13,16 @@ DROPBLOCK_SCHEDULE: tuple[tuple[int, tuple[int, int, int]], ...] = (
     (80, (3, 5, 7)),
     (150, (7, 7, 7)),
 )
+SCHEDULE_EPOCHS = 300  # the length of the paper's run, which the epochs above are for
 
 
-def dropblock_sizes_for_epoch(epoch: int) -> Optional[tuple[int, int, int]]:
-    """Block sizes of the three neck slots at `epoch` (0-based), or None while DropBlock is off."""
+def dropblock_sizes_for_epoch(epoch: int, epochs: int = SCHEDULE_EPOCHS) -> Optional[tuple[int, int, int]]:
+    """Block sizes of the three neck slots at `epoch` (0-based) of a run of `epochs`, or None
+    while DropBlock is off. The schedule's epochs scale with the run's length, so a 30-epoch run
+    switches at epochs 0.5 / 8 / 15 (that is 1 / 8 / 15), not once at its last epochs."""
     sizes = None
     for first_epoch, block_sizes in DROPBLOCK_SCHEDULE:
-        if epoch >= first_epoch:
+        if epoch * SCHEDULE_EPOCHS >= first_epoch * epochs:  # epoch >= first * epochs / 300, exactly
             sizes = block_sizes
     return sizes
 

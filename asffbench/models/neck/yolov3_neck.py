@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asffbench.models.layers import (
+    SCHEDULE_EPOCHS,
     SPP,
     ConvBNAct,
     ResidualBlock,
@@ -33,6 +34,7 @@ class YOLOv3Neck(nn.Module):
     The slots sit inside the paths' `nn.Sequential`s (so the state-dict keys are the reference
     layout's) and are also held by name in `dropblock_slots`, a plain dict: DropBlock has no
     tensors, so the second reference adds nothing to the state dict.
+    `dropblock_epochs` is the length of the run the DropBlock schedule is spread over.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class YOLOv3Neck(nn.Module):
         width: float = 1.0,
         dropblock: bool = False,
         dropblock_keep_prob: float = 0.9,
+        dropblock_epochs: int = SCHEDULE_EPOCHS,
     ) -> None:
         super().__init__()
         c8, c16, c32 = in_channels
@@ -48,6 +51,7 @@ class YOLOv3Neck(nn.Module):
         if not 0.0 < dropblock_keep_prob <= 1.0:
             raise ValueError(f"dropblock_keep_prob must be in (0, 1], got {dropblock_keep_prob}")
         self.dropblock_keep_prob = dropblock_keep_prob
+        self.dropblock_epochs = dropblock_epochs
 
         slots = {name: ScheduledDropBlock2d() if dropblock else nn.Identity() for name in DROPBLOCK_SLOTS}
         self.dropblock_slots: dict[str, nn.Module] = slots
@@ -90,7 +94,7 @@ class YOLOv3Neck(nn.Module):
 
     def set_epoch(self, epoch: int) -> None:
         """Apply ASFF*'s DropBlock schedule for `epoch`; a no-op without DropBlock."""
-        sizes = dropblock_sizes_for_epoch(epoch)
+        sizes = dropblock_sizes_for_epoch(epoch, self.dropblock_epochs)
         drop_prob = 0.0 if sizes is None else 1.0 - self.dropblock_keep_prob
         for name, size in zip(DROPBLOCK_SLOTS, sizes or (1,) * len(DROPBLOCK_SLOTS)):
             block = self.dropblock_slots[name]

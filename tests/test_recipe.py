@@ -1,0 +1,143 @@
+"""`recipe=asffbench|reference`: composition, one switch at a time, the experiment hash, the
+builders it reaches, the README table, and both recipes training the tiny model."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asffbench.config.compose import compose_config, to_plain
+from asffbench.config.schema import ASFF_RELEASE_ANCHORS, COCO_ANCHORS, RecipeConfig
+from asffbench.runs.record import experiment_hash
+
+RECIPES = ("asffbench", "reference")
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def recipe_file(name: str) -> dict:
+    text = importlib.resources.files("asffbench.conf").joinpath(f"recipe/{name}.yaml").read_text()
+    assert text.startswith("# @package _global_")
+    return yaml.safe_load(text)
+
+
+def dotted_keys(node: dict, prefix: str = "") -> dict:
+    keys = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            keys.update(dotted_keys(value, f"{prefix}{key}."))
+        else:
+            keys[f"{prefix}{key}"] = value
+    return keys
+
+
+def differences() -> dict[str, tuple]:
+    """key -> (asffbench value, reference value), for every key the two recipes set."""
+    ours, theirs = (dotted_keys(recipe_file(name)) for name in RECIPES)
+    return {key: (ours[key], theirs[key]) for key in ours if key != "recipe.name"}
+
+
+def test_both_recipes_set_the_same_keys_and_differ_in_every_one():
+    ours, theirs = (dotted_keys(recipe_file(name)) for name in RECIPES)
+    assert ours.keys() == theirs.keys()
+    assert all(ours[key] != theirs[key] for key in ours)
+    fields = set(RecipeConfig.__dataclass_fields__)
+    assert {key.split(".", 1)[1] for key in ours if key.startswith("recipe.")} == fields
+
+
+def test_the_default_is_the_asffbench_recipe():
+    default = to_plain(compose_config([]))
+    explicit = to_plain(compose_config(["recipe=asffbench"]))
+    assert default == explicit
+    assert default["recipe"]["name"] == "asffbench" and default["model"]["anchors"] == COCO_ANCHORS
+
+
+def test_reference_recipe_values():
+    cfg = compose_config(["recipe=reference", "model=tiny", "data=synth"])  # after the groups it sets into
+    assert [list(a) for a in cfg.model.anchors] == ASFF_RELEASE_ANCHORS
+    assert cfg.recipe.train_resize == "stretch" and cfg.recipe.test_resize == "stretch"
+    assert cfg.recipe.multi_label is False and cfg.recipe.warmup_form == "power4"
+    assert (cfg.train.warmup_epochs, cfg.data.min_box_size) == (5, 6)
+    assert (cfg.eval.score_thresh, cfg.eval.max_det) == (0.01, 0)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return compose_config(["recipe=reference"])
+
+
+@pytest.mark.parametrize("key", sorted(differences()))
+def test_one_switch_flipped_back_after_recipe_reference(key, reference):
+    ours, _ = differences()[key]
+    flipped = compose_config(["recipe=reference", f"{key}={json.dumps(ours)}"])
+    plain, expected = to_plain(flipped), to_plain(reference)
+    section, _, name = key.rpartition(".")
+    assert plain[section][name] == ours
+    # Only that key moved, and the experiment hash sees it.
+    plain[section][name] = expected[section][name]
+    assert plain == expected
+    assert experiment_hash(flipped, "cpu") != experiment_hash(reference, "cpu")
+
+
+def test_builders_follow_the_reference_recipe():
+    from asffbench.build import build_model
+    from asffbench.engine.postprocess import postprocess_settings
+    from asffbench.engine.train_builders import build_criterion
+
+    cfg = compose_config(["recipe=reference", "model=tiny", "model.num_classes=80"])
+    loss = build_criterion(cfg)
+    assert (loss.iou_loss_form, loss.shape_loss_form, loss.mixup_weighting) == (
+        "iou_squared", "iou_squared", "positive_objectness")
+    assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None
+    assert postprocess_settings(cfg) == {"score_thresh": 0.01, "nms_iou": 0.65, "max_det": 0, "multi_label": False}
+    model = build_model(cfg)
+    priors = sorted(tuple(map(float, p)) for p in model.head.levels[0].base_sizes[:3].tolist())
+    assert priors == [(116.0, 90.0), (121.0, 240.0), (156.0, 198.0)]  # the released stride-32 anchors
+
+
+def test_readme_table_names_every_switch():
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("### Recipes"):]
+    for key in differences():
+        assert f"`{key}`" in table, key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_both_recipes_train_the_tiny_model(recipe, tmp_path):
+    from asffbench.engine.train import train
+
+    cfg = compose_config([
+        f"recipe={recipe}", "model=tiny", "model.num_classes=6", "fusion=asff_star", "img_size=96",
+        "device=cpu", "tricks.multiscale=false", "data.workers=0", "data.synth.images=16",
+        "train.batch_size=4", "train.epochs=2", "train.max_iters_per_epoch=2", "train.mixup_off_epochs=1",
+        "train.warmup_epochs=0.5", "recipe.lr_flat_epochs=0.5", "recipe.lr_final_epochs=0.5",
+        "train.lr=0.02", "train.log_every=1", f"run_dir={tmp_path}",
+    ])
+    result = train(cfg, tmp_path)
+    assert result.epochs_done == 2 and math.isfinite(result.final_loss)
+
+
+@pytest.mark.parametrize("override", [
+    "recipe.lr_flat_epochs=-1", "recipe.lr_final_epochs=-2", "recipe.label_smoothing_max=-0.1",
+    "recipe.mixup_prob=1.5", "recipe.expand_max=0.5", "eval.max_det=-1",
+])
+def test_bad_recipe_numbers_fail_at_composition(override):
+    from asffbench.errors import UserError
+
+    with pytest.raises(UserError, match=override.replace(".", r"\.")):
+        compose_config([override])
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["config", "recipe=refrence"], ["recipe=refrence", "asffbench", "reference"]),
+    (["config", "recipe=reference", "recipe.iou_loss_form=diou"], ["recipe.iou_loss_form=diou", "giou", "iou_squared"]),
+    (["config", "recipe.test_resize=crop"], ["recipe.test_resize=crop", "letterbox", "stretch"]),
+])
+def test_bad_recipe_overrides_are_one_line_errors(cli, one_line_error, args, needles):
+    code, _, err = cli(*args)
+    one_line_error(code, err, *needles)
