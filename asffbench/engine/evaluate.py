@@ -160,6 +160,8 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
                 fusion_stats: Optional[Any] = None) -> tuple[dict, list[dict]]:
     """The metrics (as `evaluate` returns them, less `checkpoint`) and the detections of `model`
     on the val `loader`; writes nothing."""
+    from asffbench.engine.postprocess import postprocess_settings
+
     started = time.perf_counter()
     detections, image_ids = predict(
         model,
