@@ -228,6 +228,7 @@ class TrainConfig:
     resume: bool = False
     checkpoint: Optional[str] = None  # start from these weights (skips training when epochs=0)
     log_every: int = 10
+    eval_every: int = 0  # evaluate on val every N epochs (train_log "eval" lines); 0: only at the end
     max_iters_per_epoch: Optional[int] = None  # cap for smoke runs
 
 
