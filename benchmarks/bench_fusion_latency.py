@@ -47,7 +47,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in fusions:
             result = measure_speed(models[name], protocol, None, device)
-            samples[name].append(result.forward_ms[0])
+            samples[name].append(statistics.fmean(result.forward_ms))
 
     base = statistics.median(samples["none"]) if "none" in samples else None
     print(f"device: {device_name(device)} ({device.type}), torch {torch.__version__}, "

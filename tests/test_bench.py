@@ -98,7 +98,7 @@ def test_speed_protocol_counts_iterations():
                              fused=False, img_size=64, device="cpu")
     result = measure_speed(model, protocol, counting_post, torch.device("cpu"))
     assert calls == {"forward": 2 + 3 * 2, "post": 2 + 3 * 2}
-    assert len(result.forward_ms) == len(result.nms_ms) == 2
+    assert len(result.forward_ms) == len(result.nms_ms) == 3 * 2  # every timed iteration kept
     assert all(ms > 0 for ms in result.forward_ms)
 
 
@@ -154,8 +154,9 @@ def test_bench_json_has_the_documented_keys(cli):
         assert key in result, key
     assert isinstance(result["params"], int)
     assert result["gflops"] == pytest.approx(2 * result["gmacs"])
-    assert set(result["latency_ms"]) == {"forward", "nms"}
-    assert set(result["latency_ms"]["forward"]) == {"mean", "std"}
+    assert set(result["latency_ms"]) == {"forward", "nms", "total"}
+    assert {"mean", "std", "median", "p90", "p99", "min", "iqr", "outlier_share"} == set(
+        result["latency_ms"]["forward"])
     assert result["device"] == "cpu" and result["precision"] == "fp32"
     assert result["protocol"]["iters"] == 2 and result["protocol"]["synchronized"] is True
     per_image_s = (result["latency_ms"]["forward"]["mean"] + result["latency_ms"]["nms"]["mean"]) / 1e3
@@ -171,8 +172,8 @@ def test_bench_table_and_row_file(cli, tmp_path):
     code, _, err = cli("bench", *TINY, *QUICK, "--out", str(rows), "fusion=none")
     assert code == 0, err
     lines = rows.read_text().splitlines()
-    assert len(lines) == 3 and lines[0].startswith("fusion,")
-    assert lines[1].startswith("asff,") and lines[2].startswith("none,")
+    assert len(lines) == 3 and lines[0].startswith("mode,fusion,")
+    assert lines[1].startswith("infer,asff,") and lines[2].startswith("infer,none,")
 
 
 @pytest.mark.parametrize("args,needles", [

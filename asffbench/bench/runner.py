@@ -1,97 +1,243 @@
-"""`benchmark(cfg)`: params, FLOPs and speed of one configured model, as one JSON-able dict."""
+"""`benchmark(cfg)`: params, FLOPs and speed of one configured model, as one JSON-able dict.
+
+The steps: check the protocol settings, get the model to measure (given, loaded from weights or
+freshly built), count params and FLOPs, choose the timed inputs (val images for trained weights),
+prepare the timed copy (fused, channels-last, compiled), time it (halving the batch on CUDA
+out-of-memory), count the boxes entering NMS, and assemble the result.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass
 from functools import partial
-from typing import Optional
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.bench.flops import count_flops
-from asffbench.config.schema import choice_str
+from asffbench.bench.flops import FlopCount, count_flops
 from asffbench.bench.fuse import fuse_conv_bn
+from asffbench.bench.inputs import TimingImages, input_kind, timing_images
+from asffbench.bench.oom import MAX_BATCH_START, Fitted, run_halving_on_oom
 from asffbench.bench.params import count_params, params_by_part
-from asffbench.bench.speed import SpeedProtocol, measure_speed
+from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
 from asffbench.device import device_name, resolve_device
 from asffbench.environment import software_versions
+from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
 from asffbench.record_schema import FLOPS_CONVENTION
-
 
 
 def bench_precision(cfg: DictConfig) -> str:
     return choice_str(cfg.bench.precision)
 
 
-def check_bench_config(cfg: DictConfig, device: torch.device) -> None:
-    """What the machine must offer for this protocol (the values are checked at composition)."""
-    if bench_precision(cfg) == "fp16" and device.type != "cuda":
+@dataclass(frozen=True)
+class BenchSettings:
+    """The `bench.*` keys, checked: what one benchmark does."""
+
+    mode: str
+    input: str
+    batch_size: int  # the batch to start from (MAX_BATCH_START for `max`)
+    find_max: bool
+    precision: str
+    img_size: int
+    fuse: bool
+    channels_last: bool
+    compile: str
+    cudnn_benchmark: bool
+    warmup: int
+    iters: int
+    repeats: int
+
+    def protocol(self, batch_size: int, device: torch.device, images: TimingImages, nms: bool) -> SpeedProtocol:
+        return SpeedProtocol(
+            warmup=self.warmup, iters=self.iters, repeats=self.repeats, batch_size=batch_size,
+            precision=self.precision, fused=self.fuse, img_size=self.img_size, device=device.type,
+            nms_included=nms, input=images.description, channels_last=self.channels_last,
+            compile=self.compile, cudnn_benchmark=self.cudnn_benchmark,
+        )
+
+
+def bench_settings(cfg: DictConfig, device: torch.device) -> BenchSettings:
+    """The `bench.*` keys (their values are checked at composition, config/validate.py), and
+    what the machine must offer for them (one-line UserError naming the key)."""
+    bench = cfg.bench
+    precision = bench_precision(cfg)
+    if precision == "fp16" and device.type != "cuda":
         raise UserError("bench.precision=fp16: half-precision autocast needs device=cuda")
+    find_max = str(bench.batch_size) == "max"
+    if find_max and device.type != "cuda":
+        raise UserError(
+            "bench.batch_size=max: the largest batch is found by halving on CUDA out-of-memory, "
+            "which needs device=cuda; give a number on CPU"
+        )
+    return BenchSettings(
+        mode=choice_str(bench.mode), input=choice_str(bench.input),
+        batch_size=MAX_BATCH_START if find_max else int(bench.batch_size),
+        find_max=find_max, precision=precision, img_size=int(cfg.img_size), fuse=bool(bench.fuse),
+        channels_last=bool(bench.channels_last), compile=str(bench.compile).lower(),
+        cudnn_benchmark=bool(bench.cudnn_benchmark), warmup=int(bench.warmup),
+        iters=int(bench.iters), repeats=int(bench.repeats),
+    )
 
 
-def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None) -> dict:
-    """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol."""
+def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
+    """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol.
+
+    `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
+    it decides between val and random images under `bench.input=auto`.
+    """
+    device = resolve_device(cfg.device)
+    settings = bench_settings(cfg, device)
+    if settings.mode == "train":
+        from asffbench.bench.train_step import benchmark_train_step
+
+        return benchmark_train_step(cfg, settings, device, model)
+    model, has_weights = model_to_measure(cfg, model, has_weights)
+    model = model.to(device).eval()
+    flops = count_flops(model, settings.img_size, batch_size=1)
+    images = timing_images(cfg, input_kind(settings.input, has_weights), settings.batch_size)
+    # The compiling call uses a timed batch, so the timed shape is the one compiled.
+    timed = prepare_for_timing(model, settings, device, images.batches(settings.batch_size)[0])
+    nms = nms_function(cfg) if cfg.bench.nms else None
+    fitted = run_halving_on_oom(
+        lambda batch: measure_speed(
+            timed.model, settings.protocol(batch, device, images, nms is not None), nms, device,
+            seed=int(cfg.seed), batches=images.batches(batch),
+        ),
+        settings.batch_size,
+    )
+    candidates = mean_nms_candidates(timed.model, images.batches(fitted.batch_size), cfg, settings, device)
+    return assemble_result(cfg, settings, device, model, flops, timed, fitted, images, has_weights, candidates)
+
+
+def model_to_measure(cfg: DictConfig, model: Optional[nn.Module], has_weights: Optional[bool]) -> tuple[nn.Module, bool]:
+    """The given model; else the weights of `eval.checkpoint`/`train.checkpoint`; else a fresh one
+    (with `model.weights` when set). Returns the model and whether it carries learned weights."""
+    if model is not None:
+        return model, True if has_weights is None else has_weights
+    for key in ("eval.checkpoint", "train.checkpoint"):
+        section, _, name = key.partition(".")
+        path = cfg[section][name]
+        if path:
+            if not Path(path).is_file():
+                raise UserError(f"{key}={path}: checkpoint not found")
+            from asffbench.engine.evaluate import load_model_for_eval
+
+            return load_model_for_eval(cfg, Path(path)), True
     from asffbench.build import build_model
+
+    torch.manual_seed(int(cfg.seed))
+    return build_model(cfg), bool(cfg.model.get("weights"))
+
+
+@dataclass
+class TimedModel:
+    model: nn.Module  # what is timed: fused / channels-last / compiled as the settings say
+    fused_pairs: int
+    compile_seconds: Optional[float]
+
+
+def prepare_for_timing(model: nn.Module, settings: BenchSettings, device: torch.device, sample: torch.Tensor) -> TimedModel:
+    timed, fused_pairs = fuse_conv_bn(model) if settings.fuse else (model, 0)
+    if settings.channels_last:
+        timed = timed.to(memory_format=torch.channels_last)
+    compile_seconds = None
+    if settings.compile != "false":
+        timed, compile_seconds = compile_model(timed, settings, device, sample)
+    return TimedModel(timed, fused_pairs, compile_seconds)
+
+
+def compile_model(model: nn.Module, settings: BenchSettings, device: torch.device, sample: torch.Tensor) -> tuple[nn.Module, float]:
+    """torch.compile, and one call to compile it now (not in the timed phase); a model that cannot
+    compile stops with one line naming what failed."""
+    compiled = torch.compile(model, mode=settings.compile)
+    if settings.channels_last:
+        sample = sample.contiguous(memory_format=torch.channels_last)
+    started = time.perf_counter()
+    try:
+        with torch.inference_mode(), autocast_context(device, settings.precision):
+            compiled(sample.to(device))
+    except torch.cuda.OutOfMemoryError:
+        raise  # the batch is halved by the caller
+    except Exception as err:  # noqa: BLE001 - dynamo/inductor raise many types; all end here
+        raise UserError(f"bench.compile={settings.compile}: torch.compile failed: {compile_failure(err)}") from None
+    return compiled, time.perf_counter() - started
+
+
+def compile_failure(err: BaseException) -> str:
+    """The first line of the error, which names the operator or construct that failed."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"[:300]
+
+
+def nms_function(cfg: DictConfig) -> Callable:
     from asffbench.engine.postprocess import postprocess, postprocess_settings
 
-    device = resolve_device(cfg.device)
-    check_bench_config(cfg, device)
-    if model is None:
-        torch.manual_seed(int(cfg.seed))
-        model = build_model(cfg)
-    model = model.to(device).eval()
-    img_size = int(cfg.img_size)
-    precision = bench_precision(cfg)
+    return partial(postprocess, **postprocess_settings(cfg))
 
-    flops = count_flops(model, img_size, batch_size=1)
-    timed_model, fused_pairs = fuse_conv_bn(model) if cfg.bench.fuse else (model, 0)
-    nms = partial(postprocess, **postprocess_settings(cfg)) if cfg.bench.nms else None
-    protocol = SpeedProtocol(
-        warmup=int(cfg.bench.warmup),
-        iters=int(cfg.bench.iters),
-        repeats=int(cfg.bench.repeats),
-        batch_size=int(cfg.bench.batch_size),
-        precision=precision,
-        fused=bool(cfg.bench.fuse),
-        img_size=img_size,
-        device=device.type,
-        nms_included=nms is not None,
-    )
-    oom_fallbacks = 0
-    while True:
-        try:
-            speed = measure_speed(timed_model, protocol, nms, device, seed=int(cfg.seed))
-            break
-        except torch.cuda.OutOfMemoryError:
-            # timm's fallback: halve the batch until it fits, and say so in the result.
-            if protocol.batch_size == 1:
-                raise
-            torch.cuda.empty_cache()
-            protocol = replace(protocol, batch_size=protocol.batch_size // 2)
-            oom_fallbacks += 1
 
+def mean_nms_candidates(model: nn.Module, batches: list, cfg: DictConfig, settings: BenchSettings,
+                        device: torch.device) -> float:
+    """Mean number of candidates per image entering NMS on the timed batches (untimed)."""
+    from asffbench.engine.postprocess import nms_candidate_counts, postprocess_settings
+
+    nms = postprocess_settings(cfg)
+    counts = []
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    with torch.inference_mode(), autocast_context(device, settings.precision):
+        for batch in batches:
+            out = model(batch.to(device).contiguous(memory_format=memory_format))
+            counts.extend(nms_candidate_counts(out.levels, score_thresh=nms["score_thresh"],
+                                               multi_label=nms["multi_label"]).tolist())
+    return sum(counts) / len(counts)
+
+
+def assemble_result(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
+                    flops: FlopCount, timed: TimedModel, fitted: Fitted[SpeedResult],
+                    images: TimingImages, has_weights: bool, candidates: float) -> dict:
+    speed = fitted.value
+    protocol = settings.protocol(fitted.batch_size, device, images, bool(cfg.bench.nms))
     versions = software_versions()
     return {
+        "mode": "infer",
+        "fusion": cfg.fusion.name,
+        "model": cfg.model.name,
         "params": count_params(model),
         "params_by_part": params_by_part(model),
         "gmacs": flops.gmacs,
         "gflops": flops.gflops,
         "gmacs_by_part": flops.gmacs_by_part,
         "flops_convention": FLOPS_CONVENTION,
-        "img_size": img_size,
-        "batch_size": protocol.batch_size,
+        "img_size": settings.img_size,
+        "batch_size": fitted.batch_size,
         "device": device.type,
         "device_name": device_name(device),
-        "precision": precision,
-        "fused": bool(cfg.bench.fuse),
-        "fused_conv_bn_pairs": fused_pairs,
+        "precision": settings.precision,
+        "fused": settings.fuse,
+        "fused_conv_bn_pairs": timed.fused_pairs,
+        "channels_last": settings.channels_last,
+        "compile": settings.compile,
+        "compile_seconds": timed.compile_seconds,
+        "cudnn_benchmark": settings.cudnn_benchmark,
         "latency_ms": speed.latency_ms(),
         "fps": speed.fps(),
-        "protocol": {**protocol.as_dict(), "oom_fallbacks": oom_fallbacks,
-                     "torch_threads": torch.get_num_threads()},
+        "fps_median": speed.fps_median(),
+        "input": {
+            "kind": images.kind,
+            "description": images.description,
+            "images": len(images.images),
+            "model_has_weights": has_weights,
+            "nms_candidates_per_image": candidates,
+        },
+        "memory": speed.memory,
+        "protocol": {**protocol.as_dict(), "oom_fallbacks": fitted.halvings,
+                     "batch_size_requested": "max" if settings.find_max else settings.batch_size,
+                     "timed_iterations": len(speed.forward_ms), "torch_threads": torch.get_num_threads()},
         "uncounted_ops": flops.uncounted_ops,
         "torch": versions["torch"],
         "versions": versions,

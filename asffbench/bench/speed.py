@@ -1,19 +1,23 @@
 """The speed protocol: warm-up, synchronized timing of forward and NMS separately, repeats.
 
 Every choice is a parameter and is returned with the figures, so a record states its protocol.
+Every timed iteration is kept, so the result reports the distribution, not only the mean.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass
-from typing import Callable, ContextManager
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Callable, ContextManager, Iterator, Optional, Sequence
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
+from asffbench.memory import PeakMemory
+from asffbench.bench.stats import percentile, summarize
 from asffbench.device import synchronize
 
 PostProcess = Callable[[list], list]
@@ -32,6 +36,9 @@ class SpeedProtocol:
     synchronized: bool = True
     nms_included: bool = True
     input: str = "random normal images, fixed seed"
+    channels_last: bool = False
+    compile: str = "false"
+    cudnn_benchmark: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -39,22 +46,32 @@ class SpeedProtocol:
 
 @dataclass
 class SpeedResult:
-    forward_ms: list[float]  # per repeat: mean milliseconds per batch
+    forward_ms: list[float]  # every timed iteration: milliseconds per batch
     nms_ms: list[float]
     batch_size: int
+    memory: dict = field(default_factory=dict)  # PeakMemory.result() of the timed iterations
 
-    @staticmethod
-    def _summary(values: list[float]) -> dict[str, float]:
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        return {"mean": statistics.fmean(values), "std": std}
+    @property
+    def total_ms(self) -> list[float]:
+        return [f + n for f, n in zip(self.forward_ms, self.nms_ms)]
 
     def latency_ms(self) -> dict[str, dict[str, float]]:
-        return {"forward": self._summary(self.forward_ms), "nms": self._summary(self.nms_ms)}
+        return {
+            "forward": summarize(self.forward_ms),
+            "nms": summarize(self.nms_ms),
+            "total": summarize(self.total_ms),
+        }
 
     def fps(self) -> float:
         """Images per second over forward + NMS (NMS counted when it was timed)."""
-        per_batch_s = (statistics.fmean(self.forward_ms) + statistics.fmean(self.nms_ms)) / 1e3
-        return self.batch_size / per_batch_s if per_batch_s > 0 else float("inf")
+        return images_per_second(self.batch_size, statistics.fmean(self.total_ms))
+
+    def fps_median(self) -> float:
+        return images_per_second(self.batch_size, percentile(self.total_ms, 50))
+
+
+def images_per_second(batch_size: int, ms_per_batch: float) -> float:
+    return batch_size / (ms_per_batch / 1e3) if ms_per_batch > 0 else float("inf")
 
 
 def autocast_context(device: torch.device, precision: str) -> ContextManager:
@@ -64,34 +81,51 @@ def autocast_context(device: torch.device, precision: str) -> ContextManager:
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+@contextmanager
+def cudnn_benchmark(enabled: bool) -> Iterator[None]:
+    """cuDNN's autotuner on or off for the timed phase only; the previous setting comes back."""
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
+def random_batch(protocol: SpeedProtocol, seed: int) -> Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(protocol.batch_size, 3, protocol.img_size, protocol.img_size, generator=generator)
+
+
 def measure_speed(
     model: nn.Module,
     protocol: SpeedProtocol,
     postprocess: PostProcess | None,
     device: torch.device,
     seed: int = 0,
+    batches: Optional[Sequence[Tensor]] = None,
 ) -> SpeedResult:
     """Time `protocol.repeats` rounds of `protocol.iters` batches after `protocol.warmup` batches.
 
+    `batches` (default: one random batch) are moved to the device beforehand and cycled.
     Forward and post-processing (decode + NMS) are timed separately, each between device
     synchronizations, so asynchronous CUDA launches are not mistaken for finished work.
     """
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randn(
-        protocol.batch_size, 3, protocol.img_size, protocol.img_size, generator=generator
-    ).to(device)
+    memory_format = torch.channels_last if protocol.channels_last else torch.contiguous_format
+    batches = [b.to(device).contiguous(memory_format=memory_format) for b in (batches or [random_batch(protocol, seed)])]
+    inputs = itertools.cycle(batches)
     model.eval()
     forward_ms: list[float] = []
     nms_ms: list[float] = []
-    with torch.inference_mode(), autocast_context(device, protocol.precision):
+    with torch.inference_mode(), autocast_context(device, protocol.precision), cudnn_benchmark(protocol.cudnn_benchmark):
         for _ in range(protocol.warmup):
-            out = model(images)
+            out = model(next(inputs))
             if postprocess is not None:
                 postprocess(out.levels)
         synchronize(device)
-        for _ in range(protocol.repeats):
-            forward_total = nms_total = 0.0
-            for _ in range(protocol.iters):
+        with PeakMemory(device) as peak:
+            for _ in range(protocol.repeats * protocol.iters):
+                images = next(inputs)
                 start = time.perf_counter()
                 out = model(images)
                 synchronize(device)
@@ -100,8 +134,6 @@ def measure_speed(
                     postprocess(out.levels)
                     synchronize(device)
                 end = time.perf_counter()
-                forward_total += middle - start
-                nms_total += end - middle
-            forward_ms.append(forward_total / protocol.iters * 1e3)
-            nms_ms.append(nms_total / protocol.iters * 1e3)
-    return SpeedResult(forward_ms=forward_ms, nms_ms=nms_ms, batch_size=protocol.batch_size)
+                forward_ms.append((middle - start) * 1e3)
+                nms_ms.append((end - middle) * 1e3)
+    return SpeedResult(forward_ms=forward_ms, nms_ms=nms_ms, batch_size=protocol.batch_size, memory=peak.result())

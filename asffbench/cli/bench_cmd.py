@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -17,73 +16,49 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[list[str]] = OverridesArg,
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
         out: Optional[Path] = typer.Option(
-            None, "--out", help="Also append the result as a row to this .jsonl or .csv file."
+            None, "--out", help="Also append the result as a row to this .jsonl or .csv file "
+            "(a CSV whose header differs is refused)."
+        ),
+        mode: Optional[str] = typer.Option(
+            None, "--mode", help="infer (default) or train: the same as bench.mode=..."
         ),
     ) -> None:
-        """Measure params (by part), FLOPs (fvcore, GMACs and GFLOPs) and FPS of one model."""
+        """Measure params (by part), FLOPs (fvcore, GMACs and GFLOPs) and FPS of one model,
+        or (--mode train) the speed of a full training step."""
         from asffbench.bench import benchmark
+        from asffbench.bench.rows import append_row, check_row_file
         from asffbench.config.compose import compose_config
+        from asffbench.config.schema import choice_str
 
-        cfg = compose_config(overrides_list(overrides))
+        extra = [f"bench.mode={mode}"] if mode is not None else []
+        cfg = compose_config(overrides_list(overrides) + extra)
         if out is not None:
-            check_row_file(out)
+            check_row_file(out, choice_str(cfg.bench.mode))
         result = benchmark(cfg)
-        result["fusion"] = cfg.fusion.name
-        result["model"] = cfg.model.name
         if out is not None:
             append_row(out, result)
         if as_json:
             print_json(result)
+        elif result["mode"] == "train":
+            print_train_table(result)
         else:
             print_table(result)
 
 
-def check_row_file(path: Path) -> None:
-    from asffbench.errors import UserError
-
-    if path.suffix not in (".jsonl", ".csv"):
-        raise UserError(f"--out {path}: use a .jsonl or .csv file")
-    if not path.parent.exists():
-        raise UserError(f"--out {path}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise UserError(f"--out {path}: is a directory")
+def latency_text(summary: dict) -> str:
+    return (f"{summary['mean']:.2f} ± {summary['std']:.2f} ms "
+            f"(median {summary['median']:.2f}, p90 {summary['p90']:.2f})")
 
 
-def flat_row(result: dict) -> dict:
-    lat = result["latency_ms"]
-    return {
-        "fusion": result["fusion"], "model": result["model"], "img_size": result["img_size"],
-        "batch_size": result["batch_size"], "device": result["device"],
-        "device_name": result["device_name"], "precision": result["precision"],
-        "fused": result["fused"], "params": result["params"], "gmacs": result["gmacs"],
-        "gflops": result["gflops"], "forward_ms": lat["forward"]["mean"],
-        "forward_ms_std": lat["forward"]["std"], "nms_ms": lat["nms"]["mean"],
-        "nms_ms_std": lat["nms"]["std"], "fps": result["fps"], "torch": result["torch"],
-    }
+def batch_text(result: dict) -> str:
+    halvings = result["protocol"]["oom_fallbacks"]
+    return f"batch {result['batch_size']}" + (f" (halved {halvings}x on out-of-memory)" if halvings else "")
 
 
-def append_row(path: Path, result: dict) -> None:
-    """Append one row; a line is written whole with one write call so rows never interleave."""
-    import csv
-    import io
-
-    if path.suffix == ".jsonl":
-        line = json.dumps(result, default=str) + "\n"
-    else:
-        row = flat_row(result)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(row))
-        if not path.exists() or path.stat().st_size == 0:
-            writer.writeheader()
-        writer.writerow(row)
-        line = buffer.getvalue()
-    try:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line)
-    except OSError as err:  # e.g. no write permission
-        from asffbench.errors import UserError
-
-        raise UserError(f"--out {path}: cannot append the row ({err.strerror or err})") from None
+def memory_text(memory: dict) -> str:
+    if "allocated_mib" in memory:
+        return f"{memory['allocated_mib']:.0f} MiB allocated, {memory['reserved_mib']:.0f} MiB reserved (peak)"
+    return f"+{memory['rss_growth_mib']:.0f} MiB peak resident set"
 
 
 def print_table(result: dict) -> None:
@@ -103,16 +78,47 @@ def print_table(result: dict) -> None:
     )
     for part, g in result["gmacs_by_part"].items():
         table.add_row(f"  GMACs: {part}", f"{g:.3f}")
-    table.add_row("forward", f"{lat['forward']['mean']:.2f} ± {lat['forward']['std']:.2f} ms")
-    table.add_row("decode + NMS", f"{lat['nms']['mean']:.2f} ± {lat['nms']['std']:.2f} ms")
-    table.add_row("FPS (forward + NMS)", f"{result['fps']:.1f}")
+    table.add_row("forward", latency_text(lat["forward"]))
+    table.add_row("decode + NMS", latency_text(lat["nms"]))
+    table.add_row("FPS (forward + NMS)", f"{result['fps']:.1f} (at the median: {result['fps_median']:.1f})")
+    table.add_row("outliers (> 3 IQR above median)", f"{lat['total']['outlier_share']:.0%} of iterations")
+    table.add_row("input", f"{result['input']['description']}; "
+                  f"{result['input']['nms_candidates_per_image']:.0f} boxes per image enter NMS")
+    table.add_row("peak memory (timed phase)", memory_text(result["memory"]))
     p = result["protocol"]
     table.add_row(
         "protocol",
         f"{result['device']} ({result['device_name']}), {result['precision']}, "
-        f"batch {result['batch_size']}, {result['img_size']} px, fused={result['fused']}, "
+        f"{batch_text(result)}, {result['img_size']} px, fused={result['fused']}, "
+        f"channels_last={result['channels_last']}, compile={result['compile']}, "
+        f"cudnn_benchmark={result['cudnn_benchmark']}, "
         f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
     )
     table.add_row("uncounted ops", ", ".join(result["uncounted_ops"]) or "none")
+    table.add_row("torch", result["torch"])
+    Console().print(table)
+
+
+def print_train_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"asffbench bench --mode train: fusion={result['fusion']} model={result['model']}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("training step", latency_text(result["step_ms"]))
+    for phase, summary in result["phases_ms"].items():
+        table.add_row(f"  {phase}", latency_text(summary))
+    table.add_row("images/s (training step)", f"{result['images_per_s']:.2f}")
+    table.add_row("images/s (loader alone)", f"{result['loader']['images_per_s']:.2f} "
+                  f"({result['loader']['workers']} workers)")
+    table.add_row("peak memory (timed steps)", memory_text(result["memory"]))
+    p = result["protocol"]
+    table.add_row(
+        "protocol",
+        f"{result['device']} ({result['device_name']}), {result['precision']}, {batch_text(result)}, "
+        f"{result['img_size']} px, channels_last={result['channels_last']}, compile={result['compile']}, "
+        f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
+    )
     table.add_row("torch", result["torch"])
     Console().print(table)

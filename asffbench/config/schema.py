@@ -52,6 +52,17 @@ class WeightsFormat(str, Enum):
     reference = "reference"  # a state dict of the paper's reference implementation
 
 
+class BenchMode(str, Enum):
+    infer = "infer"  # forward + post-processing of eval-mode batches
+    train = "train"  # a full training step: forward, loss, backward, optimizer (and AMP scaler)
+
+
+class BenchInput(str, Enum):
+    auto = "auto"  # val images when the model carries trained weights, random images otherwise
+    val = "val"  # images of the configured val split, letterboxed as in evaluation
+    random = "random"  # random normal images (fixed seed)
+
+
 class EvalMetric(str, Enum):
     auto = "auto"  # voc for VOC-format data (data=voc|voc_synth), coco otherwise
     coco = "coco"
@@ -125,6 +136,10 @@ class ModelConfig:
     deform_conv: DeformConv = DeformConv.auto
 
 
+    # Trained detector weights to start from (their loading lives in build.py).
+    weights: Optional[str] = None
+
+
 @dataclass
 class TricksConfig:
     """Bag-of-tricks toggles; the defaults are the paper's strong baseline."""
@@ -146,10 +161,18 @@ class BenchConfig:
     warmup: int = 10
     iters: int = 50
     repeats: int = 3
-    batch_size: int = 1
     precision: Precision = Precision.fp32
     fuse: bool = False  # fold BatchNorm into the preceding conv before timing
     nms: bool = True  # time NMS (separately from the forward pass) and include it in FPS
+    mode: BenchMode = BenchMode.infer
+    input: BenchInput = BenchInput.auto
+    # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory).
+    batch_size: Any = 1
+    channels_last: bool = False  # model and inputs in channels-last memory format
+    # torch.compile mode: false | default | reduce-overhead (Any: `false` stays a bool, so the
+    # default and an explicit bench.compile=false hash alike).
+    compile: Any = False
+    cudnn_benchmark: bool = False  # torch.backends.cudnn.benchmark while timing (CUDA)
 
 
 @dataclass
@@ -205,6 +228,7 @@ class TrainConfig:
     resume: bool = False
     checkpoint: Optional[str] = None  # start from these weights (skips training when epochs=0)
     log_every: int = 10
+    eval_every: int = 0  # evaluate on val every N epochs (train_log "eval" lines); 0: only at the end
     max_iters_per_epoch: Optional[int] = None  # cap for smoke runs
 
 
@@ -217,6 +241,7 @@ class EvalConfig:
     backend: EvalBackend = EvalBackend.pycocotools
     metric: EvalMetric = EvalMetric.auto
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
+    enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
 
 
 @dataclass
@@ -255,6 +280,7 @@ class SweepInfo:
     name: Optional[str] = None
     axes: list[str] = field(default_factory=list)
     force: bool = False
+    isolate: bool = False  # the sweep file's `isolate`: each run in a fresh process
 
 
 @dataclass

@@ -58,6 +58,14 @@ def anchor_choice(value: Any) -> bool:
     return True
 
 
+def batch_or_max(value: Any) -> bool:
+    return value == "max" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+
+
+def compile_mode(value: Any) -> bool:
+    return str(value).lower() in ("false", "default", "reduce-overhead")
+
+
 MUST_BE_POSITIVE = "{key}={value}: must be positive"
 AT_LEAST_ONE = "{key}={value}: must be at least 1"
 NOT_NEGATIVE = "{key}={value}: must be 0 or more"
@@ -77,7 +85,8 @@ RULES: tuple[Rule, ...] = (
     Rule("data.workers", at_least(0), NOT_NEGATIVE),
     Rule("bench.iters", at_least(1), AT_LEAST_ONE),
     Rule("bench.repeats", at_least(1), AT_LEAST_ONE),
-    Rule("bench.batch_size", at_least(1), AT_LEAST_ONE),
+    Rule("bench.batch_size", batch_or_max, "{key}={value}: must be a positive integer or max"),
+    Rule("bench.compile", compile_mode, "{key}={value}: choose from false, default, reduce-overhead"),
     Rule("bench.warmup", at_least(0), NOT_NEGATIVE),
     Rule("eval.max_det", at_least(0), "{key}={value}: must be 0 (no cap) or more"),
     Rule("recipe.label_smoothing_max", at_least(0), NOT_NEGATIVE),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -27,6 +27,29 @@ def decode(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor, Tensor]:
     return torch.cat(boxes, dim=1), torch.cat(objectness, dim=1), torch.cat(class_probs, dim=1)
 
 
+def candidate_scores(levels: Sequence[LevelOutput], multi_label: bool) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Boxes (B, N, 4) and the score obj * class prob of every candidate: (B, N * C), flat index
+    box * C + class, with `multi_label`; else (B, N), each box's best class, given as (B, N)."""
+    boxes, objectness, class_probs = decode(levels)
+    boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
+    batch, num_preds, num_classes = class_probs.shape
+    if multi_label:
+        return boxes, (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes), None
+    best_prob, best_class = class_probs.max(dim=2)
+    return boxes, objectness * best_prob, best_class
+
+
+@torch.no_grad()
+def nms_candidate_counts(
+    levels: Sequence[LevelOutput], score_thresh: float = 0.001, pre_nms_topk: int = 10000,
+    multi_label: bool = True,
+) -> Tensor:
+    """How many candidates of each image enter NMS in `postprocess` (B,)."""
+    _boxes, scores, _best = candidate_scores(levels, multi_label)
+    top_scores = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1).values
+    return (top_scores > score_thresh).sum(dim=1)
+
+
 @torch.no_grad()
 def postprocess(
     levels: Sequence[LevelOutput],
@@ -44,15 +67,8 @@ def postprocess(
     box's best class is (the ASFF reference). At most `pre_nms_topk` best candidates per image go
     to NMS, which runs per image and class in one `batched_nms` call.
     """
-    boxes, objectness, class_probs = decode(levels)
-    boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
-    batch, num_preds, num_classes = class_probs.shape
-    if multi_label:
-        scores = (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes)
-    else:
-        best_prob, best_class = class_probs.max(dim=2)
-        scores = objectness * best_prob
-
+    boxes, scores, best_class = candidate_scores(levels, multi_label)
+    batch, num_classes = boxes.shape[0], levels[0].pred.shape[-1] - 5
     top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
     candidate = top_scores > score_thresh
     image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]

@@ -20,6 +20,7 @@ from torch import nn
 from asffbench.config.compose import to_plain, write_run_config
 from asffbench.engine.checkpoint import last_checkpoint, save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
+from asffbench.engine.evaluate import PeriodicEvaluator
 from asffbench.engine.logging import TrainLogger
 from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, build_criterion re-exported
     build_criterion,
@@ -44,6 +45,7 @@ class TrainResult:
     model: nn.Module = field(repr=False)  # the EMA model when EMA is on; unwrapped from DDP; in eval mode
     final_loss: Optional[float] = None  # mean loss of the last epoch run by this call
     train_seconds_attempt: float = 0.0  # training wall time of this call alone
+    peak_memory: Optional[dict] = None  # the largest per-epoch peak (asffbench.memory.PeakMemory)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
@@ -80,6 +82,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
         model=trainer.final_model().eval(),
         final_loss=final_loss,
         train_seconds_attempt=attempt_seconds,
+        peak_memory=trainer.peak_memory,
     )
 
 
@@ -96,7 +99,8 @@ def build_logger(cfg: DictConfig, run_dir: Path, trainer: Trainer, env: DistEnv)
 def after_epoch_steps(
     cfg: DictConfig, env: DistEnv, checkpoint: Path, seconds_so_far: Callable[[], float]
 ) -> list[EpochStep]:
-    """What follows every epoch, in order: checkpoint (rank 0), the log's epoch line, a barrier.
+    """What follows every epoch, in order: checkpoint (rank 0), the log's epoch line, every
+    `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
 
     The checkpoint comes first so that an epoch is logged as done only once it can be resumed.
     It stores the training time so far (all attempts), which a resumed attempt adds to.
@@ -110,7 +114,13 @@ def after_epoch_steps(
     def log_epoch(trainer: Trainer, epoch: int, summary: dict) -> None:
         trainer.logger.epoch_end(epoch=epoch, **summary)
 
+    evaluator = PeriodicEvaluator(cfg)
+
+    def evaluate_now(trainer: Trainer, epoch: int, summary: dict) -> None:
+        if env.is_main and evaluator.due(epoch + 1):
+            trainer.logger.eval_result(epoch=epoch, metrics=evaluator(trainer.final_model(), trainer.device))
+
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()
 
-    return [save, log_epoch, wait_for_all_ranks]
+    return [save, log_epoch, evaluate_now, wait_for_all_ranks]

@@ -24,6 +24,7 @@ from asffbench.engine.checkpoint import optional_state, rng_states
 from asffbench.engine.distributed import all_reduce_mean, unwrap
 from asffbench.engine.logging import TrainLogger
 from asffbench.errors import UserError
+from asffbench.memory import PeakMemory, larger_peak
 from asffbench.models.outputs import LevelOutput
 
 CHECKPOINT_FORMAT = "asffbench-checkpoint/1"
@@ -69,6 +70,7 @@ class Trainer:
         self.log_every = max(1, log_every)
         self.epoch = 0  # epochs completed
         self.global_iter = 0
+        self.peak_memory: Optional[dict] = None  # the largest epoch peak of this process's epochs
 
     # --- the epochs -------------------------------------------------------------------------
     def fit(self, loader: Iterable, epochs: int, after_epoch: Sequence[EpochStep] = ()) -> Optional[float]:
@@ -92,6 +94,7 @@ class Trainer:
         started = window_start = time.perf_counter()
         window_images = images_seen = 0
         loss_sum, steps = 0.0, 0
+        peak = PeakMemory(self.device).start()
         for index, (images, targets, _metas) in enumerate(itertools.islice(loader, self.iters_per_epoch)):
             lr = self.optimizer.param_groups[0]["lr"]  # the LR this step uses
             loss, parts = self.train_step(images, targets, epoch)
@@ -112,6 +115,8 @@ class Trainer:
                 )
                 window_start, window_images = time.perf_counter(), 0
         seconds = time.perf_counter() - started
+        peak.stop()
+        self.peak_memory = larger_peak(self.peak_memory, peak.result())
         self.epoch = epoch + 1
         return {
             "loss": loss_sum / max(1, steps),
@@ -119,6 +124,7 @@ class Trainer:
             "seconds": seconds,
             "images_per_s": images_seen / max(seconds, 1e-9),
             "lr": self.optimizer.param_groups[0]["lr"],
+            "peak_memory": peak.result(),
         }
 
     def train_step(self, images: Tensor, targets: Tensor, epoch: int) -> tuple[float, dict[str, float]]:

@@ -209,7 +209,11 @@ def flatten_record(record: LoadedRecord) -> dict[str, Any]:
     for stage in ("forward", "nms"):
         row[f"latency_{stage}_ms"] = as_number(dig(data, f"bench.latency_ms.{stage}.mean"))
         row[f"latency_{stage}_std_ms"] = as_number(dig(data, f"bench.latency_ms.{stage}.std"))
-    for key in ("device", "device_name", "precision", "fused"):
+        row[f"latency_{stage}_median_ms"] = as_number(dig(data, f"bench.latency_ms.{stage}.median"))
+    row["fps_median"] = as_number(dig(data, "bench.fps_median"))
+    row["nms_candidates_per_image"] = as_number(dig(data, "bench.input.nms_candidates_per_image"))
+    row["bench.input"] = as_text(dig(data, "bench.input.kind"))
+    for key in ("device", "device_name", "precision", "fused", "channels_last", "compile"):
         row[f"bench.{key}"] = as_text(dig(data, f"bench.{key}"))
     row["bench.batch_size"] = as_number(dig(data, "bench.batch_size"))
     row["bench.img_size"] = as_number(dig(data, "bench.img_size"))

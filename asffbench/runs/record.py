@@ -23,8 +23,8 @@ from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, STATUSES  # noq
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
 HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "bench", "img_size", "seed")
-# Where things are written, how a run is launched or resumed, how often it logs and how many
-# loader workers it uses do not change what is measured.
+# Where things are written, how a run is launched or resumed, how often it logs or evaluates and
+# how many loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (
     "data.workers",
     "data.cache_dir",
@@ -33,6 +33,7 @@ EXCLUDED_KEYS = (
     "model.weights_format",  # how a weights file is read, not which weights: auto finds the same
     # Both implementations compute the same function (tests/models/test_deform_conv.py).
     "model.deform_conv",
+    "train.eval_every",  # evaluations during training leave the weights (and random state) alone
 )
 # Keys that change a run only when another setting makes them matter, each with the test of that
 # setting. When the test fails the key is hashed as its schema default, whatever its value (an

@@ -83,25 +83,29 @@ def run_owned(
             result = train(cfg, run_dir)
             record["train_seconds"] = float(result.train_seconds)
             record["train_seconds_attempt"] = float(result.train_seconds_attempt)
+            record["train_peak_memory"] = result.peak_memory
             model = result.model
         if process_rank() != 0:
             # DDP helpers: training was the shared work; rank 0 evaluates, benches, records.
             record["status"] = "completed"
             return record
+        has_weights = model is not None or bool(cfg.eval.checkpoint) or bool(cfg.model.weights)
         if model is None and cfg.eval.checkpoint is None:
             # Nothing trained and no weights given: measure the freshly built model as it is.
             from asffbench.build import build_model
 
             stage = "build"
             model = build_model(cfg)
-        stage = "eval"
-        from asffbench.engine.evaluate import evaluate
+        if cfg.eval.enabled:
+            stage = "eval"
+            from asffbench.engine.evaluate import evaluate
 
-        record["metrics"] = evaluate(cfg, run_dir, model=model)
+            record["metrics"] = evaluate(cfg, run_dir, model=model)
         stage = "bench"
         from asffbench.bench import benchmark
 
-        record["bench"] = benchmark(cfg, model=model)
+        # A trained model or given weights are timed on val images; a fresh model on random ones.
+        record["bench"] = benchmark(cfg, model=model, has_weights=has_weights)
         record["status"] = "completed"
     except Exception as err:  # noqa: BLE001 - every failure of the run becomes its record
         record["status"] = "failed"

@@ -84,7 +84,12 @@ def sweep_task(cfg: DictConfig) -> dict:
         with open_dict(cfg):
             cfg.train.resume = plan.action == RESUME
         attempt = {"id": attempt_id(), "action": plan.action, "reason": plan.reason}
-        record = run_experiment(cfg, axes=axes, attempt=attempt)
+        if cfg.sweep.isolate:
+            from asffbench.runs.isolation import run_in_fresh_process
+
+            record = run_in_fresh_process(run_experiment, cfg, axes, attempt)
+        else:
+            record = run_experiment(cfg, axes=axes, attempt=attempt)
         return {**result, "status": record["status"], "error": record.get("error")}
 
 
@@ -222,13 +227,14 @@ def run_jobs(
 ) -> SweepSummary:
     """One Hydra multirun over the spec's runs; what each job returned."""
     names = [run_name(combo) for combo in spec.combinations()]
-    not_in_dirname = sorted({override_key(o) for o in shared} | {"sweep.name", "sweep.axes", "sweep.force"})
+    not_in_dirname = sorted({override_key(o) for o in shared} | {"sweep.name", "sweep.axes", "sweep.force", "sweep.isolate"})
     overrides = [
         *shared,
         *(f"{key}={','.join(format_value(v) for v in values)}" for key, values in spec.axes.items()),
         f"sweep.name={spec.name}",
         f"sweep.axes=[{','.join(spec.axes)}]",
         f"sweep.force={format_value(force)}",
+        f"sweep.isolate={format_value(spec.isolate)}",
         f"hydra/launcher={LAUNCHER_PRESETS[launcher]}",
         f"hydra.sweep.dir={sweep_dir}",
         "hydra.sweep.subdir=${hydra.job.override_dirname}",

@@ -8,6 +8,7 @@ A sweep file is a mapping with these keys::
     overrides:                                               # fixed for every run (optional)
       model: tiny
       train.epochs: 2
+    isolate: true                                            # optional: one fresh process per run
 
 Axes and overrides use the public override names (`group: option` or `dotted.key: value`). The
 runs are the cartesian product of the axes. Axis values must be plain scalars made of letters,
@@ -29,7 +30,7 @@ from asffbench.errors import UserError
 from asffbench.record_schema import format_value, run_name  # noqa: F401 - re-exported
 
 SWEEP_PACKAGE = "asffbench.sweeps"
-ALLOWED_KEYS = ("description", "axes", "overrides")
+ALLOWED_KEYS = ("description", "axes", "overrides", "isolate")
 SAFE_VALUE = re.compile(r"^[\w.+-]+$")
 
 
@@ -40,6 +41,7 @@ class SweepSpec:
     axes: dict[str, list[Any]]
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    isolate: bool = False  # each run in a fresh process (allocator and cuDNN state cannot leak)
 
     def with_seeds(self, seeds: int) -> "SweepSpec":
         """The same sweep repeated over seeds 0..seeds-1 (an extra `seed` axis)."""
@@ -50,7 +52,7 @@ class SweepSpec:
         axes = dict(self.axes)
         axes["seed"] = list(range(seeds))
         overrides = {k: v for k, v in self.overrides.items() if k != "seed"}
-        return SweepSpec(self.name, self.source, axes, overrides, self.description)
+        return SweepSpec(self.name, self.source, axes, overrides, self.description, self.isolate)
 
     def combinations(self) -> list[dict[str, Any]]:
         """Every run of the sweep as {axis: value}, in the order Hydra's basic sweeper runs them."""
@@ -125,7 +127,10 @@ def parse_sweep(name: str, source: str, text: str) -> SweepSpec:
         if key in checked_axes:
             raise UserError(f"{source}: '{key}' is both an axis and a fixed override")
     description = data.get("description") or ""
-    return SweepSpec(name, source, checked_axes, dict(overrides), str(description))
+    isolate = data.get("isolate", False)
+    if not isinstance(isolate, bool):
+        raise UserError(f"{source}: 'isolate' must be true or false")
+    return SweepSpec(name, source, checked_axes, dict(overrides), str(description), isolate)
 
 
 def check_key(source: str, kind: str, key: Any) -> None:

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with one CUDA GPU, in about 5 minutes, every GPU path of asffbench
+# runs once and prints one line with its figure:
+#   train    a short AMP training of the full-size ASFF model (Darknet-53) on the synthetic COCO;
+#            PASS when the loss falls
+#   eval     COCO evaluation of that model
+#   bench    inference speed in fp32, fp16 and bf16, without and with torch.compile (val images)
+#   step     the training-step benchmark (bench --mode train, fp16 with the AMP scaler)
+#   sweep    a 2-run sweep (tiny model) through the sweep machinery
+# Without a GPU it says so and exits 0. The virtual environment is created (make venv) when
+# missing. Exit status: 0 when every check passed (or no GPU), 1 otherwise.
+#
+#   bash scripts/gpu-check.sh [WORK_DIR]      (default: runs/gpu-check; logs in WORK_DIR/logs)
+set -u
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WORK="${1:-runs/gpu-check}"
+LOGS="$WORK/logs"
+VENV="${VENV:-.venv}"
+PY="$VENV/bin/python"
+CLI="$VENV/bin/asffbench"
+FAILED=0
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "gpu-check: no GPU is present (nvidia-smi finds none); nothing to check"
+    exit 0
+fi
+if [ ! -x "$CLI" ]; then
+    echo "gpu-check: creating the virtual environment ($VENV) with make venv"
+    make venv VENV="$VENV" >/dev/null || { echo "FAIL  setup: make venv failed"; exit 1; }
+fi
+if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    echo "FAIL  setup: nvidia-smi sees a GPU but torch $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) cannot use it"
+    exit 1
+fi
+mkdir -p "$LOGS"
+echo "gpu-check: $("$PY" -c 'import torch; print(torch.cuda.get_device_name(0), "| torch", torch.__version__, "| CUDA", torch.version.cuda)')"
+
+# result NAME STATUS SECONDS FIGURE: one line per check.
+result() {
+    printf '%-4s  %-26s %-60s (%ss)\n' "$2" "$1" "$4" "$3"
+    [ "$2" = PASS ] || FAILED=1
+}
+
+# json_field FILE EXPR: a Python expression over the JSON object `r` read from FILE.
+json_field() {
+    "$PY" - "$1" "$2" <<'EOF' 2>/dev/null
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2], {"r": r}))
+EOF
+}
+
+COMMON=(device=cuda data=synth data.workers=4 model.num_classes=6)
+RUN_DIR="$WORK/train"
+
+# --- train: full-size ASFF, AMP, loss falling -------------------------------------------------
+start=$SECONDS
+rm -rf "$RUN_DIR"
+"$CLI" train "${COMMON[@]}" fusion=asff img_size=320 tricks.multiscale=false tricks.mixup=false \
+    train.epochs=4 train.batch_size=16 train.lr=0.01 train.warmup_epochs=1 train.amp=true \
+    train.log_every=1 run_dir="$RUN_DIR" >"$LOGS/train.log" 2>&1
+code=$?
+losses=$("$PY" - "$RUN_DIR/train_log.jsonl" <<'EOF' 2>/dev/null
+import json, sys
+steps = [json.loads(line) for line in open(sys.argv[1])]
+losses = [s["loss"] for s in steps if "event" not in s]
+k = max(1, len(losses) // 5)
+print(f"{sum(losses[:k]) / k:.3f} {sum(losses[-k:]) / k:.3f} {len(losses)}")
+EOF
+)
+if [ $code -eq 0 ] && [ -n "$losses" ]; then
+    read -r first last steps <<<"$losses"
+    falling=$("$PY" -c "print(int($last < 0.9 * $first))")
+    [ "$falling" = 1 ] && status=PASS || status=FAIL
+    result "train (AMP, full-size ASFF)" $status $((SECONDS - start)) "loss $first -> $last over $steps steps (first/last fifth)"
+else
+    result "train (AMP, full-size ASFF)" FAIL $((SECONDS - start)) "exit $code, see $LOGS/train.log"
+fi
+
+# --- eval -------------------------------------------------------------------------------------
+start=$SECONDS
+"$CLI" eval "${COMMON[@]}" fusion=asff img_size=320 run_dir="$RUN_DIR" --json >"$LOGS/eval.json" 2>"$LOGS/eval.log"
+code=$?
+ap=$(json_field "$LOGS/eval.json" "f'AP {r[\"AP\"]:.4f}, AP50 {r[\"AP50\"]:.4f} on {r[\"num_images\"]} images'")
+if [ $code -eq 0 ] && [ -n "$ap" ]; then
+    result "eval" PASS $((SECONDS - start)) "$ap"
+else
+    result "eval" FAIL $((SECONDS - start)) "exit $code, see $LOGS/eval.log"
+fi
+
+# --- bench: fp32 / fp16 / bf16, without and with torch.compile, on val images ---------------
+CKPT="$RUN_DIR/checkpoints/last.pt"
+for precision in fp32 fp16 bf16; do
+    for compile in false default; do
+        start=$SECONDS
+        name="bench $precision compile=$compile"
+        out="$LOGS/bench-$precision-$compile.json"
+        timeout 240 "$CLI" bench "${COMMON[@]}" fusion=asff img_size=608 eval.checkpoint="$CKPT" \
+            bench.precision=$precision bench.compile=$compile bench.cudnn_benchmark=true \
+            bench.warmup=10 bench.iters=30 bench.repeats=1 --json >"$out" 2>"$LOGS/bench-$precision-$compile.log"
+        code=$?
+        figure=$(json_field "$out" "f'{r[\"fps\"]:.1f} FPS, forward median {r[\"latency_ms\"][\"forward\"][\"median\"]:.2f} ms, NMS {r[\"latency_ms\"][\"nms\"][\"median\"]:.2f} ms, {r[\"input\"][\"kind\"]} images, {r[\"memory\"][\"allocated_mib\"]:.0f} MiB'")
+        if [ $code -eq 0 ] && [ -n "$figure" ]; then
+            result "$name" PASS $((SECONDS - start)) "$figure"
+        else
+            result "$name" FAIL $((SECONDS - start)) "exit $code, see $LOGS/bench-$precision-$compile.log"
+        fi
+    done
+done
+
+# --- step: the training-step benchmark ------------------------------------------------------
+start=$SECONDS
+out="$LOGS/step.json"
+"$CLI" bench --mode train "${COMMON[@]}" fusion=asff img_size=608 bench.precision=fp16 bench.batch_size=8 \
+    bench.warmup=3 bench.iters=10 bench.repeats=1 --json >"$out" 2>"$LOGS/step.log"
+code=$?
+figure=$(json_field "$out" "f'{r[\"images_per_s\"]:.1f} img/s at batch {r[\"batch_size\"]} (loader {r[\"loader\"][\"images_per_s\"]:.0f} img/s), fwd/loss/bwd/opt ' + '/'.join(format(p['median'], '.0f') for p in r['phases_ms'].values()) + f' ms, {r[\"memory\"][\"allocated_mib\"]:.0f} MiB'")
+if [ $code -eq 0 ] && [ -n "$figure" ]; then
+    result "step (bench --mode train)" PASS $((SECONDS - start)) "$figure"
+else
+    result "step (bench --mode train)" FAIL $((SECONDS - start)) "exit $code, see $LOGS/step.log"
+fi
+
+# --- sweep: 2 runs ------------------------------------------------------------------------------
+start=$SECONDS
+cat >"$WORK/gpu-check-sweep.yaml" <<'EOF'
+description: the GPU check's 2-run sweep (tiny model, one short epoch each)
+axes:
+  fusion: [none, asff]
+overrides:
+  model: tiny
+  model.num_classes: 6
+  device: cuda
+  img_size: 256
+  tricks.multiscale: false
+  train.epochs: 1
+  train.batch_size: 16
+  bench.warmup: 5
+  bench.iters: 20
+  bench.repeats: 1
+EOF
+"$CLI" sweep "$WORK/gpu-check-sweep.yaml" hydra.sweep.dir="$WORK/sweep" --force --no-live >"$LOGS/sweep.log" 2>&1
+code=$?
+summary=$(grep -o 'completed [0-9]*, skipped [0-9]*, failed [0-9]*' "$LOGS/sweep.log" | tail -1)
+if [ $code -eq 0 ] && [ "${summary%%,*}" = "completed 2" ]; then
+    result "sweep (2 runs)" PASS $((SECONDS - start)) "$summary"
+else
+    result "sweep (2 runs)" FAIL $((SECONDS - start)) "exit $code ${summary:-}, see $LOGS/sweep.log"
+fi
+
+[ $FAILED -eq 0 ] && echo "gpu-check: all checks passed" || echo "gpu-check: some checks FAILED (logs in $LOGS)"
+exit $FAILED
