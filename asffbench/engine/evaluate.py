@@ -206,7 +206,9 @@ def fusion_weight_stats(cfg: DictConfig, model: nn.Module) -> Optional[Any]:
 
     if not (fusion_info(str(cfg.fusion.name)).adaptive and hasattr(model, "fusion")):
         return None  # a stand-in model (tests, imports) has no fusion to ask
-    return FusionWeightStats([list(a) for a in cfg.model.anchors], list(getattr(model, "strides", (32, 16, 8))))
+    from asffbench.build import anchors_from_config
+
+    return FusionWeightStats(anchors_from_config(cfg), list(getattr(model, "strides", (32, 16, 8))))
 
 
 class PeriodicEvaluator:
