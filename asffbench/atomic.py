@@ -71,8 +71,18 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(folder: Path) -> None:
+    """fsync every file and folder under `folder` (itself included), so a rename after it never
+    publishes a directory whose files a crash could leave empty."""
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_dir(Path(root))
+
+
 def write_dir_atomic(out: Path, fill: Callable[[Path], None], replace: bool = False) -> Path:
-    """Build a directory in a temp dir beside `out` with `fill(tmp)`, then rename it to `out`.
+    """Build a directory in a temp dir beside `out` with `fill(tmp)`, fsync it, rename it to `out`.
 
     `out` must be absent or empty, unless `replace`: then an existing `out` is moved aside and
     removed only once the new one is in place. `out` only ever exists complete. Returns `out`.
@@ -83,6 +93,7 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None], replace: bool = Fa
     tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the result is ordinary
     try:
         fill(tmp)
+        fsync_tree(tmp)
         old = move_aside(out) if replace and out.exists() else None
         if out.exists():
             out.rmdir()
@@ -90,6 +101,7 @@ def write_dir_atomic(out: Path, fill: Callable[[Path], None], replace: bool = Fa
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    fsync_dir(out.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return out

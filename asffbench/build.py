@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from asffbench.config.schema import COCO_ANCHORS, choice_str
+from omegaconf import OmegaConf
+
+from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
+from asffbench.config.schema import choice_str
+from asffbench.device import device_kind_of
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
-from asffbench.models.layers import SCHEDULE_EPOCHS, scale_channels
+from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
@@ -33,12 +37,14 @@ def build_yolov3(
     dropblock: Optional[bool] = None,
     dropblock_keep_prob: float = 0.9,
     dropblock_epochs: int = SCHEDULE_EPOCHS,
+    deform_conv: str = "torchvision",
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
+    `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
     5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
     """
@@ -60,10 +66,11 @@ def build_yolov3(
     head = YOLOHead(
         fusion_module.out_channels,
         num_classes,
-        [list(a) for a in (COCO_ANCHORS if anchors is None else anchors)],
+        resolve_anchors(ANCHOR_SETS[DEFAULT_ANCHORS] if anchors is None else anchors),
         strides=STRIDES,
         guided_anchoring=guided_anchoring,
         rfb=enhanced if rfb is None else rfb,
+        deform_conv=deform_conv,
     )
     return YOLOv3(backbone, neck, fusion_module, head)
 
@@ -79,7 +86,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
     # The values themselves were checked when the config was composed (config/validate.py).
-    anchors = [list(a) for a in cfg.model.anchors]
+    anchors = anchors_from_config(cfg)
     return {
         "fusion": fusion_name,
         "width": float(cfg.model.width),
@@ -93,14 +100,40 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "dropblock": bool(cfg.fusion.dropblock),
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
         "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
+        "deform_conv": resolved_deform_conv(cfg),
     }
 
 
-def build_model(cfg: Any) -> YOLOv3:
-    """The detector of a composed config; loads `model.pretrained` into the backbone when set."""
+def resolved_deform_conv(cfg: Any) -> str:
+    """`model.deform_conv` with `auto` resolved for the config's device (what the records hold)."""
+    return resolve_deform_conv(choice_str(cfg.model.deform_conv), device_kind_of(cfg.device))
+
+
+def anchors_from_config(cfg: Any) -> list[list[float]]:
+    """`model.anchors` (a set's name or 9 pairs) as nine [w, h] pairs; UserError when invalid."""
+    raw = cfg.model.anchors
+    value = OmegaConf.to_container(raw) if OmegaConf.is_config(raw) else raw
+    try:
+        return resolve_anchors(value)
+    except ValueError as err:
+        raise UserError(f"model.anchors: {err}") from None
+
+
+def build_model(cfg: Any, load_weights: bool = True) -> YOLOv3:
+    """The detector of a composed config with its configured weights: `model.weights` (the whole
+    model, asffbench or reference format) when set, else `model.pretrained` (the backbone).
+
+    `load_weights=False` builds it initialised only, for callers that load a checkpoint next.
+    """
     model = build_yolov3(**model_kwargs_from_config(cfg))
-    pretrained = cfg.model.get("pretrained")
-    if pretrained:
+    if not load_weights:
+        return model
+    weights, pretrained = cfg.model.get("weights"), cfg.model.get("pretrained")
+    if weights:
+        from asffbench.weights import load_weights as load_model_weights
+
+        load_model_weights(model, weights, cfg.model.get("weights_format", "auto"))
+    elif pretrained:
         from asffbench.pretrained import load_pretrained_backbone
 
         load_pretrained_backbone(model.backbone, pretrained)

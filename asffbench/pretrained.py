@@ -1,4 +1,6 @@
-"""Load ImageNet Darknet-53 weights into a backbone, from darknet's binary format or a state dict.
+"""Load ImageNet Darknet-53 weights into a backbone, from darknet's binary format or a state dict
+(asffbench's backbone names, a whole model's under `backbone.`, or the reference implementation's
+`module_list.0-10` names, as in its mix-up pretrained `darknet53_feature_mx.pth`).
 
 Darknet binary (`darknet53.conv.74` layout): int32 major, minor, revision; `seen` as int64 when
 major * 10 + minor >= 2, else int32; then for each conv unit in network order: BN bias, BN weight,
@@ -26,6 +28,8 @@ PICKLE_PROTOCOL_BYTE = 0x80  # torch.save's legacy format starts with a pickle p
 # Order of the tensors of one conv unit in a darknet file.
 DARKNET_TENSORS = ("bn.bias", "bn.weight", "bn.running_mean", "bn.running_var", "conv.weight")
 CHECKPOINT_WRAPPERS = ("state_dict", "model")
+# The reference implementation's ImageNet Darknet-53 (`module_list.0` .. `module_list.10`).
+REFERENCE_BACKBONE_ROOT = "module_list."
 
 
 @dataclass
@@ -117,6 +121,14 @@ def _unwrap_state_dict(obj: object, path: Path) -> Mapping[str, Tensor]:
     return obj
 
 
+def _from_reference_backbone(backbone: nn.Module, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Reference names -> the backbone's; the rest of a whole reference model is not ours."""
+    from asffbench.weights.reference_layout import backbone_reference_names
+
+    ours_of = {ref: ours for ours, ref in backbone_reference_names(backbone).items()}
+    return {ours_of[key]: value for key, value in state.items() if key in ours_of}
+
+
 def load_state_dict_weights(backbone: nn.Module, path: Union[str, Path]) -> LoadedWeights:
     """Load a torch state dict whose keys are the backbone's, or a model's under `backbone.`."""
     path = Path(path)
@@ -126,7 +138,9 @@ def load_state_dict_weights(backbone: nn.Module, path: Union[str, Path]) -> Load
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: cannot load as a torch state dict ({message})") from None
     state = _unwrap_state_dict(loaded, path)
-    if any(key.startswith("backbone.") for key in state):
+    if any(key.startswith(REFERENCE_BACKBONE_ROOT) for key in state):
+        state = _from_reference_backbone(backbone, state)
+    elif any(key.startswith("backbone.") for key in state):
         # A whole detector's weights: keep the backbone's part, the other parts are not ours.
         prefix = "backbone."
         state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}

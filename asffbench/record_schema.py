@@ -10,6 +10,9 @@ import re
 from typing import Any, Mapping
 
 RECORD_NAME = "record.json"
+# The evaluation's files in a run directory (written by engine.evaluate, read by results.compare).
+DETECTIONS_NAME = "detections.json"
+METRICS_NAME = "metrics.json"
 SCHEMA_VERSION = 1  # DESIGN.md's record schema; readers accept records up to this version
 STATUSES = ("running", "completed", "failed", "skipped")
 

@@ -78,7 +78,8 @@ def resolve_source(target: Path, overrides: Sequence[str]) -> VizSource:
     return VizSource(compose_config(list(overrides)), target, Path("viz"))
 
 
-def find_images(paths: Sequence[Path]) -> list[Path]:
+def find_images(paths: Sequence[Path], option: str = "--images ") -> list[Path]:
+    """Image files given directly, and those in the folders (sorted); `option` prefixes errors."""
     images: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -86,9 +87,9 @@ def find_images(paths: Sequence[Path]) -> list[Path]:
         elif path.is_file():
             images.append(path)
         else:
-            raise UserError(f"--images {path}: no such file or directory")
+            raise UserError(f"{option}{path}: no such file or directory")
     if not images:
-        raise UserError(f"--images {', '.join(map(str, paths))}: no images found")
+        raise UserError(f"{option}{', '.join(map(str, paths))}: no images found")
     return images
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from asffbench.build import anchors_from_config
 from asffbench.config.compose import compose_config, to_plain
 from asffbench.config.schema import ASFF_RELEASE_ANCHORS, COCO_ANCHORS, RecipeConfig
 from asffbench.runs.record import experiment_hash
@@ -53,12 +54,14 @@ def test_the_default_is_the_asffbench_recipe():
     default = to_plain(compose_config([]))
     explicit = to_plain(compose_config(["recipe=asffbench"]))
     assert default == explicit
-    assert default["recipe"]["name"] == "asffbench" and default["model"]["anchors"] == COCO_ANCHORS
+    assert default["recipe"]["name"] == "asffbench" and default["model"]["anchors"] == "darknet"
+    assert anchors_from_config(compose_config([])) == [[float(w), float(h)] for w, h in COCO_ANCHORS]
 
 
 def test_reference_recipe_values():
     cfg = compose_config(["recipe=reference", "model=tiny", "data=synth"])  # after the groups it sets into
-    assert [list(a) for a in cfg.model.anchors] == ASFF_RELEASE_ANCHORS
+    assert cfg.model.anchors == "asff_release"
+    assert anchors_from_config(cfg) == [[float(w), float(h)] for w, h in ASFF_RELEASE_ANCHORS]
     assert cfg.recipe.train_resize == "stretch" and cfg.recipe.test_resize == "stretch"
     assert cfg.recipe.multi_label is False and cfg.recipe.warmup_form == "power4"
     assert (cfg.train.warmup_epochs, cfg.data.min_box_size) == (5, 6)

@@ -69,6 +69,10 @@ def count_flops(model: nn.Module, img_size: int, batch_size: int = 1) -> FlopCou
     try:
         analysis = FlopCountAnalysis(TensorOutputs(model), (images,))
         analysis.set_op_handle("torchvision::deform_conv2d", deform_conv2d_macs)
+        # The sampled deformable conv (model.deform_conv=sampled) counts its matmul, the same
+        # MACs; its bilinear sampling is skipped like torchvision's, so both count alike.
+        # (fvcore's None handle only silences the op's warning; a zero handle skips it.)
+        analysis.set_op_handle("aten::grid_sampler", lambda inputs, outputs: 0)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         with torch.no_grad(), warnings.catch_warnings():
             # Tracing warns about scripted torchvision ops and data-dependent shapes: not ours.

@@ -42,7 +42,10 @@ COMMAND_MODULES = (
     "asffbench.cli.sweep_cmd",
     "asffbench.cli.data_cmd",
     "asffbench.cli.report_cmd",
+    "asffbench.cli.compare_cmd",
     "asffbench.cli.viz_cmd",
+    "asffbench.cli.weights_cmd",
+    "asffbench.cli.predict_cmd",
 )
 
 for _name in COMMAND_MODULES:

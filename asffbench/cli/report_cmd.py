@@ -71,12 +71,16 @@ def register(app: typer.Typer) -> None:
         reference: Optional[Path] = typer.Option(
             None, "--reference", help="Paper figures YAML (default: the shipped paper_reference.yaml)."
         ),
+        bootstrap: int = typer.Option(
+            1000, "--bootstrap", "-n", min=0, help="Paired bootstrap replicates behind each Δ's 95% "
+            "interval (0: no intervals)."
+        ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
         from asffbench.results.render import rich_table
         from asffbench.results.report import write_report
 
-        summary = write_report(sweep_dirs, out, table_format.value, reference)
+        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap)
         terminal = console()
         for table in summary.tables:
             terminal.print(rich_table(table))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -13,7 +14,9 @@ from asffbench.runs.launchers import LAUNCHER_PRESETS
 def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep_command(
-        name: str = typer.Argument(..., help="A shipped sweep (smoke, table3, ...) or a sweep .yaml file."),
+        name: Optional[str] = typer.Argument(
+            None, help="A shipped sweep (smoke, table3, ...) or a sweep .yaml file.", show_default=False
+        ),
         overrides: Optional[list[str]] = OverridesArg,
         force: bool = typer.Option(False, "--force", help="Rerun runs that already completed."),
         seeds: Optional[int] = typer.Option(None, "--seeds", help="Repeat every run over seeds 0..N-1."),
@@ -22,16 +25,29 @@ def register(app: typer.Typer) -> None:
         ),
         live: bool = typer.Option(True, "--live/--no-live", help="Show live progress on stderr."),
         list_runs: bool = typer.Option(False, "--list", help="Only list the runs and their overrides."),
+        wait: bool = typer.Option(
+            False, "--wait", help="At the end, wait for runs other processes hold, then finish them here."
+        ),
+        status: Optional[Path] = typer.Option(
+            None, "--status", help="Only show the runs of this sweep dir: status, who holds them, since when."
+        ),
     ) -> None:
         """Run every combination of the sweep's axes, one record per run in
         <sweep dir>/<axis=value,...>/record.json (sweep dir: hydra.sweep.dir=DIR, default
-        runs/sweeps/NAME). Re-running skips completed runs and resumes interrupted ones.
+        runs/sweeps/NAME). Re-running skips completed runs and resumes interrupted ones; a run
+        another live process holds is left to it ("running elsewhere", see --wait).
         Exits 1 when any run failed."""
+        from asffbench.errors import UserError
         from asffbench.record_schema import RECORD_NAME
         from asffbench.runs.launchers import check_launcher
         from asffbench.runs.sweep import launch_sweep
         from asffbench.runs.sweep_spec import load_sweep, run_name
 
+        if status is not None:
+            print_status(status)
+            return
+        if name is None:
+            raise UserError("sweep: give a sweep name or file (or --status DIR)")
         check_launcher(launcher)
         spec = load_sweep(name)
         if seeds is not None:
@@ -40,14 +56,30 @@ def register(app: typer.Typer) -> None:
             for combo in spec.combinations():
                 typer.echo(run_name(combo))
             return
-        summary = launch_sweep(spec, overrides_list(overrides), launcher=launcher, force=force, monitor=live)
-        failed = sorted(run for run, status in summary.statuses.items() if status == "failed")
+        summary = launch_sweep(
+            spec, overrides_list(overrides), launcher=launcher, force=force, monitor=live, wait=wait
+        )
+        elsewhere = summary.count("elsewhere")
         typer.echo(
             f"sweep {spec.name}: {summary.total} runs: completed {summary.count('completed')}, "
             f"skipped {summary.count('skipped')}, failed {summary.count('failed')}"
-            f"  ({summary.sweep_dir})"
+            + (f", running elsewhere {elsewhere}" if elsewhere else "")
+            + f"  ({summary.sweep_dir})"
         )
-        for run in failed:
+        for run in summary.runs_with("failed"):
             typer.echo(f"  failed: {summary.sweep_dir / run / RECORD_NAME}", err=True)
+        for run in summary.runs_with("elsewhere"):
+            typer.echo(f"  running elsewhere: {summary.sweep_dir / run} ({summary.holders.get(run)})", err=True)
         if not summary.ok:
             raise typer.Exit(1)
+
+
+def print_status(sweep_dir: Path) -> None:
+    from asffbench.runs.monitor import run_states
+
+    states = run_states(sweep_dir)
+    held = sum(1 for state in states if state.holder is not None)
+    typer.echo(f"{sweep_dir}: {len(states)} runs, {held} held")
+    width = max((len(state.name) for state in states), default=0)
+    for state in states:
+        typer.echo(f"  {state.name:<{width}}  {state.status:<9}  {state.describe()}")

@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS
+
 
 def choice_str(value: Any) -> str:
     """A config choice as plain text: a str enum's value (`Upsample.nearest` -> "nearest"), or
@@ -30,10 +32,24 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class DeformConv(str, Enum):
+    """Deformable-conv implementation of guided anchoring; `auto` picks the faster per device."""
+
+    auto = "auto"
+    torchvision = "torchvision"
+    sampled = "sampled"
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"
     bf16 = "bf16"
+
+
+class WeightsFormat(str, Enum):
+    auto = "auto"  # told apart by the tensor names
+    asffbench = "asffbench"  # an asffbench checkpoint (checkpoints/last.pt) or its bare state dict
+    reference = "reference"  # a state dict of the paper's reference implementation
 
 
 class BenchMode(str, Enum):
@@ -83,18 +99,9 @@ class ResizeMode(str, Enum):
     stretch = "stretch"  # resize each axis to the square (the reference)
 
 
-# COCO anchors of YOLOv3 (w, h in pixels at 416/608 input), small to large.
-COCO_ANCHORS: list[list[int]] = [
-    [10, 13], [16, 30], [33, 23],
-    [30, 61], [62, 45], [59, 119],
-    [116, 90], [156, 198], [373, 326],
-]
-# The anchors the released ASFF Darknet-53 models were trained with (`recipe=reference`).
-ASFF_RELEASE_ANCHORS: list[list[int]] = [
-    [10, 13], [16, 30], [33, 23],
-    [30, 61], [62, 45], [42, 119],
-    [116, 90], [156, 198], [121, 240],
-]
+# The named anchor sets (asffbench.anchors), under the names the code that imports them uses.
+COCO_ANCHORS: list[list[int]] = ANCHOR_SETS[DEFAULT_ANCHORS]
+ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `recipe=reference` selects
 
 
 @dataclass
@@ -117,9 +124,18 @@ class ModelConfig:
     width: float = 1.0
     depth: float = 1.0
     num_classes: int = 80
-    anchors: list[list[int]] = field(default_factory=lambda: [list(a) for a in COCO_ANCHORS])
-    # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout) or a torch state dict.
+    # A named set (asffbench.anchors: darknet, asff_release) or 9 [w, h] pairs, small to large.
+    anchors: Any = DEFAULT_ANCHORS
+    # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout), a torch state dict, or
+    # the reference implementation's backbone file (`module_list.0-10` names).
     pretrained: Optional[str] = None
+    # Full-model weights, loaded by every command that builds a model (train: as initialisation).
+    weights: Optional[str] = None
+    weights_format: WeightsFormat = WeightsFormat.auto
+    # Same function and weights either way (not hashed); records hold the resolved choice.
+    deform_conv: DeformConv = DeformConv.auto
+
+
     # Trained detector weights to start from (their loading lives in build.py).
     weights: Optional[str] = None
 
@@ -212,6 +228,7 @@ class TrainConfig:
     resume: bool = False
     checkpoint: Optional[str] = None  # start from these weights (skips training when epochs=0)
     log_every: int = 10
+    eval_every: int = 0  # evaluate on val every N epochs (train_log "eval" lines); 0: only at the end
     max_iters_per_epoch: Optional[int] = None  # cap for smoke runs
 
 

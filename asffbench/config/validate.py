@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from asffbench.anchors import ANCHOR_SETS, resolve_anchors
 from asffbench.errors import UserError
 
 STRIDE = 32  # the coarsest output stride: input sizes are multiples of it
@@ -48,16 +49,21 @@ def input_size(value: int) -> bool:
     return value > 0 and value % STRIDE == 0
 
 
+def anchor_choice(value: Any) -> bool:
+    """A named set (asffbench.anchors) or 9 positive [w, h] pairs."""
+    try:
+        resolve_anchors(value)
+    except ValueError:
+        return False
+    return True
+
+
 def batch_or_max(value: Any) -> bool:
     return value == "max" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 def compile_mode(value: Any) -> bool:
     return str(value).lower() in ("false", "default", "reduce-overhead")
-
-
-def anchor_pairs(value: Sequence[Sequence[float]]) -> bool:
-    return len(value) == 9 and all(len(a) == 2 and min(a) > 0 for a in value)
 
 
 MUST_BE_POSITIVE = "{key}={value}: must be positive"
@@ -69,7 +75,8 @@ RULES: tuple[Rule, ...] = (
     Rule("model.width", positive, MUST_BE_POSITIVE),
     Rule("model.depth", positive, MUST_BE_POSITIVE),
     Rule("model.num_classes", at_least(1), AT_LEAST_ONE),
-    Rule("model.anchors", anchor_pairs, "{key}: expected 9 positive [w, h] pairs (small to large), got {value}"),
+    Rule("model.anchors", anchor_choice, "{key}=%s: expected a named set (%s) or 9 positive [w, h] pairs "
+         "(small to large)" % ("{value}", ", ".join(sorted(ANCHOR_SETS)))),
     Rule("fusion.compress_c", at_least(1), AT_LEAST_ONE),
     Rule("fusion.dropblock_keep_prob", lambda p: 0.0 < p <= 1.0, "{key}={value}: must be in (0, 1]"),
     Rule("train.batch_size", at_least(1), AT_LEAST_ONE),

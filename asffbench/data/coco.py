@@ -6,6 +6,9 @@ Conventions (decided here, tested in tests/data):
 - annotations whose box has w or h <= 0 are skipped with one logged warning per file (what
   torchvision's and detectron2's COCO readers do); they are removed from `coco` as well;
 - a missing `iscrowd` is read as 0 and a missing `area` as w * h (COCOeval needs both);
+- every field the loaders read is type-checked: image `width`/`height` (positive integers when
+  given), annotation `image_id`/`category_id` (integers), `bbox` (4 finite numbers), `area`
+  (a finite number >= 0), `iscrowd` (0 or 1);
 - everything else that is malformed raises `UserError` naming the file and record.
 """
 
@@ -47,6 +50,35 @@ def record_name(kind: str, record: Any, position: int) -> str:
     return f"{kind} #{position} (no id)"
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float (JSON's numbers; not a bool, not a numeric string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_image(image: dict, name: str, path: Path) -> None:
+    for key in ("width", "height"):
+        if key in image and not (is_integer(image[key]) and image[key] > 0):
+            raise UserError(f"{path}: {name} has '{key}' {image[key]!r} (need a positive integer)")
+
+
+def check_annotation_types(ann: dict, name: str, path: Path) -> None:
+    """Types of the fields the loaders read (their values are checked against the dataset after)."""
+    for key in ("image_id", "category_id"):
+        if not is_integer(ann.get(key)):
+            raise UserError(f"{path}: {name} has '{key}' {ann.get(key)!r} (need an integer id)")
+    bbox = ann.get("bbox")
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(map(is_number, bbox)):
+        raise UserError(f"{path}: {name} has no valid 'bbox' (need 4 finite numbers x, y, w, h)")
+    if "area" in ann and not (is_number(ann["area"]) and ann["area"] >= 0):
+        raise UserError(f"{path}: {name} has 'area' {ann['area']!r} (need a number >= 0)")
+    if "iscrowd" in ann and not (is_integer(ann["iscrowd"]) and ann["iscrowd"] in (0, 1)):
+        raise UserError(f"{path}: {name} has 'iscrowd' {ann['iscrowd']!r} (need 0 or 1)")
+
+
 def validated_coco_dict(data: Any, path: Path) -> dict:
     """A cleaned copy of a COCO annotation dict, or UserError naming the faulty record."""
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
@@ -67,6 +99,7 @@ def validated_coco_dict(data: Any, path: Path) -> dict:
             raise UserError(f"{path}: {name} needs an 'id' and a 'file_name'")
         if image["id"] in image_ids:
             raise UserError(f"{path}: duplicate image id {image['id']}")
+        check_image(image, name, path)
         image_ids.add(image["id"])
     cat_ids: set = set()
     for k, cat in enumerate(categories):
@@ -84,17 +117,12 @@ def validated_coco_dict(data: Any, path: Path) -> dict:
         if ann["id"] in ann_ids:
             raise UserError(f"{path}: duplicate annotation id {ann['id']}")
         ann_ids.add(ann["id"])
+        check_annotation_types(ann, name, path)
         if ann.get("image_id") not in image_ids:
             raise UserError(f"{path}: {name} refers to unknown image_id {ann.get('image_id')!r}")
         if ann.get("category_id") not in cat_ids:
             raise UserError(f"{path}: {name} refers to unknown category_id {ann.get('category_id')!r}")
-        bbox = ann.get("bbox")
-        if (
-            not isinstance(bbox, (list, tuple))
-            or len(bbox) != 4
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bbox)
-        ):
-            raise UserError(f"{path}: {name} has no valid 'bbox' (need 4 finite numbers x, y, w, h)")
+        bbox = ann["bbox"]
         if bbox[2] <= 0 or bbox[3] <= 0:
             degenerate.append(ann["id"])
             continue

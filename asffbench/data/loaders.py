@@ -125,10 +125,15 @@ def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
     """The validation loader (the test-time resize to img_size only, dataset order) and its dataset."""
     schedule = ScaleSchedule(img_size=int(cfg.img_size))
     schedule.check()
-    dataset = DetectionDataset(
-        load_split(cfg, "val"), train=False, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), resize=cfg.recipe.test_resize,
-    )
+    dataset = val_dataset(cfg, load_split(cfg, "val"))
     sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
     loader = DetectionLoader(dataset, sampler, int(cfg.data.workers), int(cfg.seed), wants_pin_memory(cfg))
     return loader, dataset
+
+
+def val_dataset(cfg: Any, source: Any) -> DetectionDataset:
+    """The test-time pipeline over `source` (a `CocoDataset`, or `ImageFiles` for predict)."""
+    return DetectionDataset(
+        source, train=False, img_size=int(cfg.img_size),
+        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), resize=cfg.recipe.test_resize,
+    )

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from asffbench.coco_format import ground_truth_dict
 from asffbench.config.schema import choice_str
 from asffbench.data.coco import make_coco
 from asffbench.errors import UserError
@@ -40,22 +41,6 @@ def coco_backend(backend: str) -> tuple[type, type]:
             ) from None
         return COCO, COCOeval_faster
     raise UserError(f"eval.backend={backend}: unknown backend; choose from {', '.join(BACKENDS)}")
-
-
-def ground_truth_dict(dataset: dict) -> dict:
-    """A copy of a COCO dataset dict that every backend accepts (missing `iscrowd` -> 0)."""
-    gt = copy.copy(dataset)
-    annotations = []
-    for ann in dataset.get("annotations", []):
-        if "iscrowd" not in ann or "area" not in ann:
-            ann = dict(ann)
-            ann.setdefault("iscrowd", 0)
-            ann.setdefault("area", float(ann["bbox"][2] * ann["bbox"][3]))
-        annotations.append(ann)
-    gt["annotations"] = annotations
-    gt.setdefault("images", [])
-    gt.setdefault("categories", [])
-    return gt
 
 
 def coco_evaluate(

@@ -19,38 +19,33 @@ from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
 from asffbench.config.schema import choice_str
-from asffbench.engine.checkpoint import (
-    last_checkpoint,
-    load_checkpoint,
-    load_model_weights,
-    model_state_from,
-    run_dir_of,
-)
+from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-
-DETECTIONS_NAME = "detections.json"
-METRICS_NAME = "metrics.json"
+from asffbench.record_schema import DETECTIONS_NAME, METRICS_NAME
 
 
 def eval_run_dir(cfg: DictConfig) -> Path:
-    """Where detections.json and metrics.json go: run_dir, else the checkpoint's run directory
-    (or, for a checkpoint outside one, its folder)."""
+    """Where detections.json and metrics.json go: run_dir, else the checkpoint's (or model.weights')
+    run directory (or, for a file outside one, its folder)."""
     if cfg.run_dir:
         return Path(cfg.run_dir)
-    if cfg.eval.checkpoint:
-        checkpoint = Path(cfg.eval.checkpoint)
+    weights = cfg.eval.checkpoint or cfg.model.get("weights")
+    if weights:
+        checkpoint = Path(weights)
         return run_dir_of(checkpoint) or checkpoint.parent
-    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run) or eval.checkpoint=FILE")
+    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
+                    "model.weights=FILE")
 
 
 def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
-    """`eval.checkpoint` when set, else `run_dir/checkpoints/last.pt`; it must exist."""
-    if cfg.eval.checkpoint:
-        path = Path(cfg.eval.checkpoint)
+    """`eval.checkpoint` when set, else `model.weights`, else `run_dir/checkpoints/last.pt`; it
+    must exist."""
+    for option, value in configured_weights(cfg):
+        path = Path(value)
         if not path.is_file():
-            raise UserError(f"eval.checkpoint={path}: checkpoint not found")
+            raise UserError(f"{option}={path}: checkpoint not found")
         return path
     path = last_checkpoint(run_dir)
     if not path.is_file():
@@ -59,11 +54,24 @@ def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
 
 
 def load_model_for_eval(cfg: DictConfig, path: Path) -> nn.Module:
+    """The configured model with the weights of `path` (either format of `asffbench.weights`)."""
     from asffbench.build import build_model
+    from asffbench.weights import load_weights
 
-    model = build_model(cfg)
-    load_model_weights(model, model_state_from(load_checkpoint(path), path), path)
+    model = build_model(cfg, load_weights=False)
+    load_weights(model, path, cfg.model.get("weights_format", "auto"), option=option_of(cfg, path))
     return model
+
+
+def configured_weights(cfg: DictConfig) -> list[tuple[str, str]]:
+    """(option, path) of the weights the config names, by precedence: eval.checkpoint, model.weights."""
+    named = (("eval.checkpoint", cfg.eval.get("checkpoint")), ("model.weights", cfg.model.get("weights")))
+    return [(option, str(value)) for option, value in named if value]
+
+
+def option_of(cfg: DictConfig, path: Path) -> Optional[str]:
+    """The config key `path` came from, for messages (None: a run's own checkpoint)."""
+    return next((option for option, value in configured_weights(cfg) if Path(value) == Path(path)), None)
 
 
 @torch.no_grad()
@@ -77,16 +85,25 @@ def predict(
     nms_iou: float,
     max_det: int,
     multi_label: bool = True,
+    fusion_stats: Optional[Any] = None,
 ) -> tuple[list[dict], list[Any]]:
-    """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen."""
+    """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen.
+
+    With `fusion_stats` (a `FusionWeightStats`), the same pass also collects the fusion weights
+    at the ground-truth boxes."""
     from asffbench.engine.postprocess import boxes_to_original, postprocess
 
     model.eval()
     results: list[dict] = []
     image_ids: list[Any] = []
     cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
-    for images, _targets, metas in loader:
-        output = model(images.to(device, non_blocking=True))
+    for images, targets, metas in loader:
+        if fusion_stats is None:
+            output = model(images.to(device, non_blocking=True))
+        else:
+            output = model(images.to(device, non_blocking=True), return_fusion_weights=True)
+            if output.fusion_weights is not None:
+                fusion_stats.add(output.fusion_weights, targets, metas)
         detections = postprocess(
             output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det, multi_label=multi_label
         )
@@ -116,7 +133,9 @@ def predict(
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
-    `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`, `backend`, `checkpoint`, `eval_seconds`.
+    `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
+    `backend`, `ground_truth` (the val annotation file), `checkpoint`, `eval_seconds`, and for
+    adaptive fusions `fusion_weights` (`FusionWeightStats.result()`).
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
@@ -136,6 +155,22 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     model.to(device)
     loader, dataset = build_val_loader(cfg)
     check_classes(model, dataset)
+    fusion_stats = fusion_weight_stats(cfg, model)
+    metrics, detections = score_model(cfg, model, loader, dataset, device, fusion_stats)
+    metrics["checkpoint"] = str(checkpoint) if checkpoint else None
+    if fusion_stats is not None:
+        metrics["fusion_weights"] = fusion_stats.result()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
+    write_json_atomic(run_dir / METRICS_NAME, metrics)
+    return metrics
+
+
+def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
+                fusion_stats: Optional[Any] = None) -> tuple[dict, list[dict]]:
+    """The metrics (as `evaluate` returns them, less `checkpoint`) and the detections of `model`
+    on the val `loader`; writes nothing."""
+    from asffbench.engine.postprocess import postprocess_settings
 
     started = time.perf_counter()
     detections, image_ids = predict(
@@ -144,9 +179,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         dataset.label_to_cat_id,
         device,
         **postprocess_settings(cfg),
+        fusion_stats=fusion_stats,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
     metrics: dict[str, Any] = {"metric": metric_of(cfg)}
     metrics.update({name: scores[name] for name in METRIC_NAMES})
@@ -159,11 +193,49 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
         num_images=len(image_ids),
         num_detections=len(detections),
         backend=choice_str(cfg.eval.backend),
-        checkpoint=str(checkpoint) if checkpoint else None,
+        ground_truth=str(getattr(dataset, "ann_file", "")) or None,  # what `compare` resamples
         eval_seconds=time.perf_counter() - started,
     )
-    write_json_atomic(run_dir / METRICS_NAME, metrics)
-    return metrics
+    return metrics, detections
+
+
+def fusion_weight_stats(cfg: DictConfig, model: nn.Module) -> Optional[Any]:
+    """A collector of fusion weights at the val boxes when the model's fusion is adaptive, else None."""
+    from asffbench.engine.fusion_weights import FusionWeightStats
+    from asffbench.models.fusion import fusion_info
+
+    if not (fusion_info(str(cfg.fusion.name)).adaptive and hasattr(model, "fusion")):
+        return None  # a stand-in model (tests, imports) has no fusion to ask
+    return FusionWeightStats([list(a) for a in cfg.model.anchors], list(getattr(model, "strides", (32, 16, 8))))
+
+
+class PeriodicEvaluator:
+    """`train.eval_every=N`: the val metrics of the model in training after every N-th epoch,
+    with the final evaluation's settings; the val loader is built once."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
+        self.every = int(cfg.train.get("eval_every", 0) or 0)
+        self.data: Optional[tuple] = None
+
+    def due(self, epochs_done: int) -> bool:
+        # The last epoch is left to the final evaluation, which the record keeps.
+        return self.every > 0 and epochs_done % self.every == 0 and epochs_done < int(self.cfg.train.epochs)
+
+    def __call__(self, model: nn.Module, device: torch.device) -> dict:
+        from asffbench.data import build_val_loader
+
+        if self.data is None:
+            self.data = build_val_loader(self.cfg)
+        loader, dataset = self.data
+        was_training = model.training
+        # Evaluation must not change what training does next: its random state is put back.
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            metrics, _ = score_model(self.cfg, model, loader, dataset, device)
+        model.train(was_training)
+        metrics.pop("per_class", None)
+        return metrics
 
 
 def metric_of(cfg: DictConfig) -> str:

@@ -121,6 +121,17 @@ class TrainLogger:
             sys.stderr.write(f"epoch {epoch + 1}/{self.epochs} done: {summary}\n")
             sys.stderr.flush()
 
+    def eval_result(self, *, epoch: int, metrics: dict) -> None:
+        """The line of a `train.eval_every` evaluation: `{"epoch", "event": "eval", "metrics"}`."""
+        if not self.enabled:
+            return
+        self.write({"epoch": epoch, "event": "eval", "time": time.time(), "metrics": metrics})
+        if self.tensorboard is not None and metrics.get("AP") is not None:
+            self.tensorboard.add_scalar("eval/AP", metrics["AP"], epoch)
+        if self.progress is None:
+            sys.stderr.write(f"epoch {epoch + 1}/{self.epochs} eval: AP {metrics.get('AP')}\n")
+            sys.stderr.flush()
+
     def show_progress(self, epoch: int, in_epoch: int, text: str) -> None:
         description = f"epoch {epoch + 1}/{self.epochs}"
         if self.task is None or self.progress.tasks[self.task].description != description:

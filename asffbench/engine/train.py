@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from omegaconf import DictConfig
 from torch import nn
@@ -20,6 +20,7 @@ from torch import nn
 from asffbench.config.compose import to_plain, write_run_config
 from asffbench.engine.checkpoint import last_checkpoint, save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
+from asffbench.engine.evaluate import PeriodicEvaluator
 from asffbench.engine.logging import TrainLogger
 from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, build_criterion re-exported
     build_criterion,
@@ -39,10 +40,11 @@ __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "bui
 @dataclass
 class TrainResult:
     checkpoint: Path  # run_dir/checkpoints/last.pt
-    train_seconds: float  # wall time of the epochs run by this call (not of earlier, resumed ones)
+    train_seconds: float  # training wall time of all attempts (earlier ones up to their last checkpoint)
     epochs_done: int
     model: nn.Module = field(repr=False)  # the EMA model when EMA is on; unwrapped from DDP; in eval mode
     final_loss: Optional[float] = None  # mean loss of the last epoch run by this call
+    train_seconds_attempt: float = 0.0  # training wall time of this call alone
     peak_memory: Optional[dict] = None  # the largest per-epoch peak (asffbench.memory.PeakMemory)
 
 
@@ -60,19 +62,26 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
         write_run_config(run_dir, cfg)
     trainer.logger = build_logger(cfg, run_dir, trainer, env)
 
+    earlier = float((resume_state or {}).get("train_seconds", 0.0))  # stored by the attempts before
     started = time.perf_counter()
+
+    def seconds_so_far() -> float:
+        return earlier + time.perf_counter() - started
+
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        final_loss = trainer.fit(loader, cfg.train.epochs, after_epoch_steps(cfg, env, checkpoint))
+        final_loss = trainer.fit(loader, cfg.train.epochs, after_epoch_steps(cfg, env, checkpoint, seconds_so_far))
     finally:
         trainer.logger.close()
+    attempt_seconds = time.perf_counter() - started
     return TrainResult(
         checkpoint=checkpoint,
-        train_seconds=time.perf_counter() - started,
+        train_seconds=earlier + attempt_seconds,
         epochs_done=trainer.epoch,
         model=trainer.final_model().eval(),
         final_loss=final_loss,
+        train_seconds_attempt=attempt_seconds,
         peak_memory=trainer.peak_memory,
     )
 
@@ -87,21 +96,31 @@ def build_logger(cfg: DictConfig, run_dir: Path, trainer: Trainer, env: DistEnv)
     )
 
 
-def after_epoch_steps(cfg: DictConfig, env: DistEnv, checkpoint: Path) -> list[EpochStep]:
-    """What follows every epoch, in order: checkpoint (rank 0), the log's epoch line, a barrier.
+def after_epoch_steps(
+    cfg: DictConfig, env: DistEnv, checkpoint: Path, seconds_so_far: Callable[[], float]
+) -> list[EpochStep]:
+    """What follows every epoch, in order: checkpoint (rank 0), the log's epoch line, every
+    `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
 
     The checkpoint comes first so that an epoch is logged as done only once it can be resumed.
+    It stores the training time so far (all attempts), which a resumed attempt adds to.
     """
     plain_cfg = to_plain(cfg)
 
     def save(trainer: Trainer, epoch: int, summary: dict) -> None:
         if env.is_main:
-            save_checkpoint(trainer.state_dict(plain_cfg), checkpoint)
+            save_checkpoint({**trainer.state_dict(plain_cfg), "train_seconds": seconds_so_far()}, checkpoint)
 
     def log_epoch(trainer: Trainer, epoch: int, summary: dict) -> None:
         trainer.logger.epoch_end(epoch=epoch, **summary)
 
+    evaluator = PeriodicEvaluator(cfg)
+
+    def evaluate_now(trainer: Trainer, epoch: int, summary: dict) -> None:
+        if env.is_main and evaluator.due(epoch + 1):
+            trainer.logger.eval_result(epoch=epoch, metrics=evaluator(trainer.final_model(), trainer.device))
+
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()
 
-    return [save, log_epoch, wait_for_all_ranks]
+    return [save, log_epoch, evaluate_now, wait_for_all_ranks]

@@ -52,8 +52,9 @@ def resume_state_of(cfg: DictConfig, checkpoint: Path) -> Optional[dict]:
 
 # --- model and initial weights -------------------------------------------------------------------
 # A source loads whole-model weights into a freshly built model when its key is set. Sources run
-# in order, and not at all for a resumed run (the checkpoint has the weights). `model.pretrained`
-# (backbone only) is build_model's own business.
+# in order, and not at all for a resumed run (the checkpoint has the weights). `model.weights`
+# and `model.pretrained` are build_model's own business (every command gets them), so a source
+# here runs after them: `train.checkpoint` wins over `model.weights`.
 InitialWeights = Callable[[DictConfig, nn.Module], None]
 
 
@@ -71,7 +72,9 @@ def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, res
     from asffbench.build import build_model
 
     seed_everything(int(cfg.seed) + env.rank)
-    model = build_model(cfg)
+    # build_model loads `model.weights` (whole model) or `model.pretrained` (backbone): not needed
+    # when resuming, the checkpoint replaces every tensor.
+    model = build_model(cfg, load_weights=not resuming)
     if not resuming:
         for load in INITIAL_WEIGHTS:
             load(cfg, model)
@@ -88,12 +91,13 @@ def build_data(cfg: DictConfig, env: DistEnv):
 
 # --- optimisation ---------------------------------------------------------------------------------
 def build_criterion(cfg: DictConfig) -> nn.Module:
+    from asffbench.build import anchors_from_config
     from asffbench.engine.loss import YOLOLoss
 
     recipe = cfg.recipe
     return YOLOLoss(
         num_classes=cfg.model.num_classes,
-        anchors=[list(a) for a in cfg.model.anchors],
+        anchors=anchors_from_config(cfg),
         iou_loss=cfg.tricks.iou_loss,
         label_smoothing=cfg.tricks.label_smoothing,
         guided_anchoring=cfg.tricks.guided_anchoring,

@@ -124,9 +124,19 @@ def training_time(records: Sequence[LoadedRecord]) -> str:
 
 
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "min_lr", "momentum", "weight_decay", "warmup_epochs",
-              "ema", "amp", "multiscale_min", "multiscale_max", "max_iters_per_epoch")
+              "ema", "amp", "max_iters_per_epoch")
 EVAL_KEYS = ("score_thresh", "nms_iou", "max_det", "backend")
 BENCH_KEYS = ("device", "device_name", "precision", "fused", "batch_size", "img_size")
+
+
+def training_recipe(data: dict) -> Any:
+    """The training keys, plus the multi-scale range when multi-scale training is on."""
+    recipe = pick("config.train", TRAIN_KEYS)(data)
+    if recipe is MISSING or dig(data, "config.tricks.multiscale") is not True:
+        return recipe
+    train = dig(data, "config.train")
+    low, high = train.get("multiscale_min", "?"), train.get("multiscale_max", "?")
+    return {**recipe, "multiscale": f"{low}-{high} px"}
 
 
 def methods_lines(records: Sequence[LoadedRecord]) -> list[tuple[str, str]]:
@@ -138,7 +148,7 @@ def methods_lines(records: Sequence[LoadedRecord]) -> list[tuple[str, str]]:
                                                             "pretrained")))),
         ("Fusion", describe(records, pick("config.fusion", ("name", "compress_c", "upsample",
                                                              "rfb", "dropblock")))),
-        ("Training recipe", describe(records, pick("config.train", TRAIN_KEYS))
+        ("Training recipe", describe(records, training_recipe)
          + f"; SGD, LR schedule: {describe(records, schedule)}"),
         ("Tricks", describe(records, at("config.tricks"))),
         ("Recipe switches", describe(records, at("config.recipe"))),

@@ -42,6 +42,16 @@ def error(value: float) -> Optional[float]:
     return value if finite(value) else None
 
 
+def interval_error(cell: Cell, key: str) -> Optional[list[list[float]]]:
+    """Asymmetric error bar of a cell's metric: its 95% bootstrap interval, else ± the seed std."""
+    mean = cell.stats[key].mean
+    if key in cell.own_ci95 and finite(cell.own_ci95[key][0]) and finite(mean):
+        lo, hi = cell.own_ci95[key]
+        return [[max(0.0, mean - lo)], [max(0.0, hi - mean)]]
+    spread = error(cell.stats[key].std)
+    return None if spread is None else [[spread], [spread]]
+
+
 def plot_ap_versus(table: ResultTable, cost: str, xlabel: str, path: Path) -> Optional[Path]:
     """Paper Figure 1 style: AP against a cost (FPS or GFLOPs), one labelled point per row."""
     points = [c for c in table.cells if finite(c.stats["AP"].mean) and finite(c.stats[cost].mean)]
@@ -51,7 +61,7 @@ def plot_ap_versus(table: ResultTable, cost: str, xlabel: str, path: Path) -> Op
     ax = figure.add_subplot()
     for cell in points:
         ap, x = cell.stats["AP"], cell.stats[cost]
-        ax.errorbar(x.mean, ap.mean, xerr=error(x.std), yerr=error(ap.std), fmt="o", capsize=3)
+        ax.errorbar(x.mean, ap.mean, xerr=error(x.std), yerr=interval_error(cell, "AP"), fmt="o", capsize=3)
         ax.annotate(cell_name(table, cell), (x.mean, ap.mean), textcoords="offset points",
                     xytext=(5, 5), fontsize=8)
     paper = [c.paper for c in table.cells if c.paper is not None and c.paper.fps is not None]
@@ -81,8 +91,9 @@ def plot_ap_by_scale(table: ResultTable, path: Path) -> Optional[Path]:
     for i, key in enumerate(("APs", "APm", "APl")):
         xs = [j + (i - 1) * width for j in range(len(cells))]
         means = [c.stats[key].mean if finite(c.stats[key].mean) else 0.0 for c in cells]
-        errs = [error(c.stats[key].std) or 0.0 for c in cells]
-        ax.bar(xs, means, width, yerr=errs if any(errs) else None, capsize=2, label=key)
+        bars = [interval_error(c, key) or [[0.0], [0.0]] for c in cells]
+        errs = [[b[0][0] for b in bars], [b[1][0] for b in bars]]
+        ax.bar(xs, means, width, yerr=errs if any(map(any, errs)) else None, capsize=2, label=key)
     ax.set_xticks(range(len(cells)), [cell_name(table, c) for c in cells], rotation=20, ha="right")
     ax.set_ylabel("COCO AP (%)")
     ax.set_title(f"{table.title}: AP by object size")
@@ -131,4 +142,54 @@ def plot_training_curves(records: Sequence[LoadedRecord], path: Path) -> Optiona
     ax.set_title("Training loss")
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
+    return save(figure, path)
+
+
+EVAL_KEYS = ("AP", "APs", "APm", "APl")
+
+
+def read_eval_curve(log: Path) -> list[tuple[int, dict]]:
+    """(epochs trained, metrics) of every `train.eval_every` line of a train_log.jsonl."""
+    points = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("event") == "eval" and isinstance(entry.get("metrics"), dict):
+            points.append((int(entry.get("epoch", 0)) + 1, entry["metrics"]))
+    return points
+
+
+def eval_curve(record: LoadedRecord) -> list[tuple[int, dict]]:
+    """The evaluations during training, then the final one (the record's metrics) at the last epoch."""
+    log = record.run_dir / "train_log.jsonl"
+    points = read_eval_curve(log) if log.is_file() else []
+    if not points:
+        return []
+    epochs = (record.data.get("config") or {}).get("train", {}).get("epochs")
+    final = record.data.get("metrics")
+    if isinstance(final, dict) and isinstance(epochs, int) and epochs > points[-1][0]:
+        points.append((epochs, final))
+    return points
+
+
+def plot_ap_over_training(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
+    """AP, APs, APm, APl against epochs trained, a line per run: does a gain hold to the end?"""
+    curves = [(run_label(r), points) for r in records if (points := eval_curve(r))]
+    if not curves:
+        return None
+    figure = Figure(figsize=(9.6, 7.2))
+    for i, key in enumerate(EVAL_KEYS):
+        ax = figure.add_subplot(2, 2, i + 1)
+        for name, points in curves:
+            xs = [epoch for epoch, m in points if isinstance(m.get(key), (int, float))]
+            ys = [100 * m[key] for _, m in points if isinstance(m.get(key), (int, float))]
+            if xs:
+                ax.plot(xs, ys, marker="o", markersize=3, label=name)
+        ax.set_xlabel("epochs trained")
+        ax.set_ylabel(f"{key} (%)")
+        ax.set_title(f"{key} over training")
+        ax.grid(True, alpha=0.3)
+    figure.axes[0].legend(fontsize=7)
     return save(figure, path)

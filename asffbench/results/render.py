@@ -1,8 +1,9 @@
 """Result tables as text: markdown (default), CSV (the numbers), LaTeX, and a rich terminal table.
 
 Display conventions follow the paper: AP in percent with one decimal, mean ± std over seeds when
-a cell has several, Δ signed against the baseline row (0.0 on the baseline itself), ``~`` after a
-Δ that is within seed noise, ``≈`` before a paper figure that is approximate, ``n/a`` for a gap.
+a cell has several, Δ signed against the baseline row (0.0 on the baseline itself) with its 95%
+bootstrap interval ``[lo, hi]`` and `` *`` when that excludes 0 (``~`` after a Δ within seed noise
+when there is no interval), ``≈`` before a paper figure that is approximate, ``n/a`` for a gap.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from asffbench.results.tables import Cell, ResultTable
 
 GAP = "n/a"
 NOISE_MARK = " ~"
+SIGNIFICANT_MARK = " *"
 APPROX_MARK = "≈"
 FORMATS = ("md", "csv", "latex")
 VOC_NOTE = (
@@ -37,13 +39,21 @@ def format_stat(stat: Stat, decimals: int, spread: bool) -> str:
     return text
 
 
-def format_delta(value: float, decimals: int, baseline: bool, noisy: bool) -> str:
+def signed(value: float, decimals: int) -> str:
+    return f"{round(value, decimals) + 0.0:+.{decimals}f}"  # + 0.0 turns -0.0 into 0.0
+
+
+def format_delta(value: float, decimals: int, baseline: bool, noisy: bool, interval: Any = None) -> str:
+    """Δ; with a bootstrap interval `Δ [lo, hi]` and SIGNIFICANT_MARK when it excludes 0."""
     if math.isnan(value):
         return GAP
     if baseline:
         return f"{0.0:.{decimals}f}"
-    rounded = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return f"{rounded:+.{decimals}f}" + (NOISE_MARK if noisy else "")
+    if interval is not None and not math.isnan(interval.ci95[0]):
+        lo, hi = interval.ci95
+        text = f"{signed(value, decimals)} [{signed(lo, decimals)}, {signed(hi, decimals)}]"
+        return text + (SIGNIFICANT_MARK if interval.significant else "")
+    return signed(value, decimals) + (NOISE_MARK if noisy else "")
 
 
 def paper_cells(cell: Cell) -> dict[str, str]:
@@ -80,7 +90,7 @@ def display_frame(table: ResultTable) -> pd.DataFrame:
         for q in table.quantities:
             if q.delta:
                 row[f"Δ{q.header}"] = format_delta(
-                    cell.deltas[q.key], q.decimals, cell.baseline, cell.noise[q.key]
+                    cell.deltas[q.key], q.decimals, cell.baseline, cell.noise[q.key], cell.intervals.get(q.key)
                 )
         if table.has_paper:
             row.update(paper_cells(cell))
@@ -103,6 +113,11 @@ def numbers_frame(table: ResultTable) -> pd.DataFrame:
             if q.delta:
                 row[f"delta_{q.key}"] = cell.deltas[q.key]
                 row[f"delta_{q.key}_within_noise"] = cell.noise[q.key]
+                interval = cell.intervals.get(q.key)
+                if interval is not None:
+                    row[f"delta_{q.key}_ci95_lo"], row[f"delta_{q.key}_ci95_hi"] = interval.ci95
+                    row[f"delta_{q.key}_p"] = interval.p
+                    row[f"delta_{q.key}_significant"] = interval.significant
         entry = cell.paper
         row["paper_id"] = entry.id if entry else None
         row["paper_AP"] = entry.metrics.get("AP") if entry else None
@@ -130,6 +145,7 @@ def table_notes(table: ResultTable) -> list[str]:
             "~: within seed noise, |Δ| ≤ √(s_row² + s_base²) with s the std over seeds "
             "(a row with one seed adds no spread)."
         )
+    notes += interval_notes(table)
     failed = [c.label for c in table.cells if c.n == 0 and c.failed]
     if failed:
         notes.append(f"failed: every run of {', '.join(failed)} failed (see the failed runs).")
@@ -144,13 +160,39 @@ def table_notes(table: ResultTable) -> list[str]:
     return notes
 
 
+def interval_notes(table: ResultTable) -> list[str]:
+    if not table.has_intervals:
+        if table.interval_gaps:
+            return ["No bootstrap interval for any Δ: " + "; ".join(table.interval_gaps) + "."]
+        return []
+    notes = [f"Δ [lo, hi]: the 95% interval of Δ from a paired bootstrap over the val images "
+             f"({table.bootstrap} replicates; seeds resampled too where a row has several); "
+             f"*: the interval excludes 0. AP deltas only (GFLOPs and FPS have none)."]
+    smallest = table.detectable_delta("AP")
+    if smallest is not None:
+        notes.append(f"Smallest detectable ΔAP: about {smallest:.1f} AP, the median half-width of the "
+                     "ΔAP intervals; a smaller true difference cannot be told from noise with these "
+                     "images and seeds.")
+    if table.interval_gaps:
+        notes.append("No interval for: " + "; ".join(table.interval_gaps) + ".")
+    return notes
+
+
+def significance_sentence(table: ResultTable) -> str:
+    """The sentence under a table none of whose deltas is significant."""
+    if table.has_intervals and not table.any_significant:
+        return ("**No difference in this table is significant: every 95% interval of Δ contains 0.**\n\n")
+    return ""
+
+
 def to_markdown(table: ResultTable, heading_level: int = 3) -> str:
     frame = display_frame(table)
     labels = len(table.context_axes) + 1
     align = ["left"] * labels + ["right"] * (len(frame.columns) - labels)
     body = frame.to_markdown(index=False, tablefmt="pipe", colalign=align, disable_numparse=True)
     notes = "\n".join(f"- {note}" for note in table_notes(table))
-    return f"{'#' * heading_level} {table.title}\n\n{body}\n\n{notes}\n"
+    sentence = significance_sentence(table)
+    return f"{'#' * heading_level} {table.title}\n\n{body}\n\n{sentence}{notes}\n"
 
 
 def to_csv(table: ResultTable) -> str:

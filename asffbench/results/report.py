@@ -15,10 +15,13 @@ from typing import Optional, Sequence
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
+from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
+from asffbench.results.intervals import add_intervals
 from asffbench.results.methods import methods_markdown
 from asffbench.results.reference import load_paper_reference
 from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
+from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
 from asffbench.results.tables import ResultTable, build_tables
 
 REPORT_NAME = "report.md"
@@ -92,7 +95,13 @@ def write_figures(tables: list[ResultTable], collection: Collection, out: Path) 
                                             folder / f"{name}_ap_vs_gflops.png"))
         written.append(plots.plot_ap_by_scale(table, folder / f"{name}_ap_by_scale.png"))
     written.append(plots.plot_training_curves(collection.records, folder / "training_curves.png"))
+    written.append(plots.plot_ap_over_training(collection.records, folder / "ap_over_training.png"))
+    written.append(plot_fusion_weights(completed(collection), folder / "fusion_weights.png"))
     return [p for p in written if p is not None]
+
+
+def completed(collection: Collection) -> list:
+    return [r for r in collection.records if r.data.get("status") == "completed"]
 
 
 def report_markdown(summary: ReportSummary, collection: Collection, table_format: str) -> str:
@@ -111,6 +120,9 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
+    weights = fusion_weights_markdown(completed(collection))
+    if weights:
+        out += ["## Fusion weights by object size\n", weights]
     out += ["## Methods\n", methods_markdown(collection.records)]
     out.append("## Failed and missing runs\n")
     if not (summary.failed or summary.missing or collection.problems):
@@ -150,13 +162,18 @@ def write_report(
     out_dir: Optional[Path | str] = None,
     table_format: str = "md",
     reference_path: Optional[Path] = None,
+    bootstrap: int = DEFAULT_REPLICATES,
+    bootstrap_seed: int = DEFAULT_SEED,
 ) -> ReportSummary:
+    """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none)."""
     if table_format not in FORMATS:
         raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
     collection = collect(sweep_dirs)
     out = Path(out_dir) if out_dir is not None else default_out_dir(collection.sweep_dirs)
     reference = load_paper_reference(reference_path)
     tables = build_tables(collection.frame, reference)
+    if bootstrap > 0:
+        add_intervals(tables, bootstrap, bootstrap_seed)
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,

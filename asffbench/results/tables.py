@@ -73,6 +73,10 @@ class Cell:
     deltas: dict[str, float] = field(default_factory=dict)
     noise: dict[str, bool] = field(default_factory=dict)  # delta within seed noise
     paper: Optional[PaperEntry] = None
+    runs: list[str] = field(default_factory=list)  # run dirs of the completed runs
+    base: Optional["Cell"] = None  # what the deltas are against (itself on the baseline row)
+    intervals: dict[str, Any] = field(default_factory=dict)  # key -> bootstrap MetricDelta (percent)
+    own_ci95: dict[str, tuple] = field(default_factory=dict)  # key -> the cell's own 95% interval
 
 
 @dataclass
@@ -82,6 +86,8 @@ class ResultTable:
     cells: list[Cell]
     notes: list[str] = field(default_factory=list)
     quantities: tuple[Quantity, ...] = QUANTITIES  # the columns, in order
+    bootstrap: int = 0  # replicates behind the cells' intervals (0: none computed)
+    interval_gaps: list[str] = field(default_factory=list)  # why some cells have no interval
 
     @property
     def voc(self) -> bool:
@@ -98,6 +104,24 @@ class ResultTable:
     @property
     def has_paper(self) -> bool:
         return any(c.paper is not None for c in self.cells)
+
+    @property
+    def has_intervals(self) -> bool:
+        return any(c.intervals for c in self.cells)
+
+    @property
+    def any_significant(self) -> bool:
+        return any(m.significant for c in self.cells for m in c.intervals.values())
+
+    def detectable_delta(self, key: str = "AP") -> Optional[float]:
+        """The smallest Δ this table could have detected: the median half-width of its 95%
+        intervals of Δ (a true difference smaller than that would not be told from noise)."""
+        widths = sorted(c.intervals[key].half_width for c in self.cells
+                        if key in c.intervals and math.isfinite(c.intervals[key].half_width))
+        if not widths:
+            return None
+        middle = len(widths) // 2
+        return widths[middle] if len(widths) % 2 else (widths[middle - 1] + widths[middle]) / 2
 
 
 def table_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -165,11 +189,13 @@ def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, refere
     if reference:
         paper = find_entry(reference, cell_setting(rows, "fusion"), cell_setting(rows, "img_size"),
                            cell_setting(rows, "tricks_state"))
+    runs = [str(r) for r in done["run_dir"]] if "run_dir" in done else []
     return Cell(context=context, value=value, label=axis.label(value), n=len(done),
-                failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper)
+                failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper, runs=runs)
 
 
 def set_deltas(cell: Cell, base: Optional[Cell], quantities: Sequence[Quantity] = QUANTITIES) -> None:
+    cell.base = base
     for q in quantities:
         if not q.delta:
             continue

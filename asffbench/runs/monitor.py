@@ -3,17 +3,22 @@
 A background thread looks at `<sweep dir>/<run>/record.json` of every expected run once a second:
 completed since the sweep started = done, completed before = skipped, failed since = failed,
 running since = running, anything else = remaining. On a terminal it is a rich live line; else a
-plain line whenever the counts change.
+plain line whenever the counts change. `run_states` is the one-off view of `sweep --status`:
+each run's record status and who holds it (runs/lock.py).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
+from asffbench.errors import UserError
+from asffbench.runs.lock import Holder, read_holder
 from asffbench.runs.record import RECORD_NAME, read_record
 
 STATES = ("done", "skipped", "failed", "running", "remaining")
@@ -99,3 +104,42 @@ class SweepMonitor:
                 sys.stderr.write(line + "\n")
                 sys.stderr.flush()
                 last = line
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What `sweep --status` shows of one run dir: its record's status and who holds it."""
+
+    name: str
+    status: str  # the record's status, or "no record"
+    holder: Optional[Holder]  # a live holder, or None
+    stale_holder: Optional[Holder]  # lock.json of a holder that is gone (killed, or its host down)
+
+    def describe(self) -> str:
+        if self.holder is not None:
+            age = max(0, int(time.time() - self.holder.heartbeat))
+            return f"held by {self.holder.describe()} (heartbeat {age} s ago)"
+        if self.stale_holder is not None:
+            return f"not held (last holder {self.stale_holder.describe()} is gone; a rerun resumes it)"
+        return "not held"
+
+
+def run_states(sweep_dir: Path) -> list[RunState]:
+    """Every run dir of a sweep dir (one with a record or a lock), in name order."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise UserError(f"{sweep_dir}: sweep directory not found")
+    states = []
+    for run_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        record = read_record(run_dir / RECORD_NAME)
+        holder = read_holder(run_dir)
+        if record is None and holder is None:
+            continue
+        live = holder is not None and holder.is_live()
+        states.append(RunState(
+            name=run_dir.name,
+            status=str(record.get("status")) if record else "no record",
+            holder=holder if live else None,
+            stale_holder=None if live else holder,
+        ))
+    return states

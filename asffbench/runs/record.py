@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from omegaconf import DictConfig
 
@@ -22,14 +23,33 @@ from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, STATUSES  # noq
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
 HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "bench", "img_size", "seed")
-# Where things are written, how a run is launched or resumed, how often it logs and how many
-# loader workers it uses do not change what is measured.
+# Where things are written, how a run is launched or resumed, how often it logs or evaluates and
+# how many loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (
     "data.workers",
     "data.cache_dir",
     "train.resume",
     "train.log_every",
+    "model.weights_format",  # how a weights file is read, not which weights: auto finds the same
+    # Both implementations compute the same function (tests/models/test_deform_conv.py).
+    "model.deform_conv",
+    "train.eval_every",  # evaluations during training leave the weights (and random state) alone
 )
+# Keys that change a run only when another setting makes them matter, each with the test of that
+# setting. When the test fails the key is hashed as its schema default, whatever its value (an
+# upsample sweep over the `none` baseline, which has no resize stage, is one experiment, not two).
+# Hashing the default rather than dropping the key keeps the hash of every run whose keys were
+# at their defaults, so existing records still make their runs skip. What a fusion uses, its
+# registry entry says.
+CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
+    "fusion.upsample": lambda c: fusion_uses(c, "uses_upsample"),
+    "fusion.compress_c": lambda c: fusion_uses(c, "uses_compress_c"),
+    "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
+    "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
+    "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
+    **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
+       for key in ("every", "min", "max", "fixed_epochs")},
+}
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
@@ -47,6 +67,10 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict):
             subset[section].pop(key, None)
+    for dotted, matters in CONDITIONAL_KEYS.items():
+        section, _, key = dotted.partition(".")
+        if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
+            subset[section][key] = schema_defaults()[section][key]
     if device_kind is None:
         from asffbench.device import device_kind_of
 
@@ -54,6 +78,30 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def schema_defaults() -> dict:
+    from omegaconf import OmegaConf
+
+    from asffbench.config.schema import ExperimentConfig
+
+    return to_plain(OmegaConf.structured(ExperimentConfig))
+
+
+def key_matters(plain: dict, matters: Callable[[dict], bool]) -> bool:
+    """The key's test on a plain config; a config too old or odd to tell keeps the key hashed."""
+    try:
+        return matters(plain)
+    except (KeyError, TypeError, AttributeError):
+        return True
+
+
+def fusion_uses(plain: dict, part: str) -> bool:
+    """Whether the configured fusion uses a part (`FusionInfo` field); unknown fusions do."""
+    from asffbench.models.fusion import fusion_info
+
+    return bool(getattr(fusion_info(str(plain["fusion"]["name"])), part))  # KeyError when unknown
 
 
 def now_iso() -> str:
@@ -96,7 +144,8 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> dict:
         "config": to_plain(cfg),
         "metrics": None,
         "bench": None,
-        "train_seconds": None,
+        "train_seconds": None,  # all attempts of a resumed run (each up to its last checkpoint)
+        "train_seconds_attempt": None,  # this attempt alone
         "hardware": hardware_info(),
         "versions": software_versions(),
         "started": now_iso(),

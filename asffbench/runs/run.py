@@ -4,12 +4,15 @@ The record is written when the run starts (`running`) and again when it ends (`c
 `failed`), so a run killed in between leaves a `running` record that a sweep resumes. Any
 exception of the run itself (a bad dataset path, a non-finite loss, CUDA out of memory) ends as a
 `failed` record naming the stage; it is not raised, so a sweep goes on with its next run.
+The run directory is held (runs/lock.py) from before the first record to after the last: a run
+dir another live process holds stops with `RunLockedError` before anything is written.
 """
 
 from __future__ import annotations
 
 import gc
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -25,7 +28,8 @@ from asffbench.runs.record import (
     process_rank,
     write_record,
 )
-from asffbench.runs.resume import FRESH, clear_stale_checkpoint
+from asffbench.runs.lock import hold_run
+from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
 
 DEFAULT_RUNS_ROOT = Path("runs")
 MAX_MESSAGE_CHARS = 500
@@ -49,6 +53,18 @@ def run_experiment(
     # sweep plans with (and `asffbench config` shows), so a completed run is recognised and skipped.
     exp_hash = experiment_hash(cfg)
     cfg = prepare_config(cfg, exp_hash)
+    with own_run(Path(cfg.run_dir)):
+        return run_owned(cfg, exp_hash, axes, attempt)
+
+
+def own_run(run_dir: Path) -> AbstractContextManager:
+    """Hold the run dir on rank 0 (the other ranks of a DDP job follow rank 0)."""
+    return hold_run(run_dir, attempt_id()) if process_rank() == 0 else nullcontext()
+
+
+def run_owned(
+    cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]]
+) -> dict:
     run_dir = Path(cfg.run_dir)
     record = new_record(cfg, exp_hash, axes or {})
     if attempt is not None:
@@ -66,6 +82,7 @@ def run_experiment(
 
             result = train(cfg, run_dir)
             record["train_seconds"] = float(result.train_seconds)
+            record["train_seconds_attempt"] = float(result.train_seconds_attempt)
             record["train_peak_memory"] = result.peak_memory
             model = result.model
         if process_rank() != 0:
@@ -100,9 +117,13 @@ def run_experiment(
 
 
 def prepare_config(cfg: DictConfig, exp_hash: Optional[str] = None) -> DictConfig:
-    """A copy with run_dir chosen and, when training is skipped, the weights to evaluate set."""
+    """A copy with run_dir chosen, `model.deform_conv=auto` resolved (the record names what ran)
+    and, when training is skipped, the weights to evaluate set."""
+    from asffbench.build import resolved_deform_conv
+
     cfg = cfg.copy()
     with open_dict(cfg):
+        cfg.model.deform_conv = resolved_deform_conv(cfg)
         if not cfg.run_dir:
             cfg.run_dir = str(fresh_run_dir(cfg, exp_hash))
         cfg.run_dir = str(Path(cfg.run_dir).resolve())

@@ -4,19 +4,26 @@
 then calls Hydra's multirun with the sweep's axes as `key=a,b,c` overrides. Each job runs
 `sweep_task` (on the launcher's worker: a joblib process, a SLURM task...), which decides to skip,
 resume or start (see `resume.py`) and runs the experiment in `<sweep dir>/<axis=value,...>/`.
+A job first holds its run dir (`lock.py`) and decides under the lock; a run another live process
+holds is left to it (`running elsewhere`), and `wait=True` waits for those at the end and then
+runs each of them again (skipped when the other process completed it, resumed when it died).
 """
 
 from __future__ import annotations
 
+import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import yaml
 from omegaconf import DictConfig, open_dict
 
 from asffbench.errors import UserError
 from asffbench.runs.launchers import LAUNCHER_PRESETS, check_launcher
+from asffbench.runs.lock import RunLockedError, hold_run, read_holder, wait_until_free
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.sweep_spec import (
     SweepSpec,
@@ -29,16 +36,22 @@ from asffbench.runs.sweep_spec import (
 )
 
 DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
+ELSEWHERE = "elsewhere"  # the status of a run another live process holds
 
 
 @dataclass
 class SweepSummary:
     sweep_dir: Path
     total: int
-    statuses: dict[str, str] = field(default_factory=dict)  # run name -> completed|skipped|failed
+    # run name -> completed|skipped|failed|elsewhere
+    statuses: dict[str, str] = field(default_factory=dict)
+    holders: dict[str, str] = field(default_factory=dict)  # run name -> who holds it (elsewhere)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.statuses.values() if s == status)
+
+    def runs_with(self, status: str) -> list[str]:
+        return sorted(run for run, s in self.statuses.items() if s == status)
 
     @property
     def ok(self) -> bool:
@@ -58,20 +71,44 @@ def sweep_task(cfg: DictConfig) -> dict:
     axes = axis_values(list(cfg.sweep.axes), list(hydra_cfg.overrides.task))
     with open_dict(cfg):
         cfg.run_dir = str(run_dir)
-    plan = plan_run(experiment_hash(cfg), run_dir, sweep_dir, bool(cfg.sweep.force))
-    result = {"run": run_dir.name, "run_dir": str(run_dir), "action": plan.action}
-    if plan.action == SKIP:
-        return {**result, "status": "skipped", "reason": plan.reason}
-    with open_dict(cfg):
-        cfg.train.resume = plan.action == RESUME
-    attempt = {"id": attempt_id(), "action": plan.action, "reason": plan.reason}
-    if cfg.sweep.isolate:
-        from asffbench.runs.isolation import run_in_fresh_process
+    result = {"run": run_dir.name, "run_dir": str(run_dir)}
+    with ExitStack() as owned:
+        holder = hold_for_job(owned, run_dir)
+        if holder is not None:
+            return {**result, "status": ELSEWHERE, "holder": holder}
+        # Decided under the lock: what an earlier owner left is final by now.
+        plan = plan_run(experiment_hash(cfg), run_dir, sweep_dir, bool(cfg.sweep.force))
+        result["action"] = plan.action
+        if plan.action == SKIP:
+            return {**result, "status": "skipped", "reason": plan.reason}
+        with open_dict(cfg):
+            cfg.train.resume = plan.action == RESUME
+        attempt = {"id": attempt_id(), "action": plan.action, "reason": plan.reason}
+        if cfg.sweep.isolate:
+            from asffbench.runs.isolation import run_in_fresh_process
 
-        record = run_in_fresh_process(run_experiment, cfg, axes, attempt)
-    else:
-        record = run_experiment(cfg, axes=axes, attempt=attempt)
-    return {**result, "status": record["status"], "error": record.get("error")}
+            record = run_in_fresh_process(run_experiment, cfg, axes, attempt)
+        else:
+            record = run_experiment(cfg, axes=axes, attempt=attempt)
+        return {**result, "status": record["status"], "error": record.get("error")}
+
+
+def hold_for_job(owned: ExitStack, run_dir: Path) -> Optional[str]:
+    """Hold the run for this job (rank 0); who holds it instead when another process does.
+
+    The other ranks of a multi-task job do not lock: they leave the run when a live holder of
+    another attempt has it, and otherwise follow rank 0 (as they follow its plan).
+    """
+    from asffbench.runs.record import process_rank
+
+    if process_rank() == 0:
+        try:
+            owned.enter_context(hold_run(run_dir, attempt_id()))
+        except RunLockedError as err:
+            return err.holder.describe()
+        return None
+    holder, mine = read_holder(run_dir), attempt_id()
+    return holder.describe() if holder is not None and holder.attempt != mine and holder.holds_against(mine) else None
 
 
 def axis_values(axis_keys: Sequence[str], task_overrides: Sequence[str]) -> dict[str, Any]:
@@ -146,13 +183,49 @@ def launch_sweep(
     launcher: str = "basic",
     force: bool = False,
     monitor: bool = True,
+    wait: bool = False,
 ) -> SweepSummary:
-    """Run the sweep through Hydra multirun; return what each run ended as."""
+    """Run the sweep through Hydra multirun; return what each run ended as.
+
+    With `wait`, runs held by other processes are waited for and then run again here."""
     check_launcher(launcher)
     experiment, hydra_overrides = split_cli_overrides(cli_overrides)
     shared = merge_overrides(fixed_overrides(spec), experiment)
     validate_runs(spec, shared)
     sweep_dir, hydra_overrides = sweep_dir_from(hydra_overrides, spec)
+    summary = run_jobs(spec, shared, hydra_overrides, sweep_dir, launcher, force, monitor)
+    while wait and summary.count(ELSEWHERE):
+        # Not forced again: the other process has just run them; a rerun skips what it completed.
+        rerun = partial(run_jobs, shared=shared, hydra_overrides=hydra_overrides, sweep_dir=sweep_dir,
+                        launcher=launcher, force=False, monitor=monitor)
+        wait_and_rerun_held(spec, summary, rerun)
+    return summary
+
+
+def wait_and_rerun_held(spec: SweepSpec, summary: SweepSummary, rerun: Callable[[SweepSpec], SweepSummary]) -> None:
+    """Wait until the runs held elsewhere are free, then run each again as a one-run sweep."""
+    held = summary.runs_with(ELSEWHERE)
+    sys.stderr.write(f"sweep: waiting for {len(held)} run(s) held elsewhere: {', '.join(held)}\n")
+    sys.stderr.flush()
+    wait_until_free([summary.sweep_dir / run for run in held])
+    combos = {run_name(combo): combo for combo in spec.combinations()}
+    for run in held:
+        again = rerun(SweepSpec(spec.name, spec.source, {k: [v] for k, v in combos[run].items()}))
+        summary.statuses[run] = again.statuses.get(run, "failed")
+        summary.holders.pop(run, None)
+        summary.holders.update(again.holders)
+
+
+def run_jobs(
+    spec: SweepSpec,
+    shared: Sequence[str],
+    hydra_overrides: Sequence[str],
+    sweep_dir: Path,
+    launcher: str,
+    force: bool,
+    monitor: bool,
+) -> SweepSummary:
+    """One Hydra multirun over the spec's runs; what each job returned."""
     names = [run_name(combo) for combo in spec.combinations()]
     not_in_dirname = sorted({override_key(o) for o in shared} | {"sweep.name", "sweep.axes", "sweep.force", "sweep.isolate"})
     overrides = [
@@ -178,6 +251,8 @@ def launch_sweep(
     for job in (job for batch in returns for job in batch):
         value = job_value(job)
         summary.statuses[value["run"]] = value["status"]
+        if value["status"] == ELSEWHERE:
+            summary.holders[value["run"]] = value.get("holder", "?")
     return summary
 
 

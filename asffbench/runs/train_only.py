@@ -16,31 +16,35 @@ from omegaconf import DictConfig
 def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
     """Train (then evaluate on rank 0 when `then_eval`); the outcome on rank 0, None elsewhere.
 
-    The outcome: run_dir, checkpoint, epochs_done, world_size, train_seconds, final_loss and,
-    with `then_eval`, metrics (what `evaluate` returns).
+    The outcome: run_dir, checkpoint, epochs_done, world_size, train_seconds (all attempts),
+    train_seconds_attempt, final_loss and, with `then_eval`, metrics (what `evaluate` returns).
+    The run dir is held (runs/lock.py) throughout: a second `train` on it stops with one line.
     """
     from asffbench.device import resolve_device
     from asffbench.engine.distributed import broadcast_from_main, process_group
     from asffbench.engine.train import train
+    from asffbench.runs.run import own_run
 
     with process_group(resolve_device(cfg.device)) as env:
         run_dir = Path(cfg.run_dir) if cfg.run_dir else broadcast_from_main(lambda: fresh_dir(cfg))
-        result = train(cfg, run_dir)
-        if not env.is_main:
-            return None
-        outcome = {
-            "run_dir": str(run_dir),
-            "checkpoint": str(result.checkpoint),
-            "epochs_done": result.epochs_done,
-            "world_size": env.world_size,
-            "train_seconds": round(result.train_seconds, 3),
-            "final_loss": result.final_loss,
-        }
-        if then_eval:
-            from asffbench.engine.evaluate import evaluate
+        with own_run(run_dir):  # one owner per run dir (rank 0 holds it for the job)
+            result = train(cfg, run_dir)
+            if not env.is_main:
+                return None
+            outcome = {
+                "run_dir": str(run_dir),
+                "checkpoint": str(result.checkpoint),
+                "epochs_done": result.epochs_done,
+                "world_size": env.world_size,
+                "train_seconds": round(result.train_seconds, 3),
+                "train_seconds_attempt": round(result.train_seconds_attempt, 3),
+                "final_loss": result.final_loss,
+            }
+            if then_eval:
+                from asffbench.engine.evaluate import evaluate
 
-            outcome["metrics"] = evaluate(cfg, run_dir, model=result.model)
-        return outcome
+                outcome["metrics"] = evaluate(cfg, run_dir, model=result.model)
+            return outcome
 
 
 def fresh_dir(cfg: DictConfig) -> Path:

@@ -159,6 +159,15 @@ def bad_dataset(tmp_path: Path, case: str) -> tuple[Path, Path, tuple[str, ...]]
         data["annotations"].append({"id": 79, "image_id": 1, "category_id": 7, "bbox": [1, 1, "x", 2]})
         ann, images = write_dataset(tmp_path, data)
         return ann, images, (str(ann), "annotation id 79", "bbox")
+    if case in FIELD_TYPE_CASES:
+        record_kind, key, value = FIELD_TYPE_CASES[case]
+        if record_kind == "image":
+            data["images"][1][key] = value
+            ann, images = write_dataset(tmp_path, data)
+            return ann, images, (str(ann), "image id 2", f"'{key}' {value!r}")
+        data["annotations"].append({"id": 80, "image_id": 1, "category_id": 7, "bbox": [1, 1, 2, 2], key: value})
+        ann, images = write_dataset(tmp_path, data)
+        return ann, images, (str(ann), "annotation id 80", f"'{key}' {value!r}")
     if case == "empty":
         ann, images = write_dataset(tmp_path, coco_dict(images=0, annotations=[]))
         return ann, images, (str(ann), "no images")
@@ -175,9 +184,20 @@ def bad_dataset(tmp_path: Path, case: str) -> tuple[Path, Path, tuple[str, ...]]
     raise AssertionError(case)
 
 
+# Wrongly typed fields the loaders read: case -> (record kind, key, value).
+FIELD_TYPE_CASES = {
+    "string_area": ("annotation", "area", "12"),
+    "negative_area": ("annotation", "area", -4),
+    "string_iscrowd": ("annotation", "iscrowd", "0"),
+    "iscrowd_two": ("annotation", "iscrowd", 2),
+    "string_image_id": ("annotation", "image_id", "1"),
+    "float_category_id": ("annotation", "category_id", 7.0),
+    "string_width": ("image", "width", "40"),
+    "zero_height": ("image", "height", 0),
+}
 LOAD_TIME_CASES = [
     "malformed_json", "missing_image", "unknown_image", "unknown_category", "bad_bbox", "empty",
-    "no_categories", "not_coco",
+    "no_categories", "not_coco", *FIELD_TYPE_CASES,
 ]
 
 

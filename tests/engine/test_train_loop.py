@@ -69,11 +69,15 @@ def test_resume_after_a_kill_mid_epoch_gives_the_same_weights(trained, cache, tm
     monkeypatch.setattr(Trainer, "train_step", step_then_die)
     with pytest.raises(Killed):
         train(compose_config(tiny_overrides(run_dir, cache)), run_dir)
-    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+    killed = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert killed["epoch"] == 1 and killed["train_seconds"] > 0  # the killed attempt's epoch 1
     monkeypatch.setattr(Trainer, "train_step", real_step)
 
     result = train(compose_config(tiny_overrides(run_dir, cache, "train.resume=true")), run_dir)
     assert result.epochs_done == 2
+    # train_seconds counts both attempts; the attempt's own time is apart.
+    assert 0 < result.train_seconds_attempt < result.train_seconds
+    assert result.train_seconds == pytest.approx(killed["train_seconds"] + result.train_seconds_attempt)
     resumed = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     uninterrupted = load_checkpoint(trained / "checkpoints" / "last.pt")
     for key in ("model", "ema", "optimizer", "scheduler", "epoch", "global_iter"):

@@ -84,6 +84,7 @@ def test_adaption_uses_one_deformable_group_per_slot():
     assert head.adaption.offset.groups == 4
     assert head.adaption.offset.out_channels == 4 * 2 * 9  # 4 offset groups of a 3x3 kernel
     assert head.adaption.deform.kernel_size == (3, 3)
+    assert head.adaption.deform.bias is not None and head.adaption.deform.bias.shape == (16,)
 
 
 def test_rfb_sits_before_the_adaption_and_keeps_the_width():
@@ -93,6 +94,8 @@ def test_rfb_sits_before_the_adaption_and_keeps_the_width():
     dilations = [conv.dilation[0] for branch in rfb.branches for conv in branch if isinstance(conv, torch.nn.Conv2d)]
     assert max(dilations) == 3 and len(rfb.branches) == 4
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in rfb.modules())
+    # As in the reference: convs only, biases on, nothing between them.
+    assert all(isinstance(m, torch.nn.Conv2d) and m.bias is not None for branch in rfb.branches for m in branch)
     assert rfb(torch.randn(1, 16, 5, 5)).shape == (1, 16, 5, 5)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,33 @@ def write_sweep(tmp_path: Path):
         return path
 
     return write
+
+
+HOLD_SCRIPT = """
+import sys, time
+from asffbench.runs.lock import RunLock
+lock = RunLock(sys.argv[1], attempt="holder-attempt", use_flock=sys.argv[2] == "flock")
+assert lock.acquire() is None
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def holder_process():
+    """Start a separate process that holds a run dir; kill -9 at the end of the test."""
+    started = []
+
+    def start(run_dir: Path, mode: str = "flock") -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD_SCRIPT, str(run_dir), mode], stdout=subprocess.PIPE, text=True
+        )
+        started.append(proc)
+        assert proc.stdout.readline().strip() == "held"
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

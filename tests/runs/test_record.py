@@ -102,3 +102,37 @@ def test_eight_concurrent_writers_leave_eight_intact_records(tmp_path):
     shared = read_record(tmp_path / "shared" / "record.json")
     assert shared is not None and shared["status"] == "running" and len(shared["pad"]) == 20000
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_keys_a_run_does_not_use_leave_its_hash_alone():
+    def same(*overrides_pairs):
+        return len({experiment_hash(compose_config(list(o))) for o in overrides_pairs}) == 1
+
+    # The baseline has no resize stage; sum and concat have no weight branch.
+    assert same(["fusion=none"], ["fusion=none", "fusion.upsample=bilinear"])
+    assert same(["fusion=sum"], ["fusion=sum", "fusion.compress_c=4"])
+    assert same(["fusion=asff"], ["fusion=asff", "fusion.dropblock_keep_prob=0.5"])
+    assert same(["tricks.multiscale=false"], ["tricks.multiscale=false", "train.multiscale_max=416"])
+    # ... and a run that uses them is another experiment for each value.
+    assert not same(["fusion=asff"], ["fusion=asff", "fusion.upsample=bilinear"])
+    assert not same(["fusion=sum"], ["fusion=sum", "fusion.upsample=bilinear"])
+    assert not same(["fusion=asff"], ["fusion=asff", "fusion.compress_c=4"])
+    assert not same(["fusion=asff_star"], ["fusion=asff_star", "fusion.dropblock_keep_prob=0.5"])
+    assert not same([], ["train.multiscale_max=416"])
+
+
+@pytest.mark.parametrize("overrides", [
+    ["fusion=asff"], ["fusion=asff_star"], ["fusion=asff", "model=tiny", "tricks=none"], ["fusion=none"],
+])
+def test_runs_with_unused_keys_at_their_defaults_keep_their_old_hash_and_still_skip(overrides, monkeypatch, tmp_path):
+    import asffbench.runs.record as record
+    from asffbench.runs.resume import SKIP, plan_run
+
+    cfg = compose_config(overrides)
+    new = experiment_hash(cfg)
+    monkeypatch.setattr(record, "CONDITIONAL_KEYS", {})  # the hash before keys were conditional
+    old = experiment_hash(cfg)
+    assert old == new
+    monkeypatch.undo()
+    write_record(tmp_path / "run" / "record.json", {"status": "completed", "experiment_hash": old})
+    assert plan_run(new, tmp_path / "run", tmp_path, force=False).action == SKIP

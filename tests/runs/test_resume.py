@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from asffbench.runs.lock import read_holder
 from asffbench.runs.record import read_record
 from tests.runs.conftest import TINY_TRAIN
 
@@ -62,6 +63,8 @@ def test_sigkill_mid_training_then_rerun_resumes(cli, write_sweep, tmp_path):
     assert first["status"] == "completed"
     interrupted = read_record(victim / "record.json")
     assert interrupted["status"] == "running" and interrupted["finished"] is None
+    stale = read_holder(victim)  # kill -9 leaves lock.json; the flock went with the process
+    assert stale.pid == proc.pid and not stale.is_live()
     epochs_before = [e["epoch"] for e in epoch_ends(victim)]
     assert epochs_before and epochs_before[0] == 0 and len(epochs_before) < TINY_TRAIN["train.epochs"]
 
@@ -71,6 +74,8 @@ def test_sigkill_mid_training_then_rerun_resumes(cli, write_sweep, tmp_path):
     assert read_record(out_dir / "fusion=none" / "record.json") == first  # untouched
     resumed = read_record(victim / "record.json")
     assert resumed["status"] == "completed" and resumed["attempt"]["action"] == "resume"
+    assert 0 < resumed["train_seconds_attempt"] < resumed["train_seconds"]  # both attempts counted
+    assert read_holder(victim) is None  # released at the end
     assert resumed["config"]["train"]["resume"] is True
     assert resumed["experiment_hash"] == interrupted["experiment_hash"]
     ends = epoch_ends(victim)

@@ -3,7 +3,8 @@
 Per level a 1x1 conv predicts a log-scale (w, h) for 4 slots: the 3 anchor-based ones (relative
 to their COCO prior) and 1 anchor-free one (relative to 4 x stride). The features are adapted to
 the predicted shapes by a 3x3 deformable conv whose offsets come from a 1x1 conv on the detached
-shape prediction, then the 1x1 prediction conv runs on the adapted features.
+shape prediction, then the 1x1 prediction conv runs on the adapted features. The deformable conv
+has a bias, as in the reference implementation.
 """
 
 from __future__ import annotations
@@ -12,25 +13,30 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import DeformConv2d
 
 from asffbench.models.head.common import init_prediction_conv, to_slots
-from asffbench.models.layers import RFB
+from asffbench.models.layers import DEFORM_CONVS, RFB
 from asffbench.models.outputs import LevelOutput
 
 ANCHOR_FREE_SCALE = 4  # the anchor-free slot's base size is 4 x stride
 
 
 class FeatureAdaption(nn.Module):
-    """[RFB] then a 3x3 deformable conv (one deformable group per slot) steered by the shapes."""
+    """[RFB] then a 3x3 deformable conv (one deformable group per slot) steered by the shapes.
 
-    def __init__(self, channels: int, num_slots: int, rfb: bool = False) -> None:
+    `deform_conv` names the implementation (`DEFORM_CONVS`: torchvision or sampled); both
+    compute the same function with the same parameters.
+    """
+
+    def __init__(self, channels: int, num_slots: int, rfb: bool = False, deform_conv: str = "torchvision") -> None:
         super().__init__()
         self.rfb = RFB(channels) if rfb else nn.Identity()
         kernel_points = 3 * 3
         # Grouped: each slot's offsets depend only on that slot's predicted (w, h).
         self.offset = nn.Conv2d(2 * num_slots, 2 * kernel_points * num_slots, 1, groups=num_slots)
-        self.deform = DeformConv2d(channels, channels, 3, padding=1, bias=False)
+        # Any module with DeformConv2d's call signature and its `weight` / `bias` parameters fits
+        # here (the weight import maps these two names).
+        self.deform = DEFORM_CONVS.get(deform_conv)(channels, channels, 3, padding=1, bias=True)
         # Zero offsets at the start: the deformable conv begins as a plain 3x3 conv.
         nn.init.zeros_(self.offset.weight)
         nn.init.zeros_(self.offset.bias)
@@ -50,6 +56,7 @@ class GuidedAnchorLevelHead(nn.Module):
         priors: Sequence[Sequence[float]],
         stride: int,
         rfb: bool = False,
+        deform_conv: str = "torchvision",
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -59,7 +66,7 @@ class GuidedAnchorLevelHead(nn.Module):
         base = [list(map(float, p)) for p in priors] + [[free_size, free_size]]
         self.register_buffer("base_sizes", torch.tensor(base, dtype=torch.float32), persistent=False)
         self.shape = nn.Conv2d(in_channels, 2 * self.num_slots, 1)
-        self.adaption = FeatureAdaption(in_channels, self.num_slots, rfb=rfb)
+        self.adaption = FeatureAdaption(in_channels, self.num_slots, rfb=rfb, deform_conv=deform_conv)
         self.pred = nn.Conv2d(in_channels, self.num_slots * (5 + num_classes), 1)
         # Shapes start near their base sizes (exp(~0) = 1).
         nn.init.normal_(self.shape.weight, std=0.01)

@@ -49,7 +49,8 @@ class YOLOHead(nn.Module):
     `anchors` are the nine COCO (w, h) priors in input pixels, small to large. With
     `guided_anchoring` each level predicts anchor shapes and adds an anchor-free slot; `rfb`
     puts an RFB block before the guided head's feature adaption (ASFF*), or before the plain
-    prediction conv when guided anchoring is off.
+    prediction conv when guided anchoring is off. `deform_conv` names the deformable-conv
+    implementation of the guided head (`DEFORM_CONVS`).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class YOLOHead(nn.Module):
         strides: Sequence[int] = (32, 16, 8),
         guided_anchoring: bool = False,
         rfb: bool = False,
+        deform_conv: str = "torchvision",
     ) -> None:
         super().__init__()
         num_levels = len(strides)
@@ -75,7 +77,9 @@ class YOLOHead(nn.Module):
             first = (num_levels - 1 - level) * ANCHORS_PER_LEVEL  # coarsest level: largest priors
             priors = [list(map(float, a)) for a in anchors[first : first + ANCHORS_PER_LEVEL]]
             if guided_anchoring:
-                levels.append(GuidedAnchorLevelHead(channels, num_classes, priors, stride, rfb=rfb))
+                levels.append(
+                    GuidedAnchorLevelHead(channels, num_classes, priors, stride, rfb=rfb, deform_conv=deform_conv)
+                )
             else:
                 levels.append(YOLOLevelHead(channels, num_classes, priors, stride, rfb=rfb))
         self.levels = nn.ModuleList(levels)

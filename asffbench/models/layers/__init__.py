@@ -1,6 +1,7 @@
 """Building blocks shared by the backbone, neck, fusion and head."""
 
 from asffbench.models.layers.conv import ConvBNAct, scale_channels
+from asffbench.models.layers.deform_conv import DEFORM_CONVS, SampledDeformConv2d, resolve_deform_conv
 from asffbench.models.layers.dropblock import SCHEDULE_EPOCHS, ScheduledDropBlock2d, dropblock_sizes_for_epoch
 from asffbench.models.layers.residual import ResidualBlock
 from asffbench.models.layers.rfb import RFB
@@ -8,11 +9,14 @@ from asffbench.models.layers.spp import SPP
 
 __all__ = [
     "ConvBNAct",
+    "DEFORM_CONVS",
     "RFB",
     "SCHEDULE_EPOCHS",
     "ResidualBlock",
     "SPP",
+    "SampledDeformConv2d",
     "ScheduledDropBlock2d",
     "dropblock_sizes_for_epoch",
+    "resolve_deform_conv",
     "scale_channels",
 ]

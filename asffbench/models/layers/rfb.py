@@ -1,4 +1,9 @@
-"""Receptive field block of ASFF*: four branches of growing receptive field, no BN."""
+"""Receptive field block of ASFF*: four branches of growing receptive field, no BN.
+
+As in the reference implementation, the convs of a branch follow each other directly: biases,
+no BatchNorm and no activation between them (so each branch is linear; the parameter names
+`branches.<b>.<k>` then count the convs of branch b one by one, like the reference's).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,16 @@ def _branch(in_channels: int, channels: int, kernel_size: int, dilation: int) ->
     """1x1 reduce, then (optionally) a k x k conv, then (optionally) a dilated 3x3 conv."""
     layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 1)]
     if kernel_size > 1:
-        padding = kernel_size // 2
-        layers += [nn.ReLU(inplace=True), nn.Conv2d(channels, channels, kernel_size, padding=padding)]
+        layers.append(nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2))
     if dilation > 1:
-        layers += [
-            nn.ReLU(inplace=True),
-            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation),
-        ]
+        layers.append(nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation))
     return nn.Sequential(*layers)
 
 
 class RFB(nn.Module):
     """Branches 1x1 | 1x1-3x3 | 1x1-3x3-3x3(d2) | 1x1-5x5-3x3(d3), each channels/4, concatenated.
 
-    Convs carry biases and no BN, as in the ASFF reference design; the output keeps the width.
+    Convs carry biases, no BN and no activation, as in the reference; the output keeps the width.
     """
 
     def __init__(self, channels: int) -> None:

@@ -1,0 +1,34 @@
+"""`asffbench weights convert SRC --out DST [OVERRIDES]`: write weights as an asffbench checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from asffbench.cli.common import OverridesArg, overrides_list
+
+weights_app = typer.Typer(help="Model weight files: convert reference-implementation checkpoints.",
+                          no_args_is_help=True)
+
+
+@weights_app.command("convert")
+def convert_command(
+    source: Path = typer.Argument(..., help="Weights: a reference-implementation state dict or an "
+                                  "asffbench checkpoint.", show_default=False),
+    overrides: Optional[list[str]] = OverridesArg,
+    out: Path = typer.Option(..., "--out", "-o", help="The asffbench checkpoint to write."),
+) -> None:
+    """Load SRC into the configured model (fusion=, model.num_classes=, ...) and save it as an
+    asffbench checkpoint, usable as model.weights= or eval.checkpoint=."""
+    from asffbench.config.compose import compose_config
+    from asffbench.weights.convert import convert_weights
+
+    summary = convert_weights(compose_config(overrides_list(overrides)), source, out)
+    typer.echo(f"wrote {summary['out']}: {summary['tensors']} tensors from {summary['source_format']} "
+               f"weights {summary['source']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(weights_app, name="weights")

@@ -1,0 +1,29 @@
+"""Plain image files as a source of the test-time pipeline (no annotations): what `predict` reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from asffbench.data.coco import load_rgb
+
+
+class ImageFiles:
+    """The part of `CocoDataset` that `DetectionDataset` reads, for unannotated images; ids are
+    the positions in `paths`."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.image_ids = list(range(len(self.paths)))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load_image(self, index: int) -> Image.Image:
+        return load_rgb(self.paths[index], index)
+
+    def targets(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((0, 4), dtype=np.float32), np.zeros(0, dtype=np.int64)

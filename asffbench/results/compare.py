@@ -1,0 +1,178 @@
+"""`asffbench compare A B`: paired bootstrap of two runs (or two cells of seeds) on one val set.
+
+An input is a run directory (its `detections.json`, scored against the ground truth its
+evaluation used), a COCO results file (scored against `--gt`), or a quoted glob matching several
+run directories: the seeds of one sweep cell. Both sides must cover the same images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from asffbench.coco_format import ground_truth_dict
+from asffbench.errors import UserError
+from asffbench.record_schema import DETECTIONS_NAME, METRICS_NAME, RECORD_NAME
+from asffbench.results.bootstrap import METRICS, MatchedDetections, bootstrap_weights, match_detections
+from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, combine_seeds,
+                                            compare_sides, image_set_difference, sample_run)
+
+
+
+@dataclass(frozen=True)
+class RunInput:
+    name: str
+    detections: Path
+    ground_truth: Path
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: cannot read {what} ({err})") from None
+
+
+def run_ground_truth(run_dir: Path) -> Optional[Path]:
+    """The val annotation file a run's evaluation used: metrics.json, else the record's config."""
+    for name in (METRICS_NAME, RECORD_NAME):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        data = read_json(path, name)
+        metrics = data.get("metrics") if name == RECORD_NAME else data
+        if isinstance(metrics, dict) and metrics.get("ground_truth"):
+            return Path(metrics["ground_truth"])
+        ann = (((data.get("config") or {}).get("data") or {}).get("val") or {}).get("ann")
+        if name == RECORD_NAME and ann:
+            return Path(ann)
+    return None
+
+
+def resolve_input(spec: str, gt: Optional[Path]) -> list[RunInput]:
+    """The runs one side names (one, or several when `spec` is a glob)."""
+    paths = [Path(p) for p in sorted(glob.glob(spec))] if glob.has_magic(spec) else [Path(spec)]
+    if not paths:
+        raise UserError(f"{spec}: matches no run directory or file")
+    inputs = []
+    for path in paths:
+        if path.is_dir():
+            truth = gt or run_ground_truth(path)
+            if truth is None:
+                raise UserError(f"{path}: no ground-truth path in its metrics.json or record (pass --gt ANN)")
+            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth))
+        elif path.is_file():
+            if gt is None:
+                raise UserError(f"{path}: a COCO results file needs --gt ANN (the annotation file)")
+            inputs.append(RunInput(str(path), path, gt))
+        else:
+            raise UserError(f"{path}: no such run directory or file")
+    return inputs
+
+
+@lru_cache(maxsize=8)
+def load_ground_truth(path: Path):
+    from pycocotools.coco import COCO
+
+    data = read_json(path, "annotation file")
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise UserError(f"{path}: not a COCO annotation file (no 'images' list)")
+    coco = COCO()
+    coco.dataset = ground_truth_dict(data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+    gt = load_ground_truth(run.ground_truth)
+    detections = read_json(run.detections, "detections file")
+    if not isinstance(detections, list):
+        raise UserError(f"{run.detections}: not a COCO results file (a JSON list of detections)")
+    unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - set(gt.getImgIds())
+    if unknown:
+        raise UserError(f"{run.detections}: {len(unknown)} image ids are not in {run.ground_truth}")
+    return match_detections(gt, detections, max_det)
+
+
+@dataclass
+class Comparison:
+    a: list[str]
+    b: list[str]
+    images: int
+    replicates: int
+    seed: int
+    metrics: dict[str, MetricDelta]
+
+    def to_json(self) -> dict:
+        def number(value: float) -> Optional[float]:
+            return None if value is None or not math.isfinite(value) else float(value)
+
+        metrics = {}
+        for name, m in self.metrics.items():
+            entry = {"a": number(m.a), "b": number(m.b), "delta": number(m.delta),
+                     "ci95": [number(v) for v in m.ci95], "p": number(m.p),
+                     "significant": m.significant}
+            if len(self.a) > 1 or len(self.b) > 1:
+                entry["seed_std"] = {"a": number(m.a_seed_std), "b": number(m.b_seed_std)}
+            metrics[name] = entry
+        return {"a": self.a if len(self.a) > 1 else self.a[0],
+                "b": self.b if len(self.b) > 1 else self.b[0],
+                "images": self.images, "bootstrap": self.replicates, "seed": self.seed,
+                "metrics": metrics}
+
+
+def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetections],
+                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED) -> dict[str, MetricDelta]:
+    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets."""
+    differ = image_set_difference([a, b])
+    if differ is not None:
+        raise UserError(f"A and B cover different images: {differ}")
+    if replicates < 1:
+        raise UserError(f"--bootstrap {replicates}: must be at least 1")
+    rng = np.random.default_rng(seed)
+    weights = bootstrap_weights(a[0].num_images, replicates, rng)
+    side_a = combine_seeds([sample_run(m, weights) for m in a], rng)
+    side_b = combine_seeds([sample_run(m, weights) for m in b], rng)
+    return compare_sides(side_a, side_b)
+
+
+def compare_inputs(a: str, b: str, gt: Optional[Path] = None, replicates: int = DEFAULT_REPLICATES,
+                   seed: int = DEFAULT_SEED) -> Comparison:
+    runs_a, runs_b = resolve_input(a, gt), resolve_input(b, gt)
+    matched_a = [match_input(r) for r in runs_a]
+    matched_b = [match_input(r) for r in runs_b]
+    metrics = bootstrap_compare(matched_a, matched_b, replicates, seed)
+    return Comparison(a=[r.name for r in runs_a], b=[r.name for r in runs_b],
+                      images=matched_a[0].num_images, replicates=replicates, seed=seed, metrics=metrics)
+
+
+def comparison_lines(result: Comparison) -> list[str]:
+    """A plain-text table: metric, A, B, Δ, interval, p (AP in percent)."""
+    seeds = len(result.a) > 1 or len(result.b) > 1
+    header = f"{'metric':<6} {'A':>6} {'B':>6} {'Δ (B-A)':>8} {'95% interval':>17} {'p':>6}"
+    lines = [f"A: {', '.join(result.a)}", f"B: {', '.join(result.b)}",
+             f"{result.images} images, {result.replicates} paired bootstrap replicates (seed {result.seed})"
+             + (", seeds resampled too" if seeds else ""), "",
+             header + ("   seed std A / B" if seeds else "")]
+    for name in METRICS:
+        m = result.metrics[name]
+        mark = " *" if m.significant else "  "
+        line = (f"{name:<6} {100 * m.a:>6.2f} {100 * m.b:>6.2f} {100 * m.delta:>+8.2f} "
+                f"[{100 * m.ci95[0]:+6.2f}, {100 * m.ci95[1]:+6.2f}] {m.p:>6.3f}{mark}")
+        if seeds:
+            line += f" {100 * m.a_seed_std:.2f} / {100 * m.b_seed_std:.2f}"
+        lines.append(line.replace("nan", "n/a"))
+    lines += ["", "*: the 95% interval of Δ excludes 0 (AP in percent)."]
+    return lines

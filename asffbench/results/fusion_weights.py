@@ -1,0 +1,80 @@
+"""The report's fusion weights by object size: ASFF's Figure 3 as a table and a figure.
+
+Each adaptive run's `metrics.fusion_weights` (written by evaluation) holds, per COCO size and per
+owning level, the mean weights every output level gives its three sources at the boxes' centres.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from asffbench.results.records import LoadedRecord, run_label
+
+SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
+
+
+def runs_with_weights(records: Sequence[LoadedRecord]) -> list[tuple[str, dict]]:
+    out = []
+    for record in records:
+        metrics = record.data.get("metrics")
+        weights = metrics.get("fusion_weights") if isinstance(metrics, dict) else None
+        if isinstance(weights, dict) and isinstance(weights.get("by_size"), dict):
+            out.append((run_label(record), weights))
+    return out
+
+
+def weight_text(values: Optional[Sequence[float]]) -> list[str]:
+    return ["n/a"] * len(SOURCE_NAMES) if not values else [f"{v:.2f}" for v in values]
+
+
+def fusion_weights_markdown(records: Sequence[LoadedRecord]) -> Optional[str]:
+    """One table per adaptive run: a row per (group, output level), the mean α, β, γ; None
+    when no run measured fusion weights."""
+    runs = runs_with_weights(records)
+    if not runs:
+        return None
+    out = []
+    for name, weights in runs:
+        sources = weights.get("sources", [32, 16, 8])
+        header = " | ".join(f"{s} (from stride {stride})" for s, stride in zip(SOURCE_NAMES, sources))
+        lines = [f"### {name}\n", f"| Boxes | n | Output level | {header} |",
+                 "|:--|--:|:--|" + "--:|" * len(sources)]
+        for table, label in (("by_size", "{}"), ("by_owner", "owned by stride {}")):
+            for group, cell in weights.get(table, {}).items():
+                for stride, values in cell.get("weights", {}).items():
+                    lines.append(f"| {label.format(group)} | {cell.get('boxes', 0)} | stride {stride} | "
+                                 + " | ".join(weight_text(values)) + " |")
+        out.append("\n".join(lines) + "\n")
+    out.append("Mean fusion weights at the centres of the val boxes (non-crowd, as used for training "
+               "targets); size by box area in original pixels (COCO: small < 32², large > 96²); "
+               "owner: the level of the box's best prior. Each row's weights sum to 1.\n")
+    return "\n".join(out)
+
+
+def plot_fusion_weights(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
+    """Per adaptive run and output level, stacked bars by object size: where each level draws from."""
+    from matplotlib.figure import Figure
+
+    from asffbench.results.plots import save
+
+    runs = runs_with_weights(records)
+    if not runs:
+        return None
+    levels = max(len(w.get("sources", [])) for _, w in runs) or 3
+    figure = Figure(figsize=(3.2 * levels, 2.6 * len(runs)))
+    for row, (name, weights) in enumerate(runs):
+        sizes = list(weights["by_size"])
+        for col, stride in enumerate(weights.get("sources", [32, 16, 8])):
+            ax = figure.add_subplot(len(runs), levels, row * levels + col + 1)
+            bottom = [0.0] * len(sizes)
+            for s, source in enumerate(weights.get("sources", [32, 16, 8])):
+                heights = [(weights["by_size"][size]["weights"].get(str(stride)) or [0.0] * 3)[s] for size in sizes]
+                ax.bar(sizes, heights, bottom=bottom, label=f"{SOURCE_NAMES[s]}: stride {source}")
+                bottom = [b + h for b, h in zip(bottom, heights)]
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{name}\noutput stride {stride}", fontsize=8)
+            if col == 0:
+                ax.set_ylabel("mean weight")
+    figure.axes[0].legend(fontsize=6, loc="lower left")
+    return save(figure, path)

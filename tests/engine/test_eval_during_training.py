@@ -1,0 +1,95 @@
+"""`train.eval_every`: eval lines in train_log.jsonl, weights untouched; ASFF fusion weights by size."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from asffbench.config.compose import compose_config
+from asffbench.engine.evaluate import evaluate
+from asffbench.engine.train import train
+from tests.engine.test_train_loop import tiny_overrides
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "asffbench-cache"
+
+
+def asff_overrides(run_dir: Path, cache: Path, *extra: str) -> list[str]:
+    return tiny_overrides(run_dir, cache, "fusion=asff", "train.epochs=3", "train.max_iters_per_epoch=1", *extra)
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(tmp_path_factory, cache) -> tuple[Path, object]:
+    run_dir = tmp_path_factory.mktemp("eval_every")
+    cfg = compose_config(asff_overrides(run_dir, cache, "train.eval_every=1"))
+    result = train(cfg, run_dir)
+    return run_dir, result
+
+
+def log_lines(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_eval_every_logs_eval_events_and_leaves_training_alone(evaluated_run, cache, tmp_path):
+    run_dir, result = evaluated_run
+    events = [line for line in log_lines(run_dir) if line.get("event") == "eval"]
+    assert [e["epoch"] for e in events] == [0, 1]  # the last epoch is the final evaluation's
+    for event in events:
+        assert set(event["metrics"]) >= {"AP", "APs", "APm", "APl", "AP50", "num_images"}
+        assert 0.0 <= event["metrics"]["AP"] <= 1.0
+    plain = train(compose_config(asff_overrides(tmp_path / "plain", cache)), tmp_path / "plain")
+    for (name, a), b in zip(result.model.state_dict().items(), plain.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.slow
+def test_fusion_weights_of_asff_sum_to_one_in_every_cell(evaluated_run, cache):
+    run_dir, result = evaluated_run
+    cfg = compose_config(asff_overrides(run_dir, cache))
+    metrics = evaluate(cfg, run_dir, model=result.model)
+    weights = metrics["fusion_weights"]
+    assert weights["sources"] == [32, 16, 8]
+    counted = 0
+    for table in ("by_size", "by_owner"):
+        boxes = sum(cell["boxes"] for cell in weights[table].values())
+        assert boxes > 0 and boxes == metrics["fusion_weights"]["by_size"]["small"]["boxes"] + \
+            weights["by_size"]["medium"]["boxes"] + weights["by_size"]["large"]["boxes"]
+        for cell in weights[table].values():
+            for per_level in cell["weights"].values():
+                if per_level is not None:
+                    assert len(per_level) == 3 and math.isclose(sum(per_level), 1.0, abs_tol=1e-5)
+                    counted += 1
+    assert counted >= 6
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["fusion_weights"] == weights
+
+
+@pytest.mark.slow
+def test_report_of_the_trained_run_draws_its_curve_and_weights(evaluated_run, cache, tmp_path):
+    from asffbench.config.compose import to_plain
+    from asffbench.results.report import write_report
+
+    run_dir, result = evaluated_run
+    cfg = compose_config(asff_overrides(run_dir, cache))
+    record = {"schema_version": 1, "status": "completed", "experiment_hash": "0" * 16, "axes": {"fusion": "asff"},
+              "config": to_plain(cfg), "metrics": evaluate(cfg, run_dir, model=result.model)}
+    (run_dir / "record.json").write_text(json.dumps(record))
+    summary = write_report([run_dir], tmp_path / "report", bootstrap=20)
+    assert {"ap_over_training.png", "fusion_weights.png"} <= {p.name for p in summary.figures}
+    assert "## Fusion weights by object size" in summary.report.read_text()
+
+
+def test_plain_fusions_have_no_fusion_weights(tmp_path, cache):
+    from asffbench.build import build_model
+    from asffbench.engine.evaluate import fusion_weight_stats
+
+    for fusion, adaptive in (("none", False), ("sum", False), ("asff", True), ("asff_star", True)):
+        cfg = compose_config(tiny_overrides(tmp_path, cache, f"fusion={fusion}"))
+        assert (fusion_weight_stats(cfg, build_model(cfg)) is not None) == adaptive, fusion
