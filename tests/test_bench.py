@@ -130,9 +130,11 @@ def test_speed_of_work_with_known_durations(monkeypatch):
     protocol = SpeedProtocol(warmup=2, iters=2, repeats=3, batch_size=4, precision="fp32",
                              fused=False, img_size=32, device="cpu")
     result = measure_speed(TimedModel(), protocol, timed_nms, torch.device("cpu"))
-    assert result.forward_ms == pytest.approx([25.0, 25.0, 25.0])
-    assert result.nms_ms == pytest.approx([5.0, 5.0, 5.0])
-    assert result.fps() == pytest.approx(4 / 0.030)  # 4 images per 25 + 5 ms
+    # Every timed iteration is kept (warm-up took the first 20 and 30 ms calls).
+    assert result.forward_ms == pytest.approx([20.0, 30.0] * 3)
+    assert result.nms_ms == pytest.approx([5.0] * 6)
+    assert result.fps() == pytest.approx(4 / 0.030)  # 4 images per 25 + 5 ms on average
+    assert result.latency_ms()["total"]["p90"] == pytest.approx(35.0)
 
 
 def test_fps_is_images_over_forward_plus_nms():

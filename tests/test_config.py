@@ -128,7 +128,7 @@ def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     ("data.workers=-1", "data.workers=-1: must be 0 or more"),
     ("bench.iters=0", "bench.iters=0: must be at least 1"),
     ("bench.repeats=0", "bench.repeats=0: must be at least 1"),
-    ("bench.batch_size=0", "bench.batch_size=0: must be at least 1"),
+    ("bench.batch_size=0", "bench.batch_size=0: must be a positive integer or max"),
     ("bench.warmup=-1", "bench.warmup=-1: must be 0 or more"),
 ])
 def test_values_are_checked_at_composition_with_the_key_in_the_message(override, message):
