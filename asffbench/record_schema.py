@@ -13,6 +13,7 @@ RECORD_NAME = "record.json"
 # The evaluation's files in a run directory (written by engine.evaluate, read by results.compare).
 DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
+GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)
 SCHEMA_VERSION = 1  # DESIGN.md's record schema; readers accept records up to this version
 STATUSES = ("running", "completed", "failed", "skipped")
 

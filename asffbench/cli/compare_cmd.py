@@ -23,15 +23,18 @@ def register(app: typer.Typer) -> None:
         gt: Optional[Path] = typer.Option(
             None, "--gt", help="COCO annotation file (needed for results files; overrides run dirs')."
         ),
+        metric: str = typer.Option(
+            "auto", "--metric", help="auto (VOC mAP too for runs evaluated with VOC mAP), coco, or voc."
+        ),
     ) -> None:
-        """AP, AP50, AP75, APs, APm, APl of A and B, B - A with its 95% interval and p-value.
+        """AP, AP50, AP75, APs, APm, APl (and VOC mAP, mAP07) of A and B, B - A with its 95% interval and p-value.
 
         Both sides are scored on the same bootstrap resamples of the val images; with several seeds
         on a side, seeds are resampled too (two-level bootstrap).
         """
         from asffbench.results.compare import compare_inputs, comparison_lines
 
-        result = compare_inputs(a, b, gt, bootstrap, seed)
+        result = compare_inputs(a, b, gt, bootstrap, seed, metric)
         if as_json:
             typer.echo(json.dumps(result.to_json(), indent=2))
         else:

@@ -23,7 +23,7 @@ from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, METRICS_NAME
+from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME
 
 
 def eval_run_dir(cfg: DictConfig) -> Path:
@@ -161,9 +161,20 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
     run_dir.mkdir(parents=True, exist_ok=True)
+    metrics["ground_truth"] = ground_truth_file(dataset, run_dir)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     write_json_atomic(run_dir / METRICS_NAME, metrics)
     return metrics
+
+
+def ground_truth_file(dataset: Any, run_dir: Path) -> str:
+    """The COCO annotation file `compare` scores the detections against: the one the val set was
+    read from, else (a VOC split read from XML) the set in COCO form, written into the run dir."""
+    ann_file = Path(str(getattr(dataset, "ann_file", "")))
+    if ann_file.suffix == ".json" and ann_file.is_file():
+        return str(ann_file)
+    write_json_atomic(run_dir / GROUND_TRUTH_NAME, dataset.coco.dataset, indent=None)
+    return str(run_dir / GROUND_TRUTH_NAME)
 
 
 def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
@@ -201,13 +212,12 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
 
 def fusion_weight_stats(cfg: DictConfig, model: nn.Module) -> Optional[Any]:
     """A collector of fusion weights at the val boxes when the model's fusion is adaptive, else None."""
+    from asffbench.build import anchors_from_config
     from asffbench.engine.fusion_weights import FusionWeightStats
     from asffbench.models.fusion import fusion_info
 
     if not (fusion_info(str(cfg.fusion.name)).adaptive and hasattr(model, "fusion")):
         return None  # a stand-in model (tests, imports) has no fusion to ask
-    from asffbench.build import anchors_from_config
-
     return FusionWeightStats(anchors_from_config(cfg), list(getattr(model, "strides", (32, 16, 8))))
 
 

@@ -13,6 +13,9 @@ The twist that makes it fast: precision interpolated at a recall threshold is al
 true positive (recall only rises there, and precision between two true positives only falls), so
 each (category, area, IoU threshold) keeps only its true positives, plus cumulative counts of the
 detections before each of them. Everything is numpy over all replicates at once.
+
+VOC runs also carry the VOC matching (`asffbench.engine.voc_eval`, numpy only) of the same
+detections; its mAP and mAP07 are re-accumulated from the very same weight rows.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+
+from asffbench.engine.voc_eval import VocMatches, voc_metrics
 
 # The bootstrapped metrics: name -> (area range label, IoU threshold or None for .50:.95).
 METRICS = {
@@ -38,6 +43,7 @@ METRICS = {
     "APm": ("medium", None),
     "APl": ("large", None),
 }
+VOC_METRICS = ("mAP", "mAP07")  # VOC mAP@0.5: area (VOC2010+) and 11-point (VOC2007)
 EPS = np.spacing(1)  # pycocotools' guard against 0 / 0 in precision
 
 
@@ -71,10 +77,16 @@ class MatchedDetections:
     iou_thresholds: np.ndarray
     recall_thresholds: np.ndarray
     groups: list[Group]
+    voc: Optional[VocMatches] = None  # the VOC matching, on the same image_ids, for VOC runs
 
     @property
     def num_images(self) -> int:
         return len(self.image_ids)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """What `replicate_metrics` returns for this run: VOC mAPs first where matched."""
+        return (VOC_METRICS if self.voc is not None else ()) + tuple(METRICS)
 
 
 def load_results(gt: COCO, detections: Sequence[dict]) -> COCO:
@@ -204,7 +216,7 @@ def thresholds_reached(recall: np.ndarray, thresholds: np.ndarray) -> np.ndarray
 
 def replicate_metrics(matched: MatchedDetections, weights: np.ndarray, chunk: int = 100,
                       threads: int | None = None) -> dict[str, np.ndarray]:
-    """METRICS (fractions, NaN where undefined) for each row of `weights` (R, images).
+    """`matched.metric_names` (fractions, NaN where undefined) for each row of `weights` (R, images).
 
     Replicates go in chunks (small enough to stay in cache) over `threads` threads (default: the
     CPUs this process may use); numpy releases the GIL inside each array operation.
@@ -217,7 +229,15 @@ def replicate_metrics(matched: MatchedDetections, weights: np.ndarray, chunk: in
             parts = list(pool.map(lambda w: chunk_metrics(matched, w), chunks))
     else:
         parts = [chunk_metrics(matched, w) for w in chunks]
-    return {name: np.concatenate([p[name] for p in parts]) for name in METRICS}
+    coco = {name: np.concatenate([p[name] for p in parts]) for name in METRICS}
+    voc = replicate_voc_metrics(matched.voc, weights) if matched.voc is not None else {}
+    return {**voc, **coco}
+
+
+def replicate_voc_metrics(matches: VocMatches, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """VOC_METRICS for each row of `weights`, NaN where no class has positives."""
+    rows = [voc_metrics(matches, w) for w in weights]
+    return {name: np.array([np.nan if r[name] is None else r[name] for r in rows]) for name in VOC_METRICS}
 
 
 def usable_cpus() -> int:

@@ -3,6 +3,9 @@
 An input is a run directory (its `detections.json`, scored against the ground truth its
 evaluation used), a COCO results file (scored against `--gt`), or a quoted glob matching several
 run directories: the seeds of one sweep cell. Both sides must cover the same images.
+
+VOC runs (metrics.json says `metric: voc`, or `--metric voc`) are also matched the VOC way, and
+their mAP and mAP07 are resampled with the same image weights as the COCO metrics.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import numpy as np
 
 from asffbench.coco_format import ground_truth_dict
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, METRICS_NAME, RECORD_NAME
-from asffbench.results.bootstrap import METRICS, MatchedDetections, bootstrap_weights, match_detections
+from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME
+from asffbench.engine import voc_eval
+from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, match_detections
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, combine_seeds,
                                             compare_sides, image_set_difference, sample_run)
 
+
+METRIC_CHOICES = ("auto", "coco", "voc")  # auto: voc for runs whose metrics.json says so
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class RunInput:
     name: str
     detections: Path
     ground_truth: Path
+    voc: bool = False  # also score VOC mAP
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -45,7 +52,10 @@ def read_json(path: Path, what: str) -> Any:
 
 
 def run_ground_truth(run_dir: Path) -> Optional[Path]:
-    """The val annotation file a run's evaluation used: metrics.json, else the record's config."""
+    """The val annotation file a run's evaluation used: the copy in the run dir (VOC runs write
+    one), else the path in metrics.json, else the record's config."""
+    if (run_dir / GROUND_TRUTH_NAME).is_file():  # still right after the run dir was moved
+        return run_dir / GROUND_TRUTH_NAME
     for name in (METRICS_NAME, RECORD_NAME):
         path = run_dir / name
         if not path.is_file():
@@ -60,7 +70,22 @@ def run_ground_truth(run_dir: Path) -> Optional[Path]:
     return None
 
 
-def resolve_input(spec: str, gt: Optional[Path]) -> list[RunInput]:
+def run_metric(run_dir: Path) -> str:
+    """The metric a run was evaluated with (`coco` or `voc`, from metrics.json; `coco` without one)."""
+    path = run_dir / METRICS_NAME
+    data = read_json(path, METRICS_NAME) if path.is_file() else {}
+    return str(data.get("metric") or "coco") if isinstance(data, dict) else "coco"
+
+
+def wants_voc(path: Path, metric: str) -> bool:
+    if metric not in METRIC_CHOICES:
+        raise UserError(f"--metric {metric}: choose one of {', '.join(METRIC_CHOICES)}")
+    if metric == "auto":
+        return path.is_dir() and run_metric(path) == "voc"
+    return metric == "voc"
+
+
+def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[RunInput]:
     """The runs one side names (one, or several when `spec` is a glob)."""
     paths = [Path(p) for p in sorted(glob.glob(spec))] if glob.has_magic(spec) else [Path(spec)]
     if not paths:
@@ -71,11 +96,11 @@ def resolve_input(spec: str, gt: Optional[Path]) -> list[RunInput]:
             truth = gt or run_ground_truth(path)
             if truth is None:
                 raise UserError(f"{path}: no ground-truth path in its metrics.json or record (pass --gt ANN)")
-            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth))
+            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth, wants_voc(path, metric)))
         elif path.is_file():
             if gt is None:
                 raise UserError(f"{path}: a COCO results file needs --gt ANN (the annotation file)")
-            inputs.append(RunInput(str(path), path, gt))
+            inputs.append(RunInput(str(path), path, gt, wants_voc(path, metric)))
         else:
             raise UserError(f"{path}: no such run directory or file")
     return inputs
@@ -103,7 +128,10 @@ def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
     unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - set(gt.getImgIds())
     if unknown:
         raise UserError(f"{run.detections}: {len(unknown)} image ids are not in {run.ground_truth}")
-    return match_detections(gt, detections, max_det)
+    matched = match_detections(gt, detections, max_det)
+    if run.voc:
+        matched.voc = voc_eval.match_detections(gt.dataset, detections, matched.image_ids)
+    return matched
 
 
 @dataclass
@@ -149,8 +177,8 @@ def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetecti
 
 
 def compare_inputs(a: str, b: str, gt: Optional[Path] = None, replicates: int = DEFAULT_REPLICATES,
-                   seed: int = DEFAULT_SEED) -> Comparison:
-    runs_a, runs_b = resolve_input(a, gt), resolve_input(b, gt)
+                   seed: int = DEFAULT_SEED, metric: str = "auto") -> Comparison:
+    runs_a, runs_b = resolve_input(a, gt, metric), resolve_input(b, gt, metric)
     matched_a = [match_input(r) for r in runs_a]
     matched_b = [match_input(r) for r in runs_b]
     metrics = bootstrap_compare(matched_a, matched_b, replicates, seed)
@@ -159,20 +187,19 @@ def compare_inputs(a: str, b: str, gt: Optional[Path] = None, replicates: int = 
 
 
 def comparison_lines(result: Comparison) -> list[str]:
-    """A plain-text table: metric, A, B, Δ, interval, p (AP in percent)."""
+    """A plain-text table: metric, A, B, Δ, interval, p (AP and mAP in percent)."""
     seeds = len(result.a) > 1 or len(result.b) > 1
     header = f"{'metric':<6} {'A':>6} {'B':>6} {'Δ (B-A)':>8} {'95% interval':>17} {'p':>6}"
     lines = [f"A: {', '.join(result.a)}", f"B: {', '.join(result.b)}",
              f"{result.images} images, {result.replicates} paired bootstrap replicates (seed {result.seed})"
              + (", seeds resampled too" if seeds else ""), "",
              header + ("   seed std A / B" if seeds else "")]
-    for name in METRICS:
-        m = result.metrics[name]
+    for name, m in result.metrics.items():
         mark = " *" if m.significant else "  "
         line = (f"{name:<6} {100 * m.a:>6.2f} {100 * m.b:>6.2f} {100 * m.delta:>+8.2f} "
                 f"[{100 * m.ci95[0]:+6.2f}, {100 * m.ci95[1]:+6.2f}] {m.p:>6.3f}{mark}")
         if seeds:
             line += f" {100 * m.a_seed_std:.2f} / {100 * m.b_seed_std:.2f}"
         lines.append(line.replace("nan", "n/a"))
-    lines += ["", "*: the 95% interval of Δ excludes 0 (AP in percent)."]
+    lines += ["", "*: the 95% interval of Δ excludes 0 (AP and mAP in percent)."]
     return lines

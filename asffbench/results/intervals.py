@@ -1,4 +1,4 @@
-"""Bootstrap intervals of a report's AP deltas, from each run's detections.json.
+"""Bootstrap intervals of a report's AP (and, for VOC runs, mAP) deltas, from each run's detections.json.
 
 Every table cell against its baseline (or previous row, for cumulative tables) is a paired
 bootstrap over the val images, two-level when the cells have several seeds (see
@@ -18,12 +18,14 @@ import numpy as np
 from asffbench.errors import UserError
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
 from asffbench.record_schema import DETECTIONS_NAME
-from asffbench.results.compare import RunInput, match_input, run_ground_truth
+from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric
 from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
 from asffbench.results.tables import Cell, ResultTable
 
-# Table quantities that get intervals: the bootstrapped COCO metrics with a Δ column.
-INTERVAL_KEYS = ("AP", "APs", "APm", "APl")
+
+def interval_keys(table: ResultTable, result: dict[str, MetricDelta]) -> list[str]:
+    """The table's Δ columns that were bootstrapped (COCO AP, APs, APm, APl; VOC mAP, mAP07)."""
+    return [q.key for q in table.quantities if q.delta and q.key in result]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class RunSamples:
         if truth is None:
             return f"{run_dir.name}: no ground-truth path in metrics.json or the record"
         try:
-            return match_input(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth))
+            voc = run_metric(run_dir) == "voc"
+            return match_input(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc))
         except UserError as err:
             return str(err)
 
@@ -103,7 +106,7 @@ def add_intervals(tables: Sequence[ResultTable], replicates: int, seed: int = 0)
                 gaps.append(IntervalGap(table.title, cell.label, result))
                 table.interval_gaps.append(result)
                 continue
-            cell.intervals = {key: scaled_delta(result[key], 100.0) for key in INTERVAL_KEYS}
+            cell.intervals = {key: scaled_delta(result[key], 100.0) for key in interval_keys(table, result)}
             cell.own_ci95 = {key: m.b_ci95 for key, m in cell.intervals.items()}
             if not cell.base.own_ci95:
                 cell.base.own_ci95 = {key: m.a_ci95 for key, m in cell.intervals.items()}

@@ -167,12 +167,14 @@ def interval_notes(table: ResultTable) -> list[str]:
         return []
     notes = [f"Δ [lo, hi]: the 95% interval of Δ from a paired bootstrap over the val images "
              f"({table.bootstrap} replicates; seeds resampled too where a row has several); "
-             f"*: the interval excludes 0. AP deltas only (GFLOPs and FPS have none)."]
-    smallest = table.detectable_delta("AP")
+             f"*: the interval excludes 0. {'mAP and ' if table.voc else ''}AP deltas only "
+             f"(GFLOPs and FPS have none)."]
+    headline = "mAP" if table.voc else "AP"
+    smallest = table.detectable_delta(headline)
     if smallest is not None:
-        notes.append(f"Smallest detectable ΔAP: about {smallest:.1f} AP, the median half-width of the "
-                     "ΔAP intervals; a smaller true difference cannot be told from noise with these "
-                     "images and seeds.")
+        notes.append(f"Smallest detectable Δ{headline}: about {smallest:.1f} {headline}, the median "
+                     f"half-width of the Δ{headline} intervals; a smaller true difference cannot be "
+                     "told from noise with these images and seeds.")
     if table.interval_gaps:
         notes.append("No interval for: " + "; ".join(table.interval_gaps) + ".")
     return notes

@@ -1,4 +1,4 @@
-"""Paired bootstrap of COCO metric differences: intervals, p-values, seeds.
+"""Paired bootstrap of metric differences (COCO AP, and VOC mAP for VOC runs): intervals, p-values, seeds.
 
 Both sides are scored on the same image resamples (`bootstrap.replicate_metrics` with one shared
 weight matrix), so image difficulty cancels out of the difference. A side with several seeds
@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from asffbench.results.bootstrap import METRICS, MatchedDetections, point_metrics, replicate_metrics
+from asffbench.results.bootstrap import MatchedDetections, point_metrics, replicate_metrics
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 0
@@ -71,17 +71,24 @@ def sample_run(matched: MatchedDetections, weights: np.ndarray) -> RunSample:
 
 
 def combine_seeds(samples: Sequence[RunSample], rng: np.random.Generator) -> SideEstimate:
-    """Average the seeds; with several, every replicate draws its own seeds with replacement."""
-    point = {name: float(np.mean([s.point[name] for s in samples])) for name in METRICS}
+    """Average the seeds; with several, every replicate draws its own seeds with replacement.
+    The metrics are those every seed has."""
+    names = common_names(samples)
+    point = {name: float(np.mean([s.point[name] for s in samples])) for name in names}
     if len(samples) == 1:
-        return SideEstimate(point, samples[0].replicates, 1, {name: math.nan for name in METRICS})
+        return SideEstimate(point, samples[0].replicates, 1, {name: math.nan for name in names})
     replicates = len(samples[0].replicates["AP"])
     draws = rng.integers(0, len(samples), (replicates, len(samples)))
     rows = np.arange(replicates)[:, None]
     combined = {name: np.stack([s.replicates[name] for s in samples])[draws, rows].mean(axis=1)
-                for name in METRICS}
-    spread = {name: float(np.std([s.point[name] for s in samples], ddof=1)) for name in METRICS}
+                for name in names}
+    spread = {name: float(np.std([s.point[name] for s in samples], ddof=1)) for name in names}
     return SideEstimate(point, combined, len(samples), spread)
+
+
+def common_names(sides: Sequence[RunSample | SideEstimate]) -> list[str]:
+    """The metric names all of `sides` have, in the first one's order."""
+    return [name for name in sides[0].point if all(name in side.point for side in sides[1:])]
 
 
 def percentile_interval(values: np.ndarray) -> tuple[float, float]:
@@ -101,9 +108,9 @@ def two_sided_p(deltas: np.ndarray) -> float:
 
 
 def compare_sides(a: SideEstimate, b: SideEstimate) -> dict[str, MetricDelta]:
-    """B - A for every metric."""
+    """B - A for every metric both sides have (VOC mAP only when both are VOC runs)."""
     out = {}
-    for name in METRICS:
+    for name in common_names([a, b]):
         deltas = b.replicates[name] - a.replicates[name]
         out[name] = MetricDelta(
             a=a.point[name], b=b.point[name], delta=b.point[name] - a.point[name],

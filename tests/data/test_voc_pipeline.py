@@ -27,6 +27,13 @@ def test_voc_set_trains_and_evaluates_with_voc_map(cli, tiny_voc, tmp_path):
     defined = {name for name, ap in metrics["per_class_voc"].items() if ap["AP"] is not None}
     assert defined == {"cat", "bird"}
     assert json.loads((run_dir / "metrics.json").read_text())["conventions"]["mAP07"].startswith("VOC2007")
+    # The split, read from XML, is written beside the detections so `compare` can resample it.
+    assert metrics["ground_truth"] == str(run_dir / "ground_truth.json")
+    code, out, err = cli("compare", str(run_dir), str(run_dir), "--json", "--bootstrap", "20")
+    assert code == 0, err
+    compared = json.loads(out)["metrics"]
+    assert compared["mAP"]["a"] == pytest.approx(metrics["mAP"]) and compared["mAP07"]["delta"] == 0.0
+    assert compared["AP"]["a"] == pytest.approx(metrics["AP"])
     code, out, _ = cli("eval", *common)
     assert code == 0 and " mAP07  " in out and "COCO metrics on the same detections" in out
     code, out, _ = cli("eval", *common, "eval.metric=coco", "--json")

@@ -28,7 +28,7 @@ def test_a_broken_run_fails_alone_and_reruns_skip_across_launchers(cli, write_sw
     done, broken = read_record(out_dir / "data=synth" / "record.json"), read_record(out_dir / "data=coco" / "record.json")
     assert done["status"] == "completed" and done["error"] is None
     assert done["sweep"] == "isolation" and done["axes"] == {"data": "synth"}
-    assert done["config"]["sweep"] == {"name": "isolation", "axes": ["data"], "force": False}
+    assert done["config"]["sweep"] == {"name": "isolation", "axes": ["data"], "force": False, "isolate": False}
     assert done["config"]["run_dir"] == str(out_dir / "data=synth")
     assert set(done["metrics"]) >= {"AP", "AP50", "APs", "AR100"} and done["bench"]["params"] > 0
     assert done["versions"]["torch"] and done["hardware"]["cpu_count"] >= 1
