@@ -141,7 +141,6 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     """
     from asffbench.data import build_val_loader
     from asffbench.device import resolve_device
-    from asffbench.engine.postprocess import postprocess_settings
 
     if process_rank() != 0:
         return {}
@@ -179,8 +178,8 @@ def ground_truth_file(dataset: Any, run_dir: Path) -> str:
 
 def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
                 fusion_stats: Optional[Any] = None) -> tuple[dict, list[dict]]:
-    """The metrics (as `evaluate` returns them, less `checkpoint`) and the detections of `model`
-    on the val `loader`; writes nothing."""
+    """The metrics (as `evaluate` returns them, less `checkpoint` and `ground_truth`, which name
+    files) and the detections of `model` on the val `loader`; writes nothing."""
     from asffbench.engine.postprocess import postprocess_settings
 
     started = time.perf_counter()
@@ -204,7 +203,6 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
         num_images=len(image_ids),
         num_detections=len(detections),
         backend=choice_str(cfg.eval.backend),
-        ground_truth=str(getattr(dataset, "ann_file", "")) or None,  # what `compare` resamples
         eval_seconds=time.perf_counter() - started,
     )
     return metrics, detections

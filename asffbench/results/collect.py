@@ -109,7 +109,7 @@ def write_frame(frame: pd.DataFrame, csv_path: Path) -> list[Path]:
     try:
         write_path_atomic(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow  # noqa: F401 - only whether it imports
         except ImportError:
             return written
         parquet_path = csv_path.with_suffix(".parquet")

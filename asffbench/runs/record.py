@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
 from asffbench.environment import hardware_info, software_versions
-from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, STATUSES  # noqa: F401 - re-exported
+from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION  # noqa: F401 - RECORD_NAME re-exported
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.

@@ -13,7 +13,10 @@ from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset
 from asffbench.data.transforms import PAD_VALUE, PhotometricDistort, build_train_augment, preprocess_test_image
 from asffbench.engine.postprocess import boxes_to_original
-from test_data_pipeline import BOXES, rectangles, synth_cfg  # noqa: F401 - rectangles is a fixture
+import test_data_pipeline
+from test_data_pipeline import BOXES, synth_cfg
+
+rectangles = test_data_pipeline.rectangles  # the fixture, shared
 
 
 def red_image() -> tv_tensors.Image:
@@ -57,7 +60,7 @@ def test_stretch_fills_the_square_and_maps_back_per_axis():
     assert (boxed[:, 0] == PAD_VALUE).all() and letterbox_meta["scale"] == pytest.approx(0.64)
 
 
-def test_stretched_val_samples_map_back_to_the_original_boxes(rectangles):  # noqa: F811
+def test_stretched_val_samples_map_back_to_the_original_boxes(rectangles):
     source = CocoDataset(*rectangles)
     dataset = DetectionDataset(source, train=False, img_size=64, resize="stretch")
     for index in range(len(dataset)):

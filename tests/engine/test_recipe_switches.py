@@ -12,7 +12,7 @@ from torch import nn
 from asffbench.engine.optim import param_groups
 from asffbench.engine.postprocess import postprocess
 from asffbench.engine.schedule import build_scheduler
-from test_loss import BOX, box, make_levels, make_loss, targets
+from test_loss import BOX, make_levels, make_loss, targets
 from test_postprocess import place, silent_levels
 
 SIZE_WEIGHT = 2 - 62 * 45 / 128**2  # of BOX at 128 px

@@ -11,8 +11,9 @@ from asffbench.engine.voc_eval import match_detections as voc_match
 from asffbench.engine.voc_eval import voc_metrics
 from tests.results.coco_cases import detections, ground_truth, write_run
 from tests.results.test_compare import compare_json
-from tests.results.test_report_intervals import interval_sweep  # noqa: F401 - a fixture
+from tests.results import test_report_intervals
 
+interval_sweep = test_report_intervals.interval_sweep  # the fixture, shared
 VOC_NAMES = ("mAP", "mAP07")
 
 
@@ -111,7 +112,7 @@ def test_metric_option_forces_or_drops_voc(cli, tmp_path, gt_file, one_line_erro
 
 
 @pytest.fixture
-def voc_interval_sweep(interval_sweep):  # noqa: F811 - the imported fixture
+def voc_interval_sweep(interval_sweep):
     """The report-interval sweep, every run evaluated as a VOC run (difficult = crowd)."""
     for run in interval_sweep.iterdir():
         metrics = json.loads((make_voc(run) / "metrics.json").read_text())
