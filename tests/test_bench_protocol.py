@@ -146,6 +146,16 @@ def test_channels_last_runs_and_is_recorded():
     assert result["channels_last"] is True and result["protocol"]["channels_last"] is True
 
 
+def test_the_result_names_the_deformable_conv_it_timed():
+    from asffbench.bench.rows import flat_row
+
+    guided = [*TINY, *QUICK, "tricks.guided_anchoring=true"]
+    chosen = benchmark(compose_config([*guided, "model.deform_conv=torchvision"]))
+    assert chosen["deform_conv"] == "torchvision" and flat_row(chosen)["deform_conv"] == "torchvision"
+    assert benchmark(compose_config(guided))["deform_conv"] == "sampled"  # auto on CPU
+    assert benchmark(compose_config([*TINY, *QUICK, "tricks.guided_anchoring=false"]))["deform_conv"] is None
+
+
 @pytest.mark.slow
 def test_compile_default_runs_or_stops_with_one_line(cli, one_line_error):
     code, out, err = cli("bench", *TINY, *QUICK, "bench.compile=default", "--json")

@@ -18,7 +18,7 @@ from asffbench.memory import headline_mib
 ROW_SUFFIXES = (".jsonl", ".csv")
 
 
-COMMON_COLUMNS = ("mode", "fusion", "model", "img_size", "batch_size", "device", "device_name", "precision",
+COMMON_COLUMNS = ("mode", "fusion", "model", "deform_conv", "img_size", "batch_size", "device", "device_name", "precision",
                   "channels_last", "compile", "cudnn_benchmark", "params")
 INFER_COLUMNS = (*COMMON_COLUMNS, "fused", "input", "gmacs", "gflops", "forward_ms", "forward_ms_std",
                  "forward_ms_median", "forward_ms_p90", "nms_ms", "nms_ms_std", "nms_ms_median",

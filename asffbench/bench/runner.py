@@ -197,6 +197,31 @@ def mean_nms_candidates(model: nn.Module, batches: list, cfg: DictConfig, settin
     return sum(counts) / len(counts)
 
 
+def run_fields(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
+               batch_size: int) -> dict:
+    """What a result of either bench mode states about the timed run: model, device, settings.
+
+    `deform_conv` is the deformable-conv implementation timed (`model.deform_conv` resolved; None
+    without guided anchoring, which has no deformable conv): the speed depends on it.
+    """
+    from asffbench.build import resolved_deform_conv
+
+    return {
+        "fusion": cfg.fusion.name,
+        "model": cfg.model.name,
+        "deform_conv": resolved_deform_conv(cfg) if bool(cfg.tricks.guided_anchoring) else None,
+        "params": count_params(model),
+        "img_size": settings.img_size,
+        "batch_size": batch_size,
+        "device": device.type,
+        "device_name": device_name(device),
+        "precision": settings.precision,
+        "channels_last": settings.channels_last,
+        "compile": settings.compile,
+        "cudnn_benchmark": settings.cudnn_benchmark,
+    }
+
+
 def assemble_result(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
                     flops: FlopCount, timed: TimedModel, fitted: Fitted[SpeedResult],
                     images: TimingImages, has_weights: bool, candidates: float) -> dict:
@@ -205,25 +230,15 @@ def assemble_result(cfg: DictConfig, settings: BenchSettings, device: torch.devi
     versions = software_versions()
     return {
         "mode": "infer",
-        "fusion": cfg.fusion.name,
-        "model": cfg.model.name,
-        "params": count_params(model),
+        **run_fields(cfg, settings, device, model, fitted.batch_size),
         "params_by_part": params_by_part(model),
         "gmacs": flops.gmacs,
         "gflops": flops.gflops,
         "gmacs_by_part": flops.gmacs_by_part,
         "flops_convention": FLOPS_CONVENTION,
-        "img_size": settings.img_size,
-        "batch_size": fitted.batch_size,
-        "device": device.type,
-        "device_name": device_name(device),
-        "precision": settings.precision,
         "fused": settings.fuse,
         "fused_conv_bn_pairs": timed.fused_pairs,
-        "channels_last": settings.channels_last,
-        "compile": settings.compile,
         "compile_seconds": timed.compile_seconds,
-        "cudnn_benchmark": settings.cudnn_benchmark,
         "latency_ms": speed.latency_ms(),
         "fps": speed.fps(),
         "fps_median": speed.fps_median(),

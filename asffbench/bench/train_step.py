@@ -23,10 +23,9 @@ from torch import Tensor, nn
 
 from asffbench.memory import PeakMemory
 from asffbench.bench.oom import run_halving_on_oom
-from asffbench.bench.params import count_params
 from asffbench.bench.speed import cudnn_benchmark, images_per_second
 from asffbench.bench.stats import percentile, summarize
-from asffbench.device import device_name, synchronize
+from asffbench.device import synchronize
 from asffbench.environment import software_versions
 from asffbench.errors import UserError
 
@@ -156,22 +155,14 @@ def first_step(step, batch: tuple[Tensor, Tensor], settings) -> None:
 
 def assemble_train_result(cfg: DictConfig, settings, device: torch.device, model: nn.Module,
                           timings: StepTimings, halvings: int) -> dict:
+    from asffbench.bench.runner import run_fields
+
     step_ms = timings.step_ms
     versions = software_versions()
     return {
         "mode": "train",
-        "fusion": cfg.fusion.name,
-        "model": cfg.model.name,
-        "params": count_params(model),
-        "img_size": settings.img_size,
-        "batch_size": timings.batch_size,
-        "device": device.type,
-        "device_name": device_name(device),
-        "precision": settings.precision,
+        **run_fields(cfg, settings, device, model, timings.batch_size),
         "amp_scaler": settings.precision == "fp16",
-        "channels_last": settings.channels_last,
-        "compile": settings.compile,
-        "cudnn_benchmark": settings.cudnn_benchmark,
         "step_ms": summarize(step_ms),
         "phases_ms": {name: summarize(values) for name, values in timings.phases_ms.items()},
         "images_per_s": images_per_second(timings.batch_size, statistics.fmean(step_ms)),

@@ -61,6 +61,18 @@ def memory_text(memory: dict) -> str:
     return f"+{memory['rss_growth_mib']:.0f} MiB peak resident set"
 
 
+def add_run_rows(table, result: dict, switches: tuple[str, ...]) -> None:
+    """The rows both modes share: the deformable conv timed and the protocol with `switches`."""
+    p = result["protocol"]
+    table.add_row("deformable conv", result["deform_conv"] or "none (no guided anchoring)")
+    table.add_row(
+        "protocol",
+        f"{result['device']} ({result['device_name']}), {result['precision']}, {batch_text(result)}, "
+        f"{result['img_size']} px, " + "".join(f"{key}={result[key]}, " for key in switches)
+        + f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
+    )
+
+
 def print_table(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -85,15 +97,7 @@ def print_table(result: dict) -> None:
     table.add_row("input", f"{result['input']['description']}; "
                   f"{result['input']['nms_candidates_per_image']:.0f} boxes per image enter NMS")
     table.add_row("peak memory (timed phase)", memory_text(result["memory"]))
-    p = result["protocol"]
-    table.add_row(
-        "protocol",
-        f"{result['device']} ({result['device_name']}), {result['precision']}, "
-        f"{batch_text(result)}, {result['img_size']} px, fused={result['fused']}, "
-        f"channels_last={result['channels_last']}, compile={result['compile']}, "
-        f"cudnn_benchmark={result['cudnn_benchmark']}, "
-        f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
-    )
+    add_run_rows(table, result, ("fused", "channels_last", "compile", "cudnn_benchmark"))
     table.add_row("uncounted ops", ", ".join(result["uncounted_ops"]) or "none")
     table.add_row("torch", result["torch"])
     Console().print(table)
@@ -113,12 +117,6 @@ def print_train_table(result: dict) -> None:
     table.add_row("images/s (loader alone)", f"{result['loader']['images_per_s']:.2f} "
                   f"({result['loader']['workers']} workers)")
     table.add_row("peak memory (timed steps)", memory_text(result["memory"]))
-    p = result["protocol"]
-    table.add_row(
-        "protocol",
-        f"{result['device']} ({result['device_name']}), {result['precision']}, {batch_text(result)}, "
-        f"{result['img_size']} px, channels_last={result['channels_last']}, compile={result['compile']}, "
-        f"warmup {p['warmup']}, {p['iters']} iters x {p['repeats']} repeats, synchronized",
-    )
+    add_run_rows(table, result, ("channels_last", "compile"))
     table.add_row("torch", result["torch"])
     Console().print(table)
