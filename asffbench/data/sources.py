@@ -39,11 +39,13 @@ def check_source_paths(data_cfg: Any, split: str) -> None:
 
 
 def voc_root(data_cfg: Any) -> Path:
+    return dataset_root(data_cfg, "the VOCdevkit folder with VOC2007/, VOC2012/")
+
+
+def dataset_root(data_cfg: Any, holds: str) -> Path:
+    """`data.root`, an existing directory; `holds` says what it is for the dataset kind."""
     if not data_cfg.get("root"):
-        raise UserError(
-            "data.root: required for data=voc (the VOCdevkit folder with VOC2007/, VOC2012/); "
-            "set data.root=DIR"
-        )
+        raise UserError(f"data.root: required for data={data_cfg.name} ({holds}); set data.root=DIR")
     root = Path(data_cfg.root).expanduser()
     if not root.is_dir():
         raise UserError(f"{root}: directory not found (data.root)")
@@ -90,14 +92,7 @@ def split_paths(data_cfg: Any, split: str) -> tuple[Path, Path]:
             images = images or str(root / split)
     elif name == "coco":
         if ann is None or images is None:
-            if not data_cfg.get("root"):
-                raise UserError(
-                    "data.root: required for data=coco (the COCO 2017 folder with annotations/, "
-                    "train2017/, val2017/); set data.root=DIR"
-                )
-            root = Path(data_cfg.root).expanduser()
-            if not root.is_dir():
-                raise UserError(f"{root}: directory not found (data.root)")
+            root = dataset_root(data_cfg, "the COCO 2017 folder with annotations/, train2017/, val2017/")
             ann = ann or str(root / "annotations" / f"instances_{split}2017.json")
             images = images or str(root / f"{split}2017")
     elif name == "folder":
