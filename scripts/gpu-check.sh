@@ -43,6 +43,15 @@ result() {
     [ "$2" = PASS ] || FAILED=1
 }
 
+# report NAME START CODE FIGURE LOG: PASS with FIGURE when the command exited 0 and gave one.
+report() {
+    if [ "$3" -eq 0 ] && [ -n "$4" ]; then
+        result "$1" PASS $((SECONDS - $2)) "$4"
+    else
+        result "$1" FAIL $((SECONDS - $2)) "exit $3, see $5"
+    fi
+}
+
 # json_field FILE EXPR: a Python expression over the JSON object `r` read from FILE.
 json_field() {
     "$PY" - "$1" "$2" <<'EOF' 2>/dev/null
@@ -84,11 +93,7 @@ start=$SECONDS
 "$CLI" eval "${COMMON[@]}" fusion=asff img_size=320 run_dir="$RUN_DIR" --json >"$LOGS/eval.json" 2>"$LOGS/eval.log"
 code=$?
 ap=$(json_field "$LOGS/eval.json" "f'AP {r[\"AP\"]:.4f}, AP50 {r[\"AP50\"]:.4f} on {r[\"num_images\"]} images'")
-if [ $code -eq 0 ] && [ -n "$ap" ]; then
-    result "eval" PASS $((SECONDS - start)) "$ap"
-else
-    result "eval" FAIL $((SECONDS - start)) "exit $code, see $LOGS/eval.log"
-fi
+report "eval" $start $code "$ap" "$LOGS/eval.log"
 
 # --- bench: fp32 / fp16 / bf16, without and with torch.compile, on val images ---------------
 CKPT="$RUN_DIR/checkpoints/last.pt"
@@ -102,11 +107,7 @@ for precision in fp32 fp16 bf16; do
             bench.warmup=10 bench.iters=30 bench.repeats=1 --json >"$out" 2>"$LOGS/bench-$precision-$compile.log"
         code=$?
         figure=$(json_field "$out" "f'{r[\"fps\"]:.1f} FPS, forward median {r[\"latency_ms\"][\"forward\"][\"median\"]:.2f} ms, NMS {r[\"latency_ms\"][\"nms\"][\"median\"]:.2f} ms, {r[\"input\"][\"kind\"]} images, {r[\"memory\"][\"allocated_mib\"]:.0f} MiB'")
-        if [ $code -eq 0 ] && [ -n "$figure" ]; then
-            result "$name" PASS $((SECONDS - start)) "$figure"
-        else
-            result "$name" FAIL $((SECONDS - start)) "exit $code, see $LOGS/bench-$precision-$compile.log"
-        fi
+        report "$name" $start $code "$figure" "$LOGS/bench-$precision-$compile.log"
     done
 done
 
@@ -117,11 +118,7 @@ out="$LOGS/step.json"
     bench.warmup=3 bench.iters=10 bench.repeats=1 --json >"$out" 2>"$LOGS/step.log"
 code=$?
 figure=$(json_field "$out" "f'{r[\"images_per_s\"]:.1f} img/s at batch {r[\"batch_size\"]} (loader {r[\"loader\"][\"images_per_s\"]:.0f} img/s), fwd/loss/bwd/opt ' + '/'.join(format(p['median'], '.0f') for p in r['phases_ms'].values()) + f' ms, {r[\"memory\"][\"allocated_mib\"]:.0f} MiB'")
-if [ $code -eq 0 ] && [ -n "$figure" ]; then
-    result "step (bench --mode train)" PASS $((SECONDS - start)) "$figure"
-else
-    result "step (bench --mode train)" FAIL $((SECONDS - start)) "exit $code, see $LOGS/step.log"
-fi
+report "step (bench --mode train)" $start $code "$figure" "$LOGS/step.log"
 
 # --- sweep: 2 runs ------------------------------------------------------------------------------
 start=$SECONDS
