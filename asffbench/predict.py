@@ -39,7 +39,7 @@ def split_items(items: Sequence[str]) -> tuple[list[Path], list[str]]:
 
 def resolve_source(overrides: Sequence[str]) -> PredictSource:
     """Config and weights: a run's config (+ key=value overrides) or the composed config."""
-    from asffbench.config.compose import compose_config
+    from asffbench.config.compose import RUN_CONFIG, compose_config
     from asffbench.engine.evaluate import checkpoint_to_evaluate
     from asffbench.viz import load_run_config
 
@@ -49,9 +49,9 @@ def resolve_source(overrides: Sequence[str]) -> PredictSource:
         raise UserError("predict: no model to run; set model.weights=FILE, run_dir=DIR (a train run) "
                         "or eval.checkpoint=FILE")
     if run is not None:
-        config = run / "config.yaml"
+        config = run / RUN_CONFIG
         if not config.is_file():
-            raise UserError(f"run_dir={run}: not a run directory (no config.yaml)")
+            raise UserError(f"run_dir={run}: not a run directory (no {RUN_CONFIG})")
         cfg = load_run_config(config, overrides)
     return PredictSource(cfg, checkpoint_to_evaluate(cfg, run or Path(".")), run)
 
