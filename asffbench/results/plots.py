@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -102,15 +102,22 @@ def plot_ap_by_scale(table: ResultTable, path: Path) -> Optional[Path]:
     return save(figure, path)
 
 
-def read_loss_curve(log: Path) -> list[tuple[float, float]]:
-    """(iteration, loss) of every step line of a train_log.jsonl; unreadable lines are skipped."""
-    points = []
+def log_entries(log: Path) -> Iterator[dict]:
+    """The JSON objects of a train_log.jsonl, in order; unreadable lines are skipped."""
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a killed run
-        if not isinstance(entry, dict) or "iter" not in entry or "loss" not in entry:
+        if isinstance(entry, dict):
+            yield entry
+
+
+def read_loss_curve(log: Path) -> list[tuple[float, float]]:
+    """(iteration, loss) of every step line of a train_log.jsonl; unreadable lines are skipped."""
+    points = []
+    for entry in log_entries(log):
+        if "iter" not in entry or "loss" not in entry:
             continue
         try:
             it, loss = float(entry["iter"]), float(entry["loss"])
@@ -150,15 +157,8 @@ EVAL_KEYS = ("AP", "APs", "APm", "APl")
 
 def read_eval_curve(log: Path) -> list[tuple[int, dict]]:
     """(epochs trained, metrics) of every `train.eval_every` line of a train_log.jsonl."""
-    points = []
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict) and entry.get("event") == "eval" and isinstance(entry.get("metrics"), dict):
-            points.append((int(entry.get("epoch", 0)) + 1, entry["metrics"]))
-    return points
+    return [(int(entry.get("epoch", 0)) + 1, entry["metrics"]) for entry in log_entries(log)
+            if entry.get("event") == "eval" and isinstance(entry.get("metrics"), dict)]
 
 
 def eval_curve(record: LoadedRecord) -> list[tuple[int, dict]]:
