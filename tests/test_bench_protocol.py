@@ -166,7 +166,8 @@ def test_compile_default_runs_or_stops_with_one_line(cli, one_line_error):
         one_line_error(code, err, "bench.compile=default", "torch.compile failed")
 
 
-def test_compile_failure_names_the_operator(monkeypatch):
+@pytest.mark.parametrize("mode", [[], ["bench.mode=train", "bench.batch_size=2"]], ids=["infer", "train"])
+def test_compile_failure_names_the_operator(monkeypatch, mode):
     from asffbench.bench import runner
 
     def broken_compile(model, mode):
@@ -177,7 +178,7 @@ def test_compile_failure_names_the_operator(monkeypatch):
     monkeypatch.setattr(runner.torch, "compile", broken_compile)
     with pytest.raises(UserError, match=r"^bench.compile=default: torch.compile failed: RuntimeError: "
                                         r"Unsupported: torchvision::deform_conv2d has no meta kernel$"):
-        benchmark(compose_config([*TINY, *QUICK, "bench.compile=default"]))
+        benchmark(compose_config([*TINY, *QUICK, "bench.compile=default", *mode]))
 
 
 # --- rows --------------------------------------------------------------------------------------

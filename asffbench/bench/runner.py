@@ -9,10 +9,11 @@ out-of-memory), count the boxes entering NMS, and assemble the result.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 from omegaconf import DictConfig
@@ -159,14 +160,21 @@ def compile_model(model: nn.Module, settings: BenchSettings, device: torch.devic
     if settings.channels_last:
         sample = sample.contiguous(memory_format=torch.channels_last)
     started = time.perf_counter()
+    with compile_errors(settings), torch.inference_mode(), autocast_context(device, settings.precision):
+        compiled(sample.to(device))
+    return compiled, time.perf_counter() - started
+
+
+@contextmanager
+def compile_errors(settings: BenchSettings) -> Iterator[None]:
+    """Around the first call of a compiled model: a failure to compile becomes one line; CUDA
+    out-of-memory passes (the caller halves the batch)."""
     try:
-        with torch.inference_mode(), autocast_context(device, settings.precision):
-            compiled(sample.to(device))
+        yield
     except torch.cuda.OutOfMemoryError:
-        raise  # the batch is halved by the caller
+        raise
     except Exception as err:  # noqa: BLE001 - dynamo/inductor raise many types; all end here
         raise UserError(f"bench.compile={settings.compile}: torch.compile failed: {compile_failure(err)}") from None
-    return compiled, time.perf_counter() - started
 
 
 def compile_failure(err: BaseException) -> str:

@@ -27,7 +27,6 @@ from asffbench.bench.speed import cudnn_benchmark, images_per_second
 from asffbench.bench.stats import percentile, summarize
 from asffbench.device import synchronize
 from asffbench.environment import software_versions
-from asffbench.errors import UserError
 
 PHASES = ("forward", "loss", "backward", "optimizer")
 # Distinct batches prepared (then cycled); the first one is not counted in the loader's rate,
@@ -143,14 +142,10 @@ def first_step(step, batch: tuple[Tensor, Tensor], settings) -> None:
     if settings.compile == "false":
         step(*batch)
         return
-    from asffbench.bench.runner import compile_failure
+    from asffbench.bench.runner import compile_errors
 
-    try:
+    with compile_errors(settings):
         step(*batch)
-    except torch.cuda.OutOfMemoryError:
-        raise
-    except Exception as err:  # noqa: BLE001 - dynamo/inductor raise many types
-        raise UserError(f"bench.compile={settings.compile}: torch.compile failed: {compile_failure(err)}") from None
 
 
 def assemble_train_result(cfg: DictConfig, settings, device: torch.device, model: nn.Module,
