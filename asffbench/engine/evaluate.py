@@ -31,8 +31,7 @@ def eval_run_dir(cfg: DictConfig) -> Path:
     run directory (or, for a file outside one, its folder)."""
     if cfg.run_dir:
         return Path(cfg.run_dir)
-    weights = cfg.eval.checkpoint or cfg.model.get("weights")
-    if weights:
+    for _option, weights in configured_weights(cfg):
         checkpoint = Path(weights)
         return run_dir_of(checkpoint) or checkpoint.parent
     raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
