@@ -126,7 +126,7 @@ def training_time(records: Sequence[LoadedRecord]) -> str:
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "min_lr", "momentum", "weight_decay", "warmup_epochs",
               "ema", "amp", "max_iters_per_epoch")
 EVAL_KEYS = ("score_thresh", "nms_iou", "max_det", "backend")
-BENCH_KEYS = ("device", "device_name", "precision", "fused", "batch_size", "img_size")
+BENCH_KEYS = ("device", "device_name", "precision", "fused", "deform_conv", "batch_size", "img_size")
 
 
 def training_recipe(data: dict) -> Any:
