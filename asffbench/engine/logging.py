@@ -140,6 +140,19 @@ class TrainLogger:
             self.task = self.progress.add_task(description, total=self.iters_per_epoch, info="")
         self.progress.update(self.task, completed=in_epoch, info=text)
 
+    def has_line(self, *, epoch: int, event: str) -> bool:
+        """Whether the log already holds an `event` line of `epoch` (earlier attempts' lines too)."""
+        if not self.enabled or not self.path.is_file():
+            return False
+        for text in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(line, dict) and line.get("event") == event and line.get("epoch") == epoch:
+                return True
+        return False
+
     def write(self, record: dict) -> None:
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()

@@ -22,6 +22,7 @@ from asffbench.engine.checkpoint import last_checkpoint, save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
 from asffbench.engine.logging import TrainLogger
+from asffbench.engine.signals import signals_deferred
 from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, build_criterion re-exported
     build_criterion,
     build_data,
@@ -71,7 +72,10 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        final_loss = trainer.fit(loader, cfg.train.epochs, after_epoch_steps(cfg, env, checkpoint, seconds_so_far))
+        evaluator = PeriodicEvaluator(cfg)
+        evaluate_if_missed(trainer, evaluator, env)
+        steps = after_epoch_steps(cfg, env, checkpoint, seconds_so_far, evaluator)
+        final_loss = trainer.fit(loader, cfg.train.epochs, steps)
     finally:
         trainer.logger.close()
     attempt_seconds = time.perf_counter() - started
@@ -96,25 +100,39 @@ def build_logger(cfg: DictConfig, run_dir: Path, trainer: Trainer, env: DistEnv)
     )
 
 
-def after_epoch_steps(
-    cfg: DictConfig, env: DistEnv, checkpoint: Path, seconds_so_far: Callable[[], float]
-) -> list[EpochStep]:
-    """What follows every epoch, in order: checkpoint (rank 0), the log's epoch line, every
-    `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
+def evaluate_if_missed(trainer: Trainer, evaluator: PeriodicEvaluator, env: DistEnv) -> None:
+    """A resumed run whose earlier attempt stopped between an epoch's checkpoint and that epoch's
+    due evaluation runs the evaluation now: the weights just loaded are the ones it would have
+    measured, and the evaluation leaves the random state alone, so training goes on unchanged."""
+    done = trainer.epoch
+    if not env.is_main or done == 0 or not evaluator.due(done):
+        return
+    if not trainer.logger.has_line(epoch=done - 1, event="eval"):
+        trainer.logger.eval_result(epoch=done - 1, metrics=evaluator(trainer.final_model(), trainer.device))
 
-    The checkpoint comes first so that an epoch is logged as done only once it can be resumed.
-    It stores the training time so far (all attempts), which a resumed attempt adds to.
+
+def after_epoch_steps(
+    cfg: DictConfig,
+    env: DistEnv,
+    checkpoint: Path,
+    seconds_so_far: Callable[[], float],
+    evaluator: PeriodicEvaluator,
+) -> list[EpochStep]:
+    """What follows every epoch, in order: the checkpoint (rank 0) and the log's epoch line as one
+    step, every `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
+
+    The checkpoint comes first so that an epoch is logged as done only once it can be resumed, and
+    preemption signals wait until the line is written too: a job requeued between the two would
+    resume after an epoch whose line it never wrote. The checkpoint stores the training time so
+    far (all attempts), which a resumed attempt adds to.
     """
     plain_cfg = to_plain(cfg)
 
-    def save(trainer: Trainer, epoch: int, summary: dict) -> None:
-        if env.is_main:
-            save_checkpoint({**trainer.state_dict(plain_cfg), "train_seconds": seconds_so_far()}, checkpoint)
-
-    def log_epoch(trainer: Trainer, epoch: int, summary: dict) -> None:
-        trainer.logger.epoch_end(epoch=epoch, **summary)
-
-    evaluator = PeriodicEvaluator(cfg)
+    def checkpoint_and_log(trainer: Trainer, epoch: int, summary: dict) -> None:
+        with signals_deferred():
+            if env.is_main:
+                save_checkpoint({**trainer.state_dict(plain_cfg), "train_seconds": seconds_so_far()}, checkpoint)
+            trainer.logger.epoch_end(epoch=epoch, **summary)
 
     def evaluate_now(trainer: Trainer, epoch: int, summary: dict) -> None:
         if env.is_main and evaluator.due(epoch + 1):
@@ -123,4 +141,4 @@ def after_epoch_steps(
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()
 
-    return [save, log_epoch, evaluate_now, wait_for_all_ranks]
+    return [checkpoint_and_log, evaluate_now, wait_for_all_ranks]

@@ -50,6 +50,34 @@ def test_eval_every_logs_eval_events_and_leaves_training_alone(evaluated_run, ca
 
 
 @pytest.mark.slow
+def test_an_evaluation_cut_short_is_run_by_the_resumed_attempt(evaluated_run, cache, tmp_path, monkeypatch):
+    """Killed after epoch 0's checkpoint, during its evaluation: the resumed attempt evaluates the
+    weights it loaded first, and its eval lines equal those of the uninterrupted run."""
+    from asffbench.engine.evaluate import PeriodicEvaluator
+    from tests.engine.test_train_loop import Killed
+
+    run_dir = tmp_path / "cut"
+    real_call = PeriodicEvaluator.__call__
+
+    def killed_while_evaluating(self, model, device):
+        raise Killed()
+
+    monkeypatch.setattr(PeriodicEvaluator, "__call__", killed_while_evaluating)
+    with pytest.raises(Killed):
+        train(compose_config(asff_overrides(run_dir, cache, "train.eval_every=1")), run_dir)
+    assert [line["epoch"] for line in log_lines(run_dir) if line.get("event") == "epoch_end"] == [0]
+    monkeypatch.setattr(PeriodicEvaluator, "__call__", real_call)
+    train(compose_config(asff_overrides(run_dir, cache, "train.eval_every=1", "train.resume=true")), run_dir)
+
+    def evals(folder):  # (epoch, metrics but the timing) of every eval line
+        lines = [line for line in log_lines(folder) if line.get("event") == "eval"]
+        return [(line["epoch"], {k: v for k, v in line["metrics"].items() if k != "eval_seconds"}) for line in lines]
+
+    assert [epoch for epoch, _ in evals(run_dir)] == [0, 1]
+    assert evals(run_dir) == evals(evaluated_run[0])
+
+
+@pytest.mark.slow
 def test_fusion_weights_of_asff_sum_to_one_in_every_cell(evaluated_run, cache):
     run_dir, result = evaluated_run
     cfg = compose_config(asff_overrides(run_dir, cache))

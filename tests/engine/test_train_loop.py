@@ -87,6 +87,41 @@ def test_resume_after_a_kill_mid_epoch_gives_the_same_weights(trained, cache, tm
     assert [s["iter"] for s in steps if "iter" in s] == [0, 1, 2, 3]
 
 
+def test_preemption_right_after_a_checkpoint_still_logs_its_epoch(trained, cache, tmp_path, monkeypatch) -> None:
+    """SLURM's USR2 landing between an epoch's checkpoint and its log line: the line is written
+    before the handler runs, so the requeued attempt, which starts after that epoch, logs every epoch."""
+    import os
+    import signal
+
+    import asffbench.engine.train as train_module
+
+    run_dir = tmp_path / "preempted"
+    real_save = train_module.save_checkpoint
+
+    def save_then_signal(state, path):
+        written = real_save(state, path)
+        if state["epoch"] == 1:
+            os.kill(os.getpid(), signal.SIGUSR2)
+        return written
+
+    def preempt(signum, frame):
+        raise Killed()
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_signal)
+    previous = signal.signal(signal.SIGUSR2, preempt)
+    try:
+        with pytest.raises(Killed):
+            train(compose_config(tiny_overrides(run_dir, cache)), run_dir)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    train(compose_config(tiny_overrides(run_dir, cache, "train.resume=true")), run_dir)
+    lines = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines if line.get("event") == "epoch_end"] == [0, 1]
+    assert [line["iter"] for line in lines if "iter" in line] == [0, 1, 2, 3]
+
+
 def test_run_dir_holds_config_log_and_checkpoint(trained) -> None:
     config = (trained / "config.yaml").read_text()
     assert "name: tiny" in config
