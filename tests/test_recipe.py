@@ -96,6 +96,7 @@ def test_builders_follow_the_reference_recipe():
     assert (loss.iou_loss_form, loss.shape_loss_form, loss.mixup_weighting) == (
         "iou_squared", "iou_squared", "positive_objectness")
     assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None
+    assert loss.shared_prediction == "last_box"
     assert postprocess_settings(cfg) == {"score_thresh": 0.01, "nms_iou": 0.65, "max_det": 0, "multi_label": False}
     model = build_model(cfg)
     priors = sorted(tuple(map(float, p)) for p in model.head.levels[0].base_sizes[:3].tolist())
@@ -144,3 +145,15 @@ def test_bad_recipe_numbers_fail_at_composition(override):
 def test_bad_recipe_overrides_are_one_line_errors(cli, one_line_error, args, needles):
     code, _, err = cli(*args)
     one_line_error(code, err, *needles)
+
+
+def test_the_recipe_sweep_leaves_every_recipe_key_to_the_recipe():
+    from asffbench.runs.sweep_spec import iter_run_overrides, load_sweep
+
+    spec = load_sweep("recipe")
+    assert spec.axes["recipe"] == list(RECIPES) and not set(spec.overrides) & set(differences())
+    for combo, overrides in iter_run_overrides(spec, []):
+        plain = to_plain(compose_config(overrides))
+        for key, value in dotted_keys(recipe_file(combo["recipe"])).items():
+            section, _, name = key.rpartition(".")
+            assert plain[section][name] == value, (combo, key)

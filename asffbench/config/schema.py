@@ -89,6 +89,11 @@ class MixupWeighting(str, Enum):
     positive_objectness = "positive_objectness"  # only its positive objectness term (the reference)
 
 
+class SharedPrediction(str, Enum):
+    every_box = "every_box"  # each box assigned to a prediction trains it (their terms add up)
+    last_box = "last_box"  # the box listed last trains it, the earlier ones none (the reference)
+
+
 class WarmupForm(str, Enum):
     linear = "linear"
     power4 = "power4"  # lr x (iter / warm-up iters)^4 (the reference's burn-in)
@@ -258,6 +263,7 @@ class RecipeConfig:
     box_terms_train_shape: bool = False  # the box terms' gradient reaches the guided-anchoring shapes
     mixup_weighting: MixupWeighting = MixupWeighting.all_terms
     label_smoothing_max: Optional[float] = 0.1  # smoothing = min(1/C, this); null: 1/C
+    shared_prediction: SharedPrediction = SharedPrediction.every_box  # two boxes on one prediction
     # Optimisation.
     decay_norm_and_bias: bool = False  # weight decay on BatchNorm weights and biases too
     warmup_form: WarmupForm = WarmupForm.linear

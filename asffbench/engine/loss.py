@@ -14,11 +14,15 @@ except that unassigned predictions whose decoded box overlaps a ground truth of 
 IoU > `ignore_thresh` are left out. The positive objectness term is scaled by the box's mixup
 weight, and with `mixup_weighting="all_terms"` every other per-box term too. With
 `box_terms_train_shape` the anchors of wh and iou keep their gradient, so those terms train the
-shape branch as well (the reference). Sums are divided by the batch size.
+shape branch as well (the reference). Two boxes on one prediction (same image, level, slot and
+cell) both train it by default; with `shared_prediction="last_box"` only the one listed last does,
+as the reference's dense targets, overwritten box by box, have it (the shape term likewise, per
+slot it trains). Sums are divided by the batch size.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Optional, Sequence
 
 import torch
@@ -35,6 +39,7 @@ PART_NAMES = ("xy", "wh", "obj", "cls", "iou", "shape")
 IOU_LOSS_FORMS = ("giou", "iou_squared")
 SHAPE_LOSS_FORMS = ("l1_log", "iou_squared")
 MIXUP_WEIGHTINGS = ("all_terms", "positive_objectness")
+SHARED_PREDICTIONS = ("every_box", "last_box")
 
 
 def label_smoothing_delta(num_classes: int, cap: Optional[float] = 0.1) -> float:
@@ -66,6 +71,7 @@ class YOLOLoss(nn.Module):
         box_terms_train_shape: bool = False,
         mixup_weighting: str = "all_terms",
         label_smoothing_max: Optional[float] = 0.1,
+        shared_prediction: str = "every_box",
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -74,6 +80,7 @@ class YOLOLoss(nn.Module):
             ("iou_loss_form", iou_loss_form, IOU_LOSS_FORMS),
             ("shape_loss_form", shape_loss_form, SHAPE_LOSS_FORMS),
             ("mixup_weighting", mixup_weighting, MIXUP_WEIGHTINGS),
+            ("shared_prediction", shared_prediction, SHARED_PREDICTIONS),
         ):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
@@ -88,6 +95,7 @@ class YOLOLoss(nn.Module):
         self.box_terms_train_shape = box_terms_train_shape
         self.mixup_weighting = mixup_weighting
         self.label_smoothing_max = label_smoothing_max
+        self.shared_prediction = shared_prediction
         self.register_buffer("level_priors", priors_per_level(anchors, self.strides), persistent=False)
 
     def forward(self, levels: Sequence[LevelOutput], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
@@ -106,11 +114,12 @@ class YOLOLoss(nn.Module):
         for index, level in enumerate(levels):
             pred = level.pred.float()
             assigned = _Assigned(assignment, targets, (assignment.level == index).nonzero(as_tuple=True)[0])
-            sums["obj"] = sums["obj"] + self._objectness(level, pred, assigned, image_boxes, image_box_valid)
+            trained = assigned.select(self._training_mask(assigned, assigned.slot))
+            sums["obj"] = sums["obj"] + self._objectness(level, pred, trained, image_boxes, image_box_valid)
             if assigned.count == 0:
                 continue
-            size_weight = 2.0 - assigned.box_wh.prod(dim=1) / image_area
-            for name, value in self._box_terms(level, index, pred, assigned, size_weight).items():
+            size_weight = 2.0 - trained.box_wh.prod(dim=1) / image_area
+            for name, value in self._box_terms(level, index, pred, trained, size_weight).items():
                 sums[name] = sums[name] + value
             if self.guided_anchoring:
                 sums["shape"] = sums["shape"] + self._shape(level, index, assigned)
@@ -119,6 +128,13 @@ class YOLOLoss(nn.Module):
         total = parts_tensor.sum()
         values = torch.cat((parts_tensor.detach(), total.detach()[None])).tolist()  # one sync
         return total, dict(zip(PART_NAMES + ("total",), values))
+
+    def _training_mask(self, assigned: "_Assigned", slot: Tensor) -> Tensor:
+        """(K,) bool: the boxes that train the prediction at (their image, `slot`, their cell): all
+        of them, or with `last_box` the last one listed at each such prediction."""
+        if self.shared_prediction == "every_box":
+            return torch.ones_like(slot, dtype=torch.bool)
+        return assigned.last_at(slot)
 
     def _check_levels(self, levels: Sequence[LevelOutput]) -> None:
         strides = tuple(level.stride for level in levels)
@@ -149,7 +165,7 @@ class YOLOLoss(nn.Module):
         if assigned.count:
             flat = assigned.flat_index(pred.shape)
             obj_target.view(-1)[flat] = 1.0
-            # Two boxes on one prediction: it keeps the larger mixup weight.
+            # Two boxes on one prediction (`every_box`): it keeps the larger mixup weight.
             obj_weight = obj_weight.view(-1).scatter_reduce(0, flat, assigned.weight, "amax", include_self=False)
             obj_weight = obj_weight.view_as(obj_target)
         losses = F.binary_cross_entropy_with_logits(pred[..., 4], obj_target, reduction="none")
@@ -224,18 +240,22 @@ class YOLOLoss(nn.Module):
         cell = (assigned.cell_y, assigned.cell_x)
         bases = self._slot_bases(level, index).to(shape_pred)
         free_slot = torch.full_like(assigned.prior_slot, ANCHOR_FREE_SLOT)
-        total = shape_pred.new_zeros(assigned.count)
+        total = shape_pred.new_zeros(())
         for slot in (assigned.prior_slot, free_slot):
             predicted = shape_pred[(assigned.image, slot, *cell)]
             if self.shape_loss_form == "l1_log":
-                total = total + (predicted - torch.log(assigned.box_wh / bases[slot])).abs().sum(dim=1)
+                per_box = (predicted - torch.log(assigned.box_wh / bases[slot])).abs().sum(dim=1)
             else:
-                total = total + 1.0 - wh_iou(bases[slot] * predicted.exp(), assigned.box_wh).square()
-        return (total * self._term_weight(assigned)).sum()
+                per_box = 1.0 - wh_iou(bases[slot] * predicted.exp(), assigned.box_wh).square()
+            trains = self._training_mask(assigned, slot)
+            total = total + (per_box * self._term_weight(assigned))[trains].sum()
+        return total
 
 
 class _Assigned:
     """The K boxes assigned to one level: where they are predicted and what they are."""
+
+    PER_BOX = ("image", "slot", "prior_slot", "cell_x", "cell_y", "labels", "boxes", "weight", "centre", "box_wh")
 
     def __init__(self, assignment: Assignment, targets: Tensor, rows: Tensor) -> None:
         self.count = int(rows.numel())
@@ -249,6 +269,27 @@ class _Assigned:
         self.weight = targets[rows, 6]
         self.centre = (self.boxes[:, :2] + self.boxes[:, 2:]) / 2
         self.box_wh = (self.boxes[:, 2:] - self.boxes[:, :2]).clamp(min=1e-6)
+
+    def select(self, keep: Tensor) -> "_Assigned":
+        """The boxes where `keep` (K,) bool is true; all of them stay the same object."""
+        if bool(keep.all()):
+            return self
+        chosen = copy.copy(self)
+        for name in self.PER_BOX:
+            setattr(chosen, name, getattr(self, name)[keep])
+        chosen.count = int(keep.sum())
+        return chosen
+
+    def last_at(self, slot: Tensor) -> Tensor:
+        """(K,) bool: whether each box is the last listed of those at its (image, `slot`, cell)."""
+        keys = torch.stack((self.image, slot, self.cell_y, self.cell_x), dim=1)
+        if self.count == 0:
+            return torch.ones(0, dtype=torch.bool, device=keys.device)
+        _, group = torch.unique(keys, dim=0, return_inverse=True)
+        order = torch.arange(self.count, device=keys.device)
+        last = torch.full((int(group.max()) + 1,), -1, dtype=torch.long, device=keys.device)
+        last = last.scatter_reduce(0, group, order, "amax")
+        return last[group] == order
 
     def flat_index(self, pred_shape: torch.Size) -> Tensor:
         """Index into a flattened (B, S, H, W) tensor."""

@@ -106,6 +106,7 @@ def build_criterion(cfg: DictConfig) -> nn.Module:
         box_terms_train_shape=bool(recipe.box_terms_train_shape),
         mixup_weighting=enum_value(recipe.mixup_weighting),
         label_smoothing_max=recipe.label_smoothing_max,
+        shared_prediction=enum_value(recipe.shared_prediction),
     )
 
 

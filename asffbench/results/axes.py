@@ -12,8 +12,6 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from asffbench.results.records import MISSING_TEXT
-
 
 @dataclass(frozen=True)
 class Axis:
@@ -156,7 +154,3 @@ def determined_by(frame: pd.DataFrame, axis: Axis, earlier: list[Axis]) -> bool:
         if (counts <= 1).all():
             return True
     return False
-
-
-def is_missing(value: Any) -> bool:
-    return value is None or value == MISSING_TEXT or (isinstance(value, float) and value != value)

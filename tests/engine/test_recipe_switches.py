@@ -12,7 +12,7 @@ from torch import nn
 from asffbench.engine.optim import param_groups
 from asffbench.engine.postprocess import postprocess
 from asffbench.engine.schedule import build_scheduler
-from test_loss import BOX, make_levels, make_loss, targets
+from test_loss import BOX, box, make_levels, make_loss, targets
 from test_postprocess import place, silent_levels
 
 SIZE_WEIGHT = 2 - 62 * 45 / 128**2  # of BOX at 128 px
@@ -136,3 +136,48 @@ def test_max_det_zero_is_no_cap():
             place(levels[0], (0, 0, y, x), [32 * x + 2, 32 * y + 2, 32 * x + 30, 32 * y + 30], 0.9, {0: 0.9})
     assert len(postprocess(levels, score_thresh=0.01, max_det=10)[0]["scores"]) == 10
     assert len(postprocess(levels, score_thresh=0.01, max_det=0)[0]["scores"]) == 16
+
+
+# Two boxes in BOX's cell (3, 2) of level 1 with BOX's shape (slot 1), and one with prior 3's
+# shape (30x61, slot 0): same cell, another slot.
+SAME_SLOT = box(60, 36, 62, 45)
+OTHER_SLOT = box(52, 44, 30, 61)
+
+
+def parts_of(rows, guided: bool = False, **options) -> dict:
+    levels = make_levels(batch=1, guided=guided, seed=3)
+    _, parts = make_loss(iou_loss=True, label_smoothing=True, guided_anchoring=guided, **options)(levels, targets(*rows))
+    return parts
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_last_box_on_a_shared_prediction_is_the_only_one_that_trains_it(guided):
+    first, last = (0, 0, BOX, 1.0), (0, 2, SAME_SLOT, 1.0)
+    shared = parts_of([first, last], guided, shared_prediction="last_box")
+    assert shared == pytest.approx(parts_of([last], guided), rel=1e-6)  # the first box is dropped
+    assert parts_of([last, first], guided, shared_prediction="last_box") == pytest.approx(
+        parts_of([first], guided), rel=1e-6)  # the order decides
+    every = parts_of([first, last], guided)  # the default: both train it, their terms add up
+    for name in ("xy", "wh", "cls", "iou"):
+        assert every[name] == pytest.approx(parts_of([first], guided)[name] + parts_of([last], guided)[name], rel=1e-5)
+
+
+def test_last_box_keeps_boxes_of_other_slots_but_shares_the_anchor_free_shape():
+    first, last = (0, 0, OTHER_SLOT, 1.0), (0, 1, BOX, 1.0)
+    shared = parts_of([first, last], True, shared_prediction="last_box")
+    every = parts_of([first, last], True)
+    for name in ("xy", "wh", "cls", "iou"):  # two predictions, one box each: nothing dropped
+        assert shared[name] == pytest.approx(every[name], rel=1e-6)
+    # Shape, l1_log at shape_pred 0 (seeded preds do not touch shape_pred): each box's own prior
+    # slot, but only the last box at the cell's anchor-free slot (64x64 at stride 16).
+    def l1(w, h, base_w, base_h):
+        return abs(math.log(w / base_w)) + abs(math.log(h / base_h))
+
+    prior_terms = l1(30, 61, 30, 61) + l1(62, 45, 62, 45)
+    assert shared["shape"] == pytest.approx(prior_terms + l1(62, 45, 64, 64), rel=1e-5)
+    assert every["shape"] == pytest.approx(prior_terms + l1(62, 45, 64, 64) + l1(30, 61, 64, 64), rel=1e-5)
+
+
+def test_an_unknown_shared_prediction_rule_is_rejected():
+    with pytest.raises(ValueError, match="shared_prediction"):
+        make_loss(shared_prediction="first_box")
