@@ -87,7 +87,10 @@ def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
     from tests.runs.conftest import TINY_TRAIN
 
     sweep = tmp_path / "preempt.yaml"
-    sweep.write_text(yaml.safe_dump({"axes": {"fusion": ["asff"]}, "overrides": {**TINY_TRAIN, "train.epochs": 3}}))
+    # Epochs of all 6 iterations the data has: long enough that USR2, sent once epoch 0 is logged,
+    # lands during training rather than after it.
+    epochs = {"train.epochs": 3, "train.max_iters_per_epoch": 6}
+    sweep.write_text(yaml.safe_dump({"axes": {"fusion": ["asff"]}, "overrides": {**TINY_TRAIN, **epochs}}))
     out_dir = tmp_path / "sweep"
     run_dir = out_dir / "fusion=asff"
     proc = subprocess.Popen(
