@@ -1,4 +1,5 @@
-"""What a run record is called, which schema it follows and how a run is named.
+"""What a run record and the other files of a run directory are called, which schema the record
+follows, how a run is named, and how its train log reads.
 
 A leaf module (no torch, no hydra, nothing of asffbench): `runs/` writes records with it,
 `results/` reads them with it, and `bench/` states its FLOPs convention from it.
@@ -6,14 +7,18 @@ A leaf module (no torch, no hydra, nothing of asffbench): `runs/` writes records
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Iterator, Mapping
 
 RECORD_NAME = "record.json"
 # The evaluation's files in a run directory (written by engine.evaluate, read by results.compare).
 DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
 GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)
+# Training's JSON-lines log (written by engine.logging; read by a resumed run and by results/).
+TRAIN_LOG_NAME = "train_log.jsonl"
 SCHEMA_VERSION = 1  # DESIGN.md's record schema; readers accept records up to this version
 STATUSES = ("running", "completed", "failed", "skipped")
 
@@ -46,3 +51,14 @@ def run_name(axes: Mapping[str, Any]) -> str:
     the axis overrides), so a report names a run exactly as the folder that holds it.
     """
     return ",".join(sorted(f"{key}={format_value(value)}" for key, value in axes.items()))
+
+
+def train_log_entries(log: Path) -> Iterator[dict]:
+    """The JSON objects of a train_log.jsonl, in order; unreadable lines are skipped."""
+    for line in Path(log).read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run
+        if isinstance(entry, dict):
+            yield entry

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from asffbench.atomic import write_text_atomic
+from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
 
-LOG_NAME = "train_log.jsonl"
+LOG_NAME = TRAIN_LOG_NAME
 
 
 def format_parts(parts: dict[str, float]) -> str:
@@ -144,14 +145,7 @@ class TrainLogger:
         """Whether the log already holds an `event` line of `epoch` (earlier attempts' lines too)."""
         if not self.enabled or not self.path.is_file():
             return False
-        for text in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                line = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(line, dict) and line.get("event") == event and line.get("epoch") == epoch:
-                return True
-        return False
+        return any(e.get("event") == event and e.get("epoch") == epoch for e in train_log_entries(self.path))
 
     def write(self, record: dict) -> None:
         self.file.write(json.dumps(record) + "\n")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from asffbench.atomic import write_path_atomic
 from asffbench.errors import UserError
+from asffbench.record_schema import TRAIN_LOG_NAME
 from asffbench.results.records import (
     RECORD_NAME,
     LoadedRecord,
@@ -22,7 +23,7 @@ from asffbench.results.records import (
 
 # Files a run writes before its final record: a directory holding one but no record.json is a
 # run that never finished (killed, or still going).
-RUN_MARKERS = ("config.yaml", "train_log.jsonl")
+RUN_MARKERS = ("config.yaml", TRAIN_LOG_NAME)
 
 
 @dataclass

@@ -7,14 +7,14 @@ wrote, or None when there is nothing to draw (the report then says so).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
 from asffbench.results.axes import FUSION_LABELS
 from asffbench.results.records import LoadedRecord, run_label
 from asffbench.results.tables import Cell, ResultTable
@@ -102,21 +102,10 @@ def plot_ap_by_scale(table: ResultTable, path: Path) -> Optional[Path]:
     return save(figure, path)
 
 
-def log_entries(log: Path) -> Iterator[dict]:
-    """The JSON objects of a train_log.jsonl, in order; unreadable lines are skipped."""
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a killed run
-        if isinstance(entry, dict):
-            yield entry
-
-
 def read_loss_curve(log: Path) -> list[tuple[float, float]]:
     """(iteration, loss) of every step line of a train_log.jsonl; unreadable lines are skipped."""
     points = []
-    for entry in log_entries(log):
+    for entry in train_log_entries(log):
         if "iter" not in entry or "loss" not in entry:
             continue
         try:
@@ -131,7 +120,7 @@ def read_loss_curve(log: Path) -> list[tuple[float, float]]:
 def plot_training_curves(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
     curves = []
     for record in records:
-        log = record.run_dir / "train_log.jsonl"
+        log = record.run_dir / TRAIN_LOG_NAME
         if log.is_file():
             points = read_loss_curve(log)
             if points:
@@ -157,13 +146,13 @@ EVAL_KEYS = ("AP", "APs", "APm", "APl")
 
 def read_eval_curve(log: Path) -> list[tuple[int, dict]]:
     """(epochs trained, metrics) of every `train.eval_every` line of a train_log.jsonl."""
-    return [(int(entry.get("epoch", 0)) + 1, entry["metrics"]) for entry in log_entries(log)
+    return [(int(entry.get("epoch", 0)) + 1, entry["metrics"]) for entry in train_log_entries(log)
             if entry.get("event") == "eval" and isinstance(entry.get("metrics"), dict)]
 
 
 def eval_curve(record: LoadedRecord) -> list[tuple[int, dict]]:
     """The evaluations during training, then the final one (the record's metrics) at the last epoch."""
-    log = record.run_dir / "train_log.jsonl"
+    log = record.run_dir / TRAIN_LOG_NAME
     points = read_eval_curve(log) if log.is_file() else []
     if not points:
         return []
