@@ -114,7 +114,7 @@ class YOLOLoss(nn.Module):
         for index, level in enumerate(levels):
             pred = level.pred.float()
             assigned = _Assigned(assignment, targets, (assignment.level == index).nonzero(as_tuple=True)[0])
-            trained = assigned.select(self._training_mask(assigned, assigned.slot))
+            trained = self._training_boxes(assigned)
             sums["obj"] = sums["obj"] + self._objectness(level, pred, trained, image_boxes, image_box_valid)
             if assigned.count == 0:
                 continue
@@ -129,12 +129,12 @@ class YOLOLoss(nn.Module):
         values = torch.cat((parts_tensor.detach(), total.detach()[None])).tolist()  # one sync
         return total, dict(zip(PART_NAMES + ("total",), values))
 
-    def _training_mask(self, assigned: "_Assigned", slot: Tensor) -> Tensor:
-        """(K,) bool: the boxes that train the prediction at (their image, `slot`, their cell): all
-        of them, or with `last_box` the last one listed at each such prediction."""
+    def _training_boxes(self, assigned: "_Assigned") -> "_Assigned":
+        """The boxes that train the predictions they are assigned to: all of them (no extra work
+        on the hot path), or with `last_box` the last one listed at each prediction."""
         if self.shared_prediction == "every_box":
-            return torch.ones_like(slot, dtype=torch.bool)
-        return assigned.last_at(slot)
+            return assigned
+        return assigned.select(assigned.last_at(assigned.slot))
 
     def _check_levels(self, levels: Sequence[LevelOutput]) -> None:
         strides = tuple(level.stride for level in levels)
@@ -247,8 +247,10 @@ class YOLOLoss(nn.Module):
                 per_box = (predicted - torch.log(assigned.box_wh / bases[slot])).abs().sum(dim=1)
             else:
                 per_box = 1.0 - wh_iou(bases[slot] * predicted.exp(), assigned.box_wh).square()
-            trains = self._training_mask(assigned, slot)
-            total = total + (per_box * self._term_weight(assigned))[trains].sum()
+            weighted = per_box * self._term_weight(assigned)
+            if self.shared_prediction == "last_box":
+                weighted = weighted[assigned.last_at(slot)]
+            total = total + weighted.sum()
         return total
 
 
@@ -271,9 +273,7 @@ class _Assigned:
         self.box_wh = (self.boxes[:, 2:] - self.boxes[:, :2]).clamp(min=1e-6)
 
     def select(self, keep: Tensor) -> "_Assigned":
-        """The boxes where `keep` (K,) bool is true; all of them stay the same object."""
-        if bool(keep.all()):
-            return self
+        """The boxes where `keep` (K,) bool is true."""
         chosen = copy.copy(self)
         for name in self.PER_BOX:
             setattr(chosen, name, getattr(self, name)[keep])
