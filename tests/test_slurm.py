@@ -59,18 +59,11 @@ def test_smoke_sweep_through_submitit_slurm(cli, tmp_path):
 
 
 def epoch_end_times(run_dir) -> dict[int, float]:
-    import json
+    from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
 
-    log = run_dir / "train_log.jsonl"
-    ends = {}
-    for text in log.read_text().splitlines() if log.is_file() else []:
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue
-        if line.get("event") == "epoch_end":
-            ends[line["epoch"]] = line["time"]
-    return ends
+    log = run_dir / TRAIN_LOG_NAME
+    entries = train_log_entries(log) if log.is_file() else []
+    return {entry["epoch"]: entry["time"] for entry in entries if entry.get("event") == "epoch_end"}
 
 
 def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
