@@ -100,6 +100,30 @@ class Section:
         return {**ordered, **out}
 
 
+def part(value: Any, kind: type[S]) -> S:
+    """A section of the record, or an empty one (every field MISSING) when it is absent, null or
+    of another kind (a train-mode bench result has no latency): readers chain fields safely."""
+    return value if isinstance(value, kind) else kind()
+
+
+def or_none(value: Any) -> Any:
+    """A field with an absent value read as None (for text that does not tell the two apart)."""
+    return None if value is MISSING else value
+
+
+def unknown_keys(section: Section, prefix: str = "") -> list[str]:
+    """The dotted names of every key this version does not know, in the section and below (a
+    writer that adds a key without a field here shows up: the tests ask for none)."""
+    found = [f"{prefix}{key}" for key in section.extra]
+    for f in fields(section):
+        value = getattr(section, f.name)
+        nested = value.items() if isinstance(value, dict) else [("", value)]
+        for name, item in nested:
+            if isinstance(item, Section):
+                found += unknown_keys(item, f"{prefix}{f.name}.{name + '.' if name else ''}")
+    return found
+
+
 def to_json(value: Any) -> Any:
     if isinstance(value, Section):
         return value.to_dict()

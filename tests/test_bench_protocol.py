@@ -248,31 +248,35 @@ def test_speed_sweep_is_timing_only_and_isolated():
 # --- runs --------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_runs_time_given_weights_on_val_images_and_fresh_models_on_random(tmp_path):
+    from asffbench.record_types import unknown_keys
     from asffbench.runs.run import run_experiment
 
     cfg = compose_config([*TINY, *QUICK, "train.epochs=0", "eval.enabled=false", f"run_dir={tmp_path / 'fresh'}"])
     fresh = run_experiment(cfg)
-    assert fresh["status"] == "completed", fresh["error"]
-    assert fresh["metrics"] is None and fresh["bench"]["input"]["kind"] == "random"
+    assert fresh.status == "completed", fresh.error
+    assert fresh.metrics is None and fresh.bench.input.kind == "random"
+    assert unknown_keys(fresh) == []  # every key the run wrote has its field in record_types
     checkpoint = tmp_path / "weights.pt"
     torch.manual_seed(0)
     torch.save({"model": build_model(cfg).state_dict()}, checkpoint)
     given = run_experiment(compose_config([*TINY, *QUICK, "train.epochs=0", "eval.enabled=false",
                                            f"train.checkpoint={checkpoint}", f"run_dir={tmp_path / 'given'}"]))
-    assert given["status"] == "completed", given["error"]
-    assert given["bench"]["input"]["kind"] == "val"
+    assert given.status == "completed", given.error
+    assert given.bench.input.kind == "val"
 
 
 @pytest.mark.slow
 def test_training_logs_peak_memory_per_epoch_and_the_record_keeps_the_peak(tmp_path):
+    from asffbench.record_types import unknown_keys
     from asffbench.runs.run import run_experiment
 
     record = run_experiment(compose_config([*TINY, *QUICK, "train.epochs=2", "train.max_iters_per_epoch=1",
                                             "train.batch_size=2", "tricks.multiscale=false",
                                             f"run_dir={tmp_path}"]))
-    assert record["status"] == "completed", record["error"]
+    assert record.status == "completed", record.error
     epochs = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     peaks = [line["peak_memory"] for line in epochs if line.get("event") == "epoch_end"]
     assert len(peaks) == 2 and all(p["device"] == "cpu" and p["rss_growth_mib"] >= 0 for p in peaks)
-    assert record["train_peak_memory"]["rss_growth_mib"] == max(p["rss_growth_mib"] for p in peaks)
-    assert record["bench"]["input"]["kind"] == "val"  # the trained model, on val images
+    assert record.train_peak_memory.rss_growth_mib == max(p["rss_growth_mib"] for p in peaks)
+    assert record.bench.input.kind == "val"  # the trained model, on val images
+    assert unknown_keys(record) == []  # metrics, bench, peak memory: every key has its field

@@ -10,8 +10,8 @@ import json
 from typing import Any, Callable, Sequence
 
 from asffbench.record_schema import FLOPS_CONVENTION
-from asffbench.record_types import MISSING, Hardware, Metrics, RunRecord, Section, Versions
-from asffbench.results.records import LoadedRecord, bench, bench_run, part
+from asffbench.record_types import MISSING, Hardware, Metrics, RunRecord, Section, Versions, or_none, part
+from asffbench.results.records import LoadedRecord, bench, bench_run
 
 
 
@@ -139,13 +139,9 @@ def hardware(record: RunRecord) -> Any:
     hw = record.hardware
     if not isinstance(hw, Hardware):
         return MISSING
-    gpu = f"{known(hw.gpu_count)} x {hw.gpu}" if hw.gpu else "no GPU"
-    return f"{gpu}; CPU {known(hw.cpu)} ({known(hw.cpu_count)} cores); host {known(hw.host)}"
+    gpu = f"{or_none(hw.gpu_count)} x {hw.gpu}" if hw.gpu else "no GPU"
+    return f"{gpu}; CPU {or_none(hw.cpu)} ({or_none(hw.cpu_count)} cores); host {or_none(hw.host)}"
 
-
-def known(value: Any) -> Any:
-    """A field as the methods text shows it: an absent one as None (as a missing key read)."""
-    return None if value is MISSING else value
 
 
 def uncounted_ops(records: Sequence[LoadedRecord]) -> str:

@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 from asffbench.errors import UserError
 from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
@@ -32,6 +32,7 @@ from asffbench.record_types import (
     Stats,
     Versions,
     is_newer_schema,
+    part,
     record_from_json,
 )
 
@@ -152,15 +153,6 @@ def error_text(error: Any) -> Any:
 
 
 # --- the column table ---------------------------------------------------------------------------
-S = TypeVar("S", bound=Section)
-
-
-def part(value: Any, kind: type[S]) -> S:
-    """A section of the record, or an empty one (every field MISSING) when absent, null or of
-    another kind (a train-mode bench result has no latency)."""
-    return value if isinstance(value, kind) else kind()
-
-
 def bench(record: RunRecord) -> InferBench:
     return part(record.bench, InferBench)
 
