@@ -15,6 +15,7 @@ from asffbench.bench.stats import interquartile_range, outlier_share, percentile
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.errors import UserError
+from asffbench.record_types import bench_from_dict, unknown_keys
 
 TINY = ["model=tiny", "model.num_classes=6", "img_size=64", "device=cpu", "data.workers=0"]
 QUICK = ["bench.warmup=1", "bench.iters=2", "bench.repeats=1"]
@@ -112,6 +113,8 @@ def test_train_mode_phases_add_up_to_the_step(cli):
     assert result["images_per_s"] == pytest.approx(2 / (result["step_ms"]["mean"] / 1e3))
     assert result["loader"]["images_per_s"] > 0
     assert "rss_growth_mib" in result["memory"]
+    # Every key of the train-mode result has its field in asffbench.record_types.
+    assert unknown_keys(bench_from_dict(result)) == []
 
 
 def test_batch_size_max_needs_cuda(cli, one_line_error):
@@ -248,7 +251,6 @@ def test_speed_sweep_is_timing_only_and_isolated():
 # --- runs --------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_runs_time_given_weights_on_val_images_and_fresh_models_on_random(tmp_path):
-    from asffbench.record_types import unknown_keys
     from asffbench.runs.run import run_experiment
 
     cfg = compose_config([*TINY, *QUICK, "train.epochs=0", "eval.enabled=false", f"run_dir={tmp_path / 'fresh'}"])
@@ -267,7 +269,6 @@ def test_runs_time_given_weights_on_val_images_and_fresh_models_on_random(tmp_pa
 
 @pytest.mark.slow
 def test_training_logs_peak_memory_per_epoch_and_the_record_keeps_the_peak(tmp_path):
-    from asffbench.record_types import unknown_keys
     from asffbench.runs.run import run_experiment
 
     record = run_experiment(compose_config([*TINY, *QUICK, "train.epochs=2", "train.max_iters_per_epoch=1",
