@@ -120,7 +120,8 @@ def load_ground_truth(path: Path):
     return coco
 
 
-def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+def input_detections(run: RunInput) -> tuple[Any, list]:
+    """The ground truth (pycocotools COCO) and the checked detections (a list) of one input."""
     gt = load_ground_truth(run.ground_truth)
     detections = read_json(run.detections, "detections file")
     if not isinstance(detections, list):
@@ -128,6 +129,11 @@ def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
     unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - set(gt.getImgIds())
     if unknown:
         raise UserError(f"{run.detections}: {len(unknown)} image ids are not in {run.ground_truth}")
+    return gt, detections
+
+
+def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+    gt, detections = input_detections(run)
     matched = match_detections(gt, detections, max_det)
     if run.voc:
         matched.voc = voc_eval.match_detections(gt.dataset, detections, matched.image_ids)
