@@ -99,11 +99,15 @@ def scenario_group(area: AreaErrors, k: int, a: int, thresholds: int) -> Scenari
                 s_tp, s_excluded = tp | (is_own & (st == LOC) & fx), excluded | (is_own & (st == LOC) & ~fx)
             elif scenario in STATUS_OF_ERROR:
                 s_excluded = excluded | (is_own & (st == STATUS_OF_ERROR[scenario]))
-            group.points[scenario, t] = IouPoints(tp=np.flatnonzero(s_tp), ignored=np.flatnonzero(s_excluded))
-        gt_rows = {"base": counted_gt, "miss": counted_gt & ~area.gt_missed[t],
-                   "FN": counted_gt & area.gt_matched[t]}
-        for scenario in COUNTING:
-            group.positives[scenario, t] = per_image(area.gt_image[gt_rows.get(scenario, counted_gt)])
+            unchanged = scenario != "base" and np.array_equal(s_tp, tp) and np.array_equal(s_excluded, excluded)
+            group.points[scenario, t] = (group.points["base", t] if unchanged else  # shared: summed once
+                                         IouPoints(tp=np.flatnonzero(s_tp), ignored=np.flatnonzero(s_excluded)))
+        gt_rows = {"miss": counted_gt & ~area.gt_missed[t], "FN": counted_gt & area.gt_matched[t]}
+        group.positives["base", t] = per_image(area.gt_image[counted_gt])
+        for scenario in COUNTING[1:]:
+            rows = gt_rows.get(scenario, counted_gt)
+            group.positives[scenario, t] = (group.positives["base", t] if np.array_equal(rows, counted_gt)
+                                            else per_image(area.gt_image[rows]))
     return group
 
 
@@ -121,16 +125,21 @@ def group_sums(group: ScenarioGroup, weights: np.ndarray, recall_thresholds: np.
         kept[:, group.background] = 0.0
         seen_fg = np.cumsum(kept, axis=1)
     for t in range(thresholds):
+        done: dict[tuple, int] = {}  # a scenario that changes nothing here shares the base's sums
         for s, scenario in enumerate(SCENARIOS):
             name = "base" if scenario == "FP" else scenario
-            gt_images, gt_counts = group.positives[name, t]
+            points, (gt_images, gt_counts) = group.points[name, t], group.positives[name, t]
+            key = (id(points), id(gt_images), scenario == "FP")
+            if key in done:
+                sums[s, :, t], valid[s, :, t] = sums[done[key], :, t], valid[done[key], :, t]
+                continue
+            done[key] = s
             positives = weights[:, gt_images] @ gt_counts
-            points = group.points[name, t]
             valid[s, :, t] = positives > 0
             if s and (valid[0, :, t] & ~valid[s, :, t]).any():
                 # Every box of the class fixed away: as in TIDE, the class still counts (AP 0)
                 # while it has detections; COCO would drop it and flatter the fix.
-                counted = seen_all[:, -1] - drawn[:, points.ignored].sum(axis=1)
+                counted = drawn.sum(axis=1) - drawn[:, points.ignored].sum(axis=1)
                 valid[s, :, t] = valid[0, :, t] & ((positives > 0) | (counted > 0))
             safe = np.where(positives > 0, positives, 1.0)[:, None]
             if not points.tp.size:

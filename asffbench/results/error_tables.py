@@ -200,3 +200,6 @@ def analysis_header(result: ErrorAnalysis) -> list[str]:
 
 FOOTNOTE = ("dAP: the AP gained by fixing only that error type (TIDE's oracles, on COCOeval's matching); "
             "FP / FN: every false positive / negative fixed. *: the 95% interval of Δ excludes 0.")
+# One colour per main error type (the figure), as TIDE's summary plots distinguish them.
+ERROR_COLOURS = {"cls": "#4c72b0", "loc": "#dd8452", "both": "#55a868", "dupe": "#c44e52", "bkg": "#8172b3",
+                 "miss": "#937860"}
