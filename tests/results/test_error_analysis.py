@@ -209,3 +209,4 @@ def test_different_images_are_refused(cli, tmp_path, one_line_error):
     one_line_error(code, err, "cover different images")
     code, _, err = cli("analyze", str(tmp_path / "nowhere"))
     one_line_error(code, err, "no such run directory")
+
