@@ -15,12 +15,11 @@ AP with that fix minus AP), iou `50` or `50:95` (the mean over the analysed thre
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from asffbench.results.bootstrap import IouPoints, interpolated_sum, thresholds_reached, usable_cpus
+from asffbench.results.bootstrap import IouPoints, interpolated_sum, over_chunks, thresholds_reached
 from asffbench.results.errors import (BKG, CLS, ERROR_TYPES, IGNORED, LOC, SPECIAL_TYPES, STATUS_OF_ERROR, TP,
                                       AreaErrors, ErrorMatching)
 
@@ -189,14 +188,7 @@ def scenario_metrics(scenarios: ScenarioSet, weights: np.ndarray, chunk: int = 5
                      threads: int | None = None) -> dict[str, np.ndarray]:
     """Every `kind|iou|area` and per-class metric for each row of `weights` (R, images)."""
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    chunks = [weights[i:i + chunk] for i in range(0, len(weights), chunk)]
-    threads = min(threads or usable_cpus(), len(chunks))
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(lambda w: chunk_metrics(scenarios, w), chunks))
-    else:
-        parts = [chunk_metrics(scenarios, w) for w in chunks]
-    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    return over_chunks(lambda w: chunk_metrics(scenarios, w), weights, chunk, threads)
 
 
 def point_scenario_metrics(scenarios: ScenarioSet) -> dict[str, float]:

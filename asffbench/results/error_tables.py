@@ -16,14 +16,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from asffbench.errors import UserError
-from asffbench.results.bootstrap import bootstrap_weights
-from asffbench.results.compare import RunInput, input_detections, resolve_input
+from asffbench.results.compare import RunInput, bootstrap_compare, input_detections, resolve_input
 from asffbench.results.error_bootstrap import (ALL_IOUS, IOU50, SCENARIOS, ScenarioSet, build_scenarios,
                                                point_scenario_metrics, scenario_metrics)
 from asffbench.results.errors import match_errors
-from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample, combine_seeds,
-                                            compare_sides, image_set_difference)
+from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample
 
 KINDS = SCENARIOS[1:]  # the error types, then FP and FN
 KIND_TITLES = {"AP": "AP", "cls": "classification", "loc": "localisation", "both": "both (cls + loc)",
@@ -91,16 +88,8 @@ def analyse(a: Sequence[ScenarioSet], b: Sequence[ScenarioSet] = (), replicates:
     """(A's points, B's points, B - A with intervals); a side with several seeds is their mean."""
     if not b:
         return mean_points([point_scenario_metrics(s) for s in a]), {}, {}
-    differ = image_set_difference([a, b])
-    if differ is not None:
-        raise UserError(f"A and B cover different images: {differ}")
-    if replicates < 1:
-        raise UserError(f"--bootstrap {replicates}: must be at least 1")
-    rng = np.random.default_rng(seed)
-    weights = bootstrap_weights(a[0].num_images, replicates, rng)
-    side_a = combine_seeds([sample_scenarios(s, weights) for s in a], rng)
-    side_b = combine_seeds([sample_scenarios(s, weights) for s in b], rng)
-    return side_a.point, side_b.point, compare_sides(side_a, side_b)
+    deltas = bootstrap_compare(a, b, replicates, seed, sample=sample_scenarios)
+    return {k: m.a for k, m in deltas.items()}, {k: m.b for k, m in deltas.items()}, deltas
 
 
 def analyse_inputs(a: str, b: Optional[str] = None, gt: Optional[Path] = None,

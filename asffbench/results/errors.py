@@ -24,8 +24,6 @@ removed). A fix whose target box is ignored in the area range (another size) sup
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -34,7 +32,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from asffbench.results.bootstrap import load_results
+from asffbench.results.bootstrap import evaluated
 
 BACKGROUND_IOU = 0.1
 # A detection's status at one threshold (TP / IGNORED: COCOeval's verdict; the rest: TIDE types).
@@ -91,16 +89,6 @@ class ImageEntries:
     gt_category: np.ndarray
     gt_ignored: np.ndarray  # (G,) bool
     gt_matched: np.ndarray  # (T, G) bool
-
-
-def evaluate_once(gt: COCO, detections: Sequence[dict], max_det: int = 100) -> COCOeval:
-    """COCOeval's per-image matching (bbox, every image of `gt`), as `bootstrap.match_detections` runs it."""
-    evaluator = COCOeval(gt, load_results(gt, detections), "bbox")
-    evaluator.params.imgIds = sorted(gt.getImgIds())
-    evaluator.params.maxDets = [1, 10, max_det]
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluator.evaluate()
-    return evaluator
 
 
 def type_errors(evaluator: COCOeval, thresholds: Optional[Sequence[float]] = None) -> ErrorMatching:
@@ -252,4 +240,4 @@ def best_of_each_target(aims: np.ndarray, target: np.ndarray, scores: np.ndarray
 def match_errors(gt: COCO, detections: Sequence[dict], max_det: int = 100,
                  thresholds: Optional[Sequence[float]] = None) -> ErrorMatching:
     """COCOeval's matching of `detections` once, typed at `thresholds` (default .50:.05:.95)."""
-    return type_errors(evaluate_once(gt, detections, max_det), thresholds)
+    return type_errors(evaluated(gt, detections, max_det), thresholds)
