@@ -169,7 +169,6 @@ class DetectionDataset(Dataset):
         }
         return to_float01(image.as_subclass(Tensor)), target, meta
 
-
     def training_boxes(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(xyxy, labels) of image `index`; for training as `crowd_targets` and the box
         convention say."""
