@@ -77,11 +77,12 @@ def resolve_source(target: Path, overrides: Sequence[str]) -> VizSource:
         else:
             cfg, default_out = compose_config(list(overrides)), Path("viz")
         option = "eval.checkpoint"
-    with open_dict(cfg):  # the target names the weights, whatever the run's config said
-        cfg.eval.checkpoint = None
-        cfg.run_dir = None
-        OmegaConf.update(cfg, option, str(target))
-    weights = resolve_weights(cfg, VIZ)
+    named = cfg.copy()
+    with open_dict(named):  # the target names the weights, whatever the run's config said
+        named.eval.checkpoint = None
+        named.run_dir = None
+        OmegaConf.update(named, option, str(target))
+    weights = resolve_weights(named, VIZ)
     assert weights is not None  # the target was just set
     return VizSource(cfg, weights, default_out)
 

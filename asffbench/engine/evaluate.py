@@ -19,10 +19,11 @@ from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
 from asffbench.config.schema import choice_str
+from asffbench.data.sources import DATASETS
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME
+from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, VOC_METRIC
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
@@ -121,7 +122,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
-    from asffbench.data import build_val_loader
+    from asffbench.data.loaders import build_val_loader
     from asffbench.device import resolve_device
 
     if process_rank() != 0:
@@ -176,7 +177,7 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
     metrics: dict[str, Any] = {"metric": metric_of(cfg)}
     metrics.update({name: scores[name] for name in METRIC_NAMES})
     metrics["per_class"] = scores["per_class"]
-    if metrics["metric"] == "voc":
+    if metrics["metric"] == VOC_METRIC:
         from asffbench.engine.voc_eval import voc_evaluate
 
         metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
@@ -214,7 +215,7 @@ class PeriodicEvaluator:
         return self.every > 0 and epochs_done % self.every == 0 and epochs_done < int(self.cfg.train.epochs)
 
     def __call__(self, model: nn.Module, device: torch.device) -> dict:
-        from asffbench.data import build_val_loader
+        from asffbench.data.loaders import build_val_loader
 
         if self.data is None:
             self.data = build_val_loader(self.cfg)
@@ -231,13 +232,8 @@ class PeriodicEvaluator:
 
 def metric_of(cfg: DictConfig) -> str:
     """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
-    from asffbench.config.schema import choice_str
-    from asffbench.data.sources import VOC_KINDS
-
     metric = choice_str(cfg.eval.metric)
-    if metric == "auto":
-        return "voc" if cfg.data.name in VOC_KINDS else "coco"
-    return metric
+    return DATASETS.get(str(cfg.data.name)).default_metric if metric == "auto" else metric
 
 
 def check_classes(model: nn.Module, dataset: Any) -> None:

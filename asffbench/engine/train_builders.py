@@ -69,7 +69,7 @@ def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, res
 # --- data -----------------------------------------------------------------------------------------
 def build_data(cfg: DictConfig, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
-    from asffbench.data import build_train_loader
+    from asffbench.data.loaders import build_train_loader
 
     return build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
 
