@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ VALUES = {
 EXPECTED_PATH = {**VALUES, "run_dir": "runs/r/checkpoints/last.pt"}
 
 
+@functools.lru_cache(maxsize=None)  # composing is the slow part; the commands share the configs
 def cfg_with(*options: str, extra: tuple[str, ...] = ()):
     return compose_config(["model=tiny", *(f"{o}={VALUES[o]}" for o in options), *extra])
 
