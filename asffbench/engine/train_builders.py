@@ -110,7 +110,8 @@ def build_trainer(
     sync_bn = bool(cfg.tricks.sync_bn) and device.type == "cuda"
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
     total_batch = tcfg.batch_size * env.world_size
-    base_lr = scaled_lr(tcfg.lr, total_batch)
+    scaling = enum_value(cfg.recipe.lr_scaling)
+    base_lr = scaled_lr(tcfg.lr, total_batch, scaling=scaling)
     optimizer = build_optimizer(
         net, base_lr, tcfg.momentum, tcfg.weight_decay, decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias)
     )
@@ -121,7 +122,7 @@ def build_trainer(
         warmup_epochs=tcfg.warmup_epochs,
         cosine=cfg.tricks.cosine_lr,
         base_lr=base_lr,
-        min_lr=scaled_lr(tcfg.min_lr, total_batch),
+        min_lr=scaled_lr(tcfg.min_lr, total_batch, scaling=scaling),
         step_milestones=list(tcfg.step_milestones),
         warmup_form=enum_value(cfg.recipe.warmup_form),
         flat_epochs=float(cfg.recipe.lr_flat_epochs),
