@@ -49,8 +49,14 @@ class RunSamples:
             self.matched[run_dir] = self._match(Path(run_dir))
         return self.matched[run_dir]
 
-    @staticmethod
-    def _match(run_dir: Path) -> MatchedDetections | str:
+    def prepare(self, run: RunInput) -> MatchedDetections:
+        """What a run's replicates are computed from (a subclass may prepare something else)."""
+        return match_input(run)
+
+    def sample_of(self, matched: MatchedDetections, weights: np.ndarray) -> RunSample:
+        return sample_run(matched, weights)
+
+    def _match(self, run_dir: Path) -> MatchedDetections | str:
         if not (run_dir / DETECTIONS_NAME).is_file():
             return f"{run_dir.name}: no {DETECTIONS_NAME}"
         truth = run_ground_truth(run_dir)
@@ -58,7 +64,7 @@ class RunSamples:
             return f"{run_dir.name}: no ground-truth path in metrics.json or the record"
         try:
             voc = run_metric(run_dir) == VOC_METRIC
-            return match_input(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc))
+            return self.prepare(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc))
         except UserError as err:
             return str(err)
 
@@ -68,7 +74,7 @@ class RunSamples:
             if key not in self.weights:
                 rng = np.random.default_rng(self.seed)
                 self.weights[key] = bootstrap_weights(len(key), self.replicates, rng)
-            self.samples[run_dir] = sample_run(matched, self.weights[key])
+            self.samples[run_dir] = self.sample_of(matched, self.weights[key])
         return self.samples[run_dir]
 
     def side(self, cell: Cell) -> list[tuple[str, MatchedDetections]] | str:
