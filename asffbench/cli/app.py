@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "asffbench.cli.viz_cmd",
     "asffbench.cli.weights_cmd",
     "asffbench.cli.predict_cmd",
+    "asffbench.cli.export_cmd",
 )
 
 for _name in COMMAND_MODULES:

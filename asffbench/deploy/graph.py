@@ -1,0 +1,80 @@
+"""What the exported graph computes: the detector's raw outputs, optionally decoded and NMS-ed.
+
+Three graph forms (`GRAPHS`):
+- `raw`: per level `pred_<i>` (B, S, H, W, 5 + C) and `anchors_<i>` (B, S, H, W, 2), exactly what
+  `LevelOutput` holds, so the ONNX Runtime outputs go through the same post-processing as eager;
+- `decode`: `boxes` (B, N, 4) xyxy input px, `objectness` (B, N), `class_probs` (B, N, C);
+- `nms`: decode and class-wise NMS in the graph: `detections` (K, 7) rows (image, x1, y1, x2, y2,
+  score, label) over the whole batch, candidates scored as the evaluation does (score threshold,
+  pre-NMS top-k, multi-label); no per-image `max_det` cap (it needs a per-image sort).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops import batched_nms
+
+from asffbench.engine.postprocess import candidate_scores, decode
+from asffbench.models.outputs import DetectorOutput, LevelOutput
+
+GRAPHS = ("raw", "decode", "nms")
+
+
+def raw_output_names(levels: int) -> list[str]:
+    return [name for i in range(levels) for name in (f"pred_{i}", f"anchors_{i}")]
+
+
+def output_names(graph: str, levels: int) -> list[str]:
+    return {"raw": raw_output_names(levels), "decode": ["boxes", "objectness", "class_probs"],
+            "nms": ["detections"]}[graph]
+
+
+class ExportGraph(nn.Module):
+    """The detector with plain tensor outputs (ONNX export traces tensors, not dataclasses)."""
+
+    def __init__(self, model: nn.Module, graph: str = "raw", score_thresh: float = 0.001,
+                 nms_iou: float = 0.65, pre_nms_topk: int = 10000, multi_label: bool = True) -> None:
+        super().__init__()
+        if graph not in GRAPHS:
+            raise ValueError(f"unknown graph form {graph!r}; choose from {', '.join(GRAPHS)}")
+        self.model = model
+        self.graph = graph
+        self.score_thresh, self.nms_iou = score_thresh, nms_iou
+        self.pre_nms_topk, self.multi_label = pre_nms_topk, multi_label
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        levels = self.model(images).levels
+        if self.graph == "raw":
+            return tuple(t for level in levels for t in (level.pred, level.anchors))
+        if self.graph == "decode":
+            return decode(levels)
+        return (self.detections(levels),)
+
+    def detections(self, levels: Sequence[LevelOutput]) -> Tensor:
+        boxes, scores, best_class = candidate_scores(levels, self.multi_label)
+        num_classes = levels[0].pred.shape[-1] - 5
+        top_scores, top_index = scores.topk(min(self.pre_nms_topk, scores.shape[1]), dim=1)
+        image_index, rank = torch.nonzero(top_scores > self.score_thresh, as_tuple=True)
+        flat_index = top_index[image_index, rank]
+        cand_scores = top_scores[image_index, rank]
+        if self.multi_label:
+            box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
+            labels = flat_index % num_classes
+        else:
+            box_index = flat_index
+            labels = best_class[image_index, box_index]
+        cand_boxes = boxes[image_index, box_index]
+        kept = batched_nms(cand_boxes, cand_scores, image_index * num_classes + labels, self.nms_iou)
+        return torch.cat([image_index[kept, None].float(), cand_boxes[kept], cand_scores[kept, None],
+                          labels[kept, None].float()], dim=1)
+
+
+def levels_from_raw(outputs: Sequence[Tensor], strides: Sequence[int]) -> DetectorOutput:
+    """A `raw` graph's outputs (pred, anchors per level) as the detector's output dataclass."""
+    return DetectorOutput(levels=[
+        LevelOutput(pred=outputs[2 * i], anchors=outputs[2 * i + 1], shape_pred=None, stride=stride)
+        for i, stride in enumerate(strides)
+    ])
