@@ -156,7 +156,7 @@ def assemble_train_result(cfg: DictConfig, settings, device: torch.device, model
     versions = software_versions()
     return {
         "mode": "train",
-        **run_fields(cfg, settings, device, model, timings.batch_size),
+        **run_fields(settings, device, model, timings.batch_size),
         "amp_scaler": settings.precision == "fp16",
         "step_ms": summarize(step_ms),
         "phases_ms": {name: summarize(values) for name, values in timings.phases_ms.items()},
