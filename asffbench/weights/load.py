@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
+from asffbench.config.schema import choice_str
 from asffbench.engine.checkpoint import model_state_from
 from asffbench.errors import UserError
 from asffbench.weights.reference_layout import NoReferenceLayout, reference_names
@@ -120,7 +121,7 @@ def load_weights(
     `option` names the setting the path came from in messages (None: the path alone).
     """
     path = Path(path)
-    weights_format = str(getattr(weights_format, "value", weights_format))
+    weights_format = choice_str(weights_format)
     if weights_format not in FORMATS:
         raise UserError(f"model.weights_format={weights_format}: choose from {', '.join(FORMATS)}")
     where = f"{option}={path}" if option else str(path)
