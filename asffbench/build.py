@@ -14,7 +14,7 @@ from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
 from asffbench.config.schema import choice_str
 from asffbench.device import device_kind_of
 from asffbench.errors import UserError
-from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
+from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info, initialise
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
 from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
 
@@ -38,6 +38,8 @@ def build_yolov3(
     dropblock_keep_prob: float = 0.9,
     dropblock_epochs: int = SCHEDULE_EPOCHS,
     deform_conv: str = "torchvision",
+    dropblock_form: str = "torchvision",
+    init: str = "torch",
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
@@ -46,7 +48,10 @@ def build_yolov3(
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
     `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
-    5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
+    5 / 80 / 150 are for 300). `dropblock_form`: torchvision's drop or the reference's
+    (`DROPBLOCK_FORMS`); `init`: the initialisation applied to the built model (`INITS`:
+    `torch` defaults or the reference's). Raises KeyError (UnknownNameError) for an unknown
+    fusion or initialisation.
     """
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
@@ -58,6 +63,7 @@ def build_yolov3(
         dropblock=enhanced if dropblock is None else dropblock,
         dropblock_keep_prob=dropblock_keep_prob,
         dropblock_epochs=dropblock_epochs,
+        dropblock_form=dropblock_form,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     if compress_c is None:
@@ -72,7 +78,7 @@ def build_yolov3(
         rfb=enhanced if rfb is None else rfb,
         deform_conv=deform_conv,
     )
-    return YOLOv3(backbone, neck, fusion_module, head)
+    return initialise(YOLOv3(backbone, neck, fusion_module, head), init)
 
 
 def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
@@ -101,6 +107,8 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
         "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
         "deform_conv": resolved_deform_conv(cfg),
+        "dropblock_form": choice_str(cfg.recipe.dropblock),
+        "init": choice_str(cfg.recipe.init),
     }
 
 

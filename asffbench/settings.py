@@ -78,13 +78,14 @@ class BenchSettings:
 @dataclass(frozen=True)
 class OptimizerSettings:
     """SGD of `engine.optim.build_optimizer`; the learning rates are per 64 images (scaled by
-    the total batch when the trainer is built)."""
+    the total batch when the trainer is built, as `lr_scaling` says)."""
 
     lr: float
     min_lr: float
     momentum: float
     weight_decay: float
     decay_norm_and_bias: bool
+    lr_scaling: str  # recipe.lr_scaling: linear in the total batch, or none
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ def optimizer_settings(cfg: Any) -> OptimizerSettings:
     return OptimizerSettings(
         lr=float(train.lr), min_lr=float(train.min_lr), momentum=float(train.momentum),
         weight_decay=float(train.weight_decay), decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias),
+        lr_scaling=choice_str(cfg.recipe.lr_scaling),
     )
 
 

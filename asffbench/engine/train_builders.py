@@ -107,7 +107,7 @@ def build_trainer(
     sync_bn = bool(cfg.tricks.sync_bn) and device.type == "cuda"
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
     total_batch = tcfg.batch_size * env.world_size
-    base_lr = scaled_lr(optim.lr, total_batch)
+    base_lr = scaled_lr(optim.lr, total_batch, scaling=optim.lr_scaling)
     optimizer = build_optimizer(
         net, base_lr, optim.momentum, optim.weight_decay, decay_norm_and_bias=optim.decay_norm_and_bias
     )
@@ -118,7 +118,7 @@ def build_trainer(
         warmup_epochs=schedule.warmup_epochs,
         cosine=schedule.cosine,
         base_lr=base_lr,
-        min_lr=scaled_lr(optim.min_lr, total_batch),
+        min_lr=scaled_lr(optim.min_lr, total_batch, scaling=optim.lr_scaling),
         step_milestones=list(schedule.step_milestones),
         warmup_form=schedule.warmup_form,
         flat_epochs=schedule.flat_epochs,
