@@ -1,9 +1,10 @@
 """`predict`: detections on image files, through the test-time pipeline evaluation uses.
 
 The model comes from `model.weights=FILE` (either weights format), `eval.checkpoint=FILE` or a
-run (`run_dir=DIR`: its config.yaml and checkpoints/last.pt). Each image goes through the val
-preprocessing (`data.loaders.val_dataset`) and evaluation's post-processing settings (with the
-caller's score threshold); boxes are mapped back to original-image pixels.
+run (`run_dir=DIR`: its config.yaml and checkpoints/last.pt), as `model_source.resolve_source`
+decides. Each image goes through the val preprocessing (`data.loaders.val_dataset`) and the
+inference loop evaluation uses (`engine.inference.infer`, with evaluation's post-processing
+settings but the caller's score threshold); boxes come back in original-image pixels.
 """
 
 from __future__ import annotations

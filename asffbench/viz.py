@@ -4,7 +4,8 @@ For each sample image: one row per pyramid level (stride 32, 16, 8) with that le
 detections drawn on the image, beside the level's adaptive fusion weights alpha, beta and gamma
 (the share taken from the stride-32, -16 and -8 features, summing to one at every pixel) as heat
 maps. The model comes from a run directory (its config.yaml and checkpoints/last.pt) or from a
-checkpoint file plus overrides.
+checkpoint file plus overrides (`model_source.resolve_source`); each image goes through the
+shared inference loop (`engine.inference.infer`, per level).
 """
 
 from __future__ import annotations
