@@ -25,11 +25,11 @@ from asffbench.data.images import ImageFiles, find_images
 from asffbench.data.loaders import load_split, val_dataset
 from asffbench.device import resolve_device
 from asffbench.drawing import class_name, draw_detections
-from asffbench.engine.evaluate import load_model_for_eval
 from asffbench.engine.inference import infer, single_images
 from asffbench.errors import UserError
 from asffbench.model_source import ModelSource, resolve_source
 from asffbench.settings import postprocess_settings
+from asffbench.weights.load import build_with_weights
 
 COCO_CLASSES = 80
 
@@ -132,7 +132,7 @@ def predict(
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir}: exists and is not a directory")
     source = resolve_source(overrides)
-    model = load_model_for_eval(source.cfg, source.weights)
+    model = build_with_weights(source.cfg, source.weights)
     records = detect(model, paths, source.cfg, score_thresh, class_names_for(source, model.num_classes))
     written = []
     if out_dir is not None:

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from asffbench.build import anchors_from_config, resolved_deform_conv
 from asffbench.config.schema import choice_str
-from asffbench.data.sources import VOC_KINDS
+from asffbench.data.sources import DATASETS
 
 # bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
 MAX_BATCH_START = 256
@@ -110,11 +110,9 @@ def postprocess_settings(cfg: Any) -> PostprocessSettings:
 
 
 def eval_metric(cfg: Any) -> str:
-    """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
+    """`eval.metric`, with `auto` resolved: the dataset's default metric (`sources.DATASETS`)."""
     metric = choice_str(cfg.eval.metric)
-    if metric == "auto":
-        return "voc" if cfg.data.name in VOC_KINDS else "coco"
-    return metric
+    return DATASETS.get(str(cfg.data.name)).default_metric if metric == "auto" else metric
 
 
 def eval_settings(cfg: Any) -> EvalSettings:

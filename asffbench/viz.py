@@ -28,12 +28,12 @@ from asffbench.data.loaders import load_split
 from asffbench.data.transforms import preprocess_test_image
 from asffbench.device import resolve_device
 from asffbench.drawing import draw_detections
-from asffbench.engine.evaluate import load_model_for_eval
 from asffbench.engine.inference import infer
 from asffbench.errors import UserError
 from asffbench.model_source import ModelSource, resolve_source
 from asffbench.models import FUSIONS, fusion_info
 from asffbench.settings import postprocess_settings
+from asffbench.weights.load import build_with_weights
 
 WEIGHT_NAMES = ("α (from stride 32)", "β (from stride 16)", "γ (from stride 8)")
 
@@ -95,7 +95,6 @@ def visualize(
         adaptive = " or ".join(name for name in FUSIONS if fusion_info(name).adaptive)
         raise UserError(f"fusion.name={cfg.fusion.name}: has no adaptive fusion weights to show "
                         f"(viz needs fusion={adaptive})")
-    cfg.model.pretrained = None  # the checkpoint holds every weight
     class_names = None
     paths = find_images([Path(p) for p in images]) if images else None
     if paths is None:
@@ -104,7 +103,7 @@ def visualize(
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
     device = resolve_device(cfg.device)
-    model = load_model_for_eval(cfg, source.weights).to(device)
+    model = build_with_weights(cfg, source.weights).to(device)
     size = int(cfg.img_size)
     settings = replace(postprocess_settings(cfg), score_thresh=score_thresh)
     written = []

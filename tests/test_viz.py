@@ -56,7 +56,9 @@ def test_a_checkpoint_in_a_run_takes_the_runs_config_and_output_folder(tmp_path)
     source = resolve_source(["eval.nms_iou=0.3"], target=run / "checkpoints" / "last.pt")
     expected = to_plain(compose_config(TINY + ["fusion=asff_star", "eval.nms_iou=0.3"]))
     assert to_plain(source.cfg) == expected  # the run's config (not the defaults), plus the override
-    assert source.weights == run / "checkpoints" / "last.pt" and default_out(source) == run / "viz"
+    assert source.weights.path == run / "checkpoints" / "last.pt" and default_out(source) == run / "viz"
+    assert source.weights.option == "eval.checkpoint"
+    assert resolve_source([], target=run).weights.option == "run_dir"
     loose = tmp_path / "loose.pt"
     (run / "checkpoints" / "last.pt").rename(loose)
     source = resolve_source(TINY, target=loose)  # outside a run: composed from the overrides

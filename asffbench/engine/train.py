@@ -19,8 +19,8 @@ from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.config.compose import to_plain
-from asffbench.data import build_val_loader
-from asffbench.engine.checkpoint import last_checkpoint, save_checkpoint
+from asffbench.data.loaders import build_val_loader
+from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
 from asffbench.engine.logging import TrainLogger
@@ -37,6 +37,7 @@ from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, b
 )
 from asffbench.engine.trainer import EpochStep, NonFiniteLossError, Trainer  # noqa: F401 - re-exported
 from asffbench.settings import eval_settings
+from asffbench.weights.resolve import last_checkpoint
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
 
@@ -56,7 +57,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     run_dir = Path(run_dir)
     checkpoint = last_checkpoint(run_dir)
     device, env = setup_process(cfg)
-    resume_state = resume_state_of(cfg, checkpoint)
+    resume_state = resume_state_of(cfg, checkpoint, env.is_main)
     model = build_initial_model(cfg, device, env, resuming=resume_state is not None)
     loader = build_data(cfg, env)
     trainer = build_trainer(cfg, model, device, env, iters_per_epoch=len(loader))
