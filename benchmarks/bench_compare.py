@@ -1,0 +1,141 @@
+"""`asffbench compare a.json b.json --gt gt.json --bootstrap 1000` at val2017 size, phase by phase.
+
+Two synthetic detection files on the synthetic val2017-sized ground truth of
+`bench_bootstrap.py` (5,000 images, 80 classes, 100 detections per image), written as JSON.
+Timed: the whole command as `compare_inputs` runs it (no stored match table: files have none),
+then its phases apart: load (read the annotation and results files), match (the vectorised
+matcher, both files), replicates (the paired bootstrap). `--check` also runs pycocotools'
+`evaluate()` on file A, the matching `compare` used before: its time, and that its match table
+and point AP equal ours (table exactly, AP to 1e-9). A second `compare` of run directories reads
+their stored tables: its time is printed last.
+
+    python benchmarks/bench_compare.py [--images 5000] [--replicates 1000] [--check] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_bootstrap import synthetic_coco
+from pycocotools.cocoeval import COCOeval
+
+from asffbench.coco_format import read_ground_truth, read_results
+from asffbench.engine.coco_match import match_coco, matches_from_evaluator
+from asffbench.engine.run_matches import run_matches
+from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME
+from asffbench.results.bootstrap import matched_from_table, point_metrics
+from asffbench.results.compare import bootstrap_compare, compare_inputs
+
+
+class Clock:
+    def __enter__(self) -> "Clock":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def write_inputs(folder: Path, images: int, classes: int, detections: int) -> tuple[Path, Path, Path]:
+    gt, dets_a = synthetic_coco(images, classes, detections, seed=0)
+    _, dets_b = synthetic_coco(images, classes, detections, seed=1)  # same images, other detections
+    paths = folder / "gt.json", folder / "a.json", folder / "b.json"
+    for path, data in zip(paths, (gt.dataset, dets_a, dets_b)):
+        path.write_text(json.dumps(data))
+    return paths
+
+
+def pycocotools_check(gt_path: Path, a_path: Path, ours: dict) -> dict:
+    """pycocotools' evaluate() on A: its time, and whether its table and AP equal ours."""
+    from pycocotools.coco import COCO
+
+    gt = COCO()
+    gt.dataset = read_ground_truth(gt_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(copy.deepcopy(read_results(a_path, gt.dataset, gt_path))), "bbox")
+        evaluator.params.imgIds = sorted(gt.getImgIds())
+        with Clock() as clock:
+            evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    reference = matches_from_evaluator(evaluator)
+    same = all(np.array_equal(getattr(reference, name), getattr(ours["table"], name))
+               for name in ("image", "category", "score", "matched", "ignored", "positives"))
+    return {"pycocotools_match_seconds": round(clock.seconds, 1), "same_table": same,
+            "AP_difference": abs(float(evaluator.stats[0]) - ours["AP"])}
+
+
+def second_compare(folder: Path, a_path: Path, b_path: Path, gt_path: Path, replicates: int) -> float:
+    """Run directories whose evaluation stored their match tables: compare reads them."""
+    runs = []
+    for name, path in (("run_a", a_path), ("run_b", b_path)):
+        run = folder / name
+        run.mkdir()
+        shutil.copy(path, run / DETECTIONS_NAME)
+        (run / "metrics.json").write_text(json.dumps({"ground_truth": str(gt_path)}))
+        run_matches(run / DETECTIONS_NAME, gt_path, table=run / MATCHES_NAME)  # what evaluate leaves
+        runs.append(run)
+    with Clock() as clock:
+        compare_inputs(str(runs[0]), str(runs[1]), replicates=replicates)
+    return clock.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--classes", type=int, default=80)
+    parser.add_argument("--detections", type=int, default=100, help="per image")
+    parser.add_argument("--replicates", type=int, default=1000)
+    parser.add_argument("--check", action="store_true", help="also time and check pycocotools' matching of A")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="bench_compare."))
+    try:
+        gt_path, a_path, b_path = write_inputs(folder, args.images, args.classes, args.detections)
+        with Clock() as whole:
+            compare_inputs(str(a_path), str(b_path), gt_path, replicates=args.replicates)
+        with Clock() as load:
+            gt = read_ground_truth(gt_path)
+            dets = [read_results(path, gt, gt_path) for path in (a_path, b_path)]
+        with Clock() as match:
+            tables = [match_coco(gt, d) for d in dets]
+            matched = [matched_from_table(t) for t in tables]
+        with Clock() as replicates:
+            bootstrap_compare([matched[0]], [matched[1]], args.replicates)
+        result = {"images": args.images, "classes": args.classes, "detections_per_file": len(dets[0]),
+                  "replicates": args.replicates, "load_average_1min": round(os.getloadavg()[0], 1),
+                  "compare_seconds": round(whole.seconds, 1), "load_seconds": round(load.seconds, 1),
+                  "match_seconds": round(match.seconds, 1), "replicates_seconds": round(replicates.seconds, 1)}
+        if args.check:
+            ours = {"table": tables[0], "AP": point_metrics(matched[0])["AP"]}
+            result.update(pycocotools_check(gt_path, a_path, ours))
+        result["second_compare_seconds"] = round(second_compare(folder, a_path, b_path, gt_path, args.replicates), 1)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"compare, two files of {result['detections_per_file']:,} detections on {args.images:,} images, "
+          f"{args.replicates} replicates: {result['compare_seconds']} s (1-min load average {result['load_average_1min']})")
+    print(f"  load {result['load_seconds']} s, match (both files) {result['match_seconds']} s, "
+          f"replicates {result['replicates_seconds']} s")
+    if args.check:
+        print(f"pycocotools evaluate() on one file: {result['pycocotools_match_seconds']} s; same table: "
+              f"{result['same_table']}; |AP - pycocotools AP| = {result['AP_difference']:.1e}")
+    print(f"second compare of run directories with stored tables: {result['second_compare_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
