@@ -7,7 +7,7 @@ then its phases apart: load (read the annotation and results files), match (the 
 matcher, both files), replicates (the paired bootstrap). `--check` also runs pycocotools'
 `evaluate()` on file A, the matching `compare` used before: its time, and that its match table
 and point AP equal ours (table exactly, AP to 1e-9). A second `compare` of run directories reads
-their stored tables: its time is printed last.
+their stored tables (the run directories are set up untimed, as `eval` leaves them).
 
     python benchmarks/bench_compare.py [--images 5000] [--replicates 1000] [--check] [--json]
 """
@@ -38,12 +38,24 @@ from asffbench.results.compare import bootstrap_compare, compare_inputs
 
 
 class Clock:
+    """Wall and process CPU seconds of a block (on a shared machine the CPU time is steadier)."""
+
     def __enter__(self) -> "Clock":
-        self.start = time.perf_counter()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self.start
+        self.cpu = time.process_time() - self.cpu_start
+
+    def text(self) -> str:
+        return f"{self.seconds:.1f} s wall, {self.cpu:.1f} s CPU"
+
+
+def say(quiet: bool, line: str) -> None:
+    """Each phase as soon as it is timed: a run cut short still leaves its figures."""
+    if not quiet:
+        print(line, flush=True)
 
 
 def write_inputs(folder: Path, images: int, classes: int, detections: int) -> tuple[Path, Path, Path]:
@@ -76,7 +88,7 @@ def pycocotools_check(gt_path: Path, a_path: Path, ours: dict) -> dict:
             "AP_difference": abs(float(evaluator.stats[0]) - ours["AP"])}
 
 
-def second_compare(folder: Path, a_path: Path, b_path: Path, gt_path: Path, replicates: int) -> float:
+def second_compare(folder: Path, a_path: Path, b_path: Path, gt_path: Path, replicates: int) -> Clock:
     """Run directories whose evaluation stored their match tables: compare reads them."""
     runs = []
     for name, path in (("run_a", a_path), ("run_b", b_path)):
@@ -88,7 +100,7 @@ def second_compare(folder: Path, a_path: Path, b_path: Path, gt_path: Path, repl
         runs.append(run)
     with Clock() as clock:
         compare_inputs(str(runs[0]), str(runs[1]), replicates=replicates)
-    return clock.seconds
+    return clock
 
 
 def main() -> None:
@@ -101,40 +113,44 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    quiet = args.json
     folder = Path(tempfile.mkdtemp(prefix="bench_compare."))
     try:
         gt_path, a_path, b_path = write_inputs(folder, args.images, args.classes, args.detections)
+        say(quiet, f"two files of {args.images * args.detections:,} detections on {args.images:,} images, "
+                   f"{args.classes} classes; {args.replicates} replicates; 1-min load average {os.getloadavg()[0]:.1f}")
         with Clock() as whole:
             compare_inputs(str(a_path), str(b_path), gt_path, replicates=args.replicates)
+        say(quiet, f"compare (whole command, files): {whole.text()}")
         with Clock() as load:
             gt = read_ground_truth(gt_path)
             dets = [read_results(path, gt, gt_path) for path in (a_path, b_path)]
+        say(quiet, f"  load: {load.text()}")
         with Clock() as match:
             tables = [match_coco(gt, d) for d in dets]
             matched = [matched_from_table(t) for t in tables]
+        say(quiet, f"  match (both files): {match.text()}")
         with Clock() as replicates:
             bootstrap_compare([matched[0]], [matched[1]], args.replicates)
+        say(quiet, f"  replicates: {replicates.text()}")
         result = {"images": args.images, "classes": args.classes, "detections_per_file": len(dets[0]),
                   "replicates": args.replicates, "load_average_1min": round(os.getloadavg()[0], 1),
-                  "compare_seconds": round(whole.seconds, 1), "load_seconds": round(load.seconds, 1),
-                  "match_seconds": round(match.seconds, 1), "replicates_seconds": round(replicates.seconds, 1)}
+                  **{f"{name}_seconds": {"wall": round(clock.seconds, 1), "cpu": round(clock.cpu, 1)}
+                     for name, clock in (("compare", whole), ("load", load), ("match", match),
+                                         ("replicates", replicates))}}
+        again = second_compare(folder, a_path, b_path, gt_path, args.replicates)
+        result["second_compare_seconds"] = {"wall": round(again.seconds, 1), "cpu": round(again.cpu, 1)}
+        say(quiet, f"second compare of run directories with stored tables: {again.text()}")
         if args.check:
             ours = {"table": tables[0], "AP": point_metrics(matched[0])["AP"]}
             result.update(pycocotools_check(gt_path, a_path, ours))
-        result["second_compare_seconds"] = round(second_compare(folder, a_path, b_path, gt_path, args.replicates), 1)
+            say(quiet, f"pycocotools evaluate() on one file: {result['pycocotools_match_seconds']} s wall; same "
+                       f"table: {result['same_table']}; |AP - pycocotools AP| = {result['AP_difference']:.1e}")
+        say(quiet, f"1-min load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if args.json:
         print(json.dumps(result))
-        return
-    print(f"compare, two files of {result['detections_per_file']:,} detections on {args.images:,} images, "
-          f"{args.replicates} replicates: {result['compare_seconds']} s (1-min load average {result['load_average_1min']})")
-    print(f"  load {result['load_seconds']} s, match (both files) {result['match_seconds']} s, "
-          f"replicates {result['replicates_seconds']} s")
-    if args.check:
-        print(f"pycocotools evaluate() on one file: {result['pycocotools_match_seconds']} s; same table: "
-              f"{result['same_table']}; |AP - pycocotools AP| = {result['AP_difference']:.1e}")
-    print(f"second compare of run directories with stored tables: {result['second_compare_seconds']} s")
 
 
 if __name__ == "__main__":
