@@ -22,11 +22,10 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from bench_bootstrap import synthetic_coco
+from bench_bootstrap import Clock, add_size_arguments, synthetic_coco
 from pycocotools.cocoeval import COCOeval
 
 from asffbench.coco_format import read_ground_truth, read_results
@@ -37,19 +36,8 @@ from asffbench.results.bootstrap import matched_from_table, point_metrics
 from asffbench.results.compare import bootstrap_compare, compare_inputs
 
 
-class Clock:
-    """Wall and process CPU seconds of a block (on a shared machine the CPU time is steadier)."""
-
-    def __enter__(self) -> "Clock":
-        self.start, self.cpu_start = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.seconds = time.perf_counter() - self.start
-        self.cpu = time.process_time() - self.cpu_start
-
-    def text(self) -> str:
-        return f"{self.seconds:.1f} s wall, {self.cpu:.1f} s CPU"
+def text(clock: Clock) -> str:
+    return f"{clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU"
 
 
 def say(quiet: bool, line: str) -> None:
@@ -84,7 +72,7 @@ def pycocotools_check(gt_path: Path, a_path: Path, ours: dict) -> dict:
     reference = matches_from_evaluator(evaluator)
     same = all(np.array_equal(getattr(reference, name), getattr(ours["table"], name))
                for name in ("image", "category", "score", "matched", "ignored", "positives"))
-    return {"pycocotools_match_seconds": round(clock.seconds, 1), "same_table": same,
+    return {"pycocotools_match_seconds": round(clock.wall, 1), "same_table": same,
             "AP_difference": abs(float(evaluator.stats[0]) - ours["AP"])}
 
 
@@ -105,10 +93,7 @@ def second_compare(folder: Path, a_path: Path, b_path: Path, gt_path: Path, repl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=5000)
-    parser.add_argument("--classes", type=int, default=80)
-    parser.add_argument("--detections", type=int, default=100, help="per image")
-    parser.add_argument("--replicates", type=int, default=1000)
+    add_size_arguments(parser)
     parser.add_argument("--check", action="store_true", help="also time and check pycocotools' matching of A")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -121,26 +106,26 @@ def main() -> None:
                    f"{args.classes} classes; {args.replicates} replicates; 1-min load average {os.getloadavg()[0]:.1f}")
         with Clock() as whole:
             compare_inputs(str(a_path), str(b_path), gt_path, replicates=args.replicates)
-        say(quiet, f"compare (whole command, files): {whole.text()}")
+        say(quiet, f"compare (whole command, files): {text(whole)}")
         with Clock() as load:
             gt = read_ground_truth(gt_path)
             dets = [read_results(path, gt, gt_path) for path in (a_path, b_path)]
-        say(quiet, f"  load: {load.text()}")
+        say(quiet, f"  load: {text(load)}")
         with Clock() as match:
             tables = [match_coco(gt, d) for d in dets]
             matched = [matched_from_table(t) for t in tables]
-        say(quiet, f"  match (both files): {match.text()}")
+        say(quiet, f"  match (both files): {text(match)}")
         with Clock() as replicates:
             bootstrap_compare([matched[0]], [matched[1]], args.replicates)
-        say(quiet, f"  replicates: {replicates.text()}")
+        say(quiet, f"  replicates: {text(replicates)}")
         result = {"images": args.images, "classes": args.classes, "detections_per_file": len(dets[0]),
                   "replicates": args.replicates, "load_average_1min": round(os.getloadavg()[0], 1),
-                  **{f"{name}_seconds": {"wall": round(clock.seconds, 1), "cpu": round(clock.cpu, 1)}
+                  **{f"{name}_seconds": {"wall": round(clock.wall, 1), "cpu": round(clock.cpu, 1)}
                      for name, clock in (("compare", whole), ("load", load), ("match", match),
                                          ("replicates", replicates))}}
         again = second_compare(folder, a_path, b_path, gt_path, args.replicates)
-        result["second_compare_seconds"] = {"wall": round(again.seconds, 1), "cpu": round(again.cpu, 1)}
-        say(quiet, f"second compare of run directories with stored tables: {again.text()}")
+        result["second_compare_seconds"] = {"wall": round(again.wall, 1), "cpu": round(again.cpu, 1)}
+        say(quiet, f"second compare of run directories with stored tables: {text(again)}")
         if args.check:
             ours = {"table": tables[0], "AP": point_metrics(matched[0])["AP"]}
             result.update(pycocotools_check(gt_path, a_path, ours))
