@@ -22,6 +22,8 @@ MATCHES_NAME = "coco_matches.npz"  # the detections' match table (engine.match_t
 ESTIMATE_NAME = "estimate.json"
 # Training's JSON-lines log (written by engine.logging; read by a resumed run and by results/).
 TRAIN_LOG_NAME = "train_log.jsonl"
+# The metric family an evaluation is headed by (metrics.json and the record's `metrics.metric`).
+COCO_METRIC, VOC_METRIC = "coco", "voc"
 SCHEMA_VERSION = 1  # DESIGN.md's record schema; readers accept records up to this version
 STATUSES = ("running", "completed", "failed", "skipped")
 

@@ -1,8 +1,9 @@
 """`asffbench compare A B`: paired bootstrap of two runs (or two cells of seeds) on one val set.
 
 An input is a run directory (its `detections.json`, scored against the ground truth its
-evaluation used; its stored match table, `coco_matches.npz`, saves matching it again), a COCO results file (scored against `--gt`), or a quoted glob matching several
-run directories: the seeds of one sweep cell. Both sides must cover the same images.
+evaluation used; its stored match table, `coco_matches.npz`, saves matching it again), a COCO
+results file (scored against `--gt`), or a quoted glob matching several run directories: the
+seeds of one sweep cell. Both sides must cover the same images.
 
 VOC runs (metrics.json says `metric: voc`, or `--metric voc`) are also matched the VOC way, and
 their mAP and mAP07 are resampled with the same image weights as the COCO metrics.
@@ -10,24 +11,29 @@ their mAP and mAP07 are resampled with the same image weights as the COCO metric
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+from pycocotools.coco import COCO
 
-from asffbench.coco_format import read_json
+from asffbench.coco_format import read_ground_truth, read_json, read_results
 from asffbench.engine.run_matches import run_matches
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, RECORD_NAME
+from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME,
+                                     RECORD_NAME, VOC_METRIC)
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table
-from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, combine_seeds,
-                                            compare_sides, image_set_difference, sample_run)
+from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
+                                            combine_seeds, compare_sides, image_set_difference, sample_run)
 
 
-METRIC_CHOICES = ("auto", "coco", "voc")  # auto: voc for runs whose metrics.json says so
+METRIC_CHOICES = ("auto", COCO_METRIC, VOC_METRIC)  # auto: voc for runs whose metrics.json says so
 
 
 @dataclass(frozen=True)
@@ -62,15 +68,15 @@ def run_metric(run_dir: Path) -> str:
     """The metric a run was evaluated with (`coco` or `voc`, from metrics.json; `coco` without one)."""
     path = run_dir / METRICS_NAME
     data = read_json(path, METRICS_NAME) if path.is_file() else {}
-    return str(data.get("metric") or "coco") if isinstance(data, dict) else "coco"
+    return str(data.get("metric") or COCO_METRIC) if isinstance(data, dict) else COCO_METRIC
 
 
 def wants_voc(path: Path, metric: str) -> bool:
     if metric not in METRIC_CHOICES:
         raise UserError(f"--metric {metric}: choose one of {', '.join(METRIC_CHOICES)}")
     if metric == "auto":
-        return path.is_dir() and run_metric(path) == "voc"
-    return metric == "voc"
+        return path.is_dir() and run_metric(path) == VOC_METRIC
+    return metric == VOC_METRIC
 
 
 def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[RunInput]:
@@ -93,6 +99,22 @@ def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[R
         else:
             raise UserError(f"{path}: no such run directory or file")
     return inputs
+
+
+@lru_cache(maxsize=8)
+def load_ground_truth(path: Path) -> Any:
+    """The annotation file as a pycocotools COCO (the error analysis matches with COCOeval)."""
+    coco = COCO()
+    coco.dataset = read_ground_truth(path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def input_detections(run: RunInput) -> tuple[Any, list]:
+    """The ground truth (pycocotools COCO) and the checked detections (a list) of one input."""
+    gt = load_ground_truth(run.ground_truth)
+    return gt, read_results(run.detections, gt.dataset, run.ground_truth)
 
 
 def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
@@ -131,8 +153,10 @@ class Comparison:
 
 
 def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetections],
-                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED) -> dict[str, MetricDelta]:
-    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets."""
+                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED,
+                      sample: Callable[[Any, np.ndarray], RunSample] = sample_run) -> dict[str, MetricDelta]:
+    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets.
+    `sample` scores one input on the resamples (`analyze` passes its error scenarios)."""
     differ = image_set_difference([a, b])
     if differ is not None:
         raise UserError(f"A and B cover different images: {differ}")
@@ -140,8 +164,8 @@ def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetecti
         raise UserError(f"--bootstrap {replicates}: must be at least 1")
     rng = np.random.default_rng(seed)
     weights = bootstrap_weights(a[0].num_images, replicates, rng)
-    side_a = combine_seeds([sample_run(m, weights) for m in a], rng)
-    side_b = combine_seeds([sample_run(m, weights) for m in b], rng)
+    side_a = combine_seeds([sample(m, weights) for m in a], rng)
+    side_b = combine_seeds([sample(m, weights) for m in b], rng)
     return compare_sides(side_a, side_b)
 
 
