@@ -28,7 +28,7 @@ from asffbench.bench.oom import run_halving_on_oom
 from asffbench.bench.runner import BenchSettings, compile_errors, model_to_measure, run_fields
 from asffbench.bench.speed import cudnn_benchmark, images_per_second
 from asffbench.bench.stats import percentile, summarize
-from asffbench.data import build_train_loader
+from asffbench.data.loaders import build_train_loader
 from asffbench.device import synchronize
 from asffbench.engine.distributed import DistEnv
 from asffbench.engine.train_builders import build_trainer

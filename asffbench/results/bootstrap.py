@@ -26,7 +26,7 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -102,14 +102,19 @@ def load_results(gt: COCO, detections: Sequence[dict]) -> COCO:
     return empty
 
 
-def match_detections(gt: COCO, detections: Sequence[dict], max_det: int = 100) -> MatchedDetections:
-    """Run COCOeval's per-image matching (bbox, every image of `gt`) once and keep its outcome."""
+def evaluated(gt: COCO, detections: Sequence[dict], max_det: int = 100) -> COCOeval:
+    """COCOeval after its per-image matching (bbox, every image of `gt`, once)."""
     evaluator = COCOeval(gt, load_results(gt, detections), "bbox")
     evaluator.params.imgIds = sorted(gt.getImgIds())
     evaluator.params.maxDets = [1, 10, max_det]
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator.evaluate()
-    return matched_from(evaluator)
+    return evaluator
+
+
+def match_detections(gt: COCO, detections: Sequence[dict], max_det: int = 100) -> MatchedDetections:
+    """Run COCOeval's per-image matching once and keep its outcome."""
+    return matched_from(evaluated(gt, detections, max_det))
 
 
 def matched_from(evaluator: COCOeval) -> MatchedDetections:
@@ -222,16 +227,22 @@ def replicate_metrics(matched: MatchedDetections, weights: np.ndarray, chunk: in
     CPUs this process may use); numpy releases the GIL inside each array operation.
     """
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    coco = over_chunks(lambda w: chunk_metrics(matched, w), weights, chunk, threads)
+    voc = replicate_voc_metrics(matched.voc, weights) if matched.voc is not None else {}
+    return {**voc, **coco}
+
+
+def over_chunks(metrics: Callable[[np.ndarray], dict[str, np.ndarray]], weights: np.ndarray, chunk: int,
+                threads: int | None) -> dict[str, np.ndarray]:
+    """`metrics` of the rows of `weights`, chunk by chunk over threads, joined."""
     chunks = [weights[i:i + chunk] for i in range(0, len(weights), chunk)]
     threads = min(threads or usable_cpus(), len(chunks))
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(lambda w: chunk_metrics(matched, w), chunks))
+            parts = list(pool.map(metrics, chunks))
     else:
-        parts = [chunk_metrics(matched, w) for w in chunks]
-    coco = {name: np.concatenate([p[name] for p in parts]) for name in METRICS}
-    voc = replicate_voc_metrics(matched.voc, weights) if matched.voc is not None else {}
-    return {**voc, **coco}
+        parts = [metrics(w) for w in chunks]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 def replicate_voc_metrics(matches: VocMatches, weights: np.ndarray) -> dict[str, np.ndarray]:

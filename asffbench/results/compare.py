@@ -18,20 +18,21 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from asffbench.coco_format import ground_truth_dict
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME
+from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME,
+                                     VOC_METRIC)
 from asffbench.engine import voc_eval
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, match_detections
-from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, combine_seeds,
-                                            compare_sides, image_set_difference, sample_run)
+from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
+                                            combine_seeds, compare_sides, image_set_difference, sample_run)
 
 
-METRIC_CHOICES = ("auto", "coco", "voc")  # auto: voc for runs whose metrics.json says so
+METRIC_CHOICES = ("auto", COCO_METRIC, VOC_METRIC)  # auto: voc for runs whose metrics.json says so
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,15 @@ def run_metric(run_dir: Path) -> str:
     """The metric a run was evaluated with (`coco` or `voc`, from metrics.json; `coco` without one)."""
     path = run_dir / METRICS_NAME
     data = read_json(path, METRICS_NAME) if path.is_file() else {}
-    return str(data.get("metric") or "coco") if isinstance(data, dict) else "coco"
+    return str(data.get("metric") or COCO_METRIC) if isinstance(data, dict) else COCO_METRIC
 
 
 def wants_voc(path: Path, metric: str) -> bool:
     if metric not in METRIC_CHOICES:
         raise UserError(f"--metric {metric}: choose one of {', '.join(METRIC_CHOICES)}")
     if metric == "auto":
-        return path.is_dir() and run_metric(path) == "voc"
-    return metric == "voc"
+        return path.is_dir() and run_metric(path) == VOC_METRIC
+    return metric == VOC_METRIC
 
 
 def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[RunInput]:
@@ -120,7 +121,8 @@ def load_ground_truth(path: Path):
     return coco
 
 
-def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+def input_detections(run: RunInput) -> tuple[Any, list]:
+    """The ground truth (pycocotools COCO) and the checked detections (a list) of one input."""
     gt = load_ground_truth(run.ground_truth)
     detections = read_json(run.detections, "detections file")
     if not isinstance(detections, list):
@@ -128,6 +130,11 @@ def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
     unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - set(gt.getImgIds())
     if unknown:
         raise UserError(f"{run.detections}: {len(unknown)} image ids are not in {run.ground_truth}")
+    return gt, detections
+
+
+def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+    gt, detections = input_detections(run)
     matched = match_detections(gt, detections, max_det)
     if run.voc:
         matched.voc = voc_eval.match_detections(gt.dataset, detections, matched.image_ids)
@@ -162,8 +169,10 @@ class Comparison:
 
 
 def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetections],
-                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED) -> dict[str, MetricDelta]:
-    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets."""
+                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED,
+                      sample: Callable[[Any, np.ndarray], RunSample] = sample_run) -> dict[str, MetricDelta]:
+    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets.
+    `sample` scores one input on the resamples (`analyze` passes its error scenarios)."""
     differ = image_set_difference([a, b])
     if differ is not None:
         raise UserError(f"A and B cover different images: {differ}")
@@ -171,8 +180,8 @@ def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetecti
         raise UserError(f"--bootstrap {replicates}: must be at least 1")
     rng = np.random.default_rng(seed)
     weights = bootstrap_weights(a[0].num_images, replicates, rng)
-    side_a = combine_seeds([sample_run(m, weights) for m in a], rng)
-    side_b = combine_seeds([sample_run(m, weights) for m in b], rng)
+    side_a = combine_seeds([sample(m, weights) for m in a], rng)
+    side_b = combine_seeds([sample(m, weights) for m in b], rng)
     return compare_sides(side_a, side_b)
 
 

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
+from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
 from asffbench.results.intervals import add_intervals
@@ -38,6 +39,8 @@ class ReportSummary:
     failed: list[Gap] = field(default_factory=list)
     missing: list[Gap] = field(default_factory=list)
     problems: int = 0
+    errors: list[ErrorSection] = field(default_factory=list)  # the error analysis, a section per table
+    error_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
 
     @property
     def report(self) -> Path:
@@ -100,6 +103,19 @@ def write_figures(tables: list[ResultTable], collection: Collection, out: Path) 
     return [p for p in written if p is not None]
 
 
+def write_error_figures(sections: list[ErrorSection], out: Path) -> dict[str, str]:
+    from asffbench.results.error_plots import plot_error_bars  # matplotlib only when there is something to draw
+
+    folder = out / "figures"
+    folder.mkdir(exist_ok=True)
+    written = {}
+    for section in sections:
+        path = plot_error_bars(section, folder / f"errors_{section.table.name.replace('.', '_')}.png")
+        if path is not None:
+            written[section.table.name] = f"figures/{path.name}"
+    return written
+
+
 def completed(collection: Collection) -> list:
     return [r for r in collection.records if r.data.get("status") == "completed"]
 
@@ -120,6 +136,8 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
+    if summary.tables:
+        out += ["## Error analysis\n", error_markdown(summary.errors, summary.error_figures)]
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
@@ -154,6 +172,7 @@ def fill_report(tmp: Path, summary: ReportSummary, collection: Collection, table
             path.write_text(render(table, table_format), encoding="utf-8")
     figures = write_figures(summary.tables, collection, tmp) if collection.records else []
     summary.figures = [summary.out_dir / "figures" / p.name for p in figures]
+    summary.error_figures = write_error_figures(summary.errors, tmp) if summary.errors else {}
     (tmp / REPORT_NAME).write_text(report_markdown(summary, collection, table_format), encoding="utf-8")
 
 
@@ -177,7 +196,8 @@ def write_report(
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
-                            problems=len(collection.problems))
+                            problems=len(collection.problems),
+                            errors=analyse_tables(tables, bootstrap, bootstrap_seed))
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     try:

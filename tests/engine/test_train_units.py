@@ -35,6 +35,9 @@ def test_weight_decay_only_on_conv_and_linear_weights() -> None:
 def test_lr_is_stated_for_a_batch_of_64() -> None:
     assert scaled_lr(1e-3, 64) == pytest.approx(1e-3)
     assert scaled_lr(1e-3, 16) == pytest.approx(2.5e-4)
+    assert scaled_lr(1e-3, 16, scaling="none") == scaled_lr(1e-3, 50, scaling="none") == 1e-3  # the reference
+    with pytest.raises(ValueError, match="linear"):
+        scaled_lr(1e-3, 16, scaling="sqrt")
 
 
 def lrs(cosine: bool, epochs: int = 10, iters: int = 10, warmup: float = 2.0) -> list[float]:
