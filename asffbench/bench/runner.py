@@ -24,7 +24,7 @@ from asffbench.bench.inputs import TimingImages, input_kind, timing_images
 from asffbench.bench.oom import MAX_BATCH_START, Fitted, run_halving_on_oom
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
-from asffbench.device import device_name, resolve_device
+from asffbench.device import device_name
 from asffbench.environment import software_versions
 from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
