@@ -168,7 +168,6 @@ def assemble_train_result(cfg: DictConfig, settings: BenchSettings, device: torc
             "timed_iterations": len(step_ms), "synchronized": True, "img_size": settings.img_size,
             "input": f"{PREPARED_BATCHES} augmented train batches of data={cfg.data.name} (multi-scale off), "
                      "prepared on the device beforehand, cycled",
-            "step": "the trainer's training step (LR schedule, gradient clipping, non-finite-loss check, EMA)",
             "oom_fallbacks": halvings,
             "batch_size_requested": "max" if settings.find_max else settings.batch_size,
             "batch_size_from": settings.batch_size_from,
