@@ -3,7 +3,8 @@
 Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
 back to original image pixels, labels to category ids, `detections.json` (COCO results) and
 `metrics.json` in the run directory, then COCOeval with the configured backend, and with
-`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections.
+`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections; last, the
+detections' match table (`coco_matches.npz`, `engine.match_table`) for `compare` and `report`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from asffbench.data.sources import DATASETS
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, VOC_METRIC
+from asffbench.engine.run_matches import run_matches
+from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
@@ -145,7 +147,14 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     metrics["ground_truth"] = ground_truth_file(dataset, run_dir)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     write_json_atomic(run_dir / METRICS_NAME, metrics)
+    store_match_table(run_dir, Path(metrics["ground_truth"]), metrics["metric"] == VOC_METRIC)
     return metrics
+
+
+def store_match_table(run_dir: Path, ground_truth: Path, voc: bool) -> None:
+    """Match the run's detections once more, as `compare` reads them (every image of the
+    annotation file), and keep the table in the run dir: no later reader matches the run again."""
+    run_matches(run_dir / DETECTIONS_NAME, ground_truth, voc, table=run_dir / MATCHES_NAME)
 
 
 def ground_truth_file(dataset: Any, run_dir: Path) -> str:
