@@ -56,6 +56,7 @@ class BenchSettings:
     mode: str
     input: str
     batch_size: int  # the batch to start from (MAX_BATCH_START for `max`)
+    batch_size_from: str  # the key that gave it: bench.batch_size, train.batch_size or default
     find_max: bool
     precision: str
     img_size: int
@@ -128,11 +129,11 @@ def bench_settings(cfg: Any) -> BenchSettings:
     """The `bench.*` keys (their values are checked at composition, config/validate.py); what the
     machine must offer for them is checked by the benchmark (`bench.runner.check_machine`)."""
     bench = cfg.bench
-    find_max = str(bench.batch_size) == "max"
+    mode = choice_str(bench.mode)
+    batch_size, batch_size_from = bench_batch_size(cfg, mode)
     return BenchSettings(
-        mode=choice_str(bench.mode), input=choice_str(bench.input),
-        batch_size=MAX_BATCH_START if find_max else int(bench.batch_size),
-        find_max=find_max, precision=choice_str(bench.precision), img_size=int(cfg.img_size),
+        mode=mode, input=choice_str(bench.input), batch_size=batch_size, batch_size_from=batch_size_from,
+        find_max=str(bench.batch_size) == "max", precision=choice_str(bench.precision), img_size=int(cfg.img_size),
         fuse=bool(bench.fuse), channels_last=bool(bench.channels_last), compile=str(bench.compile).lower(),
         cudnn_benchmark=bool(bench.cudnn_benchmark), warmup=int(bench.warmup),
         iters=int(bench.iters), repeats=int(bench.repeats), nms=bool(bench.nms),
@@ -140,6 +141,17 @@ def bench_settings(cfg: Any) -> BenchSettings:
         fusion=str(cfg.fusion.name), model=str(cfg.model.name),
         deform_conv=resolved_deform_conv(cfg) if bool(cfg.tricks.guided_anchoring) else None,
     )
+
+
+def bench_batch_size(cfg: Any, mode: str) -> tuple[int, str]:
+    """The batch and the key it comes from: `bench.batch_size` when given; else the training
+    batch (`train.batch_size`) for `bench.mode=train`, 1 for inference."""
+    given = cfg.bench.batch_size
+    if given is not None:
+        return (MAX_BATCH_START if str(given) == "max" else int(given)), "bench.batch_size"
+    if mode == "train":
+        return int(cfg.train.batch_size), "train.batch_size"
+    return 1, "default"
 
 
 def loss_arguments(cfg: Any) -> dict[str, Any]:

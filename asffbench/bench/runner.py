@@ -1,4 +1,4 @@
-"""`benchmark(cfg)`: params, FLOPs and speed of one configured model, as one JSON-able dict.
+"""`bench.mode=infer`: params, FLOPs and speed of one configured model, as one JSON-able dict.
 
 The steps: check the protocol settings, get the model to measure (given, loaded from weights or
 freshly built), count params and FLOPs, choose the timed inputs (val images for trained weights),
@@ -24,13 +24,13 @@ from asffbench.bench.inputs import TimingImages, input_kind, timing_images
 from asffbench.bench.oom import Fitted, run_halving_on_oom
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
-from asffbench.device import device_name, resolve_device
+from asffbench.device import device_name
 from asffbench.environment import software_versions
 from asffbench.engine.inference import forward_batches
 from asffbench.engine.postprocess import nms_candidate_counts, postprocess
 from asffbench.errors import UserError
 from asffbench.record_schema import FLOPS_CONVENTION
-from asffbench.settings import BenchSettings, bench_settings
+from asffbench.settings import BenchSettings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import BENCH, resolve_weights
 
@@ -56,19 +56,10 @@ def check_machine(settings: BenchSettings, device: torch.device) -> None:
         )
 
 
-def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
-    """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol.
-
-    `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
-    it decides between val and random images under `bench.input=auto`.
-    """
-    settings = bench_settings(cfg)
-    device = resolve_device(settings.device)
-    check_machine(settings, device)
-    if settings.mode == "train":
-        from asffbench.bench.train_step import benchmark_train_step
-
-        return benchmark_train_step(cfg, settings, device, model)
+def benchmark_inference(cfg: DictConfig, settings: BenchSettings, device: torch.device,
+                        model: Optional[nn.Module] = None, has_weights: Optional[bool] = None) -> dict:
+    """`bench.mode=infer`: params, FLOPs, forward and NMS speed of the model `cfg` describes (or
+    `model`, already built); `has_weights` as in bench/modes.py: benchmark."""
     model, has_weights = model_to_measure(cfg, model, has_weights)
     model = model.to(device).eval()
     flops = count_flops(model, settings.img_size, batch_size=1)
@@ -209,6 +200,7 @@ def assemble_result(settings: BenchSettings, device: torch.device, model: nn.Mod
         "memory": speed.memory,
         "protocol": {**protocol.as_dict(), "oom_fallbacks": fitted.halvings,
                      "batch_size_requested": "max" if settings.find_max else settings.batch_size,
+                     "batch_size_from": settings.batch_size_from,
                      "timed_iterations": len(speed.forward_ms), "torch_threads": torch.get_num_threads()},
         "uncounted_ops": flops.uncounted_ops,
         "torch": versions["torch"],

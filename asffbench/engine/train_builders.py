@@ -21,6 +21,7 @@ from asffbench.build import build_model
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
+from asffbench.engine.hooks import EmaUpdate
 from asffbench.engine.loss import YOLOLoss
 from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
@@ -81,10 +82,18 @@ def build_criterion(cfg: DictConfig) -> nn.Module:
     return YOLOLoss(**loss_arguments(cfg))
 
 
+def train_precision(cfg: DictConfig, device: torch.device) -> str:
+    """`train.amp`: fp16 autocast with the gradient scaler on CUDA; fp32 elsewhere."""
+    return "fp16" if cfg.train.amp and device.type == "cuda" else "fp32"
+
+
 def build_trainer(
-    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int
+    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
+    precision: Optional[str] = None,
 ) -> Trainer:
-    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`."""
+    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`, whose
+    own hooks are the per-step ones of every training step (the EMA update).
+    `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
     tcfg = cfg.train
     optim, schedule = optimizer_settings(cfg), schedule_settings(cfg)
     ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
@@ -117,10 +126,10 @@ def build_trainer(
         device=device,
         iters_per_epoch=iters_per_epoch,
         world_size=env.world_size,
-        amp=tcfg.amp,
+        precision=precision or train_precision(cfg, device),
         grad_clip=tcfg.grad_clip,
         ema=ema,
-        log_every=tcfg.log_every,
+        hooks=[EmaUpdate(ema)] if ema is not None else [],
     )
 
 
