@@ -47,8 +47,12 @@ def test_every_option_gives_every_settings_object(group, option):
     assert evaluation.metric == ("voc" if cfg.data.name in ("voc", "voc_synth") else "coco")
     assert [list(pair) for pair in evaluation.anchors] == resolve_anchors(cfg.model.anchors)
     bench = bench_settings(cfg)
-    assert (bench.mode, bench.precision, bench.batch_size, bench.nms, bench.postprocess) == (
-        choice_str(cfg.bench.mode), choice_str(cfg.bench.precision), cfg.bench.batch_size, cfg.bench.nms, post)
+    assert (bench.mode, bench.precision, bench.nms, bench.postprocess) == (
+        choice_str(cfg.bench.mode), choice_str(cfg.bench.precision), cfg.bench.nms, post)
+    if cfg.bench.batch_size is None:  # unset: 1 for inference (train mode: train.batch_size)
+        assert (bench.batch_size, bench.batch_size_from) == (1, "default")
+    else:
+        assert (bench.batch_size, bench.batch_size_from) == (cfg.bench.batch_size, "bench.batch_size")
     assert bench.deform_conv == ("sampled" if cfg.tricks.guided_anchoring else None)  # auto, on CPU
     schedule = schedule_settings(cfg)
     assert schedule.epochs == cfg.train.epochs and schedule.cosine == cfg.tricks.cosine_lr
@@ -78,7 +82,9 @@ def test_bench_settings_read_the_bench_keys():
     cfg = compose_config(["bench.batch_size=max", "bench.compile=reduce-overhead", "bench.nms=false",
                           "bench.precision=bf16", "tricks.guided_anchoring=false", "seed=7"])
     settings = bench_settings(cfg)
-    assert settings.find_max and settings.batch_size == MAX_BATCH_START
+    assert settings.find_max and settings.batch_size == MAX_BATCH_START and settings.batch_size_from == "bench.batch_size"
+    train = bench_settings(compose_config(["bench.mode=train", "train.batch_size=6"]))
+    assert (train.batch_size, train.batch_size_from, train.find_max) == (6, "train.batch_size", False)
     assert (settings.compile, settings.nms, settings.precision, settings.seed) == ("reduce-overhead", False, "bf16", 7)
     assert settings.deform_conv is None
     with pytest.raises(dataclasses.FrozenInstanceError):
