@@ -298,6 +298,19 @@ class BenchRun(Section):
 
 
 @dataclass
+class RuntimeInfo(Section):
+    """What ran the timed forward pass (`bench.runtime`)."""
+
+    runtime: Optional[str] = absent()  # "torch" | "onnxruntime"; records before bench.runtime lack it
+    runtime_version: Optional[str] = absent()
+    execution_provider: Optional[str] = absent()  # the torch device, or ONNX Runtime's provider
+    graph_optimization: Optional[str] = absent()  # ONNX Runtime's level; None for torch
+    threads: Optional[int] = absent()
+    opset: Optional[int] = absent()
+    export_seconds: Optional[float] = absent()
+
+
+@dataclass
 class InferBench(BenchRun):
     """`bench.mode=infer`: params, FLOPs and inference speed."""
 
@@ -309,6 +322,7 @@ class InferBench(BenchRun):
     fused: Optional[bool] = absent()
     fused_conv_bn_pairs: Optional[int] = absent()
     compile_seconds: Optional[float] = absent()
+    runtime: RuntimeInfo = absent()
     latency_ms: dict[str, Stats] = absent()  # "forward" | "nms" | "total"
     fps: Optional[float] = absent()
     fps_median: Optional[float] = absent()
@@ -317,7 +331,7 @@ class InferBench(BenchRun):
 
     NESTED: ClassVar[Mapping[str, Callable]] = {
         **BenchRun.NESTED, "params_by_part": PartCounts.from_dict, "gmacs_by_part": PartCounts.from_dict,
-        "input": BenchInput.from_dict}
+        "input": BenchInput.from_dict, "runtime": RuntimeInfo.from_dict}
     NESTED_MAPS: ClassVar[Mapping[str, Callable]] = {"latency_ms": Stats.from_dict}
 
 

@@ -36,6 +36,22 @@ class PostprocessSettings:
 
 
 @dataclass(frozen=True)
+class RuntimeSettings:
+    """What runs the forward pass: eager PyTorch, or ONNX Runtime on the exported graph with its
+    execution provider, graph optimisation level and intra-op threads (0: its default)."""
+
+    runtime: str = "torch"
+    provider: str = "cpu"
+    optimization: str = "all"
+    threads: int = 0
+    option: str = "bench.runtime"  # the key an error names
+
+    @property
+    def onnx(self) -> bool:
+        return self.runtime == "onnxruntime"
+
+
+@dataclass(frozen=True)
 class EvalSettings:
     """What evaluation does."""
 
@@ -47,6 +63,8 @@ class EvalSettings:
     anchors: tuple[tuple[float, float], ...]
     every: int = 0  # train.eval_every (0: only the final evaluation)
     epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
+    runtime: RuntimeSettings = RuntimeSettings(option="eval.runtime")
+    img_size: int = 608  # the exported graph's size (eval.runtime=onnxruntime)
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class BenchSettings:
     fusion: str = ""
     model: str = ""
     deform_conv: Optional[str] = None  # model.deform_conv resolved; None without guided anchoring
+    runtime: RuntimeSettings = RuntimeSettings()
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,16 @@ def eval_settings(cfg: Any) -> EvalSettings:
         device=choice_str(cfg.device), fusion=str(cfg.fusion.name),
         anchors=tuple(tuple(pair) for pair in anchors_from_config(cfg)),
         every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
+        runtime=runtime_settings(cfg, choice_str(cfg.eval.runtime), "eval.runtime"), img_size=int(cfg.img_size),
     )
+
+
+def runtime_settings(cfg: Any, runtime: str, option: str) -> RuntimeSettings:
+    """`bench.runtime` / `eval.runtime` with the ONNX Runtime session keys (`bench.ort_*`)."""
+    bench = cfg.bench
+    return RuntimeSettings(runtime=runtime, provider=choice_str(bench.ort_provider),
+                           optimization=choice_str(bench.ort_optimization), threads=int(bench.ort_threads),
+                           option=f"{option}={runtime}")
 
 
 def bench_settings(cfg: Any) -> BenchSettings:
@@ -140,6 +168,7 @@ def bench_settings(cfg: Any) -> BenchSettings:
         postprocess=postprocess_settings(cfg), device=choice_str(cfg.device), seed=int(cfg.seed),
         fusion=str(cfg.fusion.name), model=str(cfg.model.name),
         deform_conv=resolved_deform_conv(cfg) if bool(cfg.tricks.guided_anchoring) else None,
+        runtime=runtime_settings(cfg, choice_str(bench.runtime), "bench.runtime"),
     )
 
 

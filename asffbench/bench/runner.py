@@ -21,9 +21,11 @@ from torch import nn
 from asffbench.bench.flops import FlopCount, count_flops
 from asffbench.bench.fuse import fuse_conv_bn
 from asffbench.bench.inputs import TimingImages, input_kind, timing_images
+from asffbench.bench.onnx_timing import check_runtime, torch_fields
 from asffbench.bench.oom import Fitted, run_halving_on_oom
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
+from asffbench.deploy.session import exported_model
 from asffbench.device import device_name
 from asffbench.environment import software_versions
 from asffbench.engine.inference import forward_batches
@@ -54,6 +56,7 @@ def check_machine(settings: BenchSettings, device: torch.device) -> None:
             "bench.batch_size=max: the largest batch is found by halving on CUDA out-of-memory, "
             "which needs device=cuda; give a number on CPU"
         )
+    check_runtime(settings)
 
 
 def benchmark_inference(cfg: DictConfig, settings: BenchSettings, device: torch.device,
@@ -91,19 +94,23 @@ def model_to_measure(cfg: DictConfig, model: Optional[nn.Module], has_weights: O
 
 @dataclass
 class TimedModel:
-    model: nn.Module  # what is timed: fused / channels-last / compiled as the settings say
+    model: nn.Module  # what is timed: fused / channels-last / compiled, or the exported graph
     fused_pairs: int
     compile_seconds: Optional[float]
+    runtime: dict  # runtime, version, execution provider, graph optimisation, threads
 
 
 def prepare_for_timing(model: nn.Module, settings: BenchSettings, device: torch.device, sample: torch.Tensor) -> TimedModel:
+    if settings.runtime.onnx:
+        exported, fields = exported_model(model, settings.img_size, settings.runtime)
+        return TimedModel(exported, 0, None, fields)
     timed, fused_pairs = fuse_conv_bn(model) if settings.fuse else (model, 0)
     if settings.channels_last:
         timed = timed.to(memory_format=torch.channels_last)
     compile_seconds = None
     if settings.compile != "false":
         timed, compile_seconds = compile_model(timed, settings, device, sample)
-    return TimedModel(timed, fused_pairs, compile_seconds)
+    return TimedModel(timed, fused_pairs, compile_seconds, torch_fields(device))
 
 
 def compile_model(model: nn.Module, settings: BenchSettings, device: torch.device, sample: torch.Tensor) -> tuple[nn.Module, float]:
@@ -187,6 +194,7 @@ def assemble_result(settings: BenchSettings, device: torch.device, model: nn.Mod
         "fused": settings.fuse,
         "fused_conv_bn_pairs": timed.fused_pairs,
         "compile_seconds": timed.compile_seconds,
+        "runtime": timed.runtime,
         "latency_ms": speed.latency_ms(),
         "fps": speed.fps(),
         "fps_median": speed.fps_median(),

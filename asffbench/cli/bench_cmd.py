@@ -50,6 +50,14 @@ def latency_text(summary: dict) -> str:
             f"(median {summary['median']:.2f}, p90 {summary['p90']:.2f})")
 
 
+def runtime_text(runtime: dict) -> str:
+    if runtime["runtime"] == "torch":
+        return f"eager PyTorch {runtime['runtime_version']} ({runtime['threads']} threads)"
+    threads = runtime["threads"] or "default"
+    return (f"ONNX Runtime {runtime['runtime_version']}, {runtime['execution_provider']}, graph optimisation "
+            f"{runtime['graph_optimization']}, {threads} threads, opset {runtime['opset']}")
+
+
 def batch_text(result: dict) -> str:
     halvings = result["protocol"]["oom_fallbacks"]
     return (f"batch {result['batch_size']} (from {result['protocol']['batch_size_from']})"
@@ -91,6 +99,7 @@ def print_table(result: dict) -> None:
     )
     for part, g in result["gmacs_by_part"].items():
         table.add_row(f"  GMACs: {part}", f"{g:.3f}")
+    table.add_row("runtime", runtime_text(result["runtime"]))
     table.add_row("forward", latency_text(lat["forward"]))
     table.add_row("decode + NMS", latency_text(lat["nms"]))
     table.add_row("FPS (forward + NMS)", f"{result['fps']:.1f} (at the median: {result['fps_median']:.1f})")

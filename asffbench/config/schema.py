@@ -57,6 +57,24 @@ class BenchMode(str, Enum):
     train = "train"  # a full training step: forward, loss, backward, optimizer (and AMP scaler)
 
 
+class Runtime(str, Enum):
+    torch = "torch"  # eager PyTorch
+    onnxruntime = "onnxruntime"  # the model exported to ONNX (opset 19) in ONNX Runtime (asffbench[deploy])
+
+
+class OrtProvider(str, Enum):
+    cpu = "cpu"  # CPUExecutionProvider
+    cuda = "cuda"  # CUDAExecutionProvider (onnxruntime-gpu)
+    tensorrt = "tensorrt"  # TensorrtExecutionProvider (onnxruntime-gpu with TensorRT)
+
+
+class OrtOptimization(str, Enum):
+    disable = "disable"
+    basic = "basic"
+    extended = "extended"
+    all = "all"
+
+
 class BenchInput(str, Enum):
     auto = "auto"  # val images when the model carries trained weights, random images otherwise
     val = "val"  # images of the configured val split, letterboxed as in evaluation
@@ -200,6 +218,10 @@ class BenchConfig:
     # default and an explicit bench.compile=false hash alike).
     compile: Any = False
     cudnn_benchmark: bool = False  # torch.backends.cudnn.benchmark while timing (CUDA)
+    runtime: Runtime = Runtime.torch  # what runs the forward pass (NMS stays eager PyTorch)
+    ort_provider: OrtProvider = OrtProvider.cpu  # runtime=onnxruntime: the execution provider
+    ort_optimization: OrtOptimization = OrtOptimization.all  # its graph optimisation level
+    ort_threads: int = 0  # its intra-op threads; 0: ONNX Runtime's default (one per core)
 
 
 @dataclass
@@ -269,6 +291,7 @@ class EvalConfig:
     metric: EvalMetric = EvalMetric.auto
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
+    runtime: Runtime = Runtime.torch  # onnxruntime: the exported model (bench.ort_* settings)
 
 
 @dataclass

@@ -11,8 +11,8 @@ import torch
 from asffbench.config.compose import compose_config
 from asffbench.deploy.export import OPSET, compare_with_eager, export_onnx, fixed_input
 from asffbench.deploy.flops_by_counter import count_by_counter
-from asffbench.deploy.session import OrtSettings, open_session, session_fields
-from asffbench.engine.postprocess import postprocess_settings
+from asffbench.deploy.session import open_session, session_fields
+from asffbench.settings import RuntimeSettings, postprocess_settings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import BENCH, resolve_weights
 
@@ -20,8 +20,7 @@ from asffbench.weights.resolve import BENCH, resolve_weights
 def nms_settings(cfg) -> dict:
     """The in-graph NMS settings: the evaluation's, as the eager post-processing uses them."""
     settings = postprocess_settings(cfg)
-    return {"score_thresh": settings["score_thresh"], "nms_iou": settings["nms_iou"],
-            "multi_label": settings["multi_label"]}
+    return {"score_thresh": settings.score_thresh, "nms_iou": settings.nms_iou, "multi_label": settings.multi_label}
 
 
 def export_model(overrides: Sequence[str], out: Path, graph: str = "raw", opset: int = OPSET,
@@ -33,7 +32,7 @@ def export_model(overrides: Sequence[str], out: Path, graph: str = "raw", opset:
     nms = nms_settings(cfg) if graph == "nms" else {}
     exported = export_onnx(model, img_size, graph, opset, **nms)
     exported.write(out)
-    settings = OrtSettings(option="export")
+    settings = RuntimeSettings(runtime="onnxruntime", option="export")
     session = open_session(exported.onnx_bytes, settings)
     difference = compare_with_eager(model, exported, session, fixed_input(check_batch, img_size), **nms)
     result = {"path": str(out), "graph": graph, "opset": opset, "img_size": img_size,

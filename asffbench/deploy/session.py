@@ -6,16 +6,17 @@ benchmark's timing loop and the evaluation's post-processing run on it unchanged
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 
 import torch
 from torch import Tensor, nn
 
-from asffbench.deploy.export import INPUT_NAME, STRIDES_KEY
+from asffbench.deploy.export import INPUT_NAME, STRIDES_KEY, export_onnx
 from asffbench.deploy.graph import levels_from_raw
 from asffbench.deploy.optional import require
 from asffbench.errors import UserError
 from asffbench.models.outputs import DetectorOutput
+from asffbench.settings import RuntimeSettings
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
              "tensorrt": "TensorrtExecutionProvider"}
@@ -23,26 +24,17 @@ OPTIMIZATION_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC"
                        "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
 
-@dataclass(frozen=True)
-class OrtSettings:
-    """How a session runs: execution provider, graph optimisation level, intra-op threads
-    (0: ONNX Runtime's default, one per physical core)."""
-
-    provider: str = "cpu"
-    optimization: str = "all"
-    threads: int = 0
-    option: str = "runtime"  # the option named in errors (bench.runtime, eval.runtime, export)
-
-
-def open_session(onnx_bytes: bytes, settings: OrtSettings):
-    """An InferenceSession on the requested provider; UserError when this install lacks it."""
+def open_session(onnx_bytes: bytes, settings: RuntimeSettings):
+    """An InferenceSession with the settings' provider (ONNX Runtime's CPU provider has no fallback
+    to pick: a provider this install lacks is refused with one line), optimisation and threads."""
     ort = require("onnxruntime", settings.option)
     provider = PROVIDERS[settings.provider]
     available = ort.get_available_providers()
     if provider not in available:
         raise UserError(
             f"{settings.option}: ONNX Runtime's {provider} is not available here (available: "
-            f"{', '.join(available)}); it needs a CUDA machine and onnxruntime-gpu (TensorRT too for tensorrt)"
+            f"{', '.join(available)}); bench.ort_provider={settings.provider} needs a CUDA machine with "
+            "onnxruntime-gpu (and TensorRT for tensorrt)"
         )
     options = ort.SessionOptions()
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[settings.optimization])
@@ -50,7 +42,7 @@ def open_session(onnx_bytes: bytes, settings: OrtSettings):
     return ort.InferenceSession(onnx_bytes, options, providers=[provider])
 
 
-def session_fields(session, settings: OrtSettings) -> dict:
+def session_fields(session, settings: RuntimeSettings) -> dict:
     """What a result states about the runtime: name, version, provider, optimisation, threads."""
     ort = require("onnxruntime", settings.option)
     return {"runtime": "onnxruntime", "runtime_version": ort.__version__,
@@ -72,3 +64,15 @@ class OrtDetector(nn.Module):
     def forward(self, images: Tensor) -> DetectorOutput:
         outputs = self.session.run(None, {INPUT_NAME: images.detach().float().cpu().numpy()})
         return levels_from_raw([torch.from_numpy(o).to(images.device) for o in outputs], self.strides)
+
+
+def exported_model(model: nn.Module, img_size: int, settings: RuntimeSettings) -> tuple[OrtDetector, dict]:
+    """`model` exported (raw graph, dynamic batch) into a session: the stand-in `bench.runtime`
+    times and `eval.runtime` evaluates, and the result's `runtime` fields (with opset and the
+    seconds the export and session took)."""
+    started = time.perf_counter()
+    exported = export_onnx(model, img_size)
+    session = open_session(exported.onnx_bytes, settings)
+    fields = {**session_fields(session, settings), "opset": exported.opset,
+              "export_seconds": time.perf_counter() - started}
+    return OrtDetector(session), fields

@@ -20,6 +20,7 @@ from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
 from asffbench.data.loaders import build_val_loader, check_num_classes
+from asffbench.deploy.session import exported_model
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
@@ -127,7 +128,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     loader, dataset = build_val_loader(cfg)
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(settings, model)
+    runtime = None
+    if settings.runtime.onnx:  # the exported graph gives no fusion weights to collect
+        model, runtime = exported_model(model.eval(), settings.img_size, settings.runtime)
+        fusion_stats = None
     metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)
+    if runtime is not None:
+        metrics["runtime"] = runtime
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()

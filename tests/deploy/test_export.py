@@ -14,7 +14,8 @@ from asffbench.build import build_yolov3
 from asffbench.deploy.export import OPSET, compare_with_eager, export_onnx, fixed_input
 from asffbench.deploy.flops_by_counter import onnx_count, thop_count
 from asffbench.deploy.optional import require
-from asffbench.deploy.session import OrtDetector, OrtSettings, open_session
+from asffbench.deploy.session import OrtDetector, open_session
+from asffbench.settings import RuntimeSettings
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS
 
@@ -31,7 +32,7 @@ def tiny(fusion: str, guided: bool, deform_conv: str = "sampled") -> nn.Module:
 
 def assert_exports_like_eager(model: nn.Module, graph: str = "raw") -> None:
     exported = export_onnx(model, IMG, graph)
-    session = open_session(exported.onnx_bytes, OrtSettings())
+    session = open_session(exported.onnx_bytes, RuntimeSettings())
     # Batch 2 through a graph traced at batch 1: the batch axis is dynamic.
     diff = compare_with_eager(model, exported, session, fixed_input(2, IMG))
     assert not diff.note, diff.note
@@ -55,7 +56,7 @@ def test_decode_graph_matches_eager_and_ort_detector_gives_the_eager_levels():
     assert_exports_like_eager(model, "decode")
     exported = export_onnx(model, IMG, "raw")
     images = fixed_input(3, IMG)
-    ours = OrtDetector(open_session(exported.onnx_bytes, OrtSettings()))(images)
+    ours = OrtDetector(open_session(exported.onnx_bytes, RuntimeSettings()))(images)
     with torch.no_grad():
         eager = model(images)
     assert [lv.stride for lv in ours.levels] == [lv.stride for lv in eager.levels]
