@@ -5,8 +5,8 @@ Three graph forms (`GRAPHS`):
   `LevelOutput` holds, so the ONNX Runtime outputs go through the same post-processing as eager;
 - `decode`: `boxes` (B, N, 4) xyxy input px, `objectness` (B, N), `class_probs` (B, N, C);
 - `nms`: decode and class-wise NMS in the graph: `detections` (K, 7) rows (image, x1, y1, x2, y2,
-  score, label) over the whole batch, candidates scored as the evaluation does (score threshold,
-  pre-NMS top-k, multi-label); no per-image `max_det` cap (it needs a per-image sort).
+  score, label) over the whole batch by decreasing score, candidates chosen as the evaluation
+  does (score threshold, pre-NMS top-k, multi-label); no per-image `max_det` cap.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
-from asffbench.engine.postprocess import candidate_scores, decode
+from asffbench.engine.postprocess import decode, nms_candidates
 from asffbench.models.outputs import DetectorOutput, LevelOutput
 
 GRAPHS = ("raw", "decode", "nms")
@@ -54,21 +54,13 @@ class ExportGraph(nn.Module):
         return (self.detections(levels),)
 
     def detections(self, levels: Sequence[LevelOutput]) -> Tensor:
-        boxes, scores, best_class = candidate_scores(levels, self.multi_label)
+        boxes, scores, labels, image_index = nms_candidates(levels, self.score_thresh, self.pre_nms_topk,
+                                                            self.multi_label)
         num_classes = levels[0].pred.shape[-1] - 5
-        top_scores, top_index = scores.topk(min(self.pre_nms_topk, scores.shape[1]), dim=1)
-        image_index, rank = torch.nonzero(top_scores > self.score_thresh, as_tuple=True)
-        flat_index = top_index[image_index, rank]
-        cand_scores = top_scores[image_index, rank]
-        if self.multi_label:
-            box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
-            labels = flat_index % num_classes
-        else:
-            box_index = flat_index
-            labels = best_class[image_index, box_index]
-        cand_boxes = boxes[image_index, box_index]
-        kept = batched_nms(cand_boxes, cand_scores, image_index * num_classes + labels, self.nms_iou)
-        return torch.cat([image_index[kept, None].float(), cand_boxes[kept], cand_scores[kept, None],
+        kept = batched_nms(boxes, scores, image_index * num_classes + labels, self.nms_iou)
+        # ONNX's NonMaxSuppression returns its picks by class, not by score: sort them again.
+        kept = kept[scores[kept].argsort(descending=True)]
+        return torch.cat([image_index[kept, None].float(), boxes[kept], scores[kept, None],
                           labels[kept, None].float()], dim=1)
 
 

@@ -50,6 +50,26 @@ def nms_candidate_counts(
     return (top_scores > score_thresh).sum(dim=1)
 
 
+def nms_candidates(levels: Sequence[LevelOutput], score_thresh: float, pre_nms_topk: int,
+                   multi_label: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The candidates entering NMS, flat over the batch: boxes (K, 4), scores (K,), labels (K,)
+    and each one's image (K,). Traceable: the exported `nms` graph selects them alike."""
+    boxes, scores, best_class = candidate_scores(levels, multi_label)
+    batch, num_classes = boxes.shape[0], levels[0].pred.shape[-1] - 5
+    top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
+    candidate = top_scores > score_thresh
+    image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]
+    cand_scores = top_scores[candidate]
+    flat_index = top_index[candidate]
+    if multi_label:
+        box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
+        cand_labels = flat_index % num_classes
+    else:
+        box_index = flat_index
+        cand_labels = best_class[image_index, box_index]
+    return boxes[image_index, box_index], cand_scores, cand_labels, image_index
+
+
 @torch.no_grad()
 def postprocess(
     levels: Sequence[LevelOutput],
@@ -67,21 +87,8 @@ def postprocess(
     box's best class is (the ASFF reference). At most `pre_nms_topk` best candidates per image go
     to NMS, which runs per image and class in one `batched_nms` call.
     """
-    boxes, scores, best_class = candidate_scores(levels, multi_label)
-    batch, num_classes = boxes.shape[0], levels[0].pred.shape[-1] - 5
-    top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
-    candidate = top_scores > score_thresh
-    image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]
-    cand_scores = top_scores[candidate]
-    flat_index = top_index[candidate]
-    if multi_label:
-        box_index = torch.div(flat_index, num_classes, rounding_mode="floor")
-        cand_labels = flat_index % num_classes
-    else:
-        box_index = flat_index
-        cand_labels = best_class[image_index, box_index]
-    cand_boxes = boxes[image_index, box_index]
-
+    cand_boxes, cand_scores, cand_labels, image_index = nms_candidates(levels, score_thresh, pre_nms_topk, multi_label)
+    batch, num_classes = levels[0].pred.shape[0], levels[0].pred.shape[-1] - 5
     # One group per (image, class): class-wise NMS for the whole batch at once.
     kept = batched_nms(cand_boxes, cand_scores, image_index * num_classes + cand_labels, nms_iou)
     # batched_nms sorts by score; a stable sort by image keeps that order within each image.
