@@ -134,7 +134,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
     `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
     `backend`, `ground_truth` (the val annotation file), `checkpoint`, `eval_seconds`, and for
-    adaptive fusions `fusion_weights` (`FusionWeightStats.result()`).
+    adaptive fusions `fusion_weights` (`FusionWeightStats.result()`), for fusions with learned
+    scalar edge weights (BiFPN) `edge_weights` (the fusion module's `edge_weights()`).
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
@@ -158,6 +159,9 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) 
     metrics["checkpoint"] = str(checkpoint) if checkpoint else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
+    edge_weights = fusion_edge_weights(cfg, model)
+    if edge_weights is not None:
+        metrics["edge_weights"] = edge_weights
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics["ground_truth"] = ground_truth_file(dataset, run_dir)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
@@ -216,6 +220,16 @@ def fusion_weight_stats(cfg: DictConfig, model: nn.Module) -> Optional[Any]:
     if not (fusion_info(str(cfg.fusion.name)).adaptive and hasattr(model, "fusion")):
         return None  # a stand-in model (tests, imports) has no fusion to ask
     return FusionWeightStats(anchors_from_config(cfg), list(getattr(model, "strides", (32, 16, 8))))
+
+
+def fusion_edge_weights(cfg: DictConfig, model: nn.Module) -> Optional[dict]:
+    """`{"weighting", "layers": [{node: {input edge: weight}}]}`, the normalised scalar weights of
+    a fusion that learns them (its `FusionInfo.edge_weights`), else None."""
+    from asffbench.models.fusion import fusion_info
+
+    if not (fusion_info(str(cfg.fusion.name)).edge_weights and hasattr(model, "fusion")):
+        return None
+    return model.fusion.edge_weights()
 
 
 class PeriodicEvaluator:

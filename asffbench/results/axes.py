@@ -69,6 +69,9 @@ FUSION_LABELS = {
     "sum": "sum",
     "asff": "ASFF",
     "asff_star": "ASFF*",
+    "pan": "PAN",
+    "bifpn": "BiFPN",
+    "asff_pan": "ASFF on PAN",
 }
 
 register_axis(Axis(

@@ -102,6 +102,7 @@ class BiFPN(nn.Module):
         if channels < 0:
             raise ValueError(f"bifpn channels must be 0 (the stride-16 width) or positive, got {channels}")
         width = channels or in_channels[1]
+        self.weighting = weighting
         self.entry = nn.ModuleList([nn.Identity() if c == width else ConvBNAct(c, width, 1) for c in in_channels])
         self.layers = nn.ModuleList([BiFPNLayer(width, weighting, upsample) for _ in range(layers)])
         self.expand = FPNFusion([width] * len(in_channels), out_channels)
@@ -114,10 +115,13 @@ class BiFPN(nn.Module):
         outputs, _ = self.expand(levels)
         return outputs, None  # its weights are per-edge scalars: `edge_weights()`, not maps
 
-    def edge_weights(self) -> Optional[list[EdgeWeights]]:
-        """Per layer, every node's normalised input-edge weights; None under `sum` weighting."""
+    def edge_weights(self) -> Optional[dict]:
+        """`{"weighting": name, "layers": [per layer {node: {input edge: normalised weight}}]}`;
+        None under `sum` weighting (nothing learned)."""
         layers = [layer.edge_weights() for layer in self.layers]
-        return None if any(w is None for w in layers) else layers
+        if any(w is None for w in layers):
+            return None
+        return {"weighting": self.weighting, "layers": layers}
 
 
 @FUSIONS.register("bifpn", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False,
