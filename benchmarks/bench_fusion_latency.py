@@ -4,7 +4,9 @@ The paper reports 20 -> 22 ms on a V100 for baseline -> ASFF (ratio 1.10). Here:
 Darknet-53 models at 608 px, batch 1, fp32, on this machine's device. The variants are timed in
 alternating rounds so that drifts of the machine (other load, frequency) hit all of them alike.
 
-    python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 7] [--iters 4] [--fusions none,asff,...]
+    python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 7] [--iters 4] [--fusions none,asff,...|all]
+
+`--fusions all` times every registered fusion (the neck zoo: pan, bifpn, asff_pan included).
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.device import device_name, resolve_device
+from asffbench.models import FUSIONS
 
-FUSIONS = ("none", "sum", "concat", "asff", "asff_star")
+
+def fusion_list(text: str) -> list[str]:
+    """The fusions to time: `all` is every registered one, the `none` baseline first."""
+    if text != "all":
+        return text.split(",")
+    return ["none", *(name for name in FUSIONS.names() if name != "none")]
 
 
 def main() -> None:
@@ -29,11 +37,12 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--fusions", default="none,asff", help=f"comma list of {FUSIONS}")
+    parser.add_argument("--fusions", default="none,asff",
+                        help=f"comma list of {', '.join(FUSIONS.names())}, or all (none first)")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    fusions = args.fusions.split(",")
+    fusions = fusion_list(args.fusions)
     models = {}
     for name in fusions:
         torch.manual_seed(0)
