@@ -9,21 +9,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from asffbench.results.records import LoadedRecord, run_label
+from asffbench.results.fusion_weights import runs_with_metric
+from asffbench.results.records import LoadedRecord
 
 NAMING = ("Nodes and edges are named by stride: `inS` is the neck's level at stride S, `td16` the "
           "top-down node at stride 16, `outS` the output node at stride S. Each node's weights sum "
           "to 1 (fast normalisation: up to its 1e-4 in the denominator).")
-
-
-def runs_with_edge_weights(records: Sequence[LoadedRecord]) -> list[tuple[str, dict]]:
-    out = []
-    for record in records:
-        metrics = record.data.get("metrics")
-        weights = metrics.get("edge_weights") if isinstance(metrics, dict) else None
-        if isinstance(weights, dict) and isinstance(weights.get("layers"), list):
-            out.append((run_label(record), weights))
-    return out
 
 
 def edge_text(edges: object) -> str:
@@ -34,7 +25,7 @@ def edge_text(edges: object) -> str:
 
 def edge_weights_markdown(records: Sequence[LoadedRecord]) -> Optional[str]:
     """A table per run with learned edge weights: a row per (layer, node); None when no run has them."""
-    runs = runs_with_edge_weights(records)
+    runs = runs_with_metric(records, "edge_weights", "layers")
     if not runs:
         return None
     out = []

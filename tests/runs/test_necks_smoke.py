@@ -4,22 +4,12 @@ benchmarked, exports the fusion weights it has, and takes its row in the report.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from asffbench.runs.record import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
 LABELS = {"none": "YOLOv3 baseline", "sum": "sum", "concat": "concat", "pan": "PAN", "bifpn": "BiFPN",
           "asff": "ASFF", "asff_pan": "ASFF on PAN", "asff_star": "ASFF*"}
-
-
-@pytest.fixture
-def one_thread():
-    # The runs take torch's thread count as their ceiling: tiny convs only spin with more.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow  # about 20 s of CPU time: 8 runs of 2 iterations at 64 px
