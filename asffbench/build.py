@@ -1,7 +1,8 @@
 """Config -> model: map a composed config to the detector's constructor arguments.
 
 `build_model(cfg)` is the entry point of the other layers; `build_yolov3(**kwargs)` is the same
-builder at keyword level (tests and notebooks build models without Hydra).
+builder at keyword level (tests and notebooks build models without Hydra). Building reads no
+file: weights are loaded by `asffbench.weights.load` afterwards.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
 from asffbench.config.schema import choice_str
 from asffbench.device import device_kind_of
 from asffbench.errors import UserError
-from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info
+from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info, initialise
 from asffbench.models.fusion import FusionOptions
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
 from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
@@ -43,6 +44,8 @@ def build_yolov3(
     dropblock_keep_prob: float = 0.9,
     dropblock_epochs: int = SCHEDULE_EPOCHS,
     deform_conv: str = "torchvision",
+    dropblock_form: str = "torchvision",
+    init: str = "torch",
 ) -> YOLOv3:
     """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
 
@@ -52,7 +55,10 @@ def build_yolov3(
     `pan_merge` and the `bifpn_*` settings are read by the fusions that have a PAN path or a
     BiFPN (`FusionOptions`). `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
-    5 / 80 / 150 are for 300). Raises KeyError (UnknownNameError) for an unknown fusion.
+    5 / 80 / 150 are for 300). `dropblock_form`: torchvision's drop or the reference's
+    (`DROPBLOCK_FORMS`); `init`: the initialisation applied to the built model (`INITS`:
+    `torch` defaults or the reference's). Raises KeyError (UnknownNameError) for an unknown
+    fusion or initialisation.
     """
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
@@ -64,6 +70,7 @@ def build_yolov3(
         dropblock=enhanced if dropblock is None else dropblock,
         dropblock_keep_prob=dropblock_keep_prob,
         dropblock_epochs=dropblock_epochs,
+        dropblock_form=dropblock_form,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     options = FusionOptions(
@@ -84,7 +91,7 @@ def build_yolov3(
         rfb=enhanced if rfb is None else rfb,
         deform_conv=deform_conv,
     )
-    return YOLOv3(backbone, neck, fusion_module, head)
+    return initialise(YOLOv3(backbone, neck, fusion_module, head), init)
 
 
 def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
@@ -117,6 +124,8 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "dropblock_keep_prob": float(cfg.fusion.dropblock_keep_prob),
         "dropblock_epochs": max(1, int(cfg.train.epochs)),  # train.epochs=0 (evaluate given weights)
         "deform_conv": resolved_deform_conv(cfg),
+        "dropblock_form": choice_str(cfg.recipe.dropblock),
+        "init": choice_str(cfg.recipe.init),
     }
 
 
@@ -135,22 +144,7 @@ def anchors_from_config(cfg: Any) -> list[list[float]]:
         raise UserError(f"model.anchors: {err}") from None
 
 
-def build_model(cfg: Any, load_weights: bool = True) -> YOLOv3:
-    """The detector of a composed config with its configured weights: `model.weights` (the whole
-    model, asffbench or reference format) when set, else `model.pretrained` (the backbone).
-
-    `load_weights=False` builds it initialised only, for callers that load a checkpoint next.
-    """
-    model = build_yolov3(**model_kwargs_from_config(cfg))
-    if not load_weights:
-        return model
-    weights, pretrained = cfg.model.get("weights"), cfg.model.get("pretrained")
-    if weights:
-        from asffbench.weights import load_weights as load_model_weights
-
-        load_model_weights(model, weights, cfg.model.get("weights_format", "auto"))
-    elif pretrained:
-        from asffbench.pretrained import load_pretrained_backbone
-
-        load_pretrained_backbone(model.backbone, pretrained)
-    return model
+def build_model(cfg: Any) -> YOLOv3:
+    """The detector of a composed config, as initialised: it reads no file. The weights a command
+    uses are a separate step (`weights.resolve.resolve_weights`, `weights.load.load_source`)."""
+    return build_yolov3(**model_kwargs_from_config(cfg))

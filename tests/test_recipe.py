@@ -66,6 +66,34 @@ def test_reference_recipe_values():
     assert cfg.recipe.multi_label is False and cfg.recipe.warmup_form == "power4"
     assert (cfg.train.warmup_epochs, cfg.data.min_box_size) == (5, 6)
     assert (cfg.eval.score_thresh, cfg.eval.max_det) == (0.01, 0)
+    assert (cfg.recipe.augment, cfg.recipe.crowd_targets, cfg.recipe.box_convention) == ("reference", True, "inclusive")
+    assert (cfg.recipe.init, cfg.recipe.lr_scaling, cfg.recipe.dropblock) == ("reference", "none", "reference")
+
+
+def test_reference_recipe_reaches_init_dropblock_lr_and_data():
+    """Every new key at the reference's value, composed with the groups it sets into, reaches
+    what it changes: the model's initialisation and DropBlock, the optimiser's LR, the loader."""
+    import torch
+
+    from asffbench.build import build_model
+    from asffbench.data.loaders import build_train_loader
+    from asffbench.engine.distributed import DistEnv
+    from asffbench.engine.train_builders import build_trainer
+
+    overrides = ["model=tiny", "model.num_classes=6", "fusion=asff_star", "data.workers=0", "img_size=64",
+                 "data.synth.images=16", "train.batch_size=2", "train.lr=0.001", "tricks.multiscale=false"]
+    for recipe, lr in (("reference", 0.001), ("asffbench", 0.001 * 2 / 64)):
+        cfg = compose_config([f"recipe={recipe}", *overrides])
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        biases = [m.bias for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.bias is not None]
+        assert all((b == 0).all() for b in biases) == (recipe == "reference")
+        assert {slot.form for slot in model.neck.dropblocks} == {"reference" if recipe == "reference" else "torchvision"}
+        trainer = build_trainer(cfg, model, torch.device("cpu"), DistEnv(), iters_per_epoch=4)
+        assert trainer.scheduler.base_lrs[0] == pytest.approx(lr)
+        dataset = build_train_loader(cfg).dataset
+        assert (dataset.reference_augment is not None, dataset.crowd_targets, dataset.box_shrink) == (
+            (True, True, 1.0) if recipe == "reference" else (False, False, 0.0))
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +148,8 @@ def test_both_recipes_train_the_tiny_model(recipe, tmp_path):
         "device=cpu", "tricks.multiscale=false", "data.workers=0", "data.synth.images=16",
         "train.batch_size=4", "train.epochs=2", "train.max_iters_per_epoch=2", "train.mixup_off_epochs=1",
         "train.warmup_epochs=0.5", "recipe.lr_flat_epochs=0.5", "recipe.lr_final_epochs=0.5",
-        "train.lr=0.02", "train.log_every=1", f"run_dir={tmp_path}",
+        # the same step per image: the reference's train.lr is not scaled by the batch (lr_scaling)
+        f"train.lr={0.02 if recipe == 'asffbench' else 0.02 * 4 / 64}", "train.log_every=1", f"run_dir={tmp_path}",
     ])
     result = train(cfg, tmp_path)
     assert result.epochs_done == 2 and math.isfinite(result.final_loss)

@@ -115,6 +115,31 @@ class ResizeMode(str, Enum):
     stretch = "stretch"  # resize each axis to the square (the reference)
 
 
+class Augment(str, Enum):
+    asffbench = "asffbench"  # torchvision transforms.v2: photometric, zoom-out, IoU crop, flip
+    reference = "reference"  # the reference's OpenCV pipeline, step for step (data/reference_augment/)
+
+
+class BoxConvention(str, Enum):
+    continuous = "continuous"  # COCO [x, y, w, h] -> x2 = x + w
+    inclusive = "inclusive"  # x2 = x + w - 1 (the reference reads boxes 1 px smaller)
+
+
+class Init(str, Enum):
+    torch = "torch"  # each layer's PyTorch default
+    reference = "reference"  # kaiming normal (fan-in, a = 0.1) on every conv, conv biases zero
+
+
+class LrScaling(str, Enum):
+    linear = "linear"  # train.lr is for a total batch of 64, scaled linearly to the run's batch
+    none = "none"  # train.lr is used as given, whatever the batch (the reference)
+
+
+class DropBlockForm(str, Enum):
+    torchvision = "torchvision"  # torchvision's drop_block2d: gamma per input, seeds where a block fits
+    reference = "reference"  # gamma once at the first input after a schedule change, seeds anywhere
+
+
 # The named anchor sets (asffbench.anchors), under the names the code that imports them uses.
 COCO_ANCHORS: list[list[int]] = ANCHOR_SETS[DEFAULT_ANCHORS]
 ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `recipe=reference` selects
@@ -186,8 +211,9 @@ class BenchConfig:
     nms: bool = True  # time NMS (separately from the forward pass) and include it in FPS
     mode: BenchMode = BenchMode.infer
     input: BenchInput = BenchInput.auto
-    # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory).
-    batch_size: Any = 1
+    # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory);
+    # unset: 1 for mode=infer, train.batch_size for mode=train.
+    batch_size: Any = None
     channels_last: bool = False  # model and inputs in channels-last memory format
     # torch.compile mode: false | default | reduce-overhead (Any: `false` stays a bool, so the
     # default and an explicit bench.compile=false hash alike).
@@ -285,10 +311,17 @@ class RecipeConfig:
     # Phases of the cosine schedule (tricks.cosine_lr), in epochs; cut short when they do not fit.
     lr_flat_epochs: float = 0.0  # constant LR between the warm-up and the cosine
     lr_final_epochs: float = 0.0  # constant train.min_lr for the last N epochs (the cosine ends before)
+    lr_scaling: LrScaling = LrScaling.linear  # what train.lr is stated for (README, "Recipes")
+    # Model.
+    init: Init = Init.torch
+    dropblock: DropBlockForm = DropBlockForm.torchvision  # ASFF*'s DropBlock (fusion.dropblock)
     # Augmentation.
     expand_max: float = 2.0  # zoom-out (expand) up to this factor
     train_resize: ResizeMode = ResizeMode.letterbox
     mixup_prob: float = 0.5  # share of samples blended while mixup is on
+    augment: Augment = Augment.asffbench  # the training augmentation pipeline
+    crowd_targets: bool = False  # COCO crowd boxes (iscrowd=1) become training targets too
+    box_convention: BoxConvention = BoxConvention.continuous  # how training boxes are read
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
     multi_label: bool = True  # every (box, class) pair above the threshold; false: best class per box

@@ -2,7 +2,9 @@
 
 Conventions (decided here, tested in tests/data):
 - images without annotations are kept (negatives);
-- `iscrowd` annotations stay in `coco` (COCOeval ignores them) but never become training targets;
+- `iscrowd` annotations stay in `coco` (COCOeval ignores them) and become training targets only
+  when asked (`targets(i, include_crowd=True)`: `recipe.crowd_targets`, as the reference trains
+  on them); VOC `difficult` objects (stored as crowd) never do;
 - annotations whose box has w or h <= 0 are skipped with one logged warning per file (what
   torchvision's and detectron2's COCO readers do); they are removed from `coco` as well;
 - a missing `iscrowd` is read as 0 and a missing `area` as w * h (COCOeval needs both);
@@ -190,7 +192,14 @@ class CocoDataset:
                         f"{self.image_dir / image['file_name']}: image file not found "
                         f"(image id {image['id']} in {self.ann_file})"
                     )
-        self._targets = [self._training_targets(image_id) for image_id in self.image_ids]
+        self._targets = [self._training_targets(image_id, include_crowd=False) for image_id in self.image_ids]
+        # Images with crowd boxes: all their boxes in annotation order (the order the loss's
+        # shared-prediction rule and the reference's 50-box cap see).
+        self._with_crowd = {
+            index: self._training_targets(image_id, include_crowd=True)
+            for index, image_id in enumerate(self.image_ids)
+            if any(a.get("iscrowd", 0) for a in self.coco.imgToAnns.get(image_id, []))
+        }
 
     @property
     def num_classes(self) -> int:
@@ -199,15 +208,22 @@ class CocoDataset:
     def __len__(self) -> int:
         return len(self.images)
 
-    def _training_targets(self, image_id: Any) -> tuple[np.ndarray, np.ndarray]:
-        anns = [a for a in self.coco.imgToAnns.get(image_id, []) if not a.get("iscrowd", 0)]
+    def _training_targets(self, image_id: Any, include_crowd: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The image's boxes, crowd ones only with `include_crowd`; VOC's difficult never."""
+        anns = [
+            a for a in self.coco.imgToAnns.get(image_id, [])
+            if (include_crowd or not a.get("iscrowd", 0)) and not a.get("difficult", 0)
+        ]
         boxes = np.array([a["bbox"] for a in anns], dtype=np.float32).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]
         labels = np.array([self.cat_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
         return boxes, labels
 
-    def targets(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(boxes (N, 4) xyxy original px, labels (N,)) of image `index`; crowd boxes excluded."""
+    def targets(self, index: int, include_crowd: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(boxes (N, 4) xyxy original px, labels (N,)) of image `index`, in annotation order;
+        crowd boxes excluded unless `include_crowd`."""
+        if include_crowd and index in self._with_crowd:
+            return self._with_crowd[index]
         return self._targets[index]
 
     def image_path(self, index: int) -> Path:

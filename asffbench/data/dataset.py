@@ -23,6 +23,7 @@ from torchvision.transforms.v2 import functional as F
 
 from asffbench.data.coco import CocoDataset
 from asffbench.data.mixup import mixup, sample_lambda
+from asffbench.data.reference_augment import ReferenceAugment, Sample, blend_raw, draw_lambda, make_sample
 from asffbench.data.sampler import SampleKey, derive_seed
 from asffbench.data.transforms import (
     build_train_augment,
@@ -62,9 +63,16 @@ class DetectionDataset(Dataset):
         mixup_prob: float = 0.5,
         resize: str = "letterbox",
         expand_max: float = 2.0,
+        augment: str = "asffbench",
+        crowd_targets: bool = False,
+        box_convention: str = "continuous",
     ) -> None:
         """`mixup_prob`: share of training samples blended with a second image while mixup is
-        on; `resize`: letterbox or stretch to the input square; `expand_max`: largest zoom-out."""
+        on; `resize`: letterbox or stretch to the input square; `expand_max`: largest zoom-out;
+        `augment`: the training pipeline (`asffbench`: transforms.v2, mixup of the resized
+        images; `reference`: the reference's OpenCV steps, mixup of the raw images first);
+        `crowd_targets`: train on crowd boxes too; `box_convention`: `inclusive` reads training
+        boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w."""
         self.source = source
         self.train = train
         self.img_size = img_size
@@ -72,7 +80,16 @@ class DetectionDataset(Dataset):
         self.seed = seed
         self.mixup_prob = mixup_prob
         self.resize = resize
-        self.augment = build_train_augment(expand_max) if train else None
+        self.crowd_targets = crowd_targets
+        self.box_shrink = 1.0 if str(getattr(box_convention, "value", box_convention)) == "inclusive" else 0.0
+        augment = str(getattr(augment, "value", augment))
+        if augment not in ("asffbench", "reference"):
+            raise ValueError(f"augment must be asffbench or reference, got {augment!r}")
+        self.augment = build_train_augment(expand_max) if train and augment == "asffbench" else None
+        self.reference_augment = (
+            ReferenceAugment(expand_max=expand_max, min_box_size=min_box_size, resize=resize)
+            if train and augment == "reference" else None
+        )
 
     # The attributes the engine uses (DESIGN.md, "Entry points").
     @property
@@ -116,6 +133,8 @@ class DetectionDataset(Dataset):
         # whatever worker draws it. fork_rng keeps the caller's global RNG untouched.
         sample_seed = derive_seed(self.seed, key.epoch, key.index)
         rng = np.random.default_rng(sample_seed)
+        if self.reference_augment is not None:
+            return self.reference_sample(key, rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(sample_seed)
             image, target, meta = self.prepare(key.index, key.size)
@@ -131,7 +150,7 @@ class DetectionDataset(Dataset):
         pil = self.source.load_image(index)
         width, height = pil.size
         image = tv_tensors.Image(F.pil_to_tensor(pil))
-        xyxy, labels = self.source.targets(index)
+        xyxy, labels = self.training_boxes(index)
         boxes = to_boxes(torch.from_numpy(xyxy), height, width)
         labels = torch.from_numpy(labels)
         if self.augment is not None:
@@ -149,6 +168,41 @@ class DetectionDataset(Dataset):
             "pad": pad,
         }
         return to_float01(image.as_subclass(Tensor)), target, meta
+
+    def training_boxes(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(xyxy, labels) of image `index`; for training as `crowd_targets` and the box
+        convention say."""
+        if not self.train:
+            return self.source.targets(index)
+        xyxy, labels = self.source.targets(index, include_crowd=self.crowd_targets)
+        if self.box_shrink:
+            xyxy = xyxy.copy()
+            xyxy[:, 2:] -= self.box_shrink
+        return xyxy, labels
+
+    def raw_sample(self, index: int) -> Sample:
+        """Image `index` as a uint8 (H, W, 3) RGB array with its training boxes."""
+        xyxy, labels = self.training_boxes(index)
+        return make_sample(np.asarray(self.source.load_image(index)), xyxy, labels)
+
+    def reference_sample(self, key: SampleKey, rng: np.random.Generator) -> tuple[Tensor, Tensor, dict]:
+        """`recipe.augment=reference`: mixup of the raw images (while mixup is on, with
+        probability `mixup_prob`, when lambda < 1), then the reference's transform."""
+        sample = self.raw_sample(key.index)
+        orig_size = (sample.height, sample.width)
+        if key.mixup and len(self) > 1 and rng.random() < self.mixup_prob:
+            lam = draw_lambda(rng)
+            if lam < 1.0:
+                other = int(rng.integers(len(self) - 1))
+                other += other >= key.index  # any image but this one
+                sample = blend_raw(sample, self.raw_sample(other), lam)
+        out, scale, pad = self.reference_augment(sample, key.size, rng)
+        image = normalize(to_float01(torch.from_numpy(out.image).permute(2, 0, 1)))
+        target = torch.from_numpy(
+            np.column_stack([out.labels, out.boxes, out.weights]).astype(np.float32).reshape(-1, 6)
+        )
+        meta = {"image_id": self.source.image_ids[key.index], "orig_size": orig_size, "scale": scale, "pad": pad}
+        return image, target, meta
 
 
 def collate(batch: list[tuple[Tensor, Tensor, dict]]) -> tuple[Tensor, Tensor, list[dict]]:

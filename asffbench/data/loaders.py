@@ -110,7 +110,8 @@ def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> Detectio
         load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
         mixup_prob=float(cfg.recipe.mixup_prob), resize=cfg.recipe.train_resize,
-        expand_max=float(cfg.recipe.expand_max),
+        expand_max=float(cfg.recipe.expand_max), augment=cfg.recipe.augment,
+        crowd_targets=bool(cfg.recipe.crowd_targets), box_convention=cfg.recipe.box_convention,
     )
     mixup_epochs = int(train.epochs) - int(train.mixup_off_epochs) if cfg.tricks.mixup else 0
     sampler = DetectionBatchSampler(

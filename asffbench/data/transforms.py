@@ -55,6 +55,13 @@ def to_boxes(xyxy: Tensor, height: int, width: int) -> tv_tensors.BoundingBoxes:
     return tv_tensors.BoundingBoxes(xyxy, format="XYXY", canvas_size=(height, width))
 
 
+def letterbox_geometry(height: int, width: int, size: int) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """A letterbox of a height x width image into size x size: (scale, (new_h, new_w), (left, top))."""
+    scale = size / max(height, width)
+    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    return scale, (new_h, new_w), ((size - new_w) // 2, (size - new_h) // 2)
+
+
 def letterbox(
     image: Tensor, boxes: tv_tensors.BoundingBoxes, size: int
 ) -> tuple[Tensor, tv_tensors.BoundingBoxes, float, tuple[int, int]]:
@@ -64,12 +71,10 @@ def letterbox(
     (per axis the exact factor is round(side * scale) / side, within half a pixel of `scale`).
     """
     height, width = image.shape[-2:]
-    scale = size / max(height, width)
-    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    scale, (new_h, new_w), (left, top) = letterbox_geometry(height, width, size)
     if (new_h, new_w) != (height, width):
         image = F.resize(image, [new_h, new_w], antialias=True)
         boxes = F.resize(boxes, [new_h, new_w])
-    left, top = (size - new_w) // 2, (size - new_h) // 2
     padding = [left, top, size - new_w - left, size - new_h - top]
     if any(padding):
         image = F.pad(image, padding, fill=PAD_VALUE)

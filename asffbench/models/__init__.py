@@ -4,6 +4,7 @@ from asffbench.models.backbone import Darknet53
 from asffbench.models.detector import YOLOv3
 from asffbench.models.fusion import FUSIONS, FusionInfo, fusion_info
 from asffbench.models.head import YOLOHead
+from asffbench.models.init import INITS, initialise
 from asffbench.models.neck import YOLOv3Neck
 from asffbench.models.outputs import DetectorOutput, LevelOutput
 from asffbench.models.registry import Registry, UnknownNameError
@@ -13,6 +14,7 @@ __all__ = [
     "DetectorOutput",
     "FUSIONS",
     "FusionInfo",
+    "INITS",
     "LevelOutput",
     "Registry",
     "UnknownNameError",
@@ -20,4 +22,5 @@ __all__ = [
     "YOLOv3",
     "YOLOv3Neck",
     "fusion_info",
+    "initialise",
 ]

@@ -1,8 +1,9 @@
 """`asffbench compare A B`: paired bootstrap of two runs (or two cells of seeds) on one val set.
 
 An input is a run directory (its `detections.json`, scored against the ground truth its
-evaluation used), a COCO results file (scored against `--gt`), or a quoted glob matching several
-run directories: the seeds of one sweep cell. Both sides must cover the same images.
+evaluation used; its stored match table, `coco_matches.npz`, saves matching it again), a COCO
+results file (scored against `--gt`), or a quoted glob matching several run directories: the
+seeds of one sweep cell. Both sides must cover the same images.
 
 VOC runs (metrics.json says `metric: voc`, or `--metric voc`) are also matched the VOC way, and
 their mAP and mAP07 are resampled with the same image weights as the COCO metrics.
@@ -13,25 +14,26 @@ from __future__ import annotations
 import contextlib
 import glob
 import io
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+from pycocotools.coco import COCO
 
-from asffbench.coco_format import ground_truth_dict
+from asffbench.coco_format import read_ground_truth, read_json, read_results
+from asffbench.engine.run_matches import run_matches
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME
-from asffbench.engine import voc_eval
-from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, match_detections
-from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, combine_seeds,
-                                            compare_sides, image_set_difference, sample_run)
+from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME,
+                                     RECORD_NAME, VOC_METRIC)
+from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table
+from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
+                                            combine_seeds, compare_sides, image_set_difference, sample_run)
 
 
-METRIC_CHOICES = ("auto", "coco", "voc")  # auto: voc for runs whose metrics.json says so
+METRIC_CHOICES = ("auto", COCO_METRIC, VOC_METRIC)  # auto: voc for runs whose metrics.json says so
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,7 @@ class RunInput:
     detections: Path
     ground_truth: Path
     voc: bool = False  # also score VOC mAP
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: cannot read {what} ({err})") from None
+    table: Optional[Path] = None  # where its match table is kept (run directories)
 
 
 def run_ground_truth(run_dir: Path) -> Optional[Path]:
@@ -74,15 +68,15 @@ def run_metric(run_dir: Path) -> str:
     """The metric a run was evaluated with (`coco` or `voc`, from metrics.json; `coco` without one)."""
     path = run_dir / METRICS_NAME
     data = read_json(path, METRICS_NAME) if path.is_file() else {}
-    return str(data.get("metric") or "coco") if isinstance(data, dict) else "coco"
+    return str(data.get("metric") or COCO_METRIC) if isinstance(data, dict) else COCO_METRIC
 
 
 def wants_voc(path: Path, metric: str) -> bool:
     if metric not in METRIC_CHOICES:
         raise UserError(f"--metric {metric}: choose one of {', '.join(METRIC_CHOICES)}")
     if metric == "auto":
-        return path.is_dir() and run_metric(path) == "voc"
-    return metric == "voc"
+        return path.is_dir() and run_metric(path) == VOC_METRIC
+    return metric == VOC_METRIC
 
 
 def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[RunInput]:
@@ -96,7 +90,8 @@ def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[R
             truth = gt or run_ground_truth(path)
             if truth is None:
                 raise UserError(f"{path}: no ground-truth path in its metrics.json or record (pass --gt ANN)")
-            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth, wants_voc(path, metric)))
+            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth, wants_voc(path, metric),
+                                   path / MATCHES_NAME))
         elif path.is_file():
             if gt is None:
                 raise UserError(f"{path}: a COCO results file needs --gt ANN (the annotation file)")
@@ -107,30 +102,26 @@ def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[R
 
 
 @lru_cache(maxsize=8)
-def load_ground_truth(path: Path):
-    from pycocotools.coco import COCO
-
-    data = read_json(path, "annotation file")
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise UserError(f"{path}: not a COCO annotation file (no 'images' list)")
+def load_ground_truth(path: Path) -> Any:
+    """The annotation file as a pycocotools COCO (the error analysis matches with COCOeval)."""
     coco = COCO()
-    coco.dataset = ground_truth_dict(data)
+    coco.dataset = read_ground_truth(path)
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
 
 
-def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+def input_detections(run: RunInput) -> tuple[Any, list]:
+    """The ground truth (pycocotools COCO) and the checked detections (a list) of one input."""
     gt = load_ground_truth(run.ground_truth)
-    detections = read_json(run.detections, "detections file")
-    if not isinstance(detections, list):
-        raise UserError(f"{run.detections}: not a COCO results file (a JSON list of detections)")
-    unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - set(gt.getImgIds())
-    if unknown:
-        raise UserError(f"{run.detections}: {len(unknown)} image ids are not in {run.ground_truth}")
-    matched = match_detections(gt, detections, max_det)
-    if run.voc:
-        matched.voc = voc_eval.match_detections(gt.dataset, detections, matched.image_ids)
+    return gt, read_results(run.detections, gt.dataset, run.ground_truth)
+
+
+def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
+    """The run's matching: its stored match table when fresh (run directories), else matched now."""
+    coco, voc = run_matches(run.detections, run.ground_truth, run.voc, run.table, max_det)
+    matched = matched_from_table(coco)
+    matched.voc = voc if run.voc else None
     return matched
 
 
@@ -162,8 +153,10 @@ class Comparison:
 
 
 def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetections],
-                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED) -> dict[str, MetricDelta]:
-    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets."""
+                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED,
+                      sample: Callable[[Any, np.ndarray], RunSample] = sample_run) -> dict[str, MetricDelta]:
+    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets.
+    `sample` scores one input on the resamples (`analyze` passes its error scenarios)."""
     differ = image_set_difference([a, b])
     if differ is not None:
         raise UserError(f"A and B cover different images: {differ}")
@@ -171,8 +164,8 @@ def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetecti
         raise UserError(f"--bootstrap {replicates}: must be at least 1")
     rng = np.random.default_rng(seed)
     weights = bootstrap_weights(a[0].num_images, replicates, rng)
-    side_a = combine_seeds([sample_run(m, weights) for m in a], rng)
-    side_b = combine_seeds([sample_run(m, weights) for m in b], rng)
+    side_a = combine_seeds([sample(m, weights) for m in a], rng)
+    side_b = combine_seeds([sample(m, weights) for m in b], rng)
     return compare_sides(side_a, side_b)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from asffbench.record_types import Metrics
 from asffbench.results.records import LoadedRecord, run_label
 
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
@@ -18,8 +19,8 @@ def runs_with_metric(records: Sequence[LoadedRecord], key: str, part: str) -> li
     """(run label, metrics[key]) of the records whose metrics hold `key` as an object with `part`."""
     out = []
     for record in records:
-        metrics = record.data.get("metrics")
-        value = metrics.get(key) if isinstance(metrics, dict) else None
+        metrics = record.record.metrics
+        value = getattr(metrics, key) if isinstance(metrics, Metrics) else None
         if isinstance(value, dict) and isinstance(value.get(part), (dict, list)):
             out.append((run_label(record), value))
     return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from asffbench.errors import UserError
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
-from asffbench.record_schema import DETECTIONS_NAME
+from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, VOC_METRIC
 from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric
 from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
 from asffbench.results.tables import Cell, ResultTable
@@ -49,16 +49,22 @@ class RunSamples:
             self.matched[run_dir] = self._match(Path(run_dir))
         return self.matched[run_dir]
 
-    @staticmethod
-    def _match(run_dir: Path) -> MatchedDetections | str:
+    def prepare(self, run: RunInput) -> MatchedDetections:
+        """What a run's replicates are computed from (a subclass may prepare something else)."""
+        return match_input(run)
+
+    def sample_of(self, matched: MatchedDetections, weights: np.ndarray) -> RunSample:
+        return sample_run(matched, weights)
+
+    def _match(self, run_dir: Path) -> MatchedDetections | str:
         if not (run_dir / DETECTIONS_NAME).is_file():
             return f"{run_dir.name}: no {DETECTIONS_NAME}"
         truth = run_ground_truth(run_dir)
         if truth is None:
             return f"{run_dir.name}: no ground-truth path in metrics.json or the record"
         try:
-            voc = run_metric(run_dir) == "voc"
-            return match_input(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc))
+            voc = run_metric(run_dir) == VOC_METRIC
+            return self.prepare(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc, run_dir / MATCHES_NAME))
         except UserError as err:
             return str(err)
 
@@ -68,7 +74,7 @@ class RunSamples:
             if key not in self.weights:
                 rng = np.random.default_rng(self.seed)
                 self.weights[key] = bootstrap_weights(len(key), self.replicates, rng)
-            self.samples[run_dir] = sample_run(matched, self.weights[key])
+            self.samples[run_dir] = self.sample_of(matched, self.weights[key])
         return self.samples[run_dir]
 
     def side(self, cell: Cell) -> list[tuple[str, MatchedDetections]] | str:

@@ -16,10 +16,12 @@ from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.edge_weights import edge_weights_markdown
+from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
 from asffbench.results.intervals import add_intervals
 from asffbench.results.methods import methods_markdown
+from asffbench.results.records import as_text
 from asffbench.results.reference import load_paper_reference
 from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
 from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
@@ -39,6 +41,8 @@ class ReportSummary:
     failed: list[Gap] = field(default_factory=list)
     missing: list[Gap] = field(default_factory=list)
     problems: int = 0
+    errors: list[ErrorSection] = field(default_factory=list)  # the error analysis, a section per table
+    error_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
 
     @property
     def report(self) -> Path:
@@ -51,7 +55,7 @@ def default_out_dir(sweep_dirs: Sequence[Path]) -> Path:
 
 def sweep_statement(collection: Collection, failed: list[Gap], missing: list[Gap]) -> str:
     where = ", ".join(str(d) for d in collection.sweep_dirs)
-    counts = Counter(str(r.data.get("status", "missing")) for r in collection.records)
+    counts = Counter(str(as_text(r.record.status)) for r in collection.records)
     unreadable = len([p for p in collection.problems if not p.loaded])
     if not collection.records:
         extra = f" ({unreadable} unreadable)" if unreadable else ""
@@ -101,13 +105,25 @@ def write_figures(tables: list[ResultTable], collection: Collection, out: Path) 
     return [p for p in written if p is not None]
 
 
+def write_error_figures(sections: list[ErrorSection], out: Path) -> dict[str, str]:
+    from asffbench.results.error_plots import plot_error_bars  # matplotlib only when there is something to draw
+
+    folder = out / "figures"
+    folder.mkdir(exist_ok=True)
+    written = {}
+    for section in sections:
+        path = plot_error_bars(section, folder / f"errors_{section.table.name.replace('.', '_')}.png")
+        if path is not None:
+            written[section.table.name] = f"figures/{path.name}"
+    return written
+
+
 def completed(collection: Collection) -> list:
-    return [r for r in collection.records if r.data.get("status") == "completed"]
+    return [r for r in collection.records if r.record.status == "completed"]
 
 
 def report_markdown(summary: ReportSummary, collection: Collection, table_format: str) -> str:
-    names = sorted({str(r.data.get("sweep")) for r in collection.records
-                    if isinstance(r.data.get("sweep"), str)})
+    names = sorted({r.record.sweep for r in collection.records if isinstance(r.record.sweep, str)})
     title = ", ".join(names) if names else ", ".join(d.name for d in collection.sweep_dirs)
     out = [f"# asffbench report: {title}\n", f"**{summary.statement}**\n",
            "Sweep directories: " + ", ".join(f"`{d}`" for d in collection.sweep_dirs) + "\n"]
@@ -121,6 +137,8 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
+    if summary.tables:
+        out += ["## Error analysis\n", error_markdown(summary.errors, summary.error_figures)]
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
@@ -158,6 +176,7 @@ def fill_report(tmp: Path, summary: ReportSummary, collection: Collection, table
             path.write_text(render(table, table_format), encoding="utf-8")
     figures = write_figures(summary.tables, collection, tmp) if collection.records else []
     summary.figures = [summary.out_dir / "figures" / p.name for p in figures]
+    summary.error_figures = write_error_figures(summary.errors, tmp) if summary.errors else {}
     (tmp / REPORT_NAME).write_text(report_markdown(summary, collection, table_format), encoding="utf-8")
 
 
@@ -183,7 +202,8 @@ def write_report(
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
-                            problems=len(collection.problems))
+                            problems=len(collection.problems),
+                            errors=analyse_tables(tables, bootstrap, bootstrap_seed))
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     try:

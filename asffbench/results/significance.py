@@ -77,7 +77,7 @@ def combine_seeds(samples: Sequence[RunSample], rng: np.random.Generator) -> Sid
     point = {name: float(np.mean([s.point[name] for s in samples])) for name in names}
     if len(samples) == 1:
         return SideEstimate(point, samples[0].replicates, 1, {name: math.nan for name in names})
-    replicates = len(samples[0].replicates["AP"])
+    replicates = len(next(iter(samples[0].replicates.values())))
     draws = rng.integers(0, len(samples), (replicates, len(samples)))
     rows = np.arange(replicates)[:, None]
     combined = {name: np.stack([s.replicates[name] for s in samples])[draws, rows].mean(axis=1)

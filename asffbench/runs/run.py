@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional
 from omegaconf import DictConfig, open_dict
 
 from asffbench.config.compose import first_line, write_run_config
+from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
 from asffbench.runs.record import (
     RECORD_NAME,
     experiment_hash,
@@ -39,7 +40,7 @@ def run_experiment(
     cfg: DictConfig,
     axes: Optional[Mapping[str, Any]] = None,
     attempt: Optional[Mapping[str, Any]] = None,
-) -> dict:
+) -> RunRecord:
     """Train + evaluate + benchmark in `cfg.run_dir` (a fresh dir under runs/ when unset).
 
     `attempt` (from a sweep: id, action, reason) is stored in the record; for a `fresh` attempt a
@@ -64,11 +65,11 @@ def own_run(run_dir: Path) -> AbstractContextManager:
 
 def run_owned(
     cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]]
-) -> dict:
+) -> RunRecord:
     run_dir = Path(cfg.run_dir)
     record = new_record(cfg, exp_hash, axes or {})
     if attempt is not None:
-        record["attempt"] = dict(attempt)
+        record.attempt = Attempt.from_dict(attempt)
     record_path = run_dir / RECORD_NAME
     write_record(record_path, record)
     write_config(run_dir, cfg)
@@ -81,37 +82,40 @@ def run_owned(
             from asffbench.engine.train import train
 
             result = train(cfg, run_dir)
-            record["train_seconds"] = float(result.train_seconds)
-            record["train_seconds_attempt"] = float(result.train_seconds_attempt)
-            record["train_peak_memory"] = result.peak_memory
+            record.train_seconds = float(result.train_seconds)
+            record.train_seconds_attempt = float(result.train_seconds_attempt)
+            record.train_peak_memory = PeakMemory.from_dict(result.peak_memory) if result.peak_memory else None
             model = result.model
         if process_rank() != 0:
             # DDP helpers: training was the shared work; rank 0 evaluates, benches, records.
-            record["status"] = "completed"
+            record.status = "completed"
             return record
-        has_weights = model is not None or bool(cfg.eval.checkpoint) or bool(cfg.model.weights)
-        if model is None and cfg.eval.checkpoint is None:
-            # Nothing trained and no weights given: measure the freshly built model as it is.
-            from asffbench.build import build_model
+        weights, has_weights = None, model is not None
+        if model is None:
+            # Nothing trained: measure the configured weights, or the freshly built model as it is.
+            from asffbench.weights.load import build_with_weights
+            from asffbench.weights.resolve import RUN, resolve_weights
 
             stage = "build"
-            model = build_model(cfg)
+            weights = resolve_weights(cfg, RUN)
+            model = build_with_weights(cfg, weights)
+            has_weights = weights is not None and weights.whole_model
         if cfg.eval.enabled:
             stage = "eval"
             from asffbench.engine.evaluate import evaluate
 
-            record["metrics"] = evaluate(cfg, run_dir, model=model)
+            record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights))
         stage = "bench"
         from asffbench.bench import benchmark
 
         # A trained model or given weights are timed on val images; a fresh model on random ones.
-        record["bench"] = benchmark(cfg, model=model, has_weights=has_weights)
-        record["status"] = "completed"
+        record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights))
+        record.status = "completed"
     except Exception as err:  # noqa: BLE001 - every failure of the run becomes its record
-        record["status"] = "failed"
-        record["error"] = describe_error(err, stage)
+        record.status = "failed"
+        record.error = describe_error(err, stage)
         release_memory()
-    record["finished"] = now_iso()
+    record.finished = now_iso()
     write_record(record_path, record)
     return record
 
@@ -149,14 +153,14 @@ def write_config(run_dir: Path, cfg: DictConfig) -> None:
     write_run_config(run_dir, cfg)
 
 
-def describe_error(err: BaseException, stage: str) -> dict:
+def describe_error(err: BaseException, stage: str) -> RunError:
     message = first_line(str(err).strip()) or type(err).__name__
-    return {
-        "type": type(err).__name__,
-        "message": message[:MAX_MESSAGE_CHARS],
-        "where": stage,
-        "traceback": "".join(traceback.format_exception(err)[-6:])[-4000:],
-    }
+    return RunError(
+        type=type(err).__name__,
+        message=message[:MAX_MESSAGE_CHARS],
+        where=stage,
+        traceback="".join(traceback.format_exception(err)[-6:])[-4000:],
+    )
 
 
 def release_memory() -> None:

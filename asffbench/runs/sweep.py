@@ -11,6 +11,7 @@ runs each of them again (skipped when the other process completed it, resumed wh
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from asffbench.runs.lock import RunLockedError, hold_run, read_holder, wait_unti
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.sweep_spec import (
     SweepSpec,
+    case_override_list,
     fixed_overrides,
     format_value,
     iter_run_overrides,
@@ -90,7 +92,7 @@ def sweep_task(cfg: DictConfig) -> dict:
             record = run_in_fresh_process(run_experiment, cfg, axes, attempt)
         else:
             record = run_experiment(cfg, axes=axes, attempt=attempt)
-        return {**result, "status": record["status"], "error": record.get("error")}
+        return {**result, "status": record.status, "error": record.error.to_dict() if record.error else None}
 
 
 def hold_for_job(owned: ExitStack, run_dir: Path) -> Optional[str]:
@@ -210,7 +212,7 @@ def wait_and_rerun_held(spec: SweepSpec, summary: SweepSummary, rerun: Callable[
     wait_until_free([summary.sweep_dir / run for run in held])
     combos = {run_name(combo): combo for combo in spec.combinations()}
     for run in held:
-        again = rerun(SweepSpec(spec.name, spec.source, {k: [v] for k, v in combos[run].items()}))
+        again = rerun(dataclasses.replace(spec, axes={k: [v] for k, v in combos[run].items()}))
         summary.statuses[run] = again.statuses.get(run, "failed")
         summary.holders.pop(run, None)
         summary.holders.update(again.holders)
@@ -225,12 +227,42 @@ def run_jobs(
     force: bool,
     monitor: bool,
 ) -> SweepSummary:
-    """One Hydra multirun over the spec's runs; what each job returned."""
+    """Hydra multiruns over the spec's runs (one per block of `SweepSpec.parts`); what each job
+    returned."""
     names = [run_name(combo) for combo in spec.combinations()]
+    from asffbench.runs.monitor import SweepMonitor
+
+    watcher = SweepMonitor(sweep_dir, names, enabled=monitor)
+    with watcher:
+        returns = [
+            batch
+            for axes, case in spec.parts()  # one multirun per block of runs sharing `cases` overrides
+            for batch in run_multirun(multirun_overrides(
+                spec, axes, case_override_list(case, shared), hydra_overrides, sweep_dir, launcher, force))
+        ]
+    summary = SweepSummary(sweep_dir=sweep_dir, total=len(names))
+    for job in (job for batch in returns for job in batch):
+        value = job_value(job)
+        summary.statuses[value["run"]] = value["status"]
+        if value["status"] == ELSEWHERE:
+            summary.holders[value["run"]] = value.get("holder", "?")
+    return summary
+
+
+def multirun_overrides(
+    spec: SweepSpec,
+    axes: dict[str, list[Any]],
+    shared: Sequence[str],
+    hydra_overrides: Sequence[str],
+    sweep_dir: Path,
+    launcher: str,
+    force: bool,
+) -> list[str]:
+    """Hydra's overrides of one multirun over `axes` (the whole sweep, or a block of its runs)."""
     not_in_dirname = sorted({override_key(o) for o in shared} | {"sweep.name", "sweep.axes", "sweep.force", "sweep.isolate"})
-    overrides = [
+    return [
         *shared,
-        *(f"{key}={','.join(format_value(v) for v in values)}" for key, values in spec.axes.items()),
+        *(f"{key}={','.join(format_value(v) for v in values)}" for key, values in axes.items()),
         f"sweep.name={spec.name}",
         f"sweep.axes=[{','.join(spec.axes)}]",
         f"sweep.force={format_value(force)}",
@@ -242,18 +274,6 @@ def run_jobs(
         f"hydra.job.name=asffbench-{spec.name}",
         *hydra_overrides,
     ]
-    from asffbench.runs.monitor import SweepMonitor
-
-    watcher = SweepMonitor(sweep_dir, names, enabled=monitor)
-    with watcher:
-        returns = run_multirun(overrides)
-    summary = SweepSummary(sweep_dir=sweep_dir, total=len(names))
-    for job in (job for batch in returns for job in batch):
-        value = job_value(job)
-        summary.statuses[value["run"]] = value["status"]
-        if value["status"] == ELSEWHERE:
-            summary.holders[value["run"]] = value.get("holder", "?")
-    return summary
 
 
 def run_multirun(overrides: list[str]) -> Any:

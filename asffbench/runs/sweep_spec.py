@@ -9,14 +9,19 @@ A sweep file is a mapping with these keys::
       model: tiny
       train.epochs: 2
     isolate: true                                            # optional: one fresh process per run
+    cases:                                                   # optional: more overrides for the
+      img_size:                                              #   runs of one value of ONE axis
+        800: {train.multiscale_min: 480, train.multiscale_max: 800}
 
 Axes and overrides use the public override names (`group: option` or `dotted.key: value`). The
 runs are the cartesian product of the axes. Axis values must be plain scalars made of letters,
-digits and `_ . + -`, because each run's directory is named after its axis values.
+digits and `_ . + -`, because each run's directory is named after its axis values. A case's keys
+are neither axes nor fixed overrides; a command-line override still beats them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -30,7 +35,7 @@ from asffbench.errors import UserError
 from asffbench.record_schema import format_value, run_name  # noqa: F401 - re-exported
 
 SWEEP_PACKAGE = "asffbench.sweeps"
-ALLOWED_KEYS = ("description", "axes", "overrides", "isolate")
+ALLOWED_KEYS = ("description", "axes", "overrides", "cases", "isolate")
 SAFE_VALUE = re.compile(r"^[\w.+-]+$")
 
 
@@ -42,6 +47,8 @@ class SweepSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     isolate: bool = False  # each run in a fresh process (allocator and cuDNN state cannot leak)
+    # {axis: {formatted value: {key: value}}}: overrides of the runs with that axis value
+    cases: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def with_seeds(self, seeds: int) -> "SweepSpec":
         """The same sweep repeated over seeds 0..seeds-1 (an extra `seed` axis)."""
@@ -52,7 +59,7 @@ class SweepSpec:
         axes = dict(self.axes)
         axes["seed"] = list(range(seeds))
         overrides = {k: v for k, v in self.overrides.items() if k != "seed"}
-        return SweepSpec(self.name, self.source, axes, overrides, self.description, self.isolate)
+        return dataclasses.replace(self, axes=axes, overrides=overrides)
 
     def combinations(self) -> list[dict[str, Any]]:
         """Every run of the sweep as {axis: value}, in the order Hydra's basic sweeper runs them."""
@@ -61,6 +68,27 @@ class SweepSpec:
 
     def __len__(self) -> int:
         return len(self.combinations())
+
+    def case_overrides(self, combo: dict[str, Any]) -> dict[str, Any]:
+        """The `cases` overrides of one run ({} for most)."""
+        return {
+            key: value
+            for axis, by_value in self.cases.items()
+            for key, value in by_value.get(format_value(combo[axis]), {}).items()
+        }
+
+    def parts(self) -> list[tuple[dict[str, list[Any]], dict[str, Any]]]:
+        """The runs as cartesian blocks sharing their case overrides: [(axes, overrides)], the
+        runs without a case first (one Hydra multirun each)."""
+        if not self.cases:
+            return [(self.axes, {})]
+        ((axis, by_value),) = self.cases.items()
+        plain = [v for v in self.axes[axis] if format_value(v) not in by_value]
+        blocks = [({**self.axes, axis: plain}, {})] if plain else []
+        for value in self.axes[axis]:
+            if format_value(value) in by_value:
+                blocks.append(({**self.axes, axis: [value]}, by_value[format_value(value)]))
+        return blocks
 
 
 def shipped_sweeps() -> list[str]:
@@ -130,7 +158,33 @@ def parse_sweep(name: str, source: str, text: str) -> SweepSpec:
     isolate = data.get("isolate", False)
     if not isinstance(isolate, bool):
         raise UserError(f"{source}: 'isolate' must be true or false")
-    return SweepSpec(name, source, checked_axes, dict(overrides), str(description), isolate)
+    cases = parse_cases(source, data.get("cases") or {}, checked_axes, overrides)
+    return SweepSpec(name, source, checked_axes, dict(overrides), str(description), isolate, cases)
+
+
+def parse_cases(source: str, cases: Any, axes: dict[str, list[Any]], overrides: dict[str, Any]) -> dict:
+    """`cases: {axis: {value: {key: value}}}` checked: one axis, its listed values, new keys."""
+    if not isinstance(cases, dict) or len(cases) > 1:
+        raise UserError(f"{source}: 'cases' must map ONE axis to {{value: {{key: value}}}}")
+    checked: dict[str, dict[str, dict[str, Any]]] = {}
+    for axis, by_value in cases.items():
+        if axis not in axes:
+            raise UserError(f"{source}: 'cases' names '{axis}', which is not an axis")
+        listed = {format_value(v) for v in axes[axis]}
+        if not isinstance(by_value, dict):
+            raise UserError(f"{source}: 'cases.{axis}' must map axis values to overrides")
+        checked[axis] = {}
+        for value, extra in by_value.items():
+            if format_value(value) not in listed:
+                raise UserError(f"{source}: 'cases.{axis}' has value {value!r}, which the axis does not list")
+            if not isinstance(extra, dict) or not extra:
+                raise UserError(f"{source}: 'cases.{axis}.{value}' must be a mapping of config key -> value")
+            for key in extra:
+                check_key(source, "case override", key)
+                if key in axes or key in overrides:
+                    raise UserError(f"{source}: case override '{key}' is also an axis or a fixed override")
+            checked[axis][format_value(value)] = dict(extra)
+    return checked
 
 
 def check_key(source: str, kind: str, key: Any) -> None:
@@ -158,6 +212,12 @@ def fixed_overrides(spec: SweepSpec) -> list[str]:
     return [f"{key}={format_value(value)}" for key, value in spec.overrides.items()]
 
 
+def case_override_list(case: dict[str, Any], shared: Sequence[str]) -> list[str]:
+    """A case's overrides before the shared ones (the command line's among them win)."""
+    return merge_overrides([f"{key}={format_value(value)}" for key, value in case.items()], shared)
+
+
 def iter_run_overrides(spec: SweepSpec, shared: Sequence[str]) -> Iterator[tuple[dict, list[str]]]:
     for combo in spec.combinations():
-        yield combo, [*shared, *(f"{k}={format_value(v)}" for k, v in combo.items())]
+        base = case_override_list(spec.case_overrides(combo), shared)
+        yield combo, [*base, *(f"{k}={format_value(v)}" for k, v in combo.items())]

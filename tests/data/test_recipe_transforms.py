@@ -8,7 +8,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from asffbench.data import build_train_loader, build_val_loader
+from asffbench.data.loaders import build_train_loader, build_val_loader
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset
 from asffbench.data.transforms import PAD_VALUE, PhotometricDistort, build_train_augment, preprocess_test_image
@@ -74,6 +74,8 @@ def test_stretched_val_samples_map_back_to_the_original_boxes(rectangles):
 def test_loaders_follow_the_recipe():
     train = build_train_loader(synth_cfg("recipe=reference"))
     assert (train.dataset.resize, train.dataset.mixup_prob, train.dataset.min_box_size) == ("stretch", 1.0, 6.0)
+    assert train.dataset.reference_augment.expand_max == 4.0 and train.dataset.augment is None
+    train = build_train_loader(synth_cfg("recipe=reference", "recipe.augment=asffbench"))
     (zoom,) = [t for t in train.dataset.augment.transforms if isinstance(t, v2.RandomZoomOut)]
     assert tuple(zoom.side_range) == (1.0, 4.0)
     _, val = build_val_loader(synth_cfg("recipe=reference"))

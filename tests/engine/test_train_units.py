@@ -35,6 +35,9 @@ def test_weight_decay_only_on_conv_and_linear_weights() -> None:
 def test_lr_is_stated_for_a_batch_of_64() -> None:
     assert scaled_lr(1e-3, 64) == pytest.approx(1e-3)
     assert scaled_lr(1e-3, 16) == pytest.approx(2.5e-4)
+    assert scaled_lr(1e-3, 16, scaling="none") == scaled_lr(1e-3, 50, scaling="none") == 1e-3  # the reference
+    with pytest.raises(ValueError, match="linear"):
+        scaled_lr(1e-3, 16, scaling="sqrt")
 
 
 def lrs(cosine: bool, epochs: int = 10, iters: int = 10, warmup: float = 2.0) -> list[float]:
@@ -110,6 +113,7 @@ def test_ema_follows_the_model_with_a_ramped_decay() -> None:
 
 
 def test_fit_runs_the_remaining_epochs_and_their_after_epoch_steps_in_order(monkeypatch) -> None:
+    from asffbench.engine.hooks import EpochHook
     from asffbench.engine.trainer import Trainer
 
     net = small_net()
@@ -128,8 +132,8 @@ def test_fit_runs_the_remaining_epochs_and_their_after_epoch_steps_in_order(monk
     monkeypatch.setattr(Trainer, "train_epoch", fake_epoch)
     calls = []
     steps = [
-        lambda t, epoch, summary: calls.append(("save", epoch, summary["loss"], t.epoch)),
-        lambda t, epoch, summary: calls.append(("log", epoch, summary["loss"], t.epoch)),
+        EpochHook(lambda t, epoch, summary: calls.append(("save", epoch, summary["loss"], t.epoch))),
+        EpochHook(lambda t, epoch, summary: calls.append(("log", epoch, summary["loss"], t.epoch))),
     ]
     assert trainer.fit([], 4, steps) == 30.0
     assert calls == [

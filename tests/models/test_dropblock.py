@@ -100,3 +100,48 @@ def test_model_from_config_spreads_the_schedule_over_train_epochs():
     assert [slot.block_size for slot in model.neck.dropblocks] == [3, 5, 7]
     model.set_epoch(0)
     assert [slot.p for slot in model.neck.dropblocks] == [0.0, 0.0, 0.0]
+
+
+def test_reference_form_computes_gamma_once_at_the_first_input_size():
+    from asffbench.models.layers.dropblock import reference_gamma
+
+    block = ScheduledDropBlock2d("reference").train()
+    block.set_block(3, 0.1)
+    assert block.gamma is None
+    block(torch.ones(1, 2, 20, 20))
+    assert block.gamma == pytest.approx(0.1 * 20**2 / (9 * 18**2))
+    block(torch.ones(1, 2, 40, 40))  # multi-scale: a new size keeps it
+    assert block.gamma == pytest.approx(reference_gamma(0.1, 20, 3))
+    block.set_block(3, 0.1)  # every epoch sets the same block: kept
+    assert block.gamma is not None
+    block.set_block(5, 0.1)  # a new block: computed again at the next input
+    assert block.gamma is None
+    block(torch.ones(1, 2, 40, 40))
+    assert block.gamma == pytest.approx(reference_gamma(0.1, 40, 5))
+
+
+def test_reference_form_seeds_anywhere_torchvision_only_where_a_block_fits():
+    """A 5x5 block on a 9x9 map: the centre is dropped by a seed at any of 25 positions in both
+    forms; the corner by one of 9 positions when seeds fall anywhere (the reference), by 1 when
+    they fall only where a whole block fits (torchvision): corner/centre about 0.4 vs 0.05."""
+    x = torch.ones(4096, 1, 9, 9)
+    dropped = {}
+    for form in ("reference", "torchvision"):
+        block = ScheduledDropBlock2d(form).train()
+        block.set_block(5, 0.1)
+        torch.manual_seed(0)
+        dropped[form] = (block(x) == 0).float().mean(dim=(0, 1))
+    ratio = {form: (d[0, 0] / d[4, 4]).item() for form, d in dropped.items()}
+    assert ratio["reference"] > 0.3 and ratio["torchvision"] < 0.1, ratio
+
+
+def test_reference_form_in_the_model(tiny_model, images):
+    model = tiny_model(fusion="asff_star", dropblock_form="reference").train()
+    assert all(slot.form == "reference" for slot in model.neck.dropblocks)
+    model.set_epoch(150)
+    torch.manual_seed(1)
+    out = model(images).levels[2].pred
+    assert torch.isfinite(out).all()
+    assert all(slot.gamma is not None for slot in model.neck.dropblocks)
+    with pytest.raises(ValueError, match="form"):
+        ScheduledDropBlock2d("gaussian")

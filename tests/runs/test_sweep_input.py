@@ -50,6 +50,12 @@ def test_seeds_add_a_seed_axis():
         ("axes: {fusion: [asff]}\noverrides: {fusion: sum}\n", "both an axis and a fixed override"),
         ("axes: {hydra.launcher.n_jobs: [1, 2]}\n", "set by `asffbench sweep`"),
         ("axes: {'bad key': [1]}\n", "is not a config key"),
+        ("axes: {img_size: [64]}\ncases: {seed: {1: {train.lr: 1}}}\n", "'seed', which is not an axis"),
+        ("axes: {img_size: [64]}\ncases: {img_size: {96: {train.lr: 1}}}\n", "the axis does not list"),
+        ("axes: {img_size: [64]}\ncases: {img_size: {64: {}}}\n", "must be a mapping of config key"),
+        ("axes: {img_size: [64]}\ncases: {img_size: {64: {img_size: 96}}}\n", "also an axis or a fixed override"),
+        ("axes: {img_size: [64], seed: [0]}\ncases: {img_size: {64: {a.b: 1}}, seed: {0: {a.c: 1}}}\n",
+         "ONE axis"),
     ],
 )
 def test_malformed_sweep_files_are_refused(text, needle):
@@ -119,3 +125,44 @@ def test_coco_sweep_without_its_data_starts_nothing(cli, one_line_error, tmp_pat
     code, out, err = cli("sweep", "table3", f"hydra.sweep.dir={tmp_path / 'out'}", "--no-live", *args)
     one_line_error(code, err, "sweeps/table3.yaml", needle)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_800_px_row_trains_at_480_to_800_as_the_reference():
+    from asffbench.config.compose import compose_config
+    from asffbench.runs.sweep_spec import fixed_overrides, iter_run_overrides
+
+    spec = load_sweep("input_size")
+    ranges = {}
+    for combo, overrides in iter_run_overrides(spec, fixed_overrides(spec)):
+        cfg = compose_config([*overrides, "data=synth"])
+        ranges[combo["img_size"]] = (cfg.train.multiscale_min, cfg.train.multiscale_max, cfg.img_size)
+    assert ranges == {320: (320, 608, 320), 416: (320, 608, 416), 608: (320, 608, 608), 800: (480, 800, 800)}
+    # a command-line override still wins over a case
+    (_, overrides), = [(c, o) for c, o in iter_run_overrides(spec, ["train.multiscale_max=704"]) if c["img_size"] == 800]
+    assert "train.multiscale_max=704" in overrides and "train.multiscale_max=800" not in overrides
+
+
+def test_cases_split_the_sweep_into_multiruns(monkeypatch, tmp_path):
+    from asffbench.runs import sweep as sweep_module
+
+    spec = parse_sweep("c", "c.yaml", "axes: {img_size: [64, 96, 128], seed: [0, 1]}\n"
+                       "cases: {img_size: {96: {train.lr: 0.5}}}\n")
+    assert spec.parts() == [({"img_size": [64, 128], "seed": [0, 1]}, {}),
+                            ({"img_size": [96], "seed": [0, 1]}, {"train.lr": 0.5})]
+    assert sum(len(list(__import__("itertools").product(*axes.values()))) for axes, _ in spec.parts()) == len(spec)
+    calls = []
+    monkeypatch.setattr(sweep_module, "run_multirun", lambda overrides: calls.append(overrides) or [])
+    sweep_module.run_jobs(spec, ["model=tiny"], [], tmp_path, "basic", False, False)
+    assert len(calls) == 2
+    assert "img_size=64,128" in calls[0] and not any(o.startswith("train.lr") for o in calls[0])
+    assert "img_size=96" in calls[1] and "train.lr=0.5" in calls[1] and "seed=0,1" in calls[1]
+    (exclude,) = [o for o in calls[1] if o.startswith("hydra.job.config.override_dirname.exclude_keys")]
+    assert "train.lr" in exclude  # run directories are named by the axes alone
+    assert all("sweep.axes=[img_size,seed]" in call for call in calls)
+
+
+def test_seeds_keep_the_cases():
+    spec = load_sweep("input_size").with_seeds(2)
+    assert spec.case_overrides({"img_size": 800, "seed": 1}) == {"train.multiscale_min": 480,
+                                                                  "train.multiscale_max": 800}
+    assert spec.case_overrides({"img_size": 608, "seed": 1}) == {}

@@ -2,7 +2,12 @@
 
 from asffbench.models.layers.conv import ConvBNAct, scale_channels
 from asffbench.models.layers.deform_conv import DEFORM_CONVS, SampledDeformConv2d, resolve_deform_conv
-from asffbench.models.layers.dropblock import SCHEDULE_EPOCHS, ScheduledDropBlock2d, dropblock_sizes_for_epoch
+from asffbench.models.layers.dropblock import (
+    DROPBLOCK_FORMS,
+    SCHEDULE_EPOCHS,
+    ScheduledDropBlock2d,
+    dropblock_sizes_for_epoch,
+)
 from asffbench.models.layers.residual import ResidualBlock
 from asffbench.models.layers.rfb import RFB
 from asffbench.models.layers.spp import SPP
@@ -10,6 +15,7 @@ from asffbench.models.layers.spp import SPP
 __all__ = [
     "ConvBNAct",
     "DEFORM_CONVS",
+    "DROPBLOCK_FORMS",
     "RFB",
     "SCHEDULE_EPOCHS",
     "ResidualBlock",

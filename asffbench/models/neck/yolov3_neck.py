@@ -34,7 +34,8 @@ class YOLOv3Neck(nn.Module):
     The slots sit inside the paths' `nn.Sequential`s (so the state-dict keys are the reference
     layout's) and are also held by name in `dropblock_slots`, a plain dict: DropBlock has no
     tensors, so the second reference adds nothing to the state dict.
-    `dropblock_epochs` is the length of the run the DropBlock schedule is spread over.
+    `dropblock_epochs` is the length of the run the DropBlock schedule is spread over;
+    `dropblock_form` the drop itself (`DROPBLOCK_FORMS`: torchvision's or the reference's).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class YOLOv3Neck(nn.Module):
         dropblock: bool = False,
         dropblock_keep_prob: float = 0.9,
         dropblock_epochs: int = SCHEDULE_EPOCHS,
+        dropblock_form: str = "torchvision",
     ) -> None:
         super().__init__()
         c8, c16, c32 = in_channels
@@ -53,7 +55,7 @@ class YOLOv3Neck(nn.Module):
         self.dropblock_keep_prob = dropblock_keep_prob
         self.dropblock_epochs = dropblock_epochs
 
-        slots = {name: ScheduledDropBlock2d() if dropblock else nn.Identity() for name in DROPBLOCK_SLOTS}
+        slots = {name: ScheduledDropBlock2d(dropblock_form) if dropblock else nn.Identity() for name in DROPBLOCK_SLOTS}
         self.dropblock_slots: dict[str, nn.Module] = slots
 
         # Stride 32: residual pair without shortcut, SPP, then 1x1 / 3x3 / [DropBlock] / 1x1.
