@@ -11,7 +11,7 @@ import torch
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
-from asffbench.data import build_train_loader
+from asffbench.data.loaders import build_train_loader
 from asffbench.engine.evaluate import evaluate
 from asffbench.engine.train_builders import build_criterion
 
