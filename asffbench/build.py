@@ -99,7 +99,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     upsampling mode the model registry does not know."""
     fusion_name = str(cfg.fusion.name)
     if fusion_name not in FUSIONS:
-        choices = ", ".join(FUSIONS.names())
+        choices = ", ".join(sorted(FUSIONS.names()))
         raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
     upsample = choice_str(cfg.fusion.upsample)
     if upsample not in UPSAMPLE_MODES:

@@ -41,7 +41,8 @@ def test_report_baseline_option(cli, one_line_error, fixtures, tmp_path):
     assert code == 0, err
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "- Δ: change against the sum row." in report
-    (sum_row,) = [line for line in report.splitlines() if line.startswith("| sum ")]
+    results = report.split("## Results")[1].split("## Figures")[0]
+    (sum_row,) = [line for line in results.splitlines() if line.startswith("| sum ")]
     cells = [c.strip() for c in sum_row.split("|")]
     assert cells[12:18] == ["0.0", "0.0", "0.0", "0.0", "0.00", "0.0"]  # every Δ is zero on the baseline row
     one_line_error(*cli("report", str(fixtures / "fusion_sweep"), "--out", str(tmp_path / "o"),
