@@ -257,6 +257,7 @@ class BenchProtocol(Section):
     cudnn_benchmark: Optional[bool] = absent()
     oom_fallbacks: Optional[int] = absent()
     batch_size_requested: Union[int, str, None] = absent()  # "max" with bench.batch_size=max
+    batch_size_from: Optional[str] = absent()  # bench.batch_size, train.batch_size (train mode) or default
     timed_iterations: Optional[int] = absent()
     torch_threads: Optional[int] = absent()
 

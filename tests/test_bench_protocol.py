@@ -106,6 +106,7 @@ def test_train_mode_phases_add_up_to_the_step(cli):
     assert code == 0, err
     result = json.loads(out)
     assert result["mode"] == "train" and result["batch_size"] == 2
+    assert result["protocol"]["batch_size_from"] == "bench.batch_size"
     phases = result["phases_ms"]
     assert set(phases) == {"forward", "loss", "backward", "optimizer"}
     assert all(p["mean"] > 0 for p in phases.values())

@@ -1,4 +1,4 @@
-"""`benchmark(cfg)`: params, FLOPs and speed of one configured model, as one JSON-able dict.
+"""`bench.mode=infer`: params, FLOPs and speed of one configured model, as one JSON-able dict.
 
 The steps: check the protocol settings, get the model to measure (given, loaded from weights or
 freshly built), count params and FLOPs, choose the timed inputs (val images for trained weights),
@@ -24,7 +24,7 @@ from asffbench.bench.inputs import TimingImages, input_kind, timing_images
 from asffbench.bench.oom import MAX_BATCH_START, Fitted, run_halving_on_oom
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
-from asffbench.device import device_name, resolve_device
+from asffbench.device import device_name
 from asffbench.environment import software_versions
 from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
@@ -44,6 +44,7 @@ class BenchSettings:
     mode: str
     input: str
     batch_size: int  # the batch to start from (MAX_BATCH_START for `max`)
+    batch_size_from: str  # the key that gave it: bench.batch_size, train.batch_size or default
     find_max: bool
     precision: str
     img_size: int
@@ -77,9 +78,11 @@ def bench_settings(cfg: DictConfig, device: torch.device) -> BenchSettings:
             "bench.batch_size=max: the largest batch is found by halving on CUDA out-of-memory, "
             "which needs device=cuda; give a number on CPU"
         )
+    mode = choice_str(bench.mode)
+    batch_size, batch_size_from = bench_batch_size(cfg, mode)
     return BenchSettings(
-        mode=choice_str(bench.mode), input=choice_str(bench.input),
-        batch_size=MAX_BATCH_START if find_max else int(bench.batch_size),
+        mode=mode, input=choice_str(bench.input),
+        batch_size=batch_size, batch_size_from=batch_size_from,
         find_max=find_max, precision=precision, img_size=int(cfg.img_size), fuse=bool(bench.fuse),
         channels_last=bool(bench.channels_last), compile=str(bench.compile).lower(),
         cudnn_benchmark=bool(bench.cudnn_benchmark), warmup=int(bench.warmup),
@@ -87,18 +90,21 @@ def bench_settings(cfg: DictConfig, device: torch.device) -> BenchSettings:
     )
 
 
-def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
-    """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol.
+def bench_batch_size(cfg: DictConfig, mode: str) -> tuple[int, str]:
+    """The batch and the key it comes from: `bench.batch_size` when given; else the training
+    batch (`train.batch_size`) for `bench.mode=train`, 1 for inference."""
+    given = cfg.bench.batch_size
+    if given is not None:
+        return (MAX_BATCH_START if str(given) == "max" else int(given)), "bench.batch_size"
+    if mode == "train":
+        return int(cfg.train.batch_size), "train.batch_size"
+    return 1, "default"
 
-    `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
-    it decides between val and random images under `bench.input=auto`.
-    """
-    device = resolve_device(cfg.device)
-    settings = bench_settings(cfg, device)
-    if settings.mode == "train":
-        from asffbench.bench.train_step import benchmark_train_step
 
-        return benchmark_train_step(cfg, settings, device, model)
+def benchmark_inference(cfg: DictConfig, settings: BenchSettings, device: torch.device,
+                        model: Optional[nn.Module] = None, has_weights: Optional[bool] = None) -> dict:
+    """`bench.mode=infer`: params, FLOPs, forward and NMS speed of the model `cfg` describes (or
+    `model`, already built); `has_weights` as in bench/modes.py: benchmark."""
     model, has_weights = model_to_measure(cfg, model, has_weights)
     model = model.to(device).eval()
     flops = count_flops(model, settings.img_size, batch_size=1)
@@ -252,6 +258,7 @@ def assemble_result(cfg: DictConfig, settings: BenchSettings, device: torch.devi
         "memory": speed.memory,
         "protocol": {**protocol.as_dict(), "oom_fallbacks": fitted.halvings,
                      "batch_size_requested": "max" if settings.find_max else settings.batch_size,
+                     "batch_size_from": settings.batch_size_from,
                      "timed_iterations": len(speed.forward_ms), "torch_threads": torch.get_num_threads()},
         "uncounted_ops": flops.uncounted_ops,
         "torch": versions["torch"],

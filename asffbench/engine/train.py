@@ -1,7 +1,8 @@
 """`train(cfg, run_dir) -> TrainResult`: the orchestration of one training run.
 
 The parts come from `train_builders.py` (process, model and initial weights, data, optimisation,
-resume); the epochs run in `trainer.py` (`Trainer.fit`), with the after-epoch steps listed here.
+resume); the epochs run in `trainer.py` (`Trainer.fit`), with the hooks listed here (log lines
+per step; checkpoint, epoch line, evaluation and barrier per epoch).
 Single process, or DDP when launched by torchrun / as several SLURM tasks. Only rank 0 writes
 (config, log, checkpoints). `train.resume=true` continues from `run_dir/checkpoints/last.pt`,
 written at the end of every epoch: a run killed mid-epoch redoes that epoch.
@@ -33,7 +34,8 @@ from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, b
     seed_everything,
     setup_process,
 )
-from asffbench.engine.trainer import EpochStep, NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.engine.hooks import EpochHook, Hook, StepLog
+from asffbench.engine.trainer import NonFiniteLossError, Trainer  # noqa: F401 - re-exported
 from asffbench.weights.resolve import last_checkpoint
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
@@ -75,8 +77,8 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
         evaluator = PeriodicEvaluator(cfg)
         evaluate_if_missed(trainer, evaluator, env)
-        steps = after_epoch_steps(cfg, env, checkpoint, seconds_so_far, evaluator)
-        final_loss = trainer.fit(loader, cfg.train.epochs, steps)
+        hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
+        final_loss = trainer.fit(loader, cfg.train.epochs, hooks)
     finally:
         trainer.logger.close()
     attempt_seconds = time.perf_counter() - started
@@ -112,15 +114,15 @@ def evaluate_if_missed(trainer: Trainer, evaluator: PeriodicEvaluator, env: Dist
         trainer.logger.eval_result(epoch=done - 1, metrics=evaluator(trainer.final_model(), trainer.device))
 
 
-def after_epoch_steps(
+def after_epoch_hooks(
     cfg: DictConfig,
     env: DistEnv,
     checkpoint: Path,
     seconds_so_far: Callable[[], float],
     evaluator: PeriodicEvaluator,
-) -> list[EpochStep]:
+) -> list[Hook]:
     """What follows every epoch, in order: the checkpoint (rank 0) and the log's epoch line as one
-    step, every `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
+    hook, every `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
 
     The checkpoint comes first so that an epoch is logged as done only once it can be resumed, and
     preemption signals wait until the line is written too: a job requeued between the two would
@@ -142,4 +144,4 @@ def after_epoch_steps(
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()
 
-    return [checkpoint_and_log, evaluate_now, wait_for_all_ranks]
+    return [EpochHook(checkpoint_and_log), EpochHook(evaluate_now), EpochHook(wait_for_all_ranks)]

@@ -21,6 +21,7 @@ from asffbench.build import build_model
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
+from asffbench.engine.hooks import EmaUpdate
 from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
@@ -100,10 +101,18 @@ def enum_value(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
+def train_precision(cfg: DictConfig, device: torch.device) -> str:
+    """`train.amp`: fp16 autocast with the gradient scaler on CUDA; fp32 elsewhere."""
+    return "fp16" if cfg.train.amp and device.type == "cuda" else "fp32"
+
+
 def build_trainer(
-    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int
+    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
+    precision: Optional[str] = None,
 ) -> Trainer:
-    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`."""
+    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`, whose
+    own hooks are the per-step ones of every training step (the EMA update).
+    `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
     tcfg = cfg.train
     ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
@@ -136,10 +145,10 @@ def build_trainer(
         device=device,
         iters_per_epoch=iters_per_epoch,
         world_size=env.world_size,
-        amp=tcfg.amp,
+        precision=precision or train_precision(cfg, device),
         grad_clip=tcfg.grad_clip,
         ema=ema,
-        log_every=tcfg.log_every,
+        hooks=[EmaUpdate(ema)] if ema is not None else [],
     )
 
 

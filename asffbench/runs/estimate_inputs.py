@@ -17,6 +17,8 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, open_dict
 
 from asffbench.bench import benchmark
+from asffbench.bench.runner import bench_batch_size
+from asffbench.config.schema import choice_str
 from asffbench.config.compose import to_plain
 from asffbench.data.loaders import load_split
 from asffbench.device import device_kind_of
@@ -40,7 +42,8 @@ def run_work(name: str, cfg: DictConfig, devices: int, counts: dict[str, Optiona
         evaluations = 1 + ((epochs - 1) // every if every > 0 and epochs > 1 else 0)
     val_images = split_images(cfg, "val", counts) if evaluations else 0
     bench = cfg.bench
-    bench_batch = int(bench.batch_size) if str(bench.batch_size) != "max" else batch
+    given, _source = bench_batch_size(cfg, choice_str(bench.mode))
+    bench_batch = batch if str(bench.batch_size) == "max" else given
     bench_images = (int(bench.warmup) + int(bench.iters) * int(bench.repeats)) * bench_batch
     return RunWork(run=name, train_images=train_images, epochs=epochs, val_images=val_images,
                    evaluations=evaluations, bench_images=bench_images)

@@ -73,6 +73,9 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
             subset[section][key] = schema_defaults()[section][key]
+    if isinstance(subset.get("bench"), dict) and subset["bench"].get("batch_size") is None \
+            and subset["bench"].get("mode") != "train":
+        subset["bench"]["batch_size"] = 1  # unset means 1 for inference: hashed as before it could be unset
     if device_kind is None:
         from asffbench.device import device_kind_of
 
