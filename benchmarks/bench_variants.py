@@ -19,7 +19,8 @@ import statistics
 import torch
 
 from asffbench.bench.rounds import alternating_rounds
-from asffbench.bench.runner import bench_settings, prepare_for_timing
+from asffbench.bench.runner import prepare_for_timing
+from asffbench.settings import bench_settings
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
@@ -47,7 +48,7 @@ def main() -> None:
     names = [name for name in VARIANTS if not (args.no_compile and name == "compiled")]
     timed = {}
     for name in names:
-        settings = bench_settings(compose_config([f"img_size={args.img_size}", *args.overrides, *VARIANTS[name]]), device)
+        settings = bench_settings(compose_config([f"img_size={args.img_size}", *args.overrides, *VARIANTS[name]]))
         timed[name] = (prepare_for_timing(copy.deepcopy(plain), settings, device, sample), settings.channels_last)
     compile_s = timed["compiled"][0].compile_seconds if "compiled" in timed else None
 

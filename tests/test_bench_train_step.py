@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from asffbench.bench.runner import bench_settings
+from asffbench.settings import bench_settings
 from asffbench.bench.train_step import SyncedPhases, prepare_batches, step_config, step_trainer, timed_step
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
@@ -30,7 +30,7 @@ def test_a_bench_timed_step_changes_the_weights_exactly_as_a_trainer_step(tmp_pa
 
     trained = build_trainer(cfg, copy.deepcopy(model), CPU, DistEnv(), iters_per_epoch)
     trained.model.train()
-    benched = step_trainer(cfg, bench_settings(cfg, CPU), CPU, copy.deepcopy(model), iters_per_epoch)
+    benched = step_trainer(cfg, bench_settings(cfg), CPU, copy.deepcopy(model), iters_per_epoch)
     phases = SyncedPhases(CPU)
     for index, batch in enumerate(batches[:2]):
         torch.manual_seed(index)  # DropBlock draws: the same for both
@@ -54,5 +54,5 @@ def test_a_bench_timed_step_changes_the_weights_exactly_as_a_trainer_step(tmp_pa
     (["train.batch_size=8", "bench.batch_size=3"], 3, "bench.batch_size"),
 ])
 def test_the_bench_batch_and_where_it_comes_from(overrides, batch, source):
-    settings = bench_settings(compose_config(["device=cpu", *overrides]), CPU)
+    settings = bench_settings(compose_config(["device=cpu", *overrides]))
     assert (settings.batch_size, settings.batch_size_from) == (batch, source)

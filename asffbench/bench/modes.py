@@ -7,9 +7,10 @@ from typing import Optional
 from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.bench.runner import bench_settings, benchmark_inference
+from asffbench.bench.runner import benchmark_inference, check_machine
 from asffbench.bench.train_step import benchmark_train_step
 from asffbench.device import resolve_device
+from asffbench.settings import bench_settings
 
 
 def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
@@ -18,8 +19,9 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights
     `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
     it decides between val and random images under `bench.input=auto`.
     """
-    device = resolve_device(cfg.device)
-    settings = bench_settings(cfg, device)
+    settings = bench_settings(cfg)
+    device = resolve_device(settings.device)
+    check_machine(settings, device)
     if settings.mode == "train":
         return benchmark_train_step(cfg, settings, device, model)
     return benchmark_inference(cfg, settings, device, model, has_weights)

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, open_dict
 from torch import Tensor, nn
 
 from asffbench.bench.oom import run_halving_on_oom
-from asffbench.bench.runner import BenchSettings, compile_errors, model_to_measure, run_fields
+from asffbench.bench.runner import compile_errors, model_to_measure, run_fields
 from asffbench.bench.speed import cudnn_benchmark, images_per_second
 from asffbench.bench.stats import percentile, summarize
 from asffbench.data.loaders import build_train_loader
@@ -35,6 +35,7 @@ from asffbench.engine.train_builders import build_trainer
 from asffbench.engine.trainer import PHASES, StepPhases, Trainer
 from asffbench.environment import software_versions
 from asffbench.memory import PeakMemory
+from asffbench.settings import BenchSettings
 
 # Distinct batches prepared (then cycled); the first one is not counted in the loader's rate,
 # which would otherwise include starting its workers.
@@ -154,7 +155,7 @@ def assemble_train_result(cfg: DictConfig, settings: BenchSettings, device: torc
     versions = software_versions()
     return {
         "mode": "train",
-        **run_fields(cfg, settings, device, model, timings.batch_size),
+        **run_fields(settings, device, model, timings.batch_size),
         "amp_scaler": settings.precision == "fp16",
         "step_ms": summarize(step_ms),
         "phases_ms": {name: summarize(values) for name, values in timings.phases_ms.items()},

@@ -181,10 +181,6 @@ class ModelConfig:
     deform_conv: DeformConv = DeformConv.auto
 
 
-    # Trained detector weights to start from (their loading lives in build.py).
-    weights: Optional[str] = None
-
-
 @dataclass
 class TricksConfig:
     """Bag-of-tricks toggles; the defaults are the paper's strong baseline."""

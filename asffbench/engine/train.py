@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
 from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.config.compose import to_plain, write_run_config
+from asffbench.config.compose import to_plain
+from asffbench.data.loaders import build_val_loader
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
@@ -36,6 +38,7 @@ from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, b
 )
 from asffbench.engine.hooks import EpochHook, Hook, StepLog
 from asffbench.engine.trainer import NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.settings import eval_settings
 from asffbench.weights.resolve import last_checkpoint
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
@@ -62,8 +65,6 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     trainer = build_trainer(cfg, model, device, env, iters_per_epoch=len(loader))
     if resume_state is not None:
         resume(trainer, resume_state, cfg, env, checkpoint)
-    if env.is_main:
-        write_run_config(run_dir, cfg)
     trainer.logger = build_logger(cfg, run_dir, trainer, env)
 
     earlier = float((resume_state or {}).get("train_seconds", 0.0))  # stored by the attempts before
@@ -75,7 +76,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        evaluator = PeriodicEvaluator(cfg)
+        evaluator = PeriodicEvaluator(eval_settings(cfg), partial(build_val_loader, cfg))
         evaluate_if_missed(trainer, evaluator, env)
         hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
         final_loss = trainer.fit(loader, cfg.train.epochs, hooks)

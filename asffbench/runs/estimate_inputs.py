@@ -17,13 +17,13 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, open_dict
 
 from asffbench.bench import benchmark
-from asffbench.bench.runner import bench_batch_size
 from asffbench.config.schema import choice_str
 from asffbench.config.compose import to_plain
 from asffbench.data.loaders import load_split
 from asffbench.device import device_kind_of
 from asffbench.errors import UserError
 from asffbench.runs.estimate import RunWork, Throughput
+from asffbench.settings import bench_batch_size
 
 # The short protocol a throughput is measured with: a training step's time varies little.
 MEASURE_PROTOCOL = {"warmup": 1, "iters": 3, "repeats": 1}
