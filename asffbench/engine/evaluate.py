@@ -132,7 +132,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
-    edge_weights = fusion_edge_weights(cfg, model)
+    edge_weights = fusion_edge_weights(settings, model)
     if edge_weights is not None:
         metrics["edge_weights"] = edge_weights
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -189,12 +189,10 @@ def fusion_weight_stats(settings: EvalSettings, model: nn.Module) -> Optional[Fu
     return FusionWeightStats(anchors, list(getattr(model, "strides", (32, 16, 8))))
 
 
-def fusion_edge_weights(cfg: DictConfig, model: nn.Module) -> Optional[dict]:
+def fusion_edge_weights(settings: EvalSettings, model: nn.Module) -> Optional[dict]:
     """`{"weighting", "layers": [{node: {input edge: weight}}]}`, the normalised scalar weights of
     a fusion that learns them (its `FusionInfo.edge_weights`), else None."""
-    from asffbench.models.fusion import fusion_info
-
-    if not (fusion_info(str(cfg.fusion.name)).edge_weights and hasattr(model, "fusion")):
+    if not (fusion_info(settings.fusion).edge_weights and hasattr(model, "fusion")):
         return None
     return model.fusion.edge_weights()
 
