@@ -91,17 +91,19 @@ class ImageEntries:
     gt_matched: np.ndarray  # (T, G) bool
 
 
-def type_errors(evaluator: COCOeval, thresholds: Optional[Sequence[float]] = None) -> ErrorMatching:
+def type_errors(evaluator: COCOeval, thresholds: Optional[Sequence[float]] = None,
+                areas: Optional[Sequence[str]] = None) -> ErrorMatching:
     """Type the false positives and missed boxes of an evaluator whose `evaluate()` has run, at
-    `thresholds` (default: all of its IoU thresholds)."""
+    `thresholds` (default: all of its IoU thresholds), in the area ranges named (default: all)."""
     p = evaluator.params
     all_ious = np.asarray(p.iouThrs)
     picked = (np.arange(len(all_ious)) if thresholds is None
               else np.array([int(np.argmin(np.abs(all_ious - t))) for t in thresholds]))
+    labels = list(p.areaRngLbl) if areas is None else [a for a in p.areaRngLbl if a in areas]
     names = [str(evaluator.cocoGt.cats[c].get("name", c)) for c in p.catIds]
-    areas = [area_errors(evaluator, a, picked) for a in range(len(p.areaRng))]
-    return ErrorMatching(image_ids=list(p.imgIds), category_names=names, area_labels=list(p.areaRngLbl),
-                         iou_thresholds=all_ious[picked], recall_thresholds=np.asarray(p.recThrs), areas=areas)
+    typed = [area_errors(evaluator, list(p.areaRngLbl).index(label), picked) for label in labels]
+    return ErrorMatching(image_ids=list(p.imgIds), category_names=names, area_labels=labels,
+                         iou_thresholds=all_ious[picked], recall_thresholds=np.asarray(p.recThrs), areas=typed)
 
 
 def image_entries(evaluator: COCOeval, area: int, image: int, picked: np.ndarray) -> Optional[ImageEntries]:
@@ -238,6 +240,7 @@ def best_of_each_target(aims: np.ndarray, target: np.ndarray, scores: np.ndarray
 
 
 def match_errors(gt: COCO, detections: Sequence[dict], max_det: int = 100,
-                 thresholds: Optional[Sequence[float]] = None) -> ErrorMatching:
-    """COCOeval's matching of `detections` once, typed at `thresholds` (default .50:.05:.95)."""
-    return type_errors(evaluated(gt, detections, max_det), thresholds)
+                 thresholds: Optional[Sequence[float]] = None, areas: Optional[Sequence[str]] = None) -> ErrorMatching:
+    """COCOeval's matching of `detections` once, typed at `thresholds` (default .50:.05:.95) in
+    the area ranges `areas` (default: all, small, medium, large)."""
+    return type_errors(evaluated(gt, detections, max_det), thresholds, areas)
