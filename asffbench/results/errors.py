@@ -101,7 +101,8 @@ def type_errors(evaluator: COCOeval, thresholds: Optional[Sequence[float]] = Non
               else np.array([int(np.argmin(np.abs(all_ious - t))) for t in thresholds]))
     labels = list(p.areaRngLbl) if areas is None else [a for a in p.areaRngLbl if a in areas]
     names = [str(evaluator.cocoGt.cats[c].get("name", c)) for c in p.catIds]
-    typed = [area_errors(evaluator, list(p.areaRngLbl).index(label), picked) for label in labels]
+    boxes: dict[int, tuple] = {}  # image -> (box ids, crowd flags, IoUs): the same boxes in every area range
+    typed = [area_errors(evaluator, list(p.areaRngLbl).index(label), picked, boxes) for label in labels]
     return ErrorMatching(image_ids=list(p.imgIds), category_names=names, area_labels=labels,
                          iou_thresholds=all_ious[picked], recall_thresholds=np.asarray(p.recThrs), areas=typed)
 
@@ -141,7 +142,7 @@ def image_entries(evaluator: COCOeval, area: int, image: int, picked: np.ndarray
     )
 
 
-def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray) -> AreaErrors:
+def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray, boxes: dict[int, tuple]) -> AreaErrors:
     """Type one area range image by image, then order the rows as COCOeval's groups are."""
     thresholds = np.asarray(evaluator.params.iouThrs)[picked]
     columns: dict[str, list] = {key: [] for key in AreaErrors.__dataclass_fields__}
@@ -149,7 +150,9 @@ def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray) -> AreaError
         entries = image_entries(evaluator, area, i, picked)
         if entries is None:
             continue
-        typed = type_image(evaluator, entries, thresholds)
+        if i not in boxes:
+            boxes[i] = (entries.gt_ids, *image_boxes(evaluator, entries))
+        typed = type_image(entries, *in_entry_order(entries.gt_ids, *boxes[i]), thresholds)
         columns["det_image"].append(np.full(len(entries.det_ids), i))
         columns["det_category"].append(entries.det_category)
         columns["det_score"].append(entries.det_score)
@@ -190,12 +193,28 @@ def box_ious(evaluator: COCOeval, entries: ImageEntries, typed_gt: np.ndarray) -
     return ious
 
 
-def type_image(evaluator: COCOeval, entries: ImageEntries, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+def image_boxes(evaluator: COCOeval, entries: ImageEntries) -> tuple[np.ndarray, np.ndarray]:
+    """(G,) crowd flags of an image's boxes and the (D, G) IoUs of its detections with them."""
+    crowd = np.array([bool(evaluator.cocoGt.anns[int(g)].get("iscrowd", 0)) for g in entries.gt_ids], dtype=bool)
+    return crowd, box_ious(evaluator, entries, ~crowd)
+
+
+def in_entry_order(gt_ids: np.ndarray, cached_ids: np.ndarray, crowd: np.ndarray,
+                   ious: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cached crowd flags and IoU columns in this area range's box order (COCOeval lists the
+    boxes it ignores in a range last, so the order changes with the range)."""
+    if np.array_equal(gt_ids, cached_ids):
+        return crowd, ious
+    column = {int(g): j for j, g in enumerate(cached_ids)}
+    order = np.array([column[int(g)] for g in gt_ids], dtype=np.int64)
+    return crowd[order], ious[:, order]
+
+
+def type_image(entries: ImageEntries, crowd: np.ndarray, ious: np.ndarray,
+               thresholds: np.ndarray) -> dict[str, np.ndarray]:
     """TIDE's typing of one image's false positives and unmatched boxes at every threshold."""
     t_count, d_count = entries.det_matched.shape[0], len(entries.det_ids)
-    crowd = np.array([bool(evaluator.cocoGt.anns[int(g)].get("iscrowd", 0)) for g in entries.gt_ids], dtype=bool)
     typed_gt = ~crowd
-    ious = box_ious(evaluator, entries, typed_gt)
     same_class = entries.det_category[:, None] == entries.gt_category[None, :]
     same = np.where(same_class, ious, 0.0)
     other = np.where(same_class, 0.0, ious)
