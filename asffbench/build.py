@@ -1,7 +1,8 @@
 """Config -> model: map a composed config to the detector's constructor arguments.
 
 `build_model(cfg)` is the entry point of the other layers; `build_yolov3(**kwargs)` is the same
-builder at keyword level (tests and notebooks build models without Hydra).
+builder at keyword level (tests and notebooks build models without Hydra). Building reads no
+file: weights are loaded by `asffbench.weights.load` afterwards.
 """
 
 from __future__ import annotations
@@ -127,22 +128,7 @@ def anchors_from_config(cfg: Any) -> list[list[float]]:
         raise UserError(f"model.anchors: {err}") from None
 
 
-def build_model(cfg: Any, load_weights: bool = True) -> YOLOv3:
-    """The detector of a composed config with its configured weights: `model.weights` (the whole
-    model, asffbench or reference format) when set, else `model.pretrained` (the backbone).
-
-    `load_weights=False` builds it initialised only, for callers that load a checkpoint next.
-    """
-    model = build_yolov3(**model_kwargs_from_config(cfg))
-    if not load_weights:
-        return model
-    weights, pretrained = cfg.model.get("weights"), cfg.model.get("pretrained")
-    if weights:
-        from asffbench.weights import load_weights as load_model_weights
-
-        load_model_weights(model, weights, cfg.model.get("weights_format", "auto"))
-    elif pretrained:
-        from asffbench.pretrained import load_pretrained_backbone
-
-        load_pretrained_backbone(model.backbone, pretrained)
-    return model
+def build_model(cfg: Any) -> YOLOv3:
+    """The detector of a composed config, as initialised: it reads no file. The weights a command
+    uses are a separate step (`weights.resolve.resolve_weights`, `weights.load.load_source`)."""
+    return build_yolov3(**model_kwargs_from_config(cfg))

@@ -1,7 +1,8 @@
 """`predict`: detections on image files, through the test-time pipeline evaluation uses.
 
 The model comes from `model.weights=FILE` (either weights format), `eval.checkpoint=FILE` or a
-run (`run_dir=DIR`: its config.yaml and checkpoints/last.pt). Each image goes through the val
+run (`run_dir=DIR`: its config.yaml and checkpoints/last.pt), as `resolve_weights(cfg, "eval")`
+picks them. Each image goes through the val
 preprocessing (`data.loaders.val_dataset`) and evaluation's post-processing settings (with the
 caller's score threshold); boxes are mapped back to original-image pixels.
 """
@@ -17,14 +18,16 @@ import torch
 from omegaconf import DictConfig
 
 from asffbench.errors import UserError
+from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
 COCO_CLASSES = 80
+NO_MODEL = "predict: no model to run; set model.weights=FILE, run_dir=DIR (a train run) or eval.checkpoint=FILE"
 
 
 @dataclass
 class PredictSource:
     cfg: DictConfig
-    weights: Path
+    weights: WeightsSource
     run_dir: Optional[Path]  # the run the model comes from, when it comes from one
 
 
@@ -40,26 +43,25 @@ def split_items(items: Sequence[str]) -> tuple[list[Path], list[str]]:
 def resolve_source(overrides: Sequence[str]) -> PredictSource:
     """Config and weights: a run's config (+ key=value overrides) or the composed config."""
     from asffbench.config.compose import RUN_CONFIG, compose_config
-    from asffbench.engine.evaluate import checkpoint_to_evaluate
     from asffbench.viz import load_run_config
 
     cfg = compose_config(list(overrides))
     run = run_of(cfg)
     if run is None and not cfg.model.get("weights"):
-        raise UserError("predict: no model to run; set model.weights=FILE, run_dir=DIR (a train run) "
-                        "or eval.checkpoint=FILE")
+        raise UserError(NO_MODEL)
     if run is not None:
         config = run / RUN_CONFIG
         if not config.is_file():
             raise UserError(f"run_dir={run}: not a run directory (no {RUN_CONFIG})")
         cfg = load_run_config(config, overrides)
-    return PredictSource(cfg, checkpoint_to_evaluate(cfg, run or Path(".")), run)
+    weights = resolve_weights(cfg, EVAL)
+    if weights is None:
+        raise UserError(NO_MODEL)
+    return PredictSource(cfg, weights, run)
 
 
 def run_of(cfg: DictConfig) -> Optional[Path]:
     """`run_dir`, else the run directory `eval.checkpoint` lies in, else None."""
-    from asffbench.engine.checkpoint import run_dir_of
-
     if cfg.run_dir:
         return Path(cfg.run_dir)
     return run_dir_of(Path(cfg.eval.checkpoint)) if cfg.eval.checkpoint else None
@@ -165,8 +167,8 @@ def predict(
     score_thresh: float = 0.3,
 ) -> tuple[dict[str, Any], list[Path]]:
     """`({"images": [record per image]}, PNGs written under out_dir)`."""
-    from asffbench.engine.evaluate import load_model_for_eval
     from asffbench.viz import find_images
+    from asffbench.weights.load import build_with_weights
 
     if not 0.0 <= score_thresh <= 1.0:
         raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
@@ -176,7 +178,7 @@ def predict(
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir}: exists and is not a directory")
     source = resolve_source(overrides)
-    model = load_model_for_eval(source.cfg, source.weights)
+    model = build_with_weights(source.cfg, source.weights)
     records = detect(model, paths, source.cfg, score_thresh, class_names_for(source, model.num_classes))
     written = []
     if out_dir is not None:

@@ -19,6 +19,8 @@ METRICS_NAME = "metrics.json"
 GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)
 # Training's JSON-lines log (written by engine.logging; read by a resumed run and by results/).
 TRAIN_LOG_NAME = "train_log.jsonl"
+# The metric family an evaluation is headed by (metrics.json and the record's `metrics.metric`).
+COCO_METRIC, VOC_METRIC = "coco", "voc"
 SCHEMA_VERSION = 1  # DESIGN.md's record schema; readers accept records up to this version
 STATUSES = ("running", "completed", "failed", "skipped")
 

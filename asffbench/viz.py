@@ -18,12 +18,13 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
 from asffbench.errors import UserError
+from asffbench.weights.resolve import VIZ, WeightsSource, resolve_weights, run_dir_of
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 WEIGHT_NAMES = ("α (from stride 32)", "β (from stride 16)", "γ (from stride 8)")
@@ -32,7 +33,7 @@ WEIGHT_NAMES = ("α (from stride 32)", "β (from stride 16)", "γ (from stride 8
 @dataclass
 class VizSource:
     cfg: DictConfig
-    checkpoint: Path
+    weights: WeightsSource
     default_out: Path
 
 
@@ -59,23 +60,31 @@ def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
 
 
 def resolve_source(target: Path, overrides: Sequence[str]) -> VizSource:
-    """Config and checkpoint of a run directory, or of a checkpoint file (+ overrides)."""
+    """Config and weights of a run directory (as `run_dir`), or of a checkpoint file (as
+    `eval.checkpoint`, with its run's config when it lies in one, else the overrides')."""
     from asffbench.config.compose import RUN_CONFIG, compose_config
-    from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
 
     if not target.exists():
         raise UserError(f"{target}: no such run directory or checkpoint")
     if target.is_dir():
         if not (target / RUN_CONFIG).is_file():
             raise UserError(f"{target}: not a run directory (no {RUN_CONFIG})")
-        checkpoint = last_checkpoint(target)
-        if not checkpoint.is_file():
-            raise UserError(f"{checkpoint}: checkpoint not found")
-        return VizSource(load_run_config(target / RUN_CONFIG, overrides), checkpoint, target / "viz")
-    run_dir = run_dir_of(target)
-    if run_dir is not None and (run_dir / RUN_CONFIG).is_file():
-        return VizSource(load_run_config(run_dir / RUN_CONFIG, overrides), target, run_dir / "viz")
-    return VizSource(compose_config(list(overrides)), target, Path("viz"))
+        cfg, option, default_out = load_run_config(target / RUN_CONFIG, overrides), "run_dir", target / "viz"
+    else:
+        run_dir = run_dir_of(target)
+        if run_dir is not None and (run_dir / RUN_CONFIG).is_file():
+            cfg, default_out = load_run_config(run_dir / RUN_CONFIG, overrides), run_dir / "viz"
+        else:
+            cfg, default_out = compose_config(list(overrides)), Path("viz")
+        option = "eval.checkpoint"
+    named = cfg.copy()
+    with open_dict(named):  # the target names the weights, whatever the run's config said
+        named.eval.checkpoint = None
+        named.run_dir = None
+        OmegaConf.update(named, option, str(target))
+    weights = resolve_weights(named, VIZ)
+    assert weights is not None  # the target was just set
+    return VizSource(cfg, weights, default_out)
 
 
 def find_images(paths: Sequence[Path], option: str = "--images ") -> list[Path]:
@@ -158,9 +167,9 @@ def visualize(
     """Write one PNG per image; returns their paths."""
     from asffbench.atomic import write_path_atomic
     from asffbench.device import resolve_device
-    from asffbench.engine.evaluate import load_model_for_eval
     from asffbench.engine.postprocess import postprocess, postprocess_settings
     from asffbench.models import FUSIONS, fusion_info
+    from asffbench.weights.load import build_with_weights
 
     if not 0.0 <= score_thresh <= 1.0:
         raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
@@ -170,7 +179,6 @@ def visualize(
         adaptive = " or ".join(name for name in FUSIONS if fusion_info(name).adaptive)
         raise UserError(f"fusion.name={cfg.fusion.name}: has no adaptive fusion weights to show "
                         f"(viz needs fusion={adaptive})")
-    cfg.model.pretrained = None  # the checkpoint holds every weight
     class_names = None
     paths = find_images([Path(p) for p in images]) if images else None
     if paths is None:
@@ -179,7 +187,7 @@ def visualize(
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
     device = resolve_device(cfg.device)
-    model = load_model_for_eval(cfg, source.checkpoint).to(device).eval()
+    model = build_with_weights(cfg, source.weights).to(device).eval()
     size = int(cfg.img_size)
     settings = {**postprocess_settings(cfg), "score_thresh": score_thresh}
     written = []

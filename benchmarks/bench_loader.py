@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from asffbench.config.compose import compose_config
-from asffbench.data import build_train_loader
+from asffbench.data.loaders import build_train_loader
 
 
 def smoke_overrides() -> list[str]:

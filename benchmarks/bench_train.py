@@ -19,7 +19,7 @@ import torch
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
-from asffbench.data import build_train_loader
+from asffbench.data.loaders import build_train_loader
 from asffbench.device import device_name, resolve_device, synchronize
 from asffbench.engine.optim import build_optimizer
 from asffbench.engine.train import build_criterion, seed_everything

@@ -6,6 +6,8 @@ from asffbench.config.compose import compose_config
 from asffbench.errors import UserError
 from asffbench.models import FUSIONS, YOLOv3
 from asffbench.models.layers import RFB, ScheduledDropBlock2d
+from asffbench.weights.load import build_with_weights
+from asffbench.weights.resolve import TRAIN, resolve_weights
 
 
 def count(model):
@@ -89,8 +91,12 @@ def test_pretrained_weights_are_loaded(tmp_path):
             param.fill_(index / 100)
     path = tmp_path / "backbone.pt"
     torch.save(source.backbone.state_dict(), path)
-    model = build_model(compose_config(["model=tiny", "fusion=asff", f"model.pretrained={path}"]))
+    cfg = compose_config(["model=tiny", "fusion=asff", f"model.pretrained={path}"])
+    fresh = build_model(cfg)  # building reads no file: the backbone is as initialised
+    assert not torch.equal(fresh.backbone.stem.conv.weight, source.backbone.stem.conv.weight)
+    model = build_with_weights(cfg, resolve_weights(cfg, TRAIN))
     for loaded, expected in zip(model.backbone.state_dict().values(), source.backbone.state_dict().values()):
         assert torch.equal(loaded, expected)
-    with pytest.raises(UserError, match="model.pretrained: no such file"):
-        build_model(compose_config(["model=tiny", f"model.pretrained={tmp_path / 'missing.weights'}"]))
+    missing = compose_config(["model=tiny", f"model.pretrained={tmp_path / 'missing.weights'}"])
+    with pytest.raises(UserError, match="model.pretrained=.*missing.weights: no such file"):
+        build_with_weights(missing, resolve_weights(missing, TRAIN))

@@ -54,7 +54,7 @@ def test_not_hashed_but_recorded_as_resolved(tmp_path):
 
 @pytest.mark.slow
 def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections(tmp_path_factory):
-    from asffbench.data import build_val_loader
+    from asffbench.data.loaders import build_val_loader
     from asffbench.engine.evaluate import evaluate, load_model_for_eval
     from asffbench.engine.train import train
 

@@ -120,7 +120,7 @@ def test_predict_errors_are_one_line(tmp_path, cli, one_line_error):
     one_line_error(*cli("predict", str(tmp_path / "nope.png"), *TINY, "model.weights=w.pt")[::2],
                    "nope.png: no such file or directory")
     one_line_error(*cli("predict", image, *TINY, f"model.weights={tmp_path / 'w.pt'}")[::2],
-                   "model.weights=", "checkpoint not found")
+                   "model.weights=", "no such file")
     one_line_error(*cli("predict", image, *TINY, f"run_dir={tmp_path}")[::2], "no config.yaml")
     one_line_error(*cli("predict", image, *TINY, "model.weights=w.pt", "--score-thresh", "2")[::2],
                    "--score-thresh 2.0")

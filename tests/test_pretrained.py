@@ -7,7 +7,7 @@ import torch
 from asffbench.errors import UserError
 from asffbench.build import build_yolov3
 from asffbench.models import Darknet53
-from asffbench.pretrained import conv_units, load_pretrained_backbone
+from asffbench.weights.pretrained import conv_units, load_pretrained_backbone
 
 DARKNET_ORDER = ("bn.bias", "bn.weight", "bn.running_mean", "bn.running_var", "conv.weight")
 
@@ -127,14 +127,14 @@ def test_state_dict_mismatches_name_the_tensor(tmp_path):
     state = filled_backbone_state()
     bad_shape = dict(state, **{"stages.1.down.conv.weight": torch.zeros(3, 3)})
     torch.save(bad_shape, tmp_path / "shape.pt")
-    with pytest.raises(UserError, match=r"'stages.1.down.conv.weight' has shape \(3, 3\), the model expects \(32, 16, 3, 3\)"):
+    with pytest.raises(UserError, match=r"shape.pt \(backbone\): tensor stages.1.down.conv.weight has shape 3x3, the configured model expects 32x16x3x3"):
         load_pretrained_backbone(tiny_backbone(), tmp_path / "shape.pt")
     torch.save(dict(state, **{"stages.9.conv.weight": torch.zeros(1)}), tmp_path / "unknown.pt")
-    with pytest.raises(UserError, match="unknown.pt: unknown backbone tensor 'stages.9.conv.weight'"):
+    with pytest.raises(UserError, match=r"unknown.pt \(backbone\): tensor stages.9.conv.weight is not in the configured model"):
         load_pretrained_backbone(tiny_backbone(), tmp_path / "unknown.pt")
     missing = {k: v for k, v in state.items() if k != "stem.bn.running_mean"}
     torch.save(missing, tmp_path / "missing.pt")
-    with pytest.raises(UserError, match="'stem.bn.running_mean' is missing"):
+    with pytest.raises(UserError, match=r"missing.pt \(backbone\): no tensor stem.bn.running_mean"):
         load_pretrained_backbone(tiny_backbone(), tmp_path / "missing.pt")
 
 
@@ -143,7 +143,7 @@ def test_files_that_are_not_state_dicts(tmp_path):
     with pytest.raises(UserError, match="list.pt: not a state dict"):
         load_pretrained_backbone(tiny_backbone(), tmp_path / "list.pt")
     torch.save({"model": torch.nn.Linear(2, 2)}, tmp_path / "module.pt")  # pickled module: unsafe
-    with pytest.raises(UserError, match="module.pt: cannot load as a torch state dict"):
+    with pytest.raises(UserError, match="module.pt: not a readable weights file"):
         load_pretrained_backbone(tiny_backbone(), tmp_path / "module.pt")
 
 
@@ -154,5 +154,5 @@ def test_an_unreadable_file_is_a_user_error(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(type(path), "open", refuse)
-    with pytest.raises(UserError, match="model.pretrained: cannot read .*locked.weights .Permission denied."):
+    with pytest.raises(UserError, match="model.pretrained=.*locked.weights: cannot read .Permission denied."):
         load_pretrained_backbone(tiny_backbone(), path)

@@ -76,7 +76,7 @@ def test_reference_recipe_reaches_init_dropblock_lr_and_data():
     import torch
 
     from asffbench.build import build_model
-    from asffbench.data import build_train_loader
+    from asffbench.data.loaders import build_train_loader
     from asffbench.engine.distributed import DistEnv
     from asffbench.engine.train_builders import build_trainer
 

@@ -55,7 +55,9 @@ def test_a_checkpoint_in_a_run_takes_the_runs_config_and_output_folder(tmp_path)
     source = resolve_source(run / "checkpoints" / "last.pt", ["eval.nms_iou=0.3"])
     expected = to_plain(compose_config(TINY + ["fusion=asff_star", "eval.nms_iou=0.3"]))
     assert to_plain(source.cfg) == expected  # the run's config (not the defaults), plus the override
-    assert source.checkpoint == run / "checkpoints" / "last.pt" and source.default_out == run / "viz"
+    assert source.weights.path == run / "checkpoints" / "last.pt" and source.default_out == run / "viz"
+    assert source.weights.option == "eval.checkpoint"
+    assert resolve_source(run, []).weights.option == "run_dir"
     loose = tmp_path / "loose.pt"
     (run / "checkpoints" / "last.pt").rename(loose)
     source = resolve_source(loose, TINY)  # outside a run: composed from the overrides

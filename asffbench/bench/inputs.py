@@ -60,7 +60,7 @@ def timing_images(cfg: DictConfig, kind: str, batch_size: int) -> TimingImages:
 
 def val_images(cfg: DictConfig, limit: int) -> TimingImages:
     """The first `limit` images of the val split (fewer when the split is smaller)."""
-    from asffbench.data import build_val_loader
+    from asffbench.data.loaders import build_val_loader
 
     cfg = cfg.copy()
     with open_dict(cfg):

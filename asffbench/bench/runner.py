@@ -12,7 +12,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import torch
@@ -30,6 +29,8 @@ from asffbench.environment import software_versions
 from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
 from asffbench.record_schema import FLOPS_CONVENTION
+from asffbench.weights.load import build_with_weights
+from asffbench.weights.resolve import BENCH, resolve_weights
 
 
 def bench_precision(cfg: DictConfig) -> str:
@@ -117,23 +118,14 @@ def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights
 
 
 def model_to_measure(cfg: DictConfig, model: Optional[nn.Module], has_weights: Optional[bool]) -> tuple[nn.Module, bool]:
-    """The given model; else the weights of `eval.checkpoint`/`train.checkpoint`; else a fresh one
-    (with `model.weights` when set). Returns the model and whether it carries learned weights."""
+    """The given model; else the configured one with `resolve_weights(cfg, "bench")`'s weights
+    (eval.checkpoint, train.checkpoint, model.weights, model.pretrained). Returns the model and
+    whether it carries learned detector weights (an ImageNet backbone alone does not)."""
     if model is not None:
         return model, True if has_weights is None else has_weights
-    for key in ("eval.checkpoint", "train.checkpoint"):
-        section, _, name = key.partition(".")
-        path = cfg[section][name]
-        if path:
-            if not Path(path).is_file():
-                raise UserError(f"{key}={path}: checkpoint not found")
-            from asffbench.engine.evaluate import load_model_for_eval
-
-            return load_model_for_eval(cfg, Path(path)), True
-    from asffbench.build import build_model
-
-    torch.manual_seed(int(cfg.seed))
-    return build_model(cfg), bool(cfg.model.get("weights"))
+    source = resolve_weights(cfg, BENCH)
+    torch.manual_seed(int(cfg.seed))  # what the weights do not set is drawn alike every time
+    return build_with_weights(cfg, source), source is not None and source.whole_model
 
 
 @dataclass

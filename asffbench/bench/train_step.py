@@ -72,7 +72,7 @@ def step_config(cfg: DictConfig, batch_size: int) -> DictConfig:
 
 def prepare_batches(cfg: DictConfig, device: torch.device, channels_last: bool) -> tuple[list[tuple[Tensor, Tensor]], float, int]:
     """PREPARED_BATCHES augmented batches on the device, the loader's images/s and its workers."""
-    from asffbench.data import build_train_loader
+    from asffbench.data.loaders import build_train_loader
 
     loader = build_train_loader(cfg)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format

@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
 def print_metrics(metrics: dict) -> None:
     from asffbench.engine.coco_eval import METRIC_NAMES
 
-    if metrics.get("metric") == "voc":
+    from asffbench.record_schema import VOC_METRIC
+
+    if metrics.get("metric") == VOC_METRIC:
         print_voc_metrics(metrics)
         typer.echo("COCO metrics on the same detections:")
     for name in METRIC_NAMES:

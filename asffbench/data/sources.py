@@ -1,50 +1,139 @@
-"""Where a split's annotations and images are, from the config (`data=synth|coco|folder|voc|voc_synth`).
+"""The dataset registry: `data.name` -> where a split's files are, how they are read, the default
+metric and whether `data.root` is needed (`data=synth|coco|folder|voc|voc_synth`).
 
 `load_source(data_cfg, split)` reads the split: COCO-format files through `CocoDataset`, VOC-format
-folders through `asffbench.data.voc` (same `CocoDataset` structure).
+folders through `asffbench.data.voc` (same `CocoDataset` structure). A new format is one
+`DatasetKind` entry in `DATASETS`. Torch-free: evaluation (`eval.metric=auto`) and the results
+layer (the report's methods) read the entries too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Optional
 
 from asffbench.data.coco import CocoDataset
 from asffbench.data.synth import CLASS_NAMES as SYNTH_CLASSES
 from asffbench.data.synth import SynthParams, ensure_synth
+from asffbench.data.voc import DEFAULT_SETS, VOC_CLASSES, load_voc_split, parse_sets
+from asffbench.data.voc_write import ensure_voc_synth
 from asffbench.errors import UserError
+from asffbench.record_schema import COCO_METRIC, VOC_METRIC
 
 SPLITS = ("train", "val")
-VOC_KINDS = ("voc", "voc_synth")  # read from VOCdevkit folders; their metric defaults to VOC mAP
+COCO_LAYOUT, VOC_LAYOUT = "coco", "voc"  # an annotation JSON + image folder; VOCdevkit folders
+Files = Callable[[Any, str], tuple[Path, Path]]  # (data config, split) -> (annotation file, image dir)
+
+
+@dataclass(frozen=True)
+class CocoFiles:
+    """An annotation JSON and an image folder per split; `data.<split>.ann` / `.images` override
+    `default_files`, which is called only when one of them is unset."""
+
+    default_files: Files
+    layout: str = COCO_LAYOUT
+    default_classes: Optional[tuple[str, ...]] = None  # the annotation file names its categories
+
+    def load(self, data_cfg: Any, split: str) -> CocoDataset:
+        return CocoDataset(*self.paths(data_cfg, split))
+
+    def check(self, data_cfg: Any, split: str) -> None:
+        self.paths(data_cfg, split)
+
+    def paths(self, data_cfg: Any, split: str) -> tuple[Path, Path]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}")
+        ann, images = data_cfg[split].get("ann"), data_cfg[split].get("images")
+        if ann is None or images is None:
+            default_ann, default_images = self.default_files(data_cfg, split)
+            ann, images = ann or default_ann, images or default_images
+        ann_path, image_dir = Path(ann).expanduser(), Path(images).expanduser()
+        if not ann_path.is_file():
+            raise UserError(f"{ann_path}: annotation file not found (data.{split}.ann)")
+        if not image_dir.is_dir():
+            raise UserError(f"{image_dir}: image directory not found (data.{split}.images)")
+        return ann_path, image_dir
+
+
+@dataclass(frozen=True)
+class VocFolders:
+    """A VOCdevkit (`root(data_cfg)`): the sets of `data.<split>.sets`, classes `data.classes`
+    (default `default_classes`)."""
+
+    root: Callable[[Any], Path]
+    default_classes: tuple[str, ...]
+    layout: str = VOC_LAYOUT
+
+    def sets(self, data_cfg: Any, split: str) -> list:
+        return parse_sets(data_cfg[split].get("sets"), f"data.{split}.sets", DEFAULT_SETS[split])
+
+    def load(self, data_cfg: Any, split: str) -> CocoDataset:
+        classes = data_cfg.get("classes")
+        classes = list(self.default_classes) if classes is None else [str(c) for c in classes]
+        return load_voc_split(self.root(data_cfg), self.sets(data_cfg, split), classes)
+
+    def check(self, data_cfg: Any, split: str) -> None:
+        root = self.root(data_cfg)
+        for voc_set in self.sets(data_cfg, split):
+            if not voc_set.split_file(root).is_file():
+                raise UserError(f"{voc_set.split_file(root)}: split file not found")
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    name: str
+    source: CocoFiles | VocFolders  # where the files are and how they are read
+    default_metric: str = COCO_METRIC  # what eval.metric=auto means for it
+    needs_root: bool = False  # data.root required
+    root_holds: str = ""  # what data.root is, for the message asking for it
+    synthetic: bool = False  # generated on first use: its files cannot be missing
+
+
+class DatasetRegistry:
+    """Dataset kinds by name; a second entry of a name and an unknown name are refused."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, DatasetKind] = {}
+
+    def add(self, kind: DatasetKind) -> DatasetKind:
+        if kind.name in self._kinds:
+            raise ValueError(f"dataset kind {kind.name!r} is already registered")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def get(self, name: str) -> DatasetKind:
+        """The kind of `data.name`; UserError naming the choices for an unknown one."""
+        if name not in self._kinds:
+            raise UserError(f"data.name={name}: unknown dataset kind; choose from {', '.join(self.names())}")
+        return self._kinds[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+    def __iter__(self) -> Iterator[DatasetKind]:
+        return iter(self._kinds[name] for name in self.names())
 
 
 def load_source(data_cfg: Any, split: str) -> CocoDataset:
     """The `split` of the configured dataset."""
-    if data_cfg.name in VOC_KINDS:
-        return load_voc(data_cfg, split)
-    return CocoDataset(*split_paths(data_cfg, split))
+    return DATASETS.get(str(data_cfg.name)).source.load(data_cfg, split)
 
 
 def check_source_paths(data_cfg: Any, split: str) -> None:
     """Fail fast (UserError) when the files `split` needs are missing, without reading them all."""
-    if data_cfg.name == "voc":
-        from asffbench.data.voc import DEFAULT_SETS, parse_sets
-
-        root = voc_root(data_cfg)
-        for voc_set in parse_sets(data_cfg[split].get("sets"), f"data.{split}.sets", DEFAULT_SETS[split]):
-            if not voc_set.split_file(root).is_file():
-                raise UserError(f"{voc_set.split_file(root)}: split file not found")
-    elif data_cfg.name not in ("synth", "voc_synth"):  # generated ones cannot be missing
-        split_paths(data_cfg, split)
+    kind = DATASETS.get(str(data_cfg.name))
+    if not kind.synthetic:  # generated ones cannot be missing
+        kind.source.check(data_cfg, split)
 
 
-def voc_root(data_cfg: Any) -> Path:
-    return dataset_root(data_cfg, "the VOCdevkit folder with VOC2007/, VOC2012/")
-
-
-def dataset_root(data_cfg: Any, holds: str) -> Path:
-    """`data.root`, an existing directory; `holds` says what it is for the dataset kind."""
+def dataset_root(data_cfg: Any) -> Path:
+    """`data.root`, an existing directory (the kind's `root_holds` says what it is for)."""
     if not data_cfg.get("root"):
+        holds = DATASETS.get(str(data_cfg.name)).root_holds
         raise UserError(f"data.root: required for data={data_cfg.name} ({holds}); set data.root=DIR")
     root = Path(data_cfg.root).expanduser()
     if not root.is_dir():
@@ -60,50 +149,32 @@ def synth_params(data_cfg: Any) -> SynthParams:
     )
 
 
-def load_voc(data_cfg: Any, split: str) -> CocoDataset:
-    from asffbench.data.voc import DEFAULT_SETS, VOC_CLASSES, load_voc_split, parse_sets
-
-    if data_cfg.name == "voc_synth":
-        from asffbench.data.voc_write import ensure_voc_synth
-
-        root, default_classes = ensure_voc_synth(synth_params(data_cfg), data_cfg.get("cache_dir")), SYNTH_CLASSES
-    else:
-        root, default_classes = voc_root(data_cfg), VOC_CLASSES
-    classes = data_cfg.get("classes")
-    classes = list(default_classes) if classes is None else [str(c) for c in classes]
-    sets = parse_sets(data_cfg[split].get("sets"), f"data.{split}.sets", DEFAULT_SETS[split])
-    return load_voc_split(root, sets, classes)
+def synth_files(data_cfg: Any, split: str) -> tuple[Path, Path]:
+    root = ensure_synth(synth_params(data_cfg), data_cfg.get("cache_dir"))
+    return root / f"instances_{split}.json", root / split
 
 
-def split_paths(data_cfg: Any, split: str) -> tuple[Path, Path]:
-    """(annotation file, image directory) of `split` for the `data` config node.
+def coco2017_files(data_cfg: Any, split: str) -> tuple[Path, Path]:
+    root = dataset_root(data_cfg)
+    return root / "annotations" / f"instances_{split}2017.json", root / f"{split}2017"
 
-    `data.<split>.ann` / `data.<split>.images` override the defaults of every dataset kind.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}")
-    explicit = data_cfg[split]
-    ann, images = explicit.get("ann"), explicit.get("images")
-    name = data_cfg.name
-    if name == "synth":
-        if ann is None or images is None:
-            root = ensure_synth(synth_params(data_cfg), data_cfg.get("cache_dir"))
-            ann = ann or str(root / f"instances_{split}.json")
-            images = images or str(root / split)
-    elif name == "coco":
-        if ann is None or images is None:
-            root = dataset_root(data_cfg, "the COCO 2017 folder with annotations/, train2017/, val2017/")
-            ann = ann or str(root / "annotations" / f"instances_{split}2017.json")
-            images = images or str(root / f"{split}2017")
-    elif name == "folder":
-        for key, value in (("ann", ann), ("images", images)):
-            if value is None:
-                raise UserError(f"data.{split}.{key}: required for data=folder; set data.{split}.{key}=PATH")
-    else:
-        raise UserError(f"data.name={name}: unknown dataset kind; choose from coco, folder, synth, voc, voc_synth")
-    ann_path, image_dir = Path(ann).expanduser(), Path(images).expanduser()
-    if not ann_path.is_file():
-        raise UserError(f"{ann_path}: annotation file not found (data.{split}.ann)")
-    if not image_dir.is_dir():
-        raise UserError(f"{image_dir}: image directory not found (data.{split}.images)")
-    return ann_path, image_dir
+
+def given_files(data_cfg: Any, split: str) -> tuple[Path, Path]:
+    """data=folder: both paths are the user's to give (called when one is unset: names it)."""
+    key = "ann" if data_cfg[split].get("ann") is None else "images"
+    raise UserError(f"data.{split}.{key}: required for data=folder; set data.{split}.{key}=PATH")
+
+
+def voc_synth_root(data_cfg: Any) -> Path:
+    return ensure_voc_synth(synth_params(data_cfg), data_cfg.get("cache_dir"))
+
+
+DATASETS = DatasetRegistry()
+DATASETS.add(DatasetKind("synth", CocoFiles(synth_files), synthetic=True))
+DATASETS.add(DatasetKind("coco", CocoFiles(coco2017_files), needs_root=True,
+                         root_holds="the COCO 2017 folder with annotations/, train2017/, val2017/"))
+DATASETS.add(DatasetKind("folder", CocoFiles(given_files)))
+DATASETS.add(DatasetKind("voc", VocFolders(dataset_root, VOC_CLASSES), default_metric=VOC_METRIC, needs_root=True,
+                         root_holds="the VOCdevkit folder with VOC2007/, VOC2012/"))
+DATASETS.add(DatasetKind("voc_synth", VocFolders(voc_synth_root, SYNTH_CLASSES), default_metric=VOC_METRIC,
+                         synthetic=True))

@@ -1,34 +1,26 @@
-"""Checkpoints: written atomically, loaded with `weights_only=True`, RNG states included.
+"""Checkpoints: written atomically, read by the one reader (`weights.read`), RNG states included.
 
 A checkpoint is a plain dict of tensors, numbers, strings and containers, so the safe
 (`weights_only`) unpickler reads it; numpy's RNG state is stored as a tensor for that reason.
+Its place in a run (`last_checkpoint`, `run_dir_of`) is `weights.resolve`'s, which is torch-free.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import torch
-from torch import nn
 
 from asffbench.atomic import write_path_atomic
 from asffbench.errors import UserError
+from asffbench.weights.read import read_torch_file
 
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.pt"
-
-
-def last_checkpoint(run_dir: Path) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / LAST
-
-
-def run_dir_of(checkpoint: Path) -> Optional[Path]:
-    """The run directory a checkpoint belongs to (`<run>/checkpoints/x.pt`), else None."""
-    folder = Path(checkpoint).parent
-    return folder.parent if folder.name == CHECKPOINT_DIR else None
+log = logging.getLogger(__name__)
 
 
 def save_checkpoint(state: dict, path: Path) -> Path:
@@ -43,44 +35,29 @@ def save_checkpoint(state: dict, path: Path) -> Path:
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
-    """Load a checkpoint safely; UserError naming the file when it is missing or unreadable."""
+    """A training checkpoint (a dict); UserError naming the file when it is missing or unreadable."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file to the user
-        raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
+    state = read_torch_file(path, str(path), map_location)
     if not isinstance(state, dict):
         raise UserError(f"{path}: not an asffbench checkpoint (expected a dict)")
     return state
 
 
-def model_state_from(state: dict, path: Path, prefer_ema: bool = True) -> dict:
-    """The weights to evaluate: the EMA weights when the checkpoint has them, else the model's."""
-    if prefer_ema and state.get("ema") is not None:
-        return ema_module_state(state["ema"])
-    if "model" in state:
-        return state["model"]
-    if all(isinstance(v, torch.Tensor) for v in state.values()):
-        return state  # a bare state dict
-    raise UserError(f"{path}: checkpoint has no 'model' weights")
-
-
-def ema_module_state(ema_state: dict) -> dict:
-    """The wrapped module's weights out of an `AveragedModel` state dict."""
-    prefix = "module."
-    return {k[len(prefix):]: v for k, v in ema_state.items() if k.startswith(prefix)}
-
-
-def load_model_weights(model: nn.Module, state_dict: dict, path: Path) -> None:
-    """Load weights strictly; a mismatch is the user's (wrong config for this checkpoint)."""
+def resumable_state(path: Path, is_main: bool = True) -> Optional[dict]:
+    """The checkpoint to resume from, or None when there is none or it cannot be read. An
+    unreadable one (truncated by a crash mid-copy, a full disk) is not silently overwritten by the
+    fresh start: one warning line names it and why, and rank 0 moves it aside for inspection."""
+    path = Path(path)
+    if not path.is_file():
+        return None
     try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        detail = first[1].strip() if len(first) > 1 else first[0]
-        raise UserError(f"{path}: weights do not fit the configured model ({detail[:200]})") from None
+        return load_checkpoint(path)
+    except UserError as err:
+        aside = path.with_name(f"{path.name}.unreadable-{datetime.now():%Y%m%d-%H%M%S}")
+        if is_main:
+            path.replace(aside)
+        log.warning("%s; not resumed from: kept as %s, training starts from scratch", err, aside.name)
+        return None
 
 
 def rng_states() -> dict:

@@ -13,64 +13,43 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
 from asffbench.config.schema import choice_str
-from asffbench.engine.checkpoint import last_checkpoint, run_dir_of
+from asffbench.data.sources import DATASETS
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME
+from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, VOC_METRIC
+from asffbench.weights.load import build_with_weights
+from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
 
 def eval_run_dir(cfg: DictConfig) -> Path:
-    """Where detections.json and metrics.json go: run_dir, else the checkpoint's (or model.weights')
-    run directory (or, for a file outside one, its folder)."""
+    """Where detections.json and metrics.json go: run_dir, else the run directory of the weights
+    evaluated (eval.checkpoint, model.weights) or, for a file outside one, its folder."""
     if cfg.run_dir:
         return Path(cfg.run_dir)
-    for _option, weights in configured_weights(cfg):
-        checkpoint = Path(weights)
-        return run_dir_of(checkpoint) or checkpoint.parent
-    raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
-                    "model.weights=FILE")
+    source = resolve_weights(cfg, EVAL)
+    if source is None:
+        raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
+                        "model.weights=FILE")
+    return run_dir_of(source.path) or source.path.parent
 
 
-def checkpoint_to_evaluate(cfg: DictConfig, run_dir: Path) -> Path:
-    """`eval.checkpoint` when set, else `model.weights`, else `run_dir/checkpoints/last.pt`; it
-    must exist."""
-    for option, value in configured_weights(cfg):
-        path = Path(value)
-        if not path.is_file():
-            raise UserError(f"{option}={path}: checkpoint not found")
-        return path
-    path = last_checkpoint(run_dir)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found (train with run_dir={run_dir} first, or set eval.checkpoint)")
-    return path
-
-
-def load_model_for_eval(cfg: DictConfig, path: Path) -> nn.Module:
-    """The configured model with the weights of `path` (either format of `asffbench.weights`)."""
-    from asffbench.build import build_model
-    from asffbench.weights import load_weights
-
-    model = build_model(cfg, load_weights=False)
-    load_weights(model, path, cfg.model.get("weights_format", "auto"), option=option_of(cfg, path))
-    return model
-
-
-def configured_weights(cfg: DictConfig) -> list[tuple[str, str]]:
-    """(option, path) of the weights the config names, by precedence: eval.checkpoint, model.weights."""
-    named = (("eval.checkpoint", cfg.eval.get("checkpoint")), ("model.weights", cfg.model.get("weights")))
-    return [(option, str(value)) for option, value in named if value]
-
-
-def option_of(cfg: DictConfig, path: Path) -> Optional[str]:
-    """The config key `path` came from, for messages (None: a run's own checkpoint)."""
-    return next((option for option, value in configured_weights(cfg) if Path(value) == Path(path)), None)
+def weights_to_evaluate(cfg: DictConfig, run_dir: Path) -> WeightsSource:
+    """`resolve_weights(cfg, "eval")`, with the run dir evaluated into standing for an unset
+    `run_dir` (its checkpoints/last.pt is the last choice)."""
+    if not cfg.run_dir:
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.run_dir = str(run_dir)
+    source = resolve_weights(cfg, EVAL)
+    assert source is not None  # run_dir is set
+    return source
 
 
 @torch.no_grad()
@@ -129,33 +108,37 @@ def predict(
     return results, image_ids
 
 
-def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None) -> dict:
+def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
+             weights: Optional[WeightsSource] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
     `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
-    `backend`, `ground_truth` (the val annotation file), `checkpoint`, `eval_seconds`, and for
-    adaptive fusions `fusion_weights` (`FusionWeightStats.result()`).
+    `backend`, `ground_truth` (the val annotation file), `checkpoint` (the whole-model weights
+    file evaluated, else None), `eval_seconds`, and for adaptive fusions `fusion_weights`
+    (`FusionWeightStats.result()`).
+
+    Without `model`, the weights are `resolve_weights(cfg, "eval")`'s (eval.checkpoint,
+    model.weights, run_dir/checkpoints/last.pt); `weights` says where a given model's came from.
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
-    from asffbench.data import build_val_loader
+    from asffbench.data.loaders import build_val_loader
     from asffbench.device import resolve_device
 
     if process_rank() != 0:
         return {}
     run_dir = Path(run_dir)
     coco_backend(cfg.eval.backend)  # a missing optional backend fails before inference
-    checkpoint = None
     if model is None:
-        checkpoint = checkpoint_to_evaluate(cfg, run_dir)
-        model = load_model_for_eval(cfg, checkpoint)
+        weights = weights_to_evaluate(cfg, run_dir)
+        model = build_with_weights(cfg, weights)
     device = resolve_device(cfg.device)
     model.to(device)
     loader, dataset = build_val_loader(cfg)
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(cfg, model)
     metrics, detections = score_model(cfg, model, loader, dataset, device, fusion_stats)
-    metrics["checkpoint"] = str(checkpoint) if checkpoint else None
+    metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +177,7 @@ def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: An
     metrics: dict[str, Any] = {"metric": metric_of(cfg)}
     metrics.update({name: scores[name] for name in METRIC_NAMES})
     metrics["per_class"] = scores["per_class"]
-    if metrics["metric"] == "voc":
+    if metrics["metric"] == VOC_METRIC:
         from asffbench.engine.voc_eval import voc_evaluate
 
         metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
@@ -232,7 +215,7 @@ class PeriodicEvaluator:
         return self.every > 0 and epochs_done % self.every == 0 and epochs_done < int(self.cfg.train.epochs)
 
     def __call__(self, model: nn.Module, device: torch.device) -> dict:
-        from asffbench.data import build_val_loader
+        from asffbench.data.loaders import build_val_loader
 
         if self.data is None:
             self.data = build_val_loader(self.cfg)
@@ -249,13 +232,8 @@ class PeriodicEvaluator:
 
 def metric_of(cfg: DictConfig) -> str:
     """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
-    from asffbench.config.schema import choice_str
-    from asffbench.data.sources import VOC_KINDS
-
     metric = choice_str(cfg.eval.metric)
-    if metric == "auto":
-        return "voc" if cfg.data.name in VOC_KINDS else "coco"
-    return metric
+    return DATASETS.get(str(cfg.data.name)).default_metric if metric == "auto" else metric
 
 
 def check_classes(model: nn.Module, dataset: Any) -> None:

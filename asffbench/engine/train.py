@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.config.compose import to_plain, write_run_config
-from asffbench.engine.checkpoint import last_checkpoint, save_checkpoint
+from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
 from asffbench.engine.logging import TrainLogger
@@ -34,6 +34,7 @@ from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, b
     setup_process,
 )
 from asffbench.engine.trainer import EpochStep, NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.weights.resolve import last_checkpoint
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
 
@@ -53,7 +54,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     run_dir = Path(run_dir)
     checkpoint = last_checkpoint(run_dir)
     device, env = setup_process(cfg)
-    resume_state = resume_state_of(cfg, checkpoint)
+    resume_state = resume_state_of(cfg, checkpoint, env.is_main)
     model = build_initial_model(cfg, device, env, resuming=resume_state is not None)
     loader = build_data(cfg, env)
     trainer = build_trainer(cfg, model, device, env, iters_per_epoch=len(loader))

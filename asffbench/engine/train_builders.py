@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.engine.checkpoint import load_checkpoint, load_model_weights, model_state_from, restore_rng_states
+from asffbench.build import build_model
+from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
 from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
 from asffbench.errors import UserError
+from asffbench.weights.load import load_source
+from asffbench.weights.resolve import TRAIN, resolve_weights
 
 # Seeds of ranks > 0 after a resume: apart from each other and from the epochs before.
 RESUME_SEED_STRIDE = 7919
@@ -45,46 +48,28 @@ def setup_process(cfg: DictConfig) -> tuple[torch.device, DistEnv]:
     return process_device(device, env), env
 
 
-def resume_state_of(cfg: DictConfig, checkpoint: Path) -> Optional[dict]:
-    """The checkpoint to continue from: `checkpoint` when train.resume is on and it exists."""
-    return load_checkpoint(checkpoint) if cfg.train.resume and checkpoint.is_file() else None
-
-
-# --- model and initial weights -------------------------------------------------------------------
-# A source loads whole-model weights into a freshly built model when its key is set. Sources run
-# in order, and not at all for a resumed run (the checkpoint has the weights). `model.weights`
-# and `model.pretrained` are build_model's own business (every command gets them), so a source
-# here runs after them: `train.checkpoint` wins over `model.weights`.
-InitialWeights = Callable[[DictConfig, nn.Module], None]
-
-
-def weights_from_checkpoint(cfg: DictConfig, model: nn.Module) -> None:
-    """`train.checkpoint`: start from a checkpoint's weights (its EMA weights when it has them)."""
-    if cfg.train.checkpoint:
-        path = Path(cfg.train.checkpoint)
-        load_model_weights(model, model_state_from(load_checkpoint(path), path), path)
-
-
-INITIAL_WEIGHTS: tuple[InitialWeights, ...] = (weights_from_checkpoint,)
+def resume_state_of(cfg: DictConfig, checkpoint: Path, is_main: bool = True) -> Optional[dict]:
+    """The checkpoint to continue from: `checkpoint` when train.resume is on and it can be read
+    (an unreadable one is set aside with a warning: `checkpoint.resumable_state`)."""
+    return resumable_state(checkpoint, is_main) if cfg.train.resume else None
 
 
 def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, resuming: bool) -> nn.Module:
-    from asffbench.build import build_model
-
+    """The model with the weights training starts from (`resolve_weights(cfg, "train")`:
+    train.checkpoint, model.weights or model.pretrained), none when resuming: the checkpoint
+    replaces every tensor."""
     seed_everything(int(cfg.seed) + env.rank)
-    # build_model loads `model.weights` (whole model) or `model.pretrained` (backbone): not needed
-    # when resuming, the checkpoint replaces every tensor.
-    model = build_model(cfg, load_weights=not resuming)
-    if not resuming:
-        for load in INITIAL_WEIGHTS:
-            load(cfg, model)
+    model = build_model(cfg)
+    source = None if resuming else resolve_weights(cfg, TRAIN)
+    if source is not None:
+        load_source(model, source)
     return model.to(device)
 
 
 # --- data -----------------------------------------------------------------------------------------
 def build_data(cfg: DictConfig, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
-    from asffbench.data import build_train_loader
+    from asffbench.data.loaders import build_train_loader
 
     return build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
 

@@ -24,14 +24,15 @@ import numpy as np
 
 from asffbench.coco_format import ground_truth_dict
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME
+from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME,
+                                     VOC_METRIC)
 from asffbench.engine import voc_eval
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, match_detections
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
                                             combine_seeds, compare_sides, image_set_difference, sample_run)
 
 
-METRIC_CHOICES = ("auto", "coco", "voc")  # auto: voc for runs whose metrics.json says so
+METRIC_CHOICES = ("auto", COCO_METRIC, VOC_METRIC)  # auto: voc for runs whose metrics.json says so
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,15 @@ def run_metric(run_dir: Path) -> str:
     """The metric a run was evaluated with (`coco` or `voc`, from metrics.json; `coco` without one)."""
     path = run_dir / METRICS_NAME
     data = read_json(path, METRICS_NAME) if path.is_file() else {}
-    return str(data.get("metric") or "coco") if isinstance(data, dict) else "coco"
+    return str(data.get("metric") or COCO_METRIC) if isinstance(data, dict) else COCO_METRIC
 
 
 def wants_voc(path: Path, metric: str) -> bool:
     if metric not in METRIC_CHOICES:
         raise UserError(f"--metric {metric}: choose one of {', '.join(METRIC_CHOICES)}")
     if metric == "auto":
-        return path.is_dir() and run_metric(path) == "voc"
-    return metric == "voc"
+        return path.is_dir() and run_metric(path) == VOC_METRIC
+    return metric == VOC_METRIC
 
 
 def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[RunInput]:

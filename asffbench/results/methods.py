@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-from asffbench.record_schema import FLOPS_CONVENTION
+from asffbench.data.sources import COCO_LAYOUT, DATASETS, VOC_LAYOUT
+from asffbench.record_schema import FLOPS_CONVENTION, VOC_METRIC
 from asffbench.results.records import MISSING, LoadedRecord, dig
 
 
@@ -64,16 +65,18 @@ def dataset(data: dict) -> Any:
     if not isinstance(cfg, dict):
         return MISSING
     name = cfg.get("name", "missing")
-    if name == "synth":
+    kind = DATASETS.get(name) if name in DATASETS else None
+    val = cfg.get("val") or {}
+    if kind is not None and kind.synthetic and kind.source.layout == COCO_LAYOUT:
         synth = cfg.get("synth") or {}
         return (f"synthetic tiny COCO ({synth.get('images', '?')} images, "
                 f"val fraction {synth.get('val_fraction', '?')}, seed {synth.get('seed', '?')}); "
                 "evaluated on its val split")
-    val = cfg.get("val") or {}
-    if name in ("voc", "voc_synth"):
+    if kind is not None and kind.source.layout == VOC_LAYOUT:
         train = cfg.get("train") or {}
-        where = "the synthetic tiny COCO as a VOCdevkit" if name == "voc_synth" else f"root {cfg.get('root')}"
-        classes = cfg.get("classes") or ("the 20 VOC classes" if name == "voc" else "the synthetic shapes")
+        where = "the synthetic tiny COCO as a VOCdevkit" if kind.synthetic else f"root {cfg.get('root')}"
+        classes = cfg.get("classes") or ("the synthetic shapes" if kind.synthetic
+                                         else f"the {len(kind.source.default_classes)} VOC classes")
         return (f"{name} ({where}); trained on {voc_sets(train.get('sets'), 'VOC2007+2012 trainval')}, "
                 f"evaluated on {voc_sets(val.get('sets'), 'VOC2007 test')}; classes: {classes}")
     return f"{name} (root {cfg.get('root')}); evaluated on {val.get('ann') or 'the default val split'}"
@@ -87,7 +90,7 @@ def voc_sets(sets: Any, default: str) -> str:
 
 def evaluation(data: dict) -> Any:
     coco = "COCO bbox AP (pycocotools summarize, maxDets 100)"
-    if dig(data, "metrics.metric") == "voc":
+    if dig(data, "metrics.metric") == VOC_METRIC:
         return ("VOC mAP@0.5 with difficult objects ignored, as area under the PR curve (VOC2010+, "
                 f"mAP) and 11-point (VOC2007, mAP@07); beside it {coco} on the same detections, "
                 "difficult objects as crowd regions")

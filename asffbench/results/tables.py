@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
+from asffbench.record_schema import VOC_METRIC
 from asffbench.results.axes import AXES, Axis, detect_axes
 from asffbench.results.records import MISSING_TEXT
 from asffbench.results.reference import PaperEntry, find_entry
@@ -57,7 +58,7 @@ VOC_QUANTITIES = (
 def quantities_for(runs: pd.DataFrame) -> tuple[Quantity, ...]:
     """VOC columns when every completed run was evaluated with VOC mAP, COCO columns otherwise."""
     done = runs[runs["status"] == "completed"] if "status" in runs else runs
-    is_voc = "metric" in done and len(done) > 0 and bool((done["metric"] == "voc").all())
+    is_voc = "metric" in done and len(done) > 0 and bool((done["metric"] == VOC_METRIC).all())
     return VOC_QUANTITIES if is_voc else QUANTITIES
 
 

@@ -89,18 +89,21 @@ def run_owned(
             # DDP helpers: training was the shared work; rank 0 evaluates, benches, records.
             record["status"] = "completed"
             return record
-        has_weights = model is not None or bool(cfg.eval.checkpoint) or bool(cfg.model.weights)
-        if model is None and cfg.eval.checkpoint is None:
-            # Nothing trained and no weights given: measure the freshly built model as it is.
-            from asffbench.build import build_model
+        weights, has_weights = None, model is not None
+        if model is None:
+            # Nothing trained: measure the configured weights, or the freshly built model as it is.
+            from asffbench.weights.load import build_with_weights
+            from asffbench.weights.resolve import RUN, resolve_weights
 
             stage = "build"
-            model = build_model(cfg)
+            weights = resolve_weights(cfg, RUN)
+            model = build_with_weights(cfg, weights)
+            has_weights = weights is not None and weights.whole_model
         if cfg.eval.enabled:
             stage = "eval"
             from asffbench.engine.evaluate import evaluate
 
-            record["metrics"] = evaluate(cfg, run_dir, model=model)
+            record["metrics"] = evaluate(cfg, run_dir, model=model, weights=weights)
         stage = "bench"
         from asffbench.bench import benchmark
 

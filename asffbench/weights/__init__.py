@@ -1,14 +1,5 @@
-"""Weight files of whole models: asffbench checkpoints and the reference implementation's state
-dicts (`model.weights`), their name mapping, and conversion to an asffbench checkpoint."""
-
-from asffbench.weights.load import FORMATS, LoadedWeights, load_weights
-from asffbench.weights.reference_layout import NoReferenceLayout, backbone_reference_names, reference_names
-
-__all__ = [
-    "FORMATS",
-    "LoadedWeights",
-    "NoReferenceLayout",
-    "backbone_reference_names",
-    "load_weights",
-    "reference_names",
-]
+"""Weights: which file a command uses (`resolve.py`, pure), the one reader and fit check
+(`read.py`), loading whole models in either format and the configured source (`load.py`), ImageNet
+backbones (`pretrained.py`), the reference implementation's tensor names (`reference_layout.py`)
+and conversion to an asffbench checkpoint (`convert.py`). Import the module you need: this package
+re-exports nothing, so `resolve.py` stays importable without torch."""

@@ -27,7 +27,7 @@ def convert_weights(cfg: DictConfig, source: Path, out: Path) -> dict[str, Any]:
         raise UserError(f"--out {out}: is a directory; give the checkpoint file to write")
     if out.exists() and source.exists() and out.resolve() == source.resolve():
         raise UserError(f"--out {out}: is the source file; write the converted checkpoint elsewhere")
-    model = build_model(cfg, load_weights=False)
+    model = build_model(cfg)
     loaded = load_weights(model, source, cfg.model.get("weights_format", "auto"), option=None)
     plain = to_plain(cfg)
     state = {

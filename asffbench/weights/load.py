@@ -1,101 +1,36 @@
-"""Full-model weights from a file: an asffbench checkpoint or a reference-implementation state dict.
+"""Loading weights into a model: a whole model from either format, or the configured source.
 
-`load_weights(model, path, weights_format)` reads the file with `torch.load(weights_only=True)`,
-tells the two formats apart by their tensor names (`auto`), renames reference tensors with
-`reference_names(model)`, checks that every tensor fits before copying any, and loads them. A
-file that does not fit stops with one line naming the file and the first tensor at fault.
+`load_weights(model, path, weights_format)` reads the file (`read.read_torch_file`), tells an
+asffbench checkpoint from a reference-implementation state dict by the tensor names (`auto`),
+renames reference tensors with `reference_names(model)`, checks that every tensor fits before
+copying any (`read.check_fits`), and loads them. `load_source(model, source)` loads what
+`resolve.resolve_weights` named (a backbone for `model.pretrained`); `build_with_weights(cfg,
+source)` is the configured model with them: building and loading are two steps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Union
 
-import torch
 from torch import Tensor, nn
 
-from asffbench.engine.checkpoint import model_state_from
+from asffbench.build import build_model
+from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
+from asffbench.models import YOLOv3
+from asffbench.weights.pretrained import load_pretrained_backbone
+from asffbench.weights.read import LoadedWeights, check_fits, read_torch_file, state_dict_of
 from asffbench.weights.reference_layout import NoReferenceLayout, reference_names
+from asffbench.weights.resolve import WeightsSource
 
 FORMATS = ("auto", "asffbench", "reference")
 # Top-level names of the reference implementation's modules (Darknet-53 + neck, ASFF levels).
 REFERENCE_ROOTS = ("module_list.", "level_")
-DATA_PARALLEL_PREFIX = "module."
-# BatchNorm step counters: bookkeeping that some files lack; they never change an output.
-OPTIONAL_SUFFIX = "num_batches_tracked"
-
-
-@dataclass
-class LoadedWeights:
-    path: Path
-    format: str  # "asffbench" or "reference"
-    tensors: int
-
-
-def shape_text(tensor: Tensor) -> str:
-    return "x".join(map(str, tensor.shape)) if tensor.dim() else "scalar"
-
-
-def read_weights_file(path: Path, where: str) -> Any:
-    if not path.is_file():
-        raise UserError(f"{where}: no such file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a truncated or foreign file
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise UserError(f"{where}: not a readable weights file (truncated, or not written by "
-                        f"torch.save with tensors only: {reason})") from None
-
-
-def is_state_dict(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and bool(obj) and all(
-        isinstance(key, str) and isinstance(value, Tensor) for key, value in obj.items()
-    )
-
-
-def tensors_of(obj: Any, where: str) -> Mapping[str, Tensor]:
-    """The weights inside a loaded object: a bare state dict, or an asffbench checkpoint's model
-    (its EMA weights when it has them, as evaluation uses)."""
-    if isinstance(obj, Mapping) and not is_state_dict(obj) and ("model" in obj or "ema" in obj):
-        try:
-            obj = model_state_from(dict(obj), Path(where))
-        except UserError:
-            obj = None
-    if not is_state_dict(obj):
-        raise UserError(f"{where}: not a state dict (names -> tensors) nor an asffbench checkpoint")
-    keys = list(obj)
-    if all(key.startswith(DATA_PARALLEL_PREFIX) for key in keys):  # saved from a DataParallel wrapper
-        obj = {key[len(DATA_PARALLEL_PREFIX):]: value for key, value in obj.items()}
-    return obj
 
 
 def detect_format(state: Mapping[str, Tensor]) -> str:
     return "reference" if any(key.startswith(REFERENCE_ROOTS) for key in state) else "asffbench"
-
-
-def check_fits(model: nn.Module, state: Mapping[str, Tensor], file_names: Mapping[str, str],
-               where: str, unknown: Sequence[str] = ()) -> None:
-    """Every tensor of the model present with its shape, nothing extra; else UserError naming the
-    first misfit by its name in the file (`file_names`: our key -> the file's key; `unknown`: the
-    file's names that map to no tensor of the model)."""
-    expected = model.state_dict()
-    for key, target in expected.items():
-        name = file_names.get(key, key)
-        if key not in state:
-            if key.endswith(OPTIONAL_SUFFIX):
-                continue
-            raise UserError(f"{where}: no tensor {name} (the model's {key}, shape {shape_text(target)}): "
-                            "weights of another model (fusion, tricks, width, depth)?")
-        found = state[key]
-        if found.shape != target.shape:
-            raise UserError(f"{where}: tensor {name} has shape {shape_text(found)}, the configured model "
-                            f"expects {shape_text(target)} (another fusion, model.num_classes, width?)")
-    extra = [*unknown, *(key for key in state if key not in expected)]
-    if extra:
-        raise UserError(f"{where}: tensor {extra[0]} is not in the configured model "
-                        f"({len(extra)} such tensors): weights of another model (fusion, tricks, width, depth)?")
 
 
 def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) -> tuple[dict, dict, list]:
@@ -112,24 +47,43 @@ def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) ->
 def load_weights(
     model: nn.Module,
     path: Union[str, Path],
-    weights_format: str = "auto",
+    weights_format: Any = "auto",
     option: Optional[str] = "model.weights",
+    where: Optional[str] = None,
 ) -> LoadedWeights:
     """Load full-model weights from `path` into `model` (in place); UserError when they do not fit.
 
-    `option` names the setting the path came from in messages (None: the path alone).
+    `where` names the file in messages (default: `option=path`, or the path alone without option).
     """
     path = Path(path)
-    weights_format = str(getattr(weights_format, "value", weights_format))
+    weights_format = choice_str(weights_format)
     if weights_format not in FORMATS:
         raise UserError(f"model.weights_format={weights_format}: choose from {', '.join(FORMATS)}")
-    where = f"{option}={path}" if option else str(path)
-    state = tensors_of(read_weights_file(path, where), where)
+    where = where or (f"{option}={path}" if option else str(path))
+    state = state_dict_of(read_torch_file(path, where), where)
     found_format = detect_format(state) if weights_format == "auto" else weights_format
     file_names: Mapping[str, str] = {}
     unknown: list[str] = []
     if found_format == "reference":
         state, file_names, unknown = from_reference(model, state, where)
-    check_fits(model, state, file_names, f"{where} ({found_format} format)", unknown)
+    check_fits(model, state, f"{where} ({found_format} format)", file_names, unknown)
     model.load_state_dict(state, strict=False)  # strict but for the optional BN counters checked above
     return LoadedWeights(path=path, format=found_format, tensors=len(state))
+
+
+def load_source(model: YOLOv3, source: WeightsSource) -> LoadedWeights:
+    """Load what `resolve_weights` named: the backbone for `model.pretrained`, else the whole model."""
+    if not source.whole_model:
+        return load_pretrained_backbone(model.backbone, source.path, source.option)
+    if source.option == "run_dir" and not source.path.is_file():
+        raise UserError(f"{source.path}: checkpoint not found (train with run_dir={source.path.parent.parent} "
+                        "first, or set eval.checkpoint)")
+    return load_weights(model, source.path, source.format, where=source.where)
+
+
+def build_with_weights(cfg: Any, source: Optional[WeightsSource]) -> YOLOv3:
+    """The configured model with the weights of `source` (None: as initialised)."""
+    model = build_model(cfg)
+    if source is not None:
+        load_source(model, source)
+    return model

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from asffbench.config.compose import compose_config
-from asffbench.data import build_train_loader, build_val_loader
+from asffbench.data.loaders import build_train_loader, build_val_loader
 from asffbench.data.coco import CocoDataset
 from asffbench.errors import UserError
 from tests.conftest import assert_one_line_error

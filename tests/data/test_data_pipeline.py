@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from asffbench.config.compose import compose_config
-from asffbench.data import build_train_loader, build_val_loader
+from asffbench.data.loaders import build_train_loader, build_val_loader
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.mixup import mixup

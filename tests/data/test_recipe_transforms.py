@@ -8,7 +8,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from asffbench.data import build_train_loader, build_val_loader
+from asffbench.data.loaders import build_train_loader, build_val_loader
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset
 from asffbench.data.transforms import PAD_VALUE, PhotometricDistort, build_train_augment, preprocess_test_image

@@ -318,7 +318,8 @@ def crowd_coco(tmp_path):
 
 
 def test_crowd_targets_and_the_inclusive_box_convention(crowd_coco):
-    from asffbench.data import CocoDataset, DetectionDataset
+    from asffbench.data.coco import CocoDataset
+    from asffbench.data.dataset import DetectionDataset
 
     source = CocoDataset(*crowd_coco)
     plain = DetectionDataset(source, train=True, img_size=64)
@@ -335,7 +336,7 @@ def test_crowd_targets_and_the_inclusive_box_convention(crowd_coco):
 
 def test_the_reference_pipeline_in_the_train_loader():
     from asffbench.config.compose import compose_config
-    from asffbench.data import build_train_loader
+    from asffbench.data.loaders import build_train_loader
 
     cfg = compose_config([
         "recipe=reference", "model=tiny", "data.synth.images=16", "data.synth.image_size=160", "img_size=64",

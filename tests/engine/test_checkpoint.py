@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from asffbench.engine.checkpoint import (
-    ema_module_state,
-    load_checkpoint,
-    model_state_from,
-    restore_rng_states,
-    rng_states,
-    save_checkpoint,
-)
+from asffbench.engine.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from asffbench.engine.ema import build_ema
 from asffbench.errors import UserError
+from asffbench.weights.read import ema_module_state, model_state_from
 
 
 def test_round_trip_loads_with_weights_only(tmp_path) -> None:
@@ -60,11 +54,11 @@ def test_rng_states_survive_a_file_round_trip(tmp_path) -> None:
 
 
 def test_missing_and_corrupt_checkpoints_are_user_errors(tmp_path) -> None:
-    with pytest.raises(UserError, match="missing.pt: checkpoint not found"):
+    with pytest.raises(UserError, match="missing.pt: no such file"):
         load_checkpoint(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="corrupt.pt: not a readable checkpoint"):
+    with pytest.raises(UserError, match="corrupt.pt: not a readable weights file"):
         load_checkpoint(corrupt)
 
 

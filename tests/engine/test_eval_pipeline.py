@@ -72,7 +72,7 @@ def logit(p: float) -> float:
 
 def oracle_for(cfg) -> OracleDetector:
     """Ground truth per val batch, in the input pixels the loader's metas describe."""
-    from asffbench.data import build_val_loader
+    from asffbench.data.loaders import build_val_loader
 
     loader, dataset = build_val_loader(cfg)
     cat_to_label = {cat: label for label, cat in enumerate(dataset.label_to_cat_id)}

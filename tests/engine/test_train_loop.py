@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import torch
 
 from asffbench.config.compose import compose_config
-from asffbench.engine.checkpoint import load_checkpoint
+from asffbench.engine.checkpoint import load_checkpoint, save_checkpoint
 from asffbench.engine.train import NonFiniteLossError, train
 from asffbench.engine.trainer import Trainer
 
@@ -172,3 +173,18 @@ def test_non_finite_loss_is_one_line_from_the_cli(cli, cache, tmp_path) -> None:
     )
     assert code == 2 and out == ""
     assert not (tmp_path / "inf" / "checkpoints" / "last.pt").exists()
+
+
+def test_a_truncated_last_checkpoint_is_kept_aside_and_training_starts_over(cache, tmp_path, caplog) -> None:
+    run_dir = tmp_path / "run"
+    checkpoint = save_checkpoint({"epoch": 1, "model": {"w": torch.ones(1000)}}, run_dir / "checkpoints" / "last.pt")
+    truncated = checkpoint.read_bytes()[:2000]  # a copy cut short
+    checkpoint.write_bytes(truncated)
+    cfg = compose_config(tiny_overrides(run_dir, cache, "train.resume=true", "train.epochs=1"))
+    with caplog.at_level(logging.WARNING):
+        result = train(cfg, run_dir)
+    assert result.epochs_done == 1 and load_checkpoint(checkpoint)["epoch"] == 1  # started from scratch
+    [aside] = checkpoint.parent.glob("last.pt.unreadable-*")
+    assert aside.read_bytes() == truncated  # kept, not overwritten
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "last.pt" in r.getMessage()]
+    assert str(checkpoint) in warning and aside.name in warning and "not a readable weights file" in warning

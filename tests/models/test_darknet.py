@@ -2,7 +2,7 @@ import torch
 
 from asffbench.models import Darknet53
 from asffbench.models.layers import ConvBNAct, scale_channels
-from asffbench.pretrained import conv_units
+from asffbench.weights.pretrained import conv_units
 
 
 def test_full_size_is_the_darknet53_layout():

@@ -10,7 +10,7 @@ import torch
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
-from asffbench.weights import reference_names
+from asffbench.weights.reference_layout import reference_names
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "reference-checkpoints.md"
 # The fixture's section names for asffbench's fusions.

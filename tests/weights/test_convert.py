@@ -6,7 +6,7 @@ import torch
 
 from asffbench.build import build_model
 from asffbench.engine.checkpoint import load_checkpoint
-from asffbench.weights import load_weights
+from asffbench.weights.load import load_weights
 
 from .conftest import TINY, as_reference, tiny_cfg
 

@@ -8,8 +8,10 @@ import torch
 from asffbench.build import build_model
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.errors import UserError
-from asffbench.pretrained import load_pretrained_backbone
-from asffbench.weights import backbone_reference_names, load_weights
+from asffbench.weights.load import build_with_weights, load_weights
+from asffbench.weights.pretrained import load_pretrained_backbone
+from asffbench.weights.reference_layout import backbone_reference_names
+from asffbench.weights.resolve import TRAIN, resolve_weights
 
 from .conftest import TINY, as_reference, as_state, randomized, tiny_cfg
 
@@ -54,7 +56,7 @@ def test_train_starts_from_model_weights(tiny_model, tmp_path):
     source = tiny_model("fusion=asff", "model.num_classes=6", seed=1)  # the synthetic set's 6 classes
     path = as_reference(source, tmp_path / "ref.pth")
     cfg = tiny_cfg("fusion=asff", "model.num_classes=6", f"model.weights={path}", "data.workers=0", "train.epochs=0", f"run_dir={tmp_path / 'run'}")
-    assert same_weights(build_model(cfg).eval(), source)
+    assert same_weights(build_with_weights(cfg, resolve_weights(cfg, TRAIN)).eval(), source)
     result = train(cfg, tmp_path / "run")  # zero epochs: the initialisation is what gets saved
     assert same_weights(result.model.eval(), source)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asffbench.build import build_model, build_yolov3
-from asffbench.weights import reference_names
+from asffbench.build import build_yolov3
+from asffbench.weights.load import build_with_weights
+from asffbench.weights.reference_layout import reference_names
+from asffbench.weights.resolve import BENCH, resolve_weights
 
 from .conftest import SECTIONS, parse_reference_layout, randomized, tiny_cfg
 
@@ -67,8 +69,9 @@ def test_full_size_round_trip_through_the_listed_layout(fusion, tmp_path):
     torch.set_num_threads(2)
     source = randomized(build_yolov3(fusion=fusion), seed=1)
     path = write_reference_file(source, LAYOUT[SECTIONS[fusion]]["tensors"], tmp_path / "ref.pth")
-    loaded = build_model(tiny_cfg("model=darknet53", f"fusion={fusion}", "model.num_classes=80",
-                                  "model.deform_conv=torchvision", f"model.weights={path}")).eval()
+    cfg = tiny_cfg("model=darknet53", f"fusion={fusion}", "model.num_classes=80",
+                   "model.deform_conv=torchvision", f"model.weights={path}")
+    loaded = build_with_weights(cfg, resolve_weights(cfg, BENCH)).eval()
     images = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     for got, expected in zip(outputs(loaded, images), outputs(source, images)):
         assert torch.equal(got, expected)
@@ -80,7 +83,8 @@ def test_tiny_round_trip_gives_identical_outputs(fusion, tiny_model, tmp_path):
     names = reference_names(source)
     listing = [(names[key], tuple(t.shape), dtype_name(t)) for key, t in source.state_dict().items()]
     path = write_reference_file(source, listing, tmp_path / "ref.pth")
-    loaded = build_model(tiny_cfg(f"fusion={fusion}", f"model.weights={path}")).eval()
+    cfg = tiny_cfg(f"fusion={fusion}", f"model.weights={path}")
+    loaded = build_with_weights(cfg, resolve_weights(cfg, BENCH)).eval()
     images = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     for got, expected in zip(outputs(loaded, images), outputs(source, images)):
         assert torch.equal(got, expected)

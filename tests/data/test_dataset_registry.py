@@ -1,0 +1,62 @@
+"""The dataset registry: one entry per `data.name`, unknown and duplicate names refused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from asffbench.config.compose import compose_config
+from asffbench.data.sources import DATASETS, CocoFiles, DatasetKind, DatasetRegistry, check_source_paths, load_source
+from asffbench.engine.evaluate import metric_of
+from asffbench.errors import UserError
+
+
+def test_every_config_option_has_an_entry_and_its_metric():
+    assert DATASETS.names() == ["coco", "folder", "synth", "voc", "voc_synth"]
+    for kind in DATASETS:
+        cfg = compose_config([f"data={kind.name}"])
+        assert cfg.data.name == kind.name
+        assert metric_of(cfg) == kind.default_metric == ("voc" if kind.name.startswith("voc") else "coco")
+    assert [k.name for k in DATASETS if k.needs_root] == ["coco", "voc"]
+
+
+def test_unknown_and_duplicate_names_are_refused():
+    with pytest.raises(UserError, match="^data.name=kitti: unknown dataset kind; choose from coco, folder, synth, voc, voc_synth$"):
+        DATASETS.get("kitti")
+    registry = DatasetRegistry()
+    registry.add(DatasetKind("mine", CocoFiles(lambda cfg, split: ("a.json", "img"))))
+    with pytest.raises(ValueError, match="'mine' is already registered"):
+        registry.add(DatasetKind("mine", CocoFiles(lambda cfg, split: ("b.json", "img"))))
+
+
+def test_a_new_format_is_one_entry(tmp_path, monkeypatch):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"")  # only its presence is checked when the split loads
+    (tmp_path / "val.json").write_text('{"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 4}], '
+                                       '"annotations": [], "categories": [{"id": 1, "name": "x"}]}')
+    registry = DatasetRegistry()
+    for kind in DATASETS:
+        registry.add(kind)
+    registry.add(DatasetKind("mine", CocoFiles(lambda cfg, split: (tmp_path / f"{split}.json", tmp_path / "img"))))
+    monkeypatch.setattr("asffbench.data.sources.DATASETS", registry)
+    data = compose_config(["data=folder"]).data
+    data.name = "mine"
+    assert load_source(data, "val").class_names == ["x"]
+    with pytest.raises(UserError, match="train.json: annotation file not found"):
+        check_source_paths(data, "train")
+
+
+def test_root_messages_come_from_the_entry():
+    with pytest.raises(UserError, match=r"^data.root: required for data=coco \(the COCO 2017 folder"):
+        check_source_paths(compose_config(["data=coco"]).data, "val")
+    with pytest.raises(UserError, match=r"^data.root: required for data=voc \(the VOCdevkit folder"):
+        check_source_paths(compose_config(["data=voc"]).data, "val")
+    with pytest.raises(UserError, match=r"^data.val.ann: required for data=folder"):
+        check_source_paths(compose_config(["data=folder"]).data, "val")
+
+
+def test_the_registry_imports_no_torch():
+    code = "import sys; import asffbench.data.sources, asffbench.results.methods; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
