@@ -142,10 +142,17 @@ def image_entries(evaluator: COCOeval, area: int, image: int, picked: np.ndarray
     )
 
 
+# The dtype of each AreaErrors field; the (T, ...) ones hold a row per analysed threshold.
+FIELD_TYPES = {"det_image": np.int64, "det_category": np.int64, "det_score": float, "status": np.int8,
+               "fixer": bool, "cls_target": np.int64, "gt_image": np.int64, "gt_category": np.int64,
+               "gt_counted": bool, "gt_matched": bool, "gt_missed": bool}
+PER_THRESHOLD = ("status", "fixer", "gt_matched", "gt_missed")
+
+
 def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray, boxes: dict[int, tuple]) -> AreaErrors:
-    """Type one area range image by image, then order the rows as COCOeval's groups are."""
+    """Type one area range image by image (`boxes`: the images' IoUs, shared by the ranges)."""
     thresholds = np.asarray(evaluator.params.iouThrs)[picked]
-    columns: dict[str, list] = {key: [] for key in AreaErrors.__dataclass_fields__}
+    columns: dict[str, list] = {key: [] for key in FIELD_TYPES}
     for i in range(len(evaluator.params.imgIds)):
         entries = image_entries(evaluator, area, i, picked)
         if entries is None:
@@ -153,34 +160,26 @@ def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray, boxes: dict[
         if i not in boxes:
             boxes[i] = (entries.gt_ids, *image_boxes(evaluator, entries))
         typed = type_image(entries, *in_entry_order(entries.gt_ids, *boxes[i]), thresholds)
-        columns["det_image"].append(np.full(len(entries.det_ids), i))
-        columns["det_category"].append(entries.det_category)
-        columns["det_score"].append(entries.det_score)
-        columns["gt_image"].append(np.full(len(entries.gt_ids), i))
-        columns["gt_category"].append(entries.gt_category)
-        columns["gt_counted"].append(~entries.gt_ignored)
-        columns["gt_matched"].append(entries.gt_matched)
-        for key, value in typed.items():
+        rows = {"det_image": np.full(len(entries.det_ids), i), "det_category": entries.det_category,
+                "det_score": entries.det_score, "gt_image": np.full(len(entries.gt_ids), i),
+                "gt_category": entries.gt_category, "gt_counted": ~entries.gt_ignored,
+                "gt_matched": entries.gt_matched, **typed}
+        for key, value in rows.items():
             columns[key].append(value)
-    t = len(picked)
-    stacked = {}
+    return ordered_rows(columns, len(picked))
+
+
+def ordered_rows(columns: dict[str, list], thresholds: int) -> AreaErrors:
+    """The images' rows joined and ordered by category, images in evaluation order within each."""
+    joined = {}
     for key, values in columns.items():
-        two_d = key in ("status", "fixer", "gt_matched", "gt_missed")
-        empty = np.zeros((t, 0)) if two_d else np.zeros(0)
-        stacked[key] = np.concatenate(values, axis=1 if two_d else 0) if values else empty
-    det_order = np.argsort(stacked["det_category"], kind="stable")  # by category; images stay in order
-    gt_order = np.argsort(stacked["gt_category"], kind="stable")
-    out = {}
-    for key, value in stacked.items():
-        order = gt_order if key.startswith("gt_") else det_order
-        out[key] = value[..., order]
-    return AreaErrors(
-        det_image=out["det_image"].astype(np.int64), det_category=out["det_category"].astype(np.int64),
-        det_score=out["det_score"].astype(float), status=out["status"].astype(np.int8),
-        fixer=out["fixer"].astype(bool), cls_target=out["cls_target"].astype(np.int64),
-        gt_image=out["gt_image"].astype(np.int64), gt_category=out["gt_category"].astype(np.int64),
-        gt_counted=out["gt_counted"].astype(bool), gt_matched=out["gt_matched"].astype(bool),
-        gt_missed=out["gt_missed"].astype(bool))
+        axis = 1 if key in PER_THRESHOLD else 0
+        empty = np.zeros((thresholds, 0) if axis else 0)
+        joined[key] = np.concatenate(values, axis=axis) if values else empty
+    det_order = np.argsort(joined["det_category"], kind="stable")
+    gt_order = np.argsort(joined["gt_category"], kind="stable")
+    return AreaErrors(**{key: value[..., gt_order if key.startswith("gt_") else det_order].astype(FIELD_TYPES[key])
+                         for key, value in joined.items()})
 
 
 def box_ious(evaluator: COCOeval, entries: ImageEntries, typed_gt: np.ndarray) -> np.ndarray:
