@@ -15,6 +15,7 @@ from asffbench.bench.stats import interquartile_range, outlier_share, percentile
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.errors import UserError
+from asffbench.record_types import bench_from_dict, unknown_keys
 
 TINY = ["model=tiny", "model.num_classes=6", "img_size=64", "device=cpu", "data.workers=0"]
 QUICK = ["bench.warmup=1", "bench.iters=2", "bench.repeats=1"]
@@ -105,6 +106,7 @@ def test_train_mode_phases_add_up_to_the_step(cli):
     assert code == 0, err
     result = json.loads(out)
     assert result["mode"] == "train" and result["batch_size"] == 2
+    assert result["protocol"]["batch_size_from"] == "bench.batch_size"
     phases = result["phases_ms"]
     assert set(phases) == {"forward", "loss", "backward", "optimizer"}
     assert all(p["mean"] > 0 for p in phases.values())
@@ -112,6 +114,8 @@ def test_train_mode_phases_add_up_to_the_step(cli):
     assert result["images_per_s"] == pytest.approx(2 / (result["step_ms"]["mean"] / 1e3))
     assert result["loader"]["images_per_s"] > 0
     assert "rss_growth_mib" in result["memory"]
+    # Every key of the train-mode result has its field in asffbench.record_types.
+    assert unknown_keys(bench_from_dict(result)) == []
 
 
 def test_batch_size_max_needs_cuda(cli, one_line_error):
@@ -252,15 +256,16 @@ def test_runs_time_given_weights_on_val_images_and_fresh_models_on_random(tmp_pa
 
     cfg = compose_config([*TINY, *QUICK, "train.epochs=0", "eval.enabled=false", f"run_dir={tmp_path / 'fresh'}"])
     fresh = run_experiment(cfg)
-    assert fresh["status"] == "completed", fresh["error"]
-    assert fresh["metrics"] is None and fresh["bench"]["input"]["kind"] == "random"
+    assert fresh.status == "completed", fresh.error
+    assert fresh.metrics is None and fresh.bench.input.kind == "random"
+    assert unknown_keys(fresh) == []  # every key the run wrote has its field in record_types
     checkpoint = tmp_path / "weights.pt"
     torch.manual_seed(0)
     torch.save({"model": build_model(cfg).state_dict()}, checkpoint)
     given = run_experiment(compose_config([*TINY, *QUICK, "train.epochs=0", "eval.enabled=false",
                                            f"train.checkpoint={checkpoint}", f"run_dir={tmp_path / 'given'}"]))
-    assert given["status"] == "completed", given["error"]
-    assert given["bench"]["input"]["kind"] == "val"
+    assert given.status == "completed", given.error
+    assert given.bench.input.kind == "val"
 
 
 @pytest.mark.slow
@@ -270,9 +275,11 @@ def test_training_logs_peak_memory_per_epoch_and_the_record_keeps_the_peak(tmp_p
     record = run_experiment(compose_config([*TINY, *QUICK, "train.epochs=2", "train.max_iters_per_epoch=1",
                                             "train.batch_size=2", "tricks.multiscale=false",
                                             f"run_dir={tmp_path}"]))
-    assert record["status"] == "completed", record["error"]
+    assert record.status == "completed", record.error
     epochs = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     peaks = [line["peak_memory"] for line in epochs if line.get("event") == "epoch_end"]
     assert len(peaks) == 2 and all(p["device"] == "cpu" and p["rss_growth_mib"] >= 0 for p in peaks)
-    assert record["train_peak_memory"]["rss_growth_mib"] == max(p["rss_growth_mib"] for p in peaks)
-    assert record["bench"]["input"]["kind"] == "val"  # the trained model, on val images
+    assert record.train_peak_memory.rss_growth_mib == max(p["rss_growth_mib"] for p in peaks)
+    assert record.bench.input.kind == "val"  # the trained model, on val images
+    assert unknown_keys(record) == []  # metrics, bench, peak memory: every key has its field
+    assert record.devices == 1 and record.device_seconds >= record.train_seconds > 0  # + eval, bench

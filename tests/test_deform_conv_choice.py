@@ -55,7 +55,9 @@ def test_not_hashed_but_recorded_as_resolved(tmp_path):
 @pytest.mark.slow
 def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections(tmp_path_factory):
     from asffbench.data.loaders import build_val_loader
-    from asffbench.engine.evaluate import evaluate, load_model_for_eval
+    from asffbench.engine.evaluate import evaluate
+    from asffbench.weights.load import build_with_weights
+    from asffbench.weights.resolve import EVAL, resolve_weights
     from asffbench.engine.train import train
 
     run_dir = tmp_path_factory.mktemp("sampled")
@@ -71,7 +73,9 @@ def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections
     images = next(iter(build_val_loader(configs["sampled"])[0]))[0]
     outputs = {}
     for choice, cfg in configs.items():
-        model = load_model_for_eval(cfg, run_dir / "checkpoints" / "last.pt").eval()
+        weights = resolve_weights(cfg, EVAL)
+        assert weights.path == run_dir / "checkpoints" / "last.pt"
+        model = build_with_weights(cfg, weights).eval()
         assert type(deform_modules(model)[0]) is (SampledDeformConv2d if choice == "sampled" else DeformConv2d)
         with torch.no_grad():
             outputs[choice] = model(images).levels

@@ -7,6 +7,8 @@ from typing import Optional
 import typer
 
 from asffbench.cli.common import OverridesArg, overrides_list, print_json
+from asffbench.record_schema import RECORD_NAME
+from asffbench.record_types import InferBench, Metrics, RunError, RunRecord, or_none, part
 
 
 def register(app: typer.Typer) -> None:
@@ -24,31 +26,33 @@ def register(app: typer.Typer) -> None:
         cfg = compose_config(overrides_list(overrides))
         record = run_experiment(cfg)
         if as_json:
-            print_json(record)
+            print_json(record.to_dict())
         else:
             print_summary(record)
-        if record["status"] != "completed":
+        if record.status != "completed":
             raise typer.Exit(1)
 
 
-def print_summary(record: dict) -> None:
+def print_summary(record: RunRecord) -> None:
     import sys
 
-    from asffbench.record_schema import RECORD_NAME
-
-    run_dir = record["config"].get("run_dir")
-    if record["status"] == "completed":
-        metrics, bench = record.get("metrics") or {}, record.get("bench") or {}
-        ap = metrics.get("AP")
-        fps = bench.get("fps")
-        voc = f"  mAP {metrics['mAP']:.4f}" if metrics.get("mAP") is not None else ""
+    run_dir = record.config_value("run_dir")
+    if record.status == "completed":
+        metrics, bench = part(record.metrics, Metrics), part(record.bench, InferBench)
+        ap = number_or_none(metrics.AP)
+        fps = number_or_none(bench.fps)
+        voc = f"  mAP {metrics.mAP:.4f}" if number_or_none(metrics.mAP) is not None else ""
         typer.echo(
             f"completed: {run_dir}/{RECORD_NAME}{voc}  AP {ap if ap is None else f'{ap:.4f}'}"
-            f"  FPS {fps if fps is None else f'{fps:.1f}'}  hash {record['experiment_hash']}"
+            f"  FPS {fps if fps is None else f'{fps:.1f}'}  hash {record.experiment_hash}"
         )
         return
-    error = record.get("error") or {}
+    error = part(record.error, RunError)
     sys.stderr.write(
-        f"asffbench: run failed in {error.get('where')}: {error.get('type')}: {error.get('message')}"
+        f"asffbench: run failed in {or_none(error.where)}: {or_none(error.type)}: {or_none(error.message)}"
         f" (record: {run_dir}/{RECORD_NAME})\n"
     )
+
+
+def number_or_none(value: object) -> Optional[float]:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from asffbench.record_types import Metrics
 from asffbench.results.records import LoadedRecord, run_label
 
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
@@ -17,8 +18,8 @@ SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (
 def runs_with_weights(records: Sequence[LoadedRecord]) -> list[tuple[str, dict]]:
     out = []
     for record in records:
-        metrics = record.data.get("metrics")
-        weights = metrics.get("fusion_weights") if isinstance(metrics, dict) else None
+        metrics = record.record.metrics
+        weights = metrics.fusion_weights if isinstance(metrics, Metrics) else None
         if isinstance(weights, dict) and isinstance(weights.get("by_size"), dict):
             out.append((run_label(record), weights))
     return out

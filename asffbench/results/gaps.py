@@ -11,6 +11,7 @@ from typing import Sequence
 
 from asffbench.results.collect import Collection, sweep_folder
 from asffbench.record_schema import run_name
+from asffbench.record_types import MISSING
 from asffbench.results.records import error_text, run_label
 
 # Above this many combinations the grid is not a product sweep worth checking.
@@ -31,8 +32,8 @@ def relative(path: Path, root: Path) -> str:
 def failed_runs(collection: Collection) -> list[Gap]:
     gaps = []
     for record in collection.records:
-        if record.data.get("status") == "failed":
-            message = error_text(record.data.get("error")) or "no error message recorded"
+        if record.record.status == "failed":
+            message = (error_text(record.record.error) if record.record.error else None) or "no error message recorded"
             gaps.append(Gap(run_label(record), relative(record.run_dir, record.sweep_dir), message))
     return gaps
 
@@ -41,7 +42,7 @@ def missing_runs(collection: Collection) -> list[Gap]:
     """Records still 'running' (killed or in progress), run dirs without a record, grid holes."""
     gaps = []
     for record in collection.records:
-        status = record.data.get("status")
+        status = record.record.status
         if status not in ("completed", "failed"):
             state = status if isinstance(status, str) else "missing"
             gaps.append(Gap(run_label(record), relative(record.run_dir, record.sweep_dir),
@@ -58,9 +59,10 @@ def grid_holes(collection: Collection) -> list[Gap]:
     """Combinations of a sweep's axis values that no record holds (Hydra sweeps are products)."""
     by_sweep: dict[str, list[dict]] = {}
     for record in collection.records:
-        axes = record.data.get("axes")
+        axes = record.record.axes
         if isinstance(axes, dict) and axes:
-            by_sweep.setdefault(str(record.data.get("sweep")), []).append(axes)
+            sweep = record.record.sweep
+            by_sweep.setdefault(str(None if sweep is MISSING else sweep), []).append(axes)
     gaps = []
     for sweep, axes_list in sorted(by_sweep.items()):
         keys = list(axes_list[0])

@@ -11,7 +11,8 @@ from typing import Any, Callable, Sequence
 
 from asffbench.data.sources import COCO_LAYOUT, DATASETS, VOC_LAYOUT
 from asffbench.record_schema import FLOPS_CONVENTION, VOC_METRIC
-from asffbench.results.records import MISSING, LoadedRecord, dig
+from asffbench.record_types import MISSING, Hardware, Metrics, RunRecord, Section, Versions, or_none, part
+from asffbench.results.records import LoadedRecord, bench, bench_run
 
 
 
@@ -25,17 +26,19 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
-def distinct(records: Sequence[LoadedRecord], get: Callable[[dict], Any]) -> list[Any]:
+def distinct(records: Sequence[LoadedRecord], get: Callable[[RunRecord], Any]) -> list[Any]:
     seen: dict[str, Any] = {}
     for record in records:
-        value = get(record.data)
+        value = get(record.record)
         if value is MISSING:
             continue
+        if isinstance(value, Section):
+            value = value.to_dict()
         seen.setdefault(json.dumps(value, sort_keys=True, default=str), value)
     return list(seen.values())
 
 
-def describe(records: Sequence[LoadedRecord], get: Callable[[dict], Any]) -> str:
+def describe(records: Sequence[LoadedRecord], get: Callable[[RunRecord], Any]) -> str:
     values = distinct(records, get)
     if not values:
         return "missing"
@@ -44,15 +47,16 @@ def describe(records: Sequence[LoadedRecord], get: Callable[[dict], Any]) -> str
     return "varies: " + "; ".join(text_of(v) for v in values)
 
 
-def at(path: str) -> Callable[[dict], Any]:
-    return lambda data: dig(data, path)
+def at(key: str) -> Callable[[RunRecord], Any]:
+    """A config key of the record."""
+    return lambda record: record.config_value(key)
 
 
-def pick(path: str, keys: Sequence[str]) -> Callable[[dict], Any]:
-    """The listed keys of the mapping at `path` (absent keys left out)."""
+def pick(key: str, keys: Sequence[str]) -> Callable[[RunRecord], Any]:
+    """The listed keys of the config mapping at `key` (absent keys left out)."""
 
-    def get(data: dict) -> Any:
-        node = dig(data, path)
+    def get(record: RunRecord) -> Any:
+        node = record.config_value(key)
         if not isinstance(node, dict):
             return MISSING
         return {k: node[k] for k in keys if k in node}
@@ -60,8 +64,38 @@ def pick(path: str, keys: Sequence[str]) -> Callable[[dict], Any]:
     return get
 
 
-def dataset(data: dict) -> Any:
-    cfg = dig(data, "config.data")
+def present(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not MISSING}
+
+
+def speed_setup(record: RunRecord) -> Any:
+    """What the speed was measured on and with (either bench mode)."""
+    if not isinstance(record.bench, Section):
+        return MISSING
+    run = bench_run(record)
+    return present({"device": run.device, "device_name": run.device_name, "precision": run.precision,
+                    "fused": bench(record).fused, "deform_conv": run.deform_conv,
+                    "batch_size": run.batch_size, "img_size": run.img_size})
+
+
+def fps_protocol(record: RunRecord) -> Any:
+    return bench_run(record).protocol
+
+
+def software(record: RunRecord) -> Any:
+    if not isinstance(record.versions, Versions):
+        return MISSING
+    v = record.versions
+    return present({"python": v.python, "torch": v.torch, "torchvision": v.torchvision, "cuda": v.cuda,
+                    "asffbench": v.asffbench})
+
+
+def git_commit(record: RunRecord) -> Any:
+    return part(record.versions, Versions).git_commit
+
+
+def dataset(record: RunRecord) -> Any:
+    cfg = record.config_value("data")
     if not isinstance(cfg, dict):
         return MISSING
     name = cfg.get("name", "missing")
@@ -88,39 +122,40 @@ def voc_sets(sets: Any, default: str) -> str:
     return " + ".join(f"{folder} {split}" for folder, split in sets)
 
 
-def evaluation(data: dict) -> Any:
+def evaluation(record: RunRecord) -> Any:
     coco = "COCO bbox AP (pycocotools summarize, maxDets 100)"
-    if dig(data, "metrics.metric") == VOC_METRIC:
+    if part(record.metrics, Metrics).metric == VOC_METRIC:
         return ("VOC mAP@0.5 with difficult objects ignored, as area under the PR curve (VOC2010+, "
                 f"mAP) and 11-point (VOC2007, mAP@07); beside it {coco} on the same detections, "
                 "difficult objects as crowd regions")
     return coco
 
 
-def schedule(data: dict) -> Any:
-    cosine = dig(data, "config.tricks.cosine_lr")
+def schedule(record: RunRecord) -> Any:
+    cosine = record.config_value("tricks.cosine_lr")
     if cosine is MISSING:
         return MISSING
-    return "cosine" if cosine else f"step at {text_of(dig(data, 'config.train.step_milestones'))} of the epochs"
+    return "cosine" if cosine else f"step at {text_of(record.config_value('train.step_milestones'))} of the epochs"
 
 
-def hardware(data: dict) -> Any:
-    hw = dig(data, "hardware")
-    if not isinstance(hw, dict):
+def hardware(record: RunRecord) -> Any:
+    hw = record.hardware
+    if not isinstance(hw, Hardware):
         return MISSING
-    gpu = f"{hw.get('gpu_count')} x {hw.get('gpu')}" if hw.get("gpu") else "no GPU"
-    return f"{gpu}; CPU {hw.get('cpu')} ({hw.get('cpu_count')} cores); host {hw.get('host')}"
+    gpu = f"{or_none(hw.gpu_count)} x {hw.gpu}" if hw.gpu else "no GPU"
+    return f"{gpu}; CPU {or_none(hw.cpu)} ({or_none(hw.cpu_count)} cores); host {or_none(hw.host)}"
+
 
 
 def uncounted_ops(records: Sequence[LoadedRecord]) -> str:
-    lists = [dig(r.data, "bench.uncounted_ops") for r in records]
+    lists = [bench(r.record).uncounted_ops for r in records]
     ops = sorted({op for ops in lists if isinstance(ops, list) for op in ops if isinstance(op, str)})
     return ", ".join(ops) if ops else "none recorded"
 
 
 def training_time(records: Sequence[LoadedRecord]) -> str:
     seconds = [float(v) for r in records
-               if isinstance(v := dig(r.data, "train_seconds"), (int, float)) and not isinstance(v, bool)]
+               if isinstance(v := r.record.train_seconds, (int, float)) and not isinstance(v, bool)]
     if not seconds:
         return "missing"
     return f"{sum(seconds) / 3600:.2f} h in total over {len(seconds)} runs (longest {max(seconds):.0f} s)"
@@ -129,15 +164,14 @@ def training_time(records: Sequence[LoadedRecord]) -> str:
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "min_lr", "momentum", "weight_decay", "warmup_epochs",
               "ema", "amp", "max_iters_per_epoch")
 EVAL_KEYS = ("score_thresh", "nms_iou", "max_det", "backend")
-BENCH_KEYS = ("device", "device_name", "precision", "fused", "deform_conv", "batch_size", "img_size")
 
 
-def training_recipe(data: dict) -> Any:
+def training_recipe(record: RunRecord) -> Any:
     """The training keys, plus the multi-scale range when multi-scale training is on."""
-    recipe = pick("config.train", TRAIN_KEYS)(data)
-    if recipe is MISSING or dig(data, "config.tricks.multiscale") is not True:
+    recipe = pick("train", TRAIN_KEYS)(record)
+    if recipe is MISSING or record.config_value("tricks.multiscale") is not True:
         return recipe
-    train = dig(data, "config.train")
+    train = record.config_value("train")
     low, high = train.get("multiscale_min", "?"), train.get("multiscale_max", "?")
     return {**recipe, "multiscale": f"{low}-{high} px"}
 
@@ -146,25 +180,24 @@ def methods_lines(records: Sequence[LoadedRecord]) -> list[tuple[str, str]]:
     """(heading, text) pairs of the methods block."""
     return [
         ("Dataset and split", describe(records, dataset)),
-        ("Input size", describe(records, at("config.img_size"))),
-        ("Model", describe(records, pick("config.model", ("name", "width", "depth", "num_classes",
+        ("Input size", describe(records, at("img_size"))),
+        ("Model", describe(records, pick("model", ("name", "width", "depth", "num_classes",
                                                             "pretrained")))),
-        ("Fusion", describe(records, pick("config.fusion", ("name", "compress_c", "upsample",
+        ("Fusion", describe(records, pick("fusion", ("name", "compress_c", "upsample",
                                                              "rfb", "dropblock")))),
         ("Training recipe", describe(records, training_recipe)
          + f"; SGD, LR schedule: {describe(records, schedule)}"),
-        ("Tricks", describe(records, at("config.tricks"))),
-        ("Recipe switches", describe(records, at("config.recipe"))),
+        ("Tricks", describe(records, at("tricks"))),
+        ("Recipe switches", describe(records, at("recipe"))),
         ("Training time", training_time(records)),
-        ("Evaluation", describe(records, evaluation) + "; " + describe(records, pick("config.eval", EVAL_KEYS))),
-        ("FPS protocol", describe(records, at("bench.protocol"))),
-        ("Speed measured on", describe(records, pick("bench", BENCH_KEYS))),
+        ("Evaluation", describe(records, evaluation) + "; " + describe(records, pick("eval", EVAL_KEYS))),
+        ("FPS protocol", describe(records, fps_protocol)),
+        ("Speed measured on", describe(records, speed_setup)),
         ("FLOPs convention", FLOPS_CONVENTION),
         ("Operators fvcore did not count", uncounted_ops(records)),
         ("Hardware", describe(records, hardware)),
-        ("Software", describe(records, pick("versions", ("python", "torch", "torchvision", "cuda",
-                                                          "asffbench")))),
-        ("Git commit", describe(records, at("versions.git_commit"))),
+        ("Software", describe(records, software)),
+        ("Git commit", describe(records, git_commit)),
     ]
 
 

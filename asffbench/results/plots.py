@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
+from asffbench.record_types import Metrics
 from asffbench.results.axes import FUSION_LABELS
 from asffbench.results.records import LoadedRecord, run_label
 from asffbench.results.tables import Cell, ResultTable
@@ -156,10 +157,10 @@ def eval_curve(record: LoadedRecord) -> list[tuple[int, dict]]:
     points = read_eval_curve(log) if log.is_file() else []
     if not points:
         return []
-    epochs = (record.data.get("config") or {}).get("train", {}).get("epochs")
-    final = record.data.get("metrics")
-    if isinstance(final, dict) and isinstance(epochs, int) and epochs > points[-1][0]:
-        points.append((epochs, final))
+    epochs = record.record.config_value("train.epochs")
+    final = record.record.metrics
+    if isinstance(final, Metrics) and isinstance(epochs, int) and epochs > points[-1][0]:
+        points.append((epochs, final.to_dict()))
     return points
 
 

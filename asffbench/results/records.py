@@ -2,7 +2,11 @@
 
 Records come from other asffbench versions too, so every field may be absent: a missing field
 becomes NaN (numbers) or the text ``missing`` (everything else), never an error. A record that is
-not readable JSON at all is reported as a problem with its path instead of stopping the caller.
+not readable JSON at all, or whose schema_version no asffbench wrote, is reported as a problem
+with its path instead of stopping the caller.
+
+The row is the table `COLUMNS`: a column name and the accessor of its field in the typed record
+(`asffbench.record_types`), so a renamed field fails loudly instead of reading as NaN.
 """
 
 from __future__ import annotations
@@ -11,30 +15,29 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from asffbench.errors import UserError
 from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
+from asffbench.record_types import (
+    MISSING,
+    BenchInput,
+    BenchRun,
+    Hardware,
+    InferBench,
+    Metrics,
+    PartCounts,
+    RunRecord,
+    Section,
+    Stats,
+    Versions,
+    is_newer_schema,
+    part,
+    record_from_json,
+)
 
 SUPPORTED_SCHEMA = SCHEMA_VERSION  # the newest record schema this version reads
 MISSING_TEXT = "missing"
-METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
-               "mAP", "mAP07")  # the last two: VOC mAP (area, 11-point), in records of eval.metric=voc
-PARTS = ("backbone", "neck", "fusion", "head")
-HARDWARE_KEYS = ("cpu", "cpu_count", "gpu", "gpu_count", "host")
-VERSION_KEYS = ("python", "torch", "torchvision", "cuda", "asffbench")
-
-
-class _Missing:
-    """The key is absent from the record (as opposed to present and null)."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING = _Missing()
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class RecordProblem:
 class LoadedRecord:
     path: Path  # the record.json file
     sweep_dir: Path  # the directory it was found under (as given by the user)
-    data: dict
+    record: RunRecord
 
     @property
     def run_dir(self) -> Path:
@@ -58,7 +61,7 @@ class LoadedRecord:
 def run_label(record: LoadedRecord) -> str:
     """How a run is named in reports: its swept axes (as its sweep names its folder), else its
     directory name."""
-    axes = record.data.get("axes")
+    axes = record.record.axes
     if isinstance(axes, dict) and axes:
         return run_name(axes)
     return record.run_dir.name
@@ -80,19 +83,11 @@ def load_record(path: Path, sweep_dir: Path) -> LoadedRecord | RecordProblem:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         return RecordProblem(path, f"not valid JSON ({err.msg} at line {err.lineno})")
-    if not isinstance(data, dict):
-        return RecordProblem(path, f"not a JSON object (found {type(data).__name__})")
-    return LoadedRecord(path=path, sweep_dir=sweep_dir, data=data)
-
-
-def dig(data: Any, dotted: str) -> Any:
-    """The value at a dotted path, MISSING when any part of the path is absent."""
-    node = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
+    try:
+        record = record_from_json(data, path)
+    except UserError as err:
+        return RecordProblem(path, str(err).removeprefix(f"{path}: "))
+    return LoadedRecord(path=path, sweep_dir=sweep_dir, record=record)
 
 
 def as_number(value: Any) -> float:
@@ -112,6 +107,10 @@ def as_text(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def as_axis(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else as_text(value)
 
 
 def trick_toggles(tricks: Any) -> dict[str, bool]:
@@ -140,106 +139,182 @@ def tricks_state(tricks: Any) -> str:
 
 
 def error_text(error: Any) -> Any:
+    """A run error as one line; `error` is the record's RunError (or what an odd record holds)."""
     if error is MISSING:
         return MISSING_TEXT
     if not error:
         return None
-    if not isinstance(error, dict):
+    if not isinstance(error, Section):
         return str(error)
-    where = error.get("where")
-    text = f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()
-    return f"{text} (in {where})" if where else text
+    kind = error.type if isinstance(error.type, str) else "Error"
+    message = error.message if error.message is not MISSING else ""
+    text = f"{kind}: {message}".strip()
+    return f"{text} (in {error.where})" if error.where else text
 
 
-def flatten_record(record: LoadedRecord) -> dict[str, Any]:
-    """One row: identity, swept axes, config essentials, metrics, cost, speed, provenance."""
-    data = record.data
-    row: dict[str, Any] = {
-        "run_dir": str(record.run_dir),
-        "sweep_dir": str(record.sweep_dir),
-        "status": as_text(dig(data, "status")),
-        "schema_version": as_number(dig(data, "schema_version")),
-        "experiment_hash": as_text(dig(data, "experiment_hash")),
-        "sweep": as_text(dig(data, "sweep")),
-    }
-    axes = dig(data, "axes")
-    if isinstance(axes, dict):
-        for key, value in axes.items():
-            row[f"axis.{key}"] = as_text(value) if not isinstance(value, (int, float)) else value
-    text_fields = {
-        "fusion": "config.fusion.name",
-        "upsample": "config.fusion.upsample",
-        "rfb": "config.fusion.rfb",
-        "dropblock": "config.fusion.dropblock",
-        "model": "config.model.name",
-        "data": "config.data.name",
-        "device": "config.device",
-    }
-    number_fields = {
-        "compress_c": "config.fusion.compress_c",
-        "width": "config.model.width",
-        "depth": "config.model.depth",
-        "num_classes": "config.model.num_classes",
-        "img_size": "config.img_size",
-        "seed": "config.seed",
-        "epochs": "config.train.epochs",
-    }
-    for column, path in text_fields.items():
-        row[column] = as_text(dig(data, path))
-    for column, path in number_fields.items():
-        row[column] = as_number(dig(data, path))
-    tricks = dig(data, "config.tricks")
-    if isinstance(tricks, dict):
-        for name, value in tricks.items():
-            row[f"tricks.{name}"] = as_text(value)
-    row["tricks_enabled"] = enabled_tricks(tricks)
-    row["tricks_state"] = tricks_state(tricks)
+# --- the column table ---------------------------------------------------------------------------
+def bench(record: RunRecord) -> InferBench:
+    return part(record.bench, InferBench)
 
-    for key in METRIC_KEYS:
-        row[key] = as_number(dig(data, f"metrics.{key}"))
-    row["metric"] = as_text(dig(data, "metrics.metric"))
-    row["params"] = as_number(dig(data, "bench.params"))
-    for part in PARTS:
-        row[f"params.{part}"] = as_number(dig(data, f"bench.params_by_part.{part}"))
-    row["gmacs"] = as_number(dig(data, "bench.gmacs"))
-    gflops = as_number(dig(data, "bench.gflops"))
+
+def bench_run(record: RunRecord) -> BenchRun:
+    """The fields both bench modes state."""
+    return part(record.bench, BenchRun)
+
+
+def latency(record: RunRecord, stage: str) -> Stats:
+    stages = bench(record).latency_ms
+    return part(stages.get(stage) if isinstance(stages, dict) else None, Stats)
+
+
+def gflops(record: RunRecord) -> float:
     # Older records may hold only GMACs; fvcore counts a multiply-add once, so GFLOPs = 2 x GMACs.
-    row["gflops"] = gflops if not math.isnan(gflops) else 2.0 * row["gmacs"]
-    row["fps"] = as_number(dig(data, "bench.fps"))
-    for stage in ("forward", "nms"):
-        row[f"latency_{stage}_ms"] = as_number(dig(data, f"bench.latency_ms.{stage}.mean"))
-        row[f"latency_{stage}_std_ms"] = as_number(dig(data, f"bench.latency_ms.{stage}.std"))
-        row[f"latency_{stage}_median_ms"] = as_number(dig(data, f"bench.latency_ms.{stage}.median"))
-    row["fps_median"] = as_number(dig(data, "bench.fps_median"))
-    row["nms_candidates_per_image"] = as_number(dig(data, "bench.input.nms_candidates_per_image"))
-    row["bench.input"] = as_text(dig(data, "bench.input.kind"))
-    for key in ("device", "device_name", "precision", "fused", "channels_last", "compile"):
-        row[f"bench.{key}"] = as_text(dig(data, f"bench.{key}"))
-    row["bench.batch_size"] = as_number(dig(data, "bench.batch_size"))
-    row["bench.img_size"] = as_number(dig(data, "bench.img_size"))
-    row["train_seconds"] = as_number(dig(data, "train_seconds"))
-    row["error"] = error_text(dig(data, "error"))
+    value = as_number(bench(record).gflops)
+    return value if not math.isnan(value) else 2.0 * as_number(bench(record).gmacs)
 
-    for key in HARDWARE_KEYS:
-        value = dig(data, f"hardware.{key}")
-        row[f"hardware.{key}"] = as_number(value) if key.endswith("_count") else as_text(value)
-    for key in VERSION_KEYS:
-        row[f"versions.{key}"] = as_text(dig(data, f"versions.{key}"))
-    row["git_commit"] = as_text(dig(data, "versions.git_commit"))
-    row["started"] = as_text(dig(data, "started"))
-    row["finished"] = as_text(dig(data, "finished"))
+
+def device_hours(record: RunRecord) -> float:
+    """The device time the run cost (`device_seconds`, every attempt), in hours; NaN when unrecorded."""
+    return as_number(record.device_seconds) / 3600
+
+
+def config(key: str) -> Callable[[RunRecord], Any]:
+    """A config key of the record (config/schema.py names them; a test checks each exists)."""
+    return lambda record: record.config_value(key)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    get: Callable[[RunRecord], Any]  # the field
+    convert: Callable[[Any], Any] = as_text  # as_text | as_number | ...
+
+    def value(self, record: RunRecord) -> Any:
+        return self.convert(self.get(record))
+
+
+def text(name: str, get: Callable[[RunRecord], Any]) -> Column:
+    return Column(name, get, as_text)
+
+
+def number(name: str, get: Callable[[RunRecord], Any]) -> Column:
+    return Column(name, get, as_number)
+
+
+def same(value: Any) -> Any:
+    return value
+
+
+def metric_column(name: str) -> Column:
+    return number(name, lambda r: getattr(part(r.metrics, Metrics), name))
+
+
+def stage_columns(stage: str) -> list[Column]:
+    return [number(f"latency_{stage}_ms", lambda r: latency(r, stage).mean),
+            number(f"latency_{stage}_std_ms", lambda r: latency(r, stage).std),
+            number(f"latency_{stage}_median_ms", lambda r: latency(r, stage).median)]
+
+
+HEAD_COLUMNS = (
+    text("status", lambda r: r.status),
+    number("schema_version", lambda r: r.schema_version),
+    text("experiment_hash", lambda r: r.experiment_hash),
+    text("sweep", lambda r: r.sweep),
+)
+CONFIG_COLUMNS = (
+    text("fusion", config("fusion.name")),
+    text("upsample", config("fusion.upsample")),
+    text("rfb", config("fusion.rfb")),
+    text("dropblock", config("fusion.dropblock")),
+    text("model", config("model.name")),
+    text("data", config("data.name")),
+    text("device", config("device")),
+    number("compress_c", config("fusion.compress_c")),
+    number("width", config("model.width")),
+    number("depth", config("model.depth")),
+    number("num_classes", config("model.num_classes")),
+    number("img_size", config("img_size")),
+    number("seed", config("seed")),
+    number("epochs", config("train.epochs")),
+)
+TRICKS_COLUMNS = (
+    Column("tricks_enabled", config("tricks"), enabled_tricks),
+    Column("tricks_state", config("tricks"), tricks_state),
+)
+# The metrics' own names: COCO's, then VOC's (area, 11-point) in records of eval.metric=voc.
+METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+               "mAP", "mAP07")
+VALUE_COLUMNS = (
+    *(metric_column(key) for key in METRIC_KEYS),
+    text("metric", lambda r: part(r.metrics, Metrics).metric),
+    number("params", lambda r: bench_run(r).params),
+    number("params.backbone", lambda r: part(bench(r).params_by_part, PartCounts).backbone),
+    number("params.neck", lambda r: part(bench(r).params_by_part, PartCounts).neck),
+    number("params.fusion", lambda r: part(bench(r).params_by_part, PartCounts).fusion),
+    number("params.head", lambda r: part(bench(r).params_by_part, PartCounts).head),
+    number("gmacs", lambda r: bench(r).gmacs),
+    Column("gflops", gflops, same),
+    number("fps", lambda r: bench(r).fps),
+    *stage_columns("forward"),
+    *stage_columns("nms"),
+    number("fps_median", lambda r: bench(r).fps_median),
+    number("nms_candidates_per_image", lambda r: part(bench(r).input, BenchInput).nms_candidates_per_image),
+    text("bench.input", lambda r: part(bench(r).input, BenchInput).kind),
+    text("bench.device", lambda r: bench_run(r).device),
+    text("bench.device_name", lambda r: bench_run(r).device_name),
+    text("bench.precision", lambda r: bench_run(r).precision),
+    text("bench.fused", lambda r: bench(r).fused),
+    text("bench.channels_last", lambda r: bench_run(r).channels_last),
+    text("bench.compile", lambda r: bench_run(r).compile),
+    number("bench.batch_size", lambda r: bench_run(r).batch_size),
+    number("bench.img_size", lambda r: bench_run(r).img_size),
+    number("train_seconds", lambda r: r.train_seconds),
+    number("device_hours", device_hours),
+    Column("error", lambda r: r.error, error_text),
+    text("hardware.cpu", lambda r: part(r.hardware, Hardware).cpu),
+    number("hardware.cpu_count", lambda r: part(r.hardware, Hardware).cpu_count),
+    text("hardware.gpu", lambda r: part(r.hardware, Hardware).gpu),
+    number("hardware.gpu_count", lambda r: part(r.hardware, Hardware).gpu_count),
+    text("hardware.host", lambda r: part(r.hardware, Hardware).host),
+    text("versions.python", lambda r: part(r.versions, Versions).python),
+    text("versions.torch", lambda r: part(r.versions, Versions).torch),
+    text("versions.torchvision", lambda r: part(r.versions, Versions).torchvision),
+    text("versions.cuda", lambda r: part(r.versions, Versions).cuda),
+    text("versions.asffbench", lambda r: part(r.versions, Versions).asffbench),
+    text("git_commit", lambda r: part(r.versions, Versions).git_commit),
+    text("started", lambda r: r.started),
+    text("finished", lambda r: r.finished),
+)
+COLUMNS = (*HEAD_COLUMNS, *CONFIG_COLUMNS, *TRICKS_COLUMNS, *VALUE_COLUMNS)
+
+
+def flatten_record(loaded: LoadedRecord) -> dict[str, Any]:
+    """One row: identity, swept axes, config essentials, metrics, cost, speed, provenance.
+
+    `COLUMNS` in order, plus a column per swept axis (`axis.<key>`) and per trick
+    (`tricks.<name>`), whose names come from the record itself.
+    """
+    record = loaded.record
+    row: dict[str, Any] = {"run_dir": str(loaded.run_dir), "sweep_dir": str(loaded.sweep_dir)}
+    row.update((c.name, c.value(record)) for c in HEAD_COLUMNS)
+    if isinstance(record.axes, dict):
+        row.update((f"axis.{key}", as_axis(value)) for key, value in record.axes.items())
+    row.update((c.name, c.value(record)) for c in CONFIG_COLUMNS)
+    tricks = record.config_value("tricks")
+    if isinstance(tricks, dict):
+        row.update((f"tricks.{name}", as_text(value)) for name, value in tricks.items())
+    row.update((c.name, c.value(record)) for c in (*TRICKS_COLUMNS, *VALUE_COLUMNS))
     return row
 
 
-def schema_problem(record: LoadedRecord) -> RecordProblem | None:
+def schema_problem(loaded: LoadedRecord) -> RecordProblem | None:
     """A readable record written by a newer asffbench: loaded, but say its fields may differ."""
-    version = dig(record.data, "schema_version")
-    if isinstance(version, (int, float)) and not isinstance(version, bool) and version > SUPPORTED_SCHEMA:
+    version = loaded.record.schema_version
+    if is_newer_schema({"schema_version": version}):
         return RecordProblem(
-            record.path,
+            loaded.path,
             f"schema_version {version} is newer than this asffbench reads ({SUPPORTED_SCHEMA}); "
             "loaded as far as its fields are known",
             loaded=True,
         )
     return None
-

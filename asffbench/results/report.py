@@ -14,12 +14,14 @@ from typing import Optional, Sequence
 
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
+from asffbench.results.budget import budget_markdown
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
 from asffbench.results.intervals import add_intervals
 from asffbench.results.methods import methods_markdown
+from asffbench.results.records import as_text
 from asffbench.results.reference import load_paper_reference
 from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
 from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
@@ -53,7 +55,7 @@ def default_out_dir(sweep_dirs: Sequence[Path]) -> Path:
 
 def sweep_statement(collection: Collection, failed: list[Gap], missing: list[Gap]) -> str:
     where = ", ".join(str(d) for d in collection.sweep_dirs)
-    counts = Counter(str(r.data.get("status", "missing")) for r in collection.records)
+    counts = Counter(str(as_text(r.record.status)) for r in collection.records)
     unreadable = len([p for p in collection.problems if not p.loaded])
     if not collection.records:
         extra = f" ({unreadable} unreadable)" if unreadable else ""
@@ -117,12 +119,11 @@ def write_error_figures(sections: list[ErrorSection], out: Path) -> dict[str, st
 
 
 def completed(collection: Collection) -> list:
-    return [r for r in collection.records if r.data.get("status") == "completed"]
+    return [r for r in collection.records if r.record.status == "completed"]
 
 
 def report_markdown(summary: ReportSummary, collection: Collection, table_format: str) -> str:
-    names = sorted({str(r.data.get("sweep")) for r in collection.records
-                    if isinstance(r.data.get("sweep"), str)})
+    names = sorted({r.record.sweep for r in collection.records if isinstance(r.record.sweep, str)})
     title = ", ".join(names) if names else ", ".join(d.name for d in collection.sweep_dirs)
     out = [f"# asffbench report: {title}\n", f"**{summary.statement}**\n",
            "Sweep directories: " + ", ".join(f"`{d}`" for d in collection.sweep_dirs) + "\n"]
@@ -142,6 +143,9 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
     if weights:
         out += ["## Fusion weights by object size\n", weights]
     out += ["## Methods\n", methods_markdown(collection.records)]
+    budget = budget_markdown(collection)
+    if budget:
+        out += ["## Budget\n", budget]
     out.append("## Failed and missing runs\n")
     if not (summary.failed or summary.missing or collection.problems):
         out.append("None: every run has a completed record.\n")

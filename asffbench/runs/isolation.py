@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
 from omegaconf import DictConfig
 
+T = TypeVar("T")
+
 
 def run_in_fresh_process(
-    run: Callable[..., dict], cfg: DictConfig, axes: Mapping[str, Any], attempt: Optional[Mapping[str, Any]]
-) -> dict:
+    run: Callable[..., T], cfg: DictConfig, axes: Mapping[str, Any], attempt: Optional[Mapping[str, Any]]
+) -> T:
     """`run(cfg, axes=axes, attempt=attempt)` in a spawned process; its return value (the record).
 
     A process that dies (a segfault, the OOM killer) raises BrokenProcessPool here instead of

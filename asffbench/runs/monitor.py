@@ -19,7 +19,8 @@ from typing import Optional, Sequence
 
 from asffbench.errors import UserError
 from asffbench.runs.lock import Holder, read_holder
-from asffbench.runs.record import RECORD_NAME, read_record
+from asffbench.record_types import RunRecord, or_none
+from asffbench.runs.record import RECORD_NAME, read_run_record
 
 STATES = ("done", "skipped", "failed", "running", "remaining")
 
@@ -31,12 +32,21 @@ def parse_time(text: object) -> Optional[datetime]:
         return None
 
 
-def classify(record: Optional[dict], since: datetime) -> str:
+def readable_record(path: Path) -> Optional[RunRecord]:
+    """The record at `path`; None when absent, unreadable or of a schema no asffbench wrote
+    (progress is shown, not judged: the sweep itself says why such a record is refused)."""
+    try:
+        return read_run_record(path)
+    except UserError:
+        return None
+
+
+def classify(record: Optional[RunRecord], since: datetime) -> str:
     if not record:
         return "remaining"
-    status = record.get("status")
-    started = parse_time(record.get("started"))
-    finished = parse_time(record.get("finished"))
+    status = record.status
+    started = parse_time(record.started)
+    finished = parse_time(record.finished)
     fresh_finish = finished is not None and finished >= since
     if status == "completed":
         return "done" if fresh_finish else "skipped"
@@ -50,7 +60,7 @@ def classify(record: Optional[dict], since: datetime) -> str:
 def count_states(sweep_dir: Path, names: Sequence[str], since: datetime) -> dict[str, int]:
     counts = dict.fromkeys(STATES, 0)
     for name in names:
-        counts[classify(read_record(sweep_dir / name / RECORD_NAME), since)] += 1
+        counts[classify(readable_record(sweep_dir / name / RECORD_NAME), since)] += 1
     return counts
 
 
@@ -131,14 +141,14 @@ def run_states(sweep_dir: Path) -> list[RunState]:
         raise UserError(f"{sweep_dir}: sweep directory not found")
     states = []
     for run_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
-        record = read_record(run_dir / RECORD_NAME)
+        record = readable_record(run_dir / RECORD_NAME)
         holder = read_holder(run_dir)
         if record is None and holder is None:
             continue
         live = holder is not None and holder.is_live()
         states.append(RunState(
             name=run_dir.name,
-            status=str(record.get("status")) if record else "no record",
+            status=str(or_none(record.status)) if record else "no record",
             holder=holder if live else None,
             stale_holder=None if live else holder,
         ))

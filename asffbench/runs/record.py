@@ -1,7 +1,8 @@
 """The run record (`record.json`): experiment hash, environment facts and atomic writing.
 
-The record format is DESIGN.md's schema_version 1. Records are written by rank 0 only and always
-atomically, so a reader (or a sweep deciding what to skip) never sees a torn file.
+The record format is DESIGN.md's schema_version 1, typed in `asffbench.record_types`. Records are
+written by rank 0 only and always atomically, so a reader (or a sweep deciding what to skip) never
+sees a torn file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
 from asffbench.environment import hardware_info, software_versions
 from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION  # noqa: F401 - RECORD_NAME re-exported
+from asffbench.record_types import Hardware, RunRecord, Versions, record_from_json
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
@@ -71,6 +73,9 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
             subset[section][key] = schema_defaults()[section][key]
+    if isinstance(subset.get("bench"), dict) and subset["bench"].get("batch_size") is None \
+            and subset["bench"].get("mode") != "train":
+        subset["bench"]["batch_size"] = 1  # unset means 1 for inference: hashed as before it could be unset
     if device_kind is None:
         from asffbench.device import device_kind_of
 
@@ -115,17 +120,30 @@ def process_rank() -> int:
     return launch_rank()
 
 
-def write_record(path: Path, record: Mapping[str, Any]) -> bool:
+def process_world_size() -> int:
+    from asffbench.engine.distributed import process_world_size as launch_world_size
+
+    return launch_world_size()
+
+
+def device_seconds(record: RunRecord, attempt_seconds: float) -> float:
+    """What the run has cost in device time: wall seconds x devices of every attempt's training
+    (as far as its last checkpoint kept it) plus this attempt's time outside training."""
+    trained, this_training = record.train_seconds or 0.0, record.train_seconds_attempt or 0.0
+    return (record.devices or 1) * (trained + max(attempt_seconds - this_training, 0.0))
+
+
+def write_record(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
     """Write the record atomically on rank 0 (temp file in the same folder, fsync, rename, fsync
     the folder); other ranks write nothing. Returns whether this process wrote it."""
     if process_rank() != 0:
         return False
-    write_json_atomic(Path(path), record)
+    write_json_atomic(Path(path), record.to_dict() if isinstance(record, RunRecord) else record)
     return True
 
 
 def read_record(path: Path) -> Optional[dict]:
-    """The record at `path`, or None when it is absent or unreadable (never raises)."""
+    """The JSON object at `path` as written, or None when it is absent or unreadable (never raises)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -133,22 +151,31 @@ def read_record(path: Path) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> dict:
+def read_run_record(path: Path) -> Optional[RunRecord]:
+    """The record at `path`, None when it is absent or unreadable; a schema_version no asffbench
+    wrote is refused (UserError naming the file and the version)."""
+    data = read_record(path)
+    return None if data is None else record_from_json(data, Path(path))
+
+
+def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRecord:
     """A `running` record for a run that starts now."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "status": "running",
-        "experiment_hash": exp_hash,
-        "sweep": cfg.sweep.name,
-        "axes": dict(axes),
-        "config": to_plain(cfg),
-        "metrics": None,
-        "bench": None,
-        "train_seconds": None,  # all attempts of a resumed run (each up to its last checkpoint)
-        "train_seconds_attempt": None,  # this attempt alone
-        "hardware": hardware_info(),
-        "versions": software_versions(),
-        "started": now_iso(),
-        "finished": None,
-        "error": None,
-    }
+    return RunRecord(
+        schema_version=SCHEMA_VERSION,
+        status="running",
+        experiment_hash=exp_hash,
+        sweep=cfg.sweep.name,
+        axes=dict(axes),
+        config=to_plain(cfg),
+        metrics=None,
+        bench=None,
+        train_seconds=None,
+        train_seconds_attempt=None,
+        devices=process_world_size(),
+        device_seconds=None,
+        hardware=Hardware.from_dict(hardware_info()),
+        versions=Versions.from_dict(software_versions()),
+        started=now_iso(),
+        finished=None,
+        error=None,
+    )

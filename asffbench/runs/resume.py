@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from asffbench.runs.record import RECORD_NAME, process_rank, read_record
+from asffbench.record_types import Attempt, part
+from asffbench.runs.record import RECORD_NAME, process_rank, read_run_record
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 SKIP, RESUME, FRESH = "skip", "resume", "fresh"
@@ -53,17 +54,17 @@ def attempt_id() -> str:
 
 
 def plan_run(exp_hash: str, run_dir: Path, sweep_dir: Path, force: bool) -> Plan:
-    own = read_record(run_dir / RECORD_NAME)
-    attempt = (own or {}).get("attempt") or {}
-    if own and own.get("status") == "running" and attempt.get("id") == attempt_id():
-        return Plan(attempt.get("action", FRESH), "decided by rank 0 of this attempt")
+    own = read_run_record(run_dir / RECORD_NAME)
+    attempt = part(own.attempt if own else None, Attempt)
+    if own and own.status == "running" and attempt.id == attempt_id():
+        return Plan(attempt.action if isinstance(attempt.action, str) else FRESH, "decided by rank 0 of this attempt")
     if not force:
         done = completed_record(exp_hash, run_dir, sweep_dir)
         if done is not None:
             return Plan(SKIP, f"completed record {done}", existing=done)
     checkpoint = run_dir / CHECKPOINT
-    if own and own.get("experiment_hash") == exp_hash and checkpoint.is_file():
-        status = own.get("status")
+    if own and own.experiment_hash == exp_hash and checkpoint.is_file():
+        status = own.status
         if status == "running":
             return Plan(RESUME, "an earlier attempt was interrupted")
         if status == "failed" and not force:
@@ -75,8 +76,8 @@ def completed_record(exp_hash: str, run_dir: Path, sweep_dir: Path) -> Optional[
     """A completed record of this experiment: the run's own first, then any in the sweep dir."""
     candidates = [run_dir / RECORD_NAME, *sorted(sweep_dir.glob(f"*/{RECORD_NAME}"))]
     for path in candidates:
-        record = read_record(path)
-        if record and record.get("status") == "completed" and record.get("experiment_hash") == exp_hash:
+        record = read_run_record(path)
+        if record and record.status == "completed" and record.experiment_hash == exp_hash:
             return path
     return None
 

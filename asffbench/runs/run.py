@@ -11,6 +11,7 @@ dir another live process holds stops with `RunLockedError` before anything is wr
 from __future__ import annotations
 
 import gc
+import time
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -20,8 +21,10 @@ from typing import Any, Mapping, Optional
 from omegaconf import DictConfig, open_dict
 
 from asffbench.config.compose import first_line, write_run_config
+from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
 from asffbench.runs.record import (
     RECORD_NAME,
+    device_seconds,
     experiment_hash,
     new_record,
     now_iso,
@@ -39,7 +42,7 @@ def run_experiment(
     cfg: DictConfig,
     axes: Optional[Mapping[str, Any]] = None,
     attempt: Optional[Mapping[str, Any]] = None,
-) -> dict:
+) -> RunRecord:
     """Train + evaluate + benchmark in `cfg.run_dir` (a fresh dir under runs/ when unset).
 
     `attempt` (from a sweep: id, action, reason) is stored in the record; for a `fresh` attempt a
@@ -64,11 +67,12 @@ def own_run(run_dir: Path) -> AbstractContextManager:
 
 def run_owned(
     cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]]
-) -> dict:
+) -> RunRecord:
+    started = time.perf_counter()
     run_dir = Path(cfg.run_dir)
     record = new_record(cfg, exp_hash, axes or {})
     if attempt is not None:
-        record["attempt"] = dict(attempt)
+        record.attempt = Attempt.from_dict(attempt)
     record_path = run_dir / RECORD_NAME
     write_record(record_path, record)
     write_config(run_dir, cfg)
@@ -81,13 +85,13 @@ def run_owned(
             from asffbench.engine.train import train
 
             result = train(cfg, run_dir)
-            record["train_seconds"] = float(result.train_seconds)
-            record["train_seconds_attempt"] = float(result.train_seconds_attempt)
-            record["train_peak_memory"] = result.peak_memory
+            record.train_seconds = float(result.train_seconds)
+            record.train_seconds_attempt = float(result.train_seconds_attempt)
+            record.train_peak_memory = PeakMemory.from_dict(result.peak_memory) if result.peak_memory else None
             model = result.model
         if process_rank() != 0:
             # DDP helpers: training was the shared work; rank 0 evaluates, benches, records.
-            record["status"] = "completed"
+            record.status = "completed"
             return record
         weights, has_weights = None, model is not None
         if model is None:
@@ -103,18 +107,19 @@ def run_owned(
             stage = "eval"
             from asffbench.engine.evaluate import evaluate
 
-            record["metrics"] = evaluate(cfg, run_dir, model=model, weights=weights)
+            record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights))
         stage = "bench"
         from asffbench.bench import benchmark
 
         # A trained model or given weights are timed on val images; a fresh model on random ones.
-        record["bench"] = benchmark(cfg, model=model, has_weights=has_weights)
-        record["status"] = "completed"
+        record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights))
+        record.status = "completed"
     except Exception as err:  # noqa: BLE001 - every failure of the run becomes its record
-        record["status"] = "failed"
-        record["error"] = describe_error(err, stage)
+        record.status = "failed"
+        record.error = describe_error(err, stage)
         release_memory()
-    record["finished"] = now_iso()
+    record.finished = now_iso()
+    record.device_seconds = device_seconds(record, time.perf_counter() - started)
     write_record(record_path, record)
     return record
 
@@ -152,14 +157,14 @@ def write_config(run_dir: Path, cfg: DictConfig) -> None:
     write_run_config(run_dir, cfg)
 
 
-def describe_error(err: BaseException, stage: str) -> dict:
+def describe_error(err: BaseException, stage: str) -> RunError:
     message = first_line(str(err).strip()) or type(err).__name__
-    return {
-        "type": type(err).__name__,
-        "message": message[:MAX_MESSAGE_CHARS],
-        "where": stage,
-        "traceback": "".join(traceback.format_exception(err)[-6:])[-4000:],
-    }
+    return RunError(
+        type=type(err).__name__,
+        message=message[:MAX_MESSAGE_CHARS],
+        where=stage,
+        traceback="".join(traceback.format_exception(err)[-6:])[-4000:],
+    )
 
 
 def release_memory() -> None:

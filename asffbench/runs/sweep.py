@@ -92,7 +92,7 @@ def sweep_task(cfg: DictConfig) -> dict:
             record = run_in_fresh_process(run_experiment, cfg, axes, attempt)
         else:
             record = run_experiment(cfg, axes=axes, attempt=attempt)
-        return {**result, "status": record["status"], "error": record.get("error")}
+        return {**result, "status": record.status, "error": record.error.to_dict() if record.error else None}
 
 
 def hold_for_job(owned: ExitStack, run_dir: Path) -> Optional[str]:

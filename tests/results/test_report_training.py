@@ -38,12 +38,14 @@ def write_sweep(tmp_path, fixtures):
 
 def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
     from asffbench.results.plots import eval_curve
+    from asffbench.record_types import RunRecord
     from asffbench.results.records import LoadedRecord
     from asffbench.results.report import write_report
 
     sweep = write_sweep(tmp_path, fixtures)
     run = sweep / "fusion=asff"
-    curve = eval_curve(LoadedRecord(run / "record.json", sweep, json.loads((run / "record.json").read_text())))
+    record = RunRecord.from_dict(json.loads((run / "record.json").read_text()))
+    curve = eval_curve(LoadedRecord(run / "record.json", sweep, record))
     assert [epoch for epoch, _ in curve] == [2, 4, 6]  # eval lines after epochs 2 and 4, then the final metrics
     assert curve[-1][1]["AP"] == 0.3  # the record's own (final-weights) AP
 

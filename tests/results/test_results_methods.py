@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from asffbench.results.methods import methods_lines
+from asffbench.record_types import RunRecord
 from asffbench.results.records import LoadedRecord
 
 
 def recipe_line(*multiscale_flags: bool) -> str:
     records = [
-        LoadedRecord(Path(f"run{i}/record.json"), Path("."), {"config": {
+        LoadedRecord(Path(f"run{i}/record.json"), Path("."), RunRecord.from_dict({"config": {
             "tricks": {"multiscale": on},
             "train": {"epochs": 7, "multiscale_min": 320, "multiscale_max": 608},
-        }})
+        }}))
         for i, on in enumerate(multiscale_flags)
     ]
     return dict(methods_lines(records))["Training recipe"]

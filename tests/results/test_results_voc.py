@@ -59,6 +59,6 @@ def test_mixed_records_keep_coco_columns(fixtures, tmp_path):
 
 def test_methods_block_states_the_voc_conventions(fixtures, tmp_path):
     records = collect([voc_sweep(fixtures, tmp_path)]).records
-    text = methods_markdown([r for r in records if r.data.get("metrics")])
+    text = methods_markdown([r for r in records if r.record.metrics])
     assert "VOC mAP@0.5 with difficult objects ignored" in text
     assert "trained on VOC2007+2012 trainval, evaluated on VOC2007 test" in text

@@ -136,3 +136,4 @@ def test_runs_with_unused_keys_at_their_defaults_keep_their_old_hash_and_still_s
     monkeypatch.undo()
     write_record(tmp_path / "run" / "record.json", {"status": "completed", "experiment_hash": old})
     assert plan_run(new, tmp_path / "run", tmp_path, force=False).action == SKIP
+

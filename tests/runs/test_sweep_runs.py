@@ -73,8 +73,8 @@ def test_non_finite_loss_ends_as_a_failed_record(tmp_path):
     run_dir = tmp_path / "nan"
     cfg = compose_config([*as_overrides(TINY_TRAIN), "train.lr=1e30", "train.warmup_epochs=0", f"run_dir={run_dir}"])
     record = run_experiment(cfg)
-    assert record["status"] == "failed" and record["error"]["where"] == "train"
-    assert record["error"]["type"] == "NonFiniteLossError" and "non-finite loss" in record["error"]["message"]
+    assert record.status == "failed" and record.error.where == "train"
+    assert record.error.type == "NonFiniteLossError" and "non-finite loss" in record.error.message
     assert read_record(run_dir / "record.json")["status"] == "failed"
 
 
@@ -103,6 +103,7 @@ def test_evaluating_given_weights_keeps_the_hash_a_sweep_plans_with(tmp_path):
     weights = tmp_path / "no-such-weights.pt"
     cfg = compose_config([*as_overrides(TINY), f"train.checkpoint={weights}", f"run_dir={tmp_path / 'run'}"])
     record = run_experiment(cfg)
-    assert record["config"]["eval"]["checkpoint"] == str(weights)
-    assert record["experiment_hash"] == experiment_hash(cfg)
+    assert record.config["eval"]["checkpoint"] == str(weights)
+    assert record.experiment_hash == experiment_hash(cfg)
     assert read_record(tmp_path / "run" / "record.json")["experiment_hash"] == experiment_hash(cfg)
+    assert record.devices == 1 and record.device_seconds > 0  # a failed run's time counts too
