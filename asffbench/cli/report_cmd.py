@@ -88,6 +88,10 @@ def register(app: typer.Typer) -> None:
             1000, "--bootstrap", "-n", min=0, help="Paired bootstrap replicates behind each Δ's 95% "
             "interval (0: no intervals)."
         ),
+        errors: bool = typer.Option(
+            True, "--errors/--no-errors", help="The error analysis section (TIDE's error types per row; "
+            "it matches every run with COCOeval once more)."
+        ),
         baseline: list[str] = typer.Option(
             [], "--baseline", "-b", metavar="AXIS=VALUE", show_default=False,
             help="The row deltas and intervals are taken against, e.g. fusion=asff (default: the "
@@ -98,7 +102,7 @@ def register(app: typer.Typer) -> None:
         from asffbench.results.render import rich_table
         from asffbench.results.report import write_report
 
-        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap,
+        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
                                baselines=parse_baselines(baseline))
         terminal = console()
         for table in summary.tables:
