@@ -55,10 +55,11 @@ def nms_candidates(levels: Sequence[LevelOutput], score_thresh: float, pre_nms_t
     """The candidates entering NMS, flat over the batch: boxes (K, 4), scores (K,), labels (K,)
     and each one's image (K,). Traceable: the exported `nms` graph selects them alike."""
     boxes, scores, best_class = candidate_scores(levels, multi_label)
-    batch, num_classes = boxes.shape[0], levels[0].pred.shape[-1] - 5
+    num_classes = levels[0].pred.shape[-1] - 5
     top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
     candidate = top_scores > score_thresh
-    image_index = torch.arange(batch, device=scores.device)[:, None].expand_as(top_index)[candidate]
+    # Each row's image from a tensor op, not arange(batch): a trace would freeze the batch size.
+    image_index = (torch.ones_like(top_index).cumsum(dim=0) - 1)[candidate]
     cand_scores = top_scores[candidate]
     flat_index = top_index[candidate]
     if multi_label:
