@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure params (by part), FLOPs (fvcore, GMACs and GFLOPs) and FPS of one model,
         or (--mode train) the speed of a full training step."""
-        from asffbench.bench import benchmark
+        from asffbench.runs.benchmark import benchmark
         from asffbench.bench.rows import append_row, check_row_file
         from asffbench.config.compose import compose_config
         from asffbench.config.schema import choice_str

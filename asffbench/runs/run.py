@@ -106,7 +106,7 @@ def run_owned(
 
             record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights))
         stage = "bench"
-        from asffbench.bench import benchmark
+        from asffbench.runs.benchmark import benchmark
 
         # A trained model or given weights are timed on val images; a fresh model on random ones.
         record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights))

@@ -152,6 +152,7 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     """Compose every run's config; the first bad one stops the sweep before anything starts."""
     from asffbench.config.compose import compose_config
     from asffbench.data.sources import SPLITS, check_source_paths
+    from asffbench.settings import data_source
 
     shared_keys = {override_key(o) for o in shared}
     for key in spec.axes:
@@ -161,7 +162,7 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
         try:
             cfg = compose_config(overrides)
             for split in SPLITS:  # a missing dataset fails here, not in every job
-                check_source_paths(cfg.data, split)
+                check_source_paths(data_source(cfg), split)
         except UserError as err:
             where = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
             raise UserError(f"{spec.source} (run {where}): {err}") from None
