@@ -200,6 +200,7 @@ class Metrics(Section):
     checkpoint: Optional[str] = absent()
     ground_truth: Optional[str] = absent()
     fusion_weights: Optional[dict[str, Any]] = absent()  # DESIGN.md "Run directory and records"
+    edge_weights: Optional[dict[str, Any]] = absent()  # BiFPN's normalised input-edge weights, likewise
 
 
 @dataclass
@@ -377,6 +378,10 @@ class RunRecord(Section):
     bench: Union[InferBench, TrainBench, None] = absent()
     train_seconds: Optional[float] = absent()  # all attempts (earlier ones up to their last checkpoint)
     train_seconds_attempt: Optional[float] = absent()  # this attempt alone
+    devices: Optional[int] = absent()  # processes of the launch, one device each
+    # Wall seconds x devices: every attempt's training (up to its last checkpoint) and this
+    # attempt's other stages (evaluation, benchmark); `sweep --estimate` predicts it.
+    device_seconds: Optional[float] = absent()
     hardware: Hardware = absent()
     versions: Versions = absent()
     started: Optional[str] = absent()  # ISO-8601

@@ -46,12 +46,19 @@ EXCLUDED_KEYS = (
 CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "fusion.upsample": lambda c: fusion_uses(c, "uses_upsample"),
     "fusion.compress_c": lambda c: fusion_uses(c, "uses_compress_c"),
+    "fusion.pan_merge": lambda c: fusion_uses(c, "uses_pan_merge"),
+    **{f"fusion.bifpn_{key}": (lambda c: fusion_uses(c, "uses_bifpn"))
+       for key in ("layers", "weighting", "channels")},
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
     "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
        for key in ("every", "min", "max", "fixed_epochs")},
 }
+# Conditional keys added after runs had been recorded: where unused they are left out of the
+# hash altogether, so every run recorded before they existed keeps its hash.
+ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
+                          "fusion.bifpn_channels")
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
@@ -72,7 +79,10 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     for dotted, matters in CONDITIONAL_KEYS.items():
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
-            subset[section][key] = schema_defaults()[section][key]
+            if dotted in ADDED_CONDITIONAL_KEYS:
+                del subset[section][key]
+            else:
+                subset[section][key] = schema_defaults()[section][key]
     if isinstance(subset.get("bench"), dict) and subset["bench"].get("batch_size") is None \
             and subset["bench"].get("mode") != "train":
         subset["bench"]["batch_size"] = 1  # unset means 1 for inference: hashed as before it could be unset
@@ -120,6 +130,19 @@ def process_rank() -> int:
     return launch_rank()
 
 
+def process_world_size() -> int:
+    from asffbench.engine.distributed import process_world_size as launch_world_size
+
+    return launch_world_size()
+
+
+def device_seconds(record: RunRecord, attempt_seconds: float) -> float:
+    """What the run has cost in device time: wall seconds x devices of every attempt's training
+    (as far as its last checkpoint kept it) plus this attempt's time outside training."""
+    trained, this_training = record.train_seconds or 0.0, record.train_seconds_attempt or 0.0
+    return (record.devices or 1) * (trained + max(attempt_seconds - this_training, 0.0))
+
+
 def write_record(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
     """Write the record atomically on rank 0 (temp file in the same folder, fsync, rename, fsync
     the folder); other ranks write nothing. Returns whether this process wrote it."""
@@ -158,6 +181,8 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRe
         bench=None,
         train_seconds=None,
         train_seconds_attempt=None,
+        devices=process_world_size(),
+        device_seconds=None,
         hardware=Hardware.from_dict(hardware_info()),
         versions=Versions.from_dict(software_versions()),
         started=now_iso(),
