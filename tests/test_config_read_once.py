@@ -15,7 +15,6 @@ CONFIG_NAMES = {"cfg", "DictConfig", "ListConfig", "OmegaConf", "open_dict", "da
 STILL_READ_THE_CONFIG = {
     "engine/evaluate.py": "entry point evaluate(cfg, run_dir, ...): resolves the weights to evaluate",
     "engine/train.py": "entry point train(cfg, run_dir): the training run's orchestration",
-    "engine/train_builders.py": "process, resume and initial-model builders: device, seed, weights",
 }
 
 

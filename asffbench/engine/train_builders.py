@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.build import build_model
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
@@ -27,9 +25,10 @@ from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
 from asffbench.errors import UserError
-from asffbench.settings import LossSettings, TrainerSettings, train_data_settings
+from asffbench.data.loaders import TrainDataSettings
+from asffbench.settings import LossSettings, TrainerSettings
 from asffbench.weights.load import load_source
-from asffbench.weights.resolve import TRAIN, resolve_weights
+from asffbench.weights.resolve import WeightsSource
 
 # Seeds of ranks > 0 after a resume: apart from each other and from the epochs before.
 RESUME_SEED_STRIDE = 7919
@@ -41,40 +40,40 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds every CUDA device too
 
 
-def setup_process(cfg: DictConfig) -> tuple[torch.device, DistEnv]:
+def setup_process(device_choice: str) -> tuple[torch.device, DistEnv]:
     """CPU threads, the device of this process and its place in a DDP launch (if any)."""
     from asffbench.device import configure_cpu_threads, resolve_device
 
     configure_cpu_threads()
-    device = resolve_device(cfg.device)
+    device = resolve_device(device_choice)
     env = init_distributed(device)
     return process_device(device, env), env
 
 
-def resume_state_of(cfg: DictConfig, checkpoint: Path, is_main: bool = True) -> Optional[dict]:
-    """The checkpoint to continue from: `checkpoint` when train.resume is on and it can be read
+def resume_state_of(resume: bool, checkpoint: Path, is_main: bool = True) -> Optional[dict]:
+    """The checkpoint to continue from: `checkpoint` when `resume` (train.resume) and it can be read
     (an unreadable one is set aside with a warning: `checkpoint.resumable_state`)."""
-    return resumable_state(checkpoint, is_main) if cfg.train.resume else None
+    return resumable_state(checkpoint, is_main) if resume else None
 
 
-def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, resuming: bool) -> nn.Module:
-    """The model with the weights training starts from (`resolve_weights(cfg, "train")`:
-    train.checkpoint, model.weights or model.pretrained), none when resuming: the checkpoint
-    replaces every tensor."""
-    seed_everything(int(cfg.seed) + env.rank)
-    model = build_model(cfg)
-    source = None if resuming else resolve_weights(cfg, TRAIN)
+def build_initial_model(build: Callable[[], nn.Module], source: Optional[WeightsSource], seed: int,
+                        device: torch.device, env: DistEnv) -> nn.Module:
+    """The model (`build()`, after seeding) with the weights training starts from (`source`:
+    `resolve_weights(cfg, "train")`, i.e. train.checkpoint, model.weights or model.pretrained;
+    None when resuming: the checkpoint replaces every tensor)."""
+    seed_everything(seed + env.rank)
+    model = build()
     if source is not None:
         load_source(model, source)
     return model.to(device)
 
 
 # --- data -----------------------------------------------------------------------------------------
-def build_data(cfg: DictConfig, env: DistEnv):
+def build_data(data: TrainDataSettings, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
     from asffbench.data.loaders import build_train_loader
 
-    return build_train_loader(train_data_settings(cfg), rank=env.rank, world_size=env.world_size)
+    return build_train_loader(data, rank=env.rank, world_size=env.world_size)
 
 
 # --- optimisation ---------------------------------------------------------------------------------
@@ -133,13 +132,13 @@ def build_trainer(
 
 
 # --- resume ---------------------------------------------------------------------------------------
-def resume(trainer: Trainer, state: dict, cfg: DictConfig, env: DistEnv, path: Path) -> None:
+def resume(trainer: Trainer, state: dict, seed: int, env: DistEnv, path: Path) -> None:
     """Continue where `state` left off: weights, optimizer, schedule, EMA, then the RNG states."""
     check_resumable(state, trainer.iters_per_epoch, path)
     trainer.load_state_dict(state)
     restore_rng_states(state["rng"])
     if env.rank != 0:  # the checkpoint holds rank 0's generators; keep the ranks apart
-        seed_everything(int(cfg.seed) + env.rank + RESUME_SEED_STRIDE * trainer.epoch)
+        seed_everything(seed + env.rank + RESUME_SEED_STRIDE * trainer.epoch)
 
 
 def check_resumable(state: dict, iters_per_epoch: int, path: Path) -> None:
