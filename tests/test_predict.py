@@ -15,10 +15,10 @@ from torchvision.transforms.v2 import functional as F
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config, to_plain
-from asffbench.data.synth import CLASS_NAMES
+from asffbench.data.synth_draw import CLASS_NAMES
 from asffbench.data.transforms import PAD_VALUE, normalize
 from asffbench.engine.checkpoint import save_checkpoint
-from asffbench.engine.train import build_criterion
+from asffbench.engine.train_builders import build_criterion
 from asffbench.predict import coco_class_names, png_names, split_items
 
 TINY = ["model=tiny", "model.num_classes=2", "img_size=64", "device=cpu", "fusion=asff"]

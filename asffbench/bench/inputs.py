@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import Tensor
 
+from asffbench.data.loaders import build_val_loader
 from asffbench.errors import UserError
 
 VAL = "val"
@@ -60,8 +61,6 @@ def timing_images(cfg: DictConfig, kind: str, batch_size: int) -> TimingImages:
 
 def val_images(cfg: DictConfig, limit: int) -> TimingImages:
     """The first `limit` images of the val split (fewer when the split is smaller)."""
-    from asffbench.data.loaders import build_val_loader
-
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.eval.batch_size = min(limit, 16)

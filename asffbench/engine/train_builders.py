@@ -18,6 +18,8 @@ from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.build import build_model
+from asffbench.data.loaders import build_train_loader
+from asffbench.device import configure_cpu_threads, resolve_device
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
@@ -43,8 +45,6 @@ def seed_everything(seed: int) -> None:
 
 def setup_process(cfg: DictConfig) -> tuple[torch.device, DistEnv]:
     """CPU threads, the device of this process and its place in a DDP launch (if any)."""
-    from asffbench.device import configure_cpu_threads, resolve_device
-
     configure_cpu_threads()
     device = resolve_device(cfg.device)
     env = init_distributed(device)
@@ -72,8 +72,6 @@ def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, res
 # --- data -----------------------------------------------------------------------------------------
 def build_data(cfg: DictConfig, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
-    from asffbench.data.loaders import build_train_loader
-
     return build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
 
 
