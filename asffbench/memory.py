@@ -11,6 +11,7 @@ a phase that stays below an earlier peak then shows 0.
 
 from __future__ import annotations
 
+import ctypes
 import resource
 import sys
 from pathlib import Path

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from asffbench.atomic import write_dir_atomic
-from asffbench.data.synth_draw import MIN_IMAGE_SIZE, render_image
+from asffbench.data.synth_draw import CLASS_NAMES, MIN_IMAGE_SIZE, render_image
 from asffbench.errors import UserError
 
 __all__ = ["SynthParams", "ensure_cached", "ensure_synth", "generate_synth", "check_empty_out"]
