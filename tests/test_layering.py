@@ -25,6 +25,20 @@ OPTIONAL_IMPORTS = (
     "onnxruntime",
     "thop",
 )
+# DESIGN.md's stack of units (packages and top-level modules of asffbench), bottom first: a unit
+# imports only units of lower rows.
+LAYERS = (
+    ("asffbench", "errors"),
+    ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models"),
+    ("config", "record_types"),
+    ("device", "data"),
+    ("build", "memory", "environment"),
+    ("settings", "weights"),
+    ("engine",),
+    ("bench", "results", "model_source"),
+    ("runs", "predict", "viz", "convert"),
+    ("cli",),
+)
 # Config and command-line libraries the models never see (DESIGN.md: models take explicit arguments).
 NOT_IN_MODELS = ("hydra", "omegaconf", "typer")
 
@@ -134,6 +148,18 @@ def test_no_import_cycle_between_packages():
     for name, targets in module_graph().items():
         units.setdefault(unit(name), set()).update(unit(t) for t in targets if unit(t) != unit(name))
     assert cycles(units) == []
+
+
+def test_units_import_only_lower_layers():
+    row = {name: i for i, names in enumerate(LAYERS) for name in names}
+    bad = []
+    for name, targets in module_graph().items():
+        if unit(name) not in row:
+            bad.append(f"{unit(name)}: not in LAYERS (add it there and to DESIGN.md's table)")
+            continue
+        bad += [f"{name} imports {t}" for t in sorted(targets) if row.get(unit(t), len(LAYERS)) >= row[unit(name)]
+                and unit(t) != unit(name)]
+    assert sorted(set(bad)) == []
 
 
 def test_imports_inside_functions_only_in_cli_or_of_optional_dependencies():
