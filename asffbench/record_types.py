@@ -377,6 +377,10 @@ class RunRecord(Section):
     bench: Union[InferBench, TrainBench, None] = absent()
     train_seconds: Optional[float] = absent()  # all attempts (earlier ones up to their last checkpoint)
     train_seconds_attempt: Optional[float] = absent()  # this attempt alone
+    devices: Optional[int] = absent()  # processes of the launch, one device each
+    # Wall seconds x devices: every attempt's training (up to its last checkpoint) and this
+    # attempt's other stages (evaluation, benchmark); `sweep --estimate` predicts it.
+    device_seconds: Optional[float] = absent()
     hardware: Hardware = absent()
     versions: Versions = absent()
     started: Optional[str] = absent()  # ISO-8601

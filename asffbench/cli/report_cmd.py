@@ -75,12 +75,16 @@ def register(app: typer.Typer) -> None:
             1000, "--bootstrap", "-n", min=0, help="Paired bootstrap replicates behind each Δ's 95% "
             "interval (0: no intervals)."
         ),
+        errors: bool = typer.Option(
+            True, "--errors/--no-errors", help="The error analysis section (TIDE's error types per row; "
+            "it matches every run with COCOeval once more)."
+        ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
         from asffbench.results.render import rich_table
         from asffbench.results.report import write_report
 
-        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap)
+        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors)
         terminal = console()
         for table in summary.tables:
             terminal.print(rich_table(table))

@@ -10,6 +10,7 @@ detections' match table (`coco_matches.npz`, `engine.match_table`) for `compare`
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -141,8 +142,13 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
 
 def store_match_table(run_dir: Path, ground_truth: Path, voc: bool) -> None:
     """Match the run's detections once more, as `compare` reads them (every image of the
-    annotation file), and keep the table in the run dir: no later reader matches the run again."""
-    run_matches(run_dir / DETECTIONS_NAME, ground_truth, voc, table=run_dir / MATCHES_NAME)
+    annotation file), and keep the table in the run dir: no later reader matches the run again.
+    A table that cannot be made does not fail the evaluation: the metrics stand, and `compare`
+    matches the run itself (and says why, if it cannot either)."""
+    try:
+        run_matches(run_dir / DETECTIONS_NAME, ground_truth, voc, table=run_dir / MATCHES_NAME)
+    except (UserError, OSError, ValueError) as err:
+        warnings.warn(f"{run_dir / MATCHES_NAME}: match table not stored ({err})", stacklevel=2)
 
 
 def ground_truth_file(dataset: Any, run_dir: Path) -> str:

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 from asffbench.results import plots
+from asffbench.results.budget import budget_markdown
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.error_plots import plot_error_bars
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
@@ -134,12 +135,15 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
-    if summary.tables:
+    if summary.errors:
         out += ["## Error analysis\n", error_markdown(summary.errors, summary.error_figures)]
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
     out += ["## Methods\n", methods_markdown(collection.records)]
+    budget = budget_markdown(collection)
+    if budget:
+        out += ["## Budget\n", budget]
     out.append("## Failed and missing runs\n")
     if not (summary.failed or summary.missing or collection.problems):
         out.append("None: every run has a completed record.\n")
@@ -181,8 +185,10 @@ def write_report(
     reference_path: Optional[Path] = None,
     bootstrap: int = DEFAULT_REPLICATES,
     bootstrap_seed: int = DEFAULT_SEED,
+    error_analysis: bool = True,
 ) -> ReportSummary:
-    """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none)."""
+    """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none);
+    `error_analysis` adds TIDE's error types per row (a COCOeval matching of every run)."""
     if table_format not in FORMATS:
         raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
     collection = collect(sweep_dirs)
@@ -195,7 +201,7 @@ def write_report(
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
                             problems=len(collection.problems),
-                            errors=analyse_tables(tables, bootstrap, bootstrap_seed))
+                            errors=analyse_tables(tables, bootstrap, bootstrap_seed) if error_analysis else [])
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     try:

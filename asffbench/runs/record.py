@@ -21,6 +21,7 @@ from asffbench.config.compose import to_plain
 from asffbench.config.schema import ExperimentConfig
 from asffbench.device import device_kind_of
 from asffbench.engine.distributed import process_rank as launch_rank
+from asffbench.engine.distributed import process_world_size as launch_world_size
 from asffbench.environment import hardware_info, software_versions
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import SCHEMA_VERSION
@@ -114,6 +115,17 @@ def process_rank() -> int:
     return launch_rank()
 
 
+def process_world_size() -> int:
+    return launch_world_size()
+
+
+def device_seconds(record: RunRecord, attempt_seconds: float) -> float:
+    """What the run has cost in device time: wall seconds x devices of every attempt's training
+    (as far as its last checkpoint kept it) plus this attempt's time outside training."""
+    trained, this_training = record.train_seconds or 0.0, record.train_seconds_attempt or 0.0
+    return (record.devices or 1) * (trained + max(attempt_seconds - this_training, 0.0))
+
+
 def write_record(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
     """Write the record atomically on rank 0 (temp file in the same folder, fsync, rename, fsync
     the folder); other ranks write nothing. Returns whether this process wrote it."""
@@ -152,6 +164,8 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRe
         bench=None,
         train_seconds=None,
         train_seconds_attempt=None,
+        devices=process_world_size(),
+        device_seconds=None,
         hardware=Hardware.from_dict(hardware_info()),
         versions=Versions.from_dict(software_versions()),
         started=now_iso(),

@@ -102,3 +102,13 @@ def test_each_setting_is_measured_once_at_the_runs_batch(cli, tmp_path, monkeypa
     assert sorted(c[0] for c in calls) == sorted(FUSIONS)  # 10 runs, 5 settings: seeds share one
     assert {c[1:4] for c in calls} == {("train", 8, "fp32")}
     assert out.count("seed=") == 10 and "measured on cpu" in out
+
+
+def test_actual_device_seconds_count_every_attempts_training_and_this_attempts_rest():
+    from asffbench.record_types import RunRecord
+    from asffbench.runs.record import device_seconds
+
+    # Resumed: 100 s of training over all attempts, 30 s of them in this attempt, which ran 50 s.
+    resumed = RunRecord(train_seconds=100.0, train_seconds_attempt=30.0, devices=4)
+    assert device_seconds(resumed, 50.0) == 4 * (100.0 + 20.0)
+    assert device_seconds(RunRecord(train_seconds=None, devices=1), 7.0) == 7.0  # nothing trained
