@@ -145,8 +145,8 @@ def reference_names(model: nn.Module) -> Names:
     """{asffbench key: reference key} for every tensor of `model` (NoReferenceLayout if none)."""
     interleaved = isinstance(model.fusion, FPNFusion)  # the baseline: heads inside module_list
     if not interleaved and not isinstance(model.fusion, ASFF):
-        raise NoReferenceLayout(f"the reference implementation has no {type(model.fusion).__name__} "
-                                "(its models: YOLOv3 baseline, ASFF, ASFF*)")
+        raise NoReferenceLayout(f"the reference implementation has no {type(model.fusion).__name__}, so no "
+                                "reference checkpoint exists for it (its models: YOLOv3 baseline, ASFF, ASFF*)")
     names = backbone_reference_names(model.backbone, "backbone.")
     index = sum(1 for _ in backbone_entries(model.backbone))  # module_list.0 .. 10
     level = 0

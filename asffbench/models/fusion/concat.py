@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS, FusionInfo
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 from asffbench.models.layers import ConvBNAct
 
 
@@ -32,6 +32,6 @@ class ConcatFusion(MultiLevelFusion):
 
 @FUSIONS.register("concat", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_concat(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
+    in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ConcatFusion:
-    return ConcatFusion(in_channels, out_channels, upsample)
+    return ConcatFusion(in_channels, out_channels, options.upsample)
