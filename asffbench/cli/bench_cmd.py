@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
 
         extra = [f"bench.mode={mode}"] if mode is not None else []
         cfg = compose_config(overrides_list(overrides) + extra)  # a config error before torch loads
-        from asffbench.bench import benchmark
         from asffbench.bench.rows import append_row, check_row_file
+        from asffbench.runs.benchmark import benchmark
 
         if out is not None:
             check_row_file(out, choice_str(cfg.bench.mode))

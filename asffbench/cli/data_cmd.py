@@ -98,8 +98,10 @@ def check_command(
     from asffbench.data.loaders import load_split
     from asffbench.data.sources import SPLITS
     from asffbench.data.stats import split_stats
+    from asffbench.settings import data_settings
 
-    stats = {split: split_stats(load_split(cfg, split)) for split in SPLITS}
+    data = data_settings(cfg)
+    stats = {split: split_stats(load_split(data, split)) for split in SPLITS}
     if as_json:
         print_json(stats)
         return

@@ -36,7 +36,7 @@ from asffbench.engine.train_builders import (
     setup_process,
 )
 from asffbench.engine.trainer import Trainer
-from asffbench.settings import eval_settings
+from asffbench.settings import data_settings, eval_settings, trainer_settings
 from asffbench.weights.resolve import last_checkpoint
 
 
@@ -59,7 +59,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     resume_state = resume_state_of(cfg, checkpoint, env.is_main)
     model = build_initial_model(cfg, device, env, resuming=resume_state is not None)
     loader = build_data(cfg, env)
-    trainer = build_trainer(cfg, model, device, env, iters_per_epoch=len(loader))
+    trainer = build_trainer(trainer_settings(cfg), model, device, env, iters_per_epoch=len(loader))
     if resume_state is not None:
         resume(trainer, resume_state, cfg, env, checkpoint)
     trainer.logger = build_logger(cfg, run_dir, trainer, env)
@@ -73,7 +73,7 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        evaluator = PeriodicEvaluator(eval_settings(cfg), partial(build_val_loader, cfg))
+        evaluator = PeriodicEvaluator(eval_settings(cfg), partial(build_val_loader, data_settings(cfg)))
         evaluate_if_missed(trainer, evaluator, env)
         hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
         final_loss = trainer.fit(loader, cfg.train.epochs, hooks)

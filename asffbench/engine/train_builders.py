@@ -29,7 +29,7 @@ from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
 from asffbench.errors import UserError
-from asffbench.settings import loss_arguments, optimizer_settings, schedule_settings
+from asffbench.settings import LossSettings, TrainerSettings, train_data_settings
 from asffbench.weights.load import load_source
 from asffbench.weights.resolve import TRAIN, resolve_weights
 
@@ -72,33 +72,32 @@ def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, res
 # --- data -----------------------------------------------------------------------------------------
 def build_data(cfg: DictConfig, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
-    return build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
+    return build_train_loader(train_data_settings(cfg), rank=env.rank, world_size=env.world_size)
 
 
 # --- optimisation ---------------------------------------------------------------------------------
-def build_criterion(cfg: DictConfig) -> nn.Module:
-    return YOLOLoss(**loss_arguments(cfg))
+def build_criterion(loss: LossSettings) -> nn.Module:
+    return YOLOLoss(**loss.kwargs())
 
 
-def train_precision(cfg: DictConfig, device: torch.device) -> str:
+def train_precision(amp: bool, device: torch.device) -> str:
     """`train.amp`: fp16 autocast with the gradient scaler on CUDA; fp32 elsewhere."""
-    return "fp16" if cfg.train.amp and device.type == "cuda" else "fp32"
+    return "fp16" if amp and device.type == "cuda" else "fp32"
 
 
 def build_trainer(
-    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
+    settings: TrainerSettings, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
     precision: Optional[str] = None,
 ) -> Trainer:
     """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`, whose
     own hooks are the per-step ones of every training step (the EMA update).
     `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
-    tcfg = cfg.train
-    optim, schedule = optimizer_settings(cfg), schedule_settings(cfg)
-    ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
+    optim, schedule = settings.optimizer, settings.schedule
+    ema = build_ema(model, settings.ema_decay) if settings.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
-    sync_bn = bool(cfg.tricks.sync_bn) and device.type == "cuda"
+    sync_bn = settings.sync_bn and device.type == "cuda"
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
-    total_batch = tcfg.batch_size * env.world_size
+    total_batch = settings.batch_size * env.world_size
     base_lr = scaled_lr(optim.lr, total_batch, scaling=optim.lr_scaling)
     optimizer = build_optimizer(
         net, base_lr, optim.momentum, optim.weight_decay, decay_norm_and_bias=optim.decay_norm_and_bias
@@ -118,14 +117,14 @@ def build_trainer(
     )
     return Trainer(
         net,
-        build_criterion(cfg).to(device),
+        build_criterion(settings.loss).to(device),
         optimizer,
         scheduler,
         device=device,
         iters_per_epoch=iters_per_epoch,
         world_size=env.world_size,
-        precision=precision or train_precision(cfg, device),
-        grad_clip=tcfg.grad_clip,
+        precision=precision or train_precision(settings.amp, device),
+        grad_clip=settings.grad_clip,
         ema=ema,
         hooks=[EmaUpdate(ema)] if ema is not None else [],
     )

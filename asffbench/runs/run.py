@@ -21,7 +21,6 @@ from typing import Any, Mapping, Optional
 import torch
 from omegaconf import DictConfig, open_dict
 
-from asffbench.bench import benchmark
 from asffbench.build import resolved_deform_conv
 from asffbench.config.compose import first_line, write_run_config
 from asffbench.device import configure_cpu_threads
@@ -29,6 +28,7 @@ from asffbench.engine.evaluate import evaluate
 from asffbench.engine.train import train
 from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
+from asffbench.runs.benchmark import benchmark
 from asffbench.runs.lock import hold_run
 from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, process_rank, write_record
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint

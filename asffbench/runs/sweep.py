@@ -50,6 +50,7 @@ from asffbench.runs.sweep_spec import (
     merge_overrides,
     override_key,
 )
+from asffbench.settings import data_source
 
 DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
 ELSEWHERE = "elsewhere"  # the status of a run another live process holds
@@ -159,7 +160,7 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
         try:
             cfg = compose_config(overrides)
             for split in SPLITS:  # a missing dataset fails here, not in every job
-                check_source_paths(cfg.data, split)
+                check_source_paths(data_source(cfg), split)
         except UserError as err:
             where = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
             raise UserError(f"{spec.source} (run {where}): {err}") from None
