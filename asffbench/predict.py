@@ -18,6 +18,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
+from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
 from asffbench.atomic import write_path_atomic
 from asffbench.data.coco import load_rgb
@@ -45,8 +46,6 @@ def split_items(items: Sequence[str]) -> tuple[list[Path], list[str]]:
 
 def coco_class_names() -> list[str]:
     """The 80 COCO category names in category-id order (torchvision's detection metadata)."""
-    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
-
     categories = FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
     return [name for name in categories if name not in ("__background__", "N/A")]
 

@@ -6,9 +6,9 @@ from omegaconf import OmegaConf
 from asffbench.anchors import ANCHOR_SETS
 from asffbench.build import anchors_from_config, build_model
 from asffbench.config.compose import compose_config
-from asffbench.engine.train import build_criterion
-from asffbench.settings import loss_settings
+from asffbench.engine.train_builders import build_criterion
 from asffbench.errors import UserError
+from asffbench.settings import loss_settings
 
 RELEASE = [[10, 13], [16, 30], [33, 23], [30, 61], [62, 45], [42, 119], [116, 90], [156, 198], [121, 240]]
 

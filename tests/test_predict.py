@@ -15,12 +15,12 @@ from torchvision.transforms.v2 import functional as F
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config, to_plain
-from asffbench.data.synth import CLASS_NAMES
+from asffbench.data.synth_draw import CLASS_NAMES
 from asffbench.data.transforms import PAD_VALUE, normalize
 from asffbench.engine.checkpoint import save_checkpoint
-from asffbench.engine.train import build_criterion
-from asffbench.settings import loss_settings
+from asffbench.engine.train_builders import build_criterion
 from asffbench.predict import coco_class_names, png_names, split_items
+from asffbench.settings import loss_settings
 
 TINY = ["model=tiny", "model.num_classes=2", "img_size=64", "device=cpu", "fusion=asff"]
 WIDTH, HEIGHT = 128, 80  # not square: the letterbox pads top and bottom

@@ -25,7 +25,8 @@ def synth_command(
 ) -> None:
     """Write the synthetic tiny COCO: instances_{train,val}.json and train/, val/ JPEG images
     (or, with --voc, the same images and boxes in the VOCdevkit layout)."""
-    from asffbench.data.synth import CLASS_NAMES, SynthParams, generate_synth
+    from asffbench.data.synth import SynthParams, generate_synth
+    from asffbench.data.synth_draw import CLASS_NAMES
 
     params = SynthParams(images=images, val_fraction=val_fraction, seed=seed, image_size=size)
     if voc:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from asffbench.data.coco import CocoDataset
-from asffbench.data.synth import CLASS_NAMES as SYNTH_CLASSES
 from asffbench.data.synth import SynthParams, ensure_synth
+from asffbench.data.synth_draw import CLASS_NAMES as SYNTH_CLASSES
 from asffbench.data.voc import DEFAULT_SETS, VOC_CLASSES, load_voc_split, parse_sets
 from asffbench.data.voc_write import ensure_voc_synth
 from asffbench.errors import UserError

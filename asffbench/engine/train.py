@@ -26,24 +26,21 @@ from asffbench.data.loaders import build_val_loader
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
+from asffbench.engine.hooks import EpochHook, Hook, StepLog
 from asffbench.engine.logging import TrainLogger
 from asffbench.engine.signals import signals_deferred
-from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, build_criterion re-exported
-    build_criterion,
+from asffbench.engine.train_builders import (
     build_data,
     build_initial_model,
     build_trainer,
     resume,
     resume_state_of,
-    seed_everything,
     setup_process,
 )
-from asffbench.engine.hooks import EpochHook, Hook, StepLog
-from asffbench.engine.trainer import NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.engine.trainer import Trainer
 from asffbench.settings import data_settings, eval_settings, train_data_settings, trainer_settings
 from asffbench.weights.resolve import TRAIN, last_checkpoint, resolve_weights
 
-__all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
 
 
 @dataclass

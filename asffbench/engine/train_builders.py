@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from asffbench.data.loaders import TrainDataSettings, build_train_loader
+from asffbench.device import configure_cpu_threads, resolve_device
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
@@ -25,7 +27,6 @@ from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
 from asffbench.errors import UserError
-from asffbench.data.loaders import TrainDataSettings
 from asffbench.settings import LossSettings, TrainerSettings
 from asffbench.weights.load import load_source
 from asffbench.weights.resolve import WeightsSource
@@ -42,8 +43,6 @@ def seed_everything(seed: int) -> None:
 
 def setup_process(device_choice: str) -> tuple[torch.device, DistEnv]:
     """CPU threads, the device of this process and its place in a DDP launch (if any)."""
-    from asffbench.device import configure_cpu_threads, resolve_device
-
     configure_cpu_threads()
     device = resolve_device(device_choice)
     env = init_distributed(device)
@@ -71,8 +70,6 @@ def build_initial_model(build: Callable[[], nn.Module], source: Optional[Weights
 # --- data -----------------------------------------------------------------------------------------
 def build_data(data: TrainDataSettings, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
-    from asffbench.data.loaders import build_train_loader
-
     return build_train_loader(data, rank=env.rank, world_size=env.world_size)
 
 
