@@ -32,7 +32,7 @@ from asffbench.errors import UserError
 from asffbench.engine.run_matches import run_matches
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
-from asffbench.settings import EvalSettings, PostprocessSettings, eval_settings
+from asffbench.settings import EvalSettings, PostprocessSettings, data_settings, eval_settings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
@@ -127,7 +127,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
         model = build_with_weights(cfg, weights)
     device = resolve_device(settings.device)
     model.to(device)
-    loader, dataset = build_val_loader(cfg)
+    loader, dataset = build_val_loader(data_settings(cfg))
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(settings, model)
     runtime = None
