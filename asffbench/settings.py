@@ -67,8 +67,6 @@ class EvalSettings:
     anchors: tuple[tuple[float, float], ...]
     every: int = 0  # train.eval_every (0: only the final evaluation)
     epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
-    runtime: RuntimeSettings = RuntimeSettings(option="eval.runtime")
-    img_size: int = 608  # the exported graph's size (eval.runtime=onnxruntime)
 
 
 @dataclass(frozen=True)
@@ -190,12 +188,11 @@ def eval_settings(cfg: Any) -> EvalSettings:
         device=choice_str(cfg.device), fusion=str(cfg.fusion.name),
         anchors=tuple(tuple(pair) for pair in anchors_from_config(cfg)),
         every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
-        runtime=runtime_settings(cfg, choice_str(cfg.eval.runtime), "eval.runtime"), img_size=int(cfg.img_size),
     )
 
 
 def runtime_settings(cfg: Any, runtime: str, option: str) -> RuntimeSettings:
-    """`bench.runtime` / `eval.runtime` with the ONNX Runtime session keys (`bench.ort_*`)."""
+    """`bench.runtime` with the ONNX Runtime session keys (`bench.ort_*`)."""
     bench = cfg.bench
     return RuntimeSettings(runtime=runtime, provider=choice_str(bench.ort_provider),
                            optimization=choice_str(bench.ort_optimization), threads=int(bench.ort_threads),

@@ -35,8 +35,9 @@ LAYERS = (
     ("build", "memory", "environment"),
     ("settings", "weights"),
     ("engine",),
+    ("deploy",),
     ("bench", "results", "model_source"),
-    ("runs", "predict", "viz", "convert"),
+    ("runs", "predict", "viz", "convert", "exporting"),
     ("cli",),
 )
 # Config and command-line libraries the models never see (DESIGN.md: models take explicit arguments).

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the configured model (and weights) as ONNX, run it in ONNX Runtime on a fixed
         input and print the largest difference from eager PyTorch. Needs asffbench[deploy]."""
-        from asffbench.deploy.run_export import export_model
+        from asffbench.exporting import export_model
 
         result = export_model(overrides_list(overrides), out, graph, opset, check_batch, flops)
         if as_json:

@@ -306,7 +306,6 @@ class EvalConfig:
     metric: EvalMetric = EvalMetric.auto
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
-    runtime: Runtime = Runtime.torch  # onnxruntime: the exported model (bench.ort_* settings)
 
 
 @dataclass

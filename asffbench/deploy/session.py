@@ -68,7 +68,7 @@ class OrtDetector(nn.Module):
 
 def exported_model(model: nn.Module, img_size: int, settings: RuntimeSettings) -> tuple[OrtDetector, dict]:
     """`model` exported (raw graph, dynamic batch) into a session: the stand-in `bench.runtime`
-    times and `eval.runtime` evaluates, and the result's `runtime` fields (with opset and the
+    times, and the result's `runtime` fields (with opset and the
     seconds the export and session took)."""
     started = time.perf_counter()
     exported = export_onnx(model, img_size)

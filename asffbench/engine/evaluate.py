@@ -21,7 +21,6 @@ from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
 from asffbench.data.loaders import build_val_loader, check_num_classes
-from asffbench.deploy.session import exported_model
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
@@ -122,21 +121,16 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     settings = eval_settings(cfg)
     run_dir = Path(run_dir)
     coco_backend(settings.backend)  # a missing optional backend fails before inference
+    device = resolve_device(settings.device)
+    dtype = eval_dtype(settings.precision, device)  # fp16 without CUDA fails before building
     if model is None:
         weights = weights_to_evaluate(cfg, run_dir)
         model = build_with_weights(cfg, weights)
-    device = resolve_device(settings.device)
-    model.to(device)
+    model.to(device, dtype=dtype)
     loader, dataset = build_val_loader(data_settings(cfg))
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(settings, model)
-    runtime = None
-    if settings.runtime.onnx:  # the exported graph gives no fusion weights to collect
-        model, runtime = exported_model(model.eval(), settings.img_size, settings.runtime)
-        fusion_stats = None
     metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)
-    if runtime is not None:
-        metrics["runtime"] = runtime
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
@@ -149,6 +143,16 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     write_json_atomic(run_dir / METRICS_NAME, metrics)
     store_match_table(run_dir, Path(metrics["ground_truth"]), metrics["metric"] == VOC_METRIC)
     return metrics
+
+
+def eval_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The model's dtype for `eval.precision`: fp16 (the whole model in half, as the reference's
+    `--half`) only on CUDA, where half convolutions are what it measured."""
+    if precision != "fp16":
+        return torch.float32
+    if device.type != "cuda":
+        raise UserError(f"eval.precision=fp16: needs a CUDA device, this evaluation runs on {device.type}")
+    return torch.float16
 
 
 def store_match_table(run_dir: Path, ground_truth: Path, voc: bool) -> None:

@@ -12,7 +12,7 @@ from torch import nn
 
 from asffbench.build import build_yolov3
 from asffbench.deploy.export import OPSET, compare_with_eager, export_onnx, fixed_input
-from asffbench.deploy.flops_by_counter import onnx_count, thop_count
+from asffbench.bench.flops_by_counter import onnx_count, thop_count
 from asffbench.deploy.optional import require
 from asffbench.deploy.session import OrtDetector, open_session
 from asffbench.settings import RuntimeSettings

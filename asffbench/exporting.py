@@ -10,7 +10,7 @@ import torch
 
 from asffbench.config.compose import compose_config
 from asffbench.deploy.export import OPSET, compare_with_eager, export_onnx, fixed_input
-from asffbench.deploy.flops_by_counter import count_by_counter
+from asffbench.bench.flops_by_counter import count_by_counter
 from asffbench.deploy.session import open_session, session_fields
 from asffbench.settings import RuntimeSettings, postprocess_settings
 from asffbench.weights.load import build_with_weights
