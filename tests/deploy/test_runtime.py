@@ -4,9 +4,8 @@ providers refused in one line."""
 from __future__ import annotations
 
 import pytest
-import torch
 
-from asffbench.bench import benchmark
+from asffbench.runs.benchmark import benchmark
 from asffbench.config.compose import compose_config
 from asffbench.deploy.export import export_onnx
 from asffbench.deploy.session import open_session
