@@ -148,16 +148,22 @@ class FusionConfig:
 
 @dataclass
 class ModelConfig:
-    """Darknet-53 YOLOv3; width/depth multipliers give the CPU-sized variants."""
+    """YOLOv3 on a backbone (`BACKBONES`: darknet53, mobilenetv2); width/depth multipliers give
+    the CPU-sized variants."""
 
     name: str = "darknet53"
+    backbone: str = "darknet53"
     width: float = 1.0
     depth: float = 1.0
     num_classes: int = 80
     # A named set (asffbench.anchors: darknet, asff_release) or 9 [w, h] pairs, small to large.
     anchors: Any = DEFAULT_ANCHORS
-    # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout), a torch state dict, or
-    # the reference implementation's backbone file (`module_list.0-10` names).
+    # The set the reference's released models of this backbone were trained with (what
+    # `recipe=reference` puts in `anchors`).
+    release_anchors: str = "asff_release"
+    # ImageNet backbone weights: for Darknet-53 a darknet binary (darknet53.conv.74 layout), a torch
+    # state dict, or the reference implementation's backbone file (`module_list.0-10` names); for
+    # MobileNetV2 torchvision's ImageNet state dict or the reference's (`module_list.0-18`).
     pretrained: Optional[str] = None
     # Full-model weights, loaded by every command that builds a model (train: as initialisation).
     weights: Optional[str] = None

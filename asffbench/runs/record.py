@@ -32,7 +32,8 @@ EXCLUDED_KEYS = (
     "data.cache_dir",
     "train.resume",
     "train.log_every",
-    "model.weights_format",  # how a weights file is read, not which weights: auto finds the same
+    "model.weights_format",
+    "model.release_anchors",  # changes a run only through model.anchors, which is hashed  # how a weights file is read, not which weights: auto finds the same
     # Both implementations compute the same function (tests/models/test_deform_conv.py).
     "model.deform_conv",
     "train.eval_every",  # evaluations during training leave the weights (and random state) alone
@@ -47,6 +48,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "fusion.upsample": lambda c: fusion_uses(c, "uses_upsample"),
     "fusion.compress_c": lambda c: fusion_uses(c, "uses_compress_c"),
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
+    "model.depth": lambda c: backbone_uses_depth(c),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
     "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
@@ -104,6 +106,13 @@ def fusion_uses(plain: dict, part: str) -> bool:
     from asffbench.models.fusion import fusion_info
 
     return bool(getattr(fusion_info(str(plain["fusion"]["name"])), part))  # KeyError when unknown
+
+
+def backbone_uses_depth(plain: dict) -> bool:
+    """Whether the configured backbone has a depth multiplier (`BackboneInfo.uses_depth`)."""
+    from asffbench.models.backbone import backbone_info  # lazily, as fusion_uses: models load torch
+
+    return bool(backbone_info(str(plain["model"].get("backbone", "darknet53"))).uses_depth)
 
 
 def now_iso() -> str:

@@ -13,10 +13,12 @@ from asffbench.models.layers import ConvBNAct
 
 
 class ConcatLevel(ResizeFuseLevel):
-    def __init__(self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str) -> None:
-        super().__init__(level, in_channels, out_channels, upsample)
+    def __init__(
+        self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str, act: str = "leaky"
+    ) -> None:
+        super().__init__(level, in_channels, out_channels, upsample, act)
         width = in_channels[level]
-        self.reduce = ConvBNAct(3 * width, width, 1)
+        self.reduce = ConvBNAct(3 * width, width, 1, act=act)
 
     def fuse(self, resized: list[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
         return self.reduce(torch.cat(resized, dim=1)), None
@@ -24,14 +26,14 @@ class ConcatLevel(ResizeFuseLevel):
 
 class ConcatFusion(MultiLevelFusion):
     def __init__(
-        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest"
+        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest", act: str = "leaky"
     ) -> None:
-        levels = [ConcatLevel(level, in_channels, c_out, upsample) for level, c_out in enumerate(out_channels)]
+        levels = [ConcatLevel(level, in_channels, c_out, upsample, act) for level, c_out in enumerate(out_channels)]
         super().__init__(levels, out_channels)
 
 
 @FUSIONS.register("concat", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_concat(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
+    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str, act: str = "leaky"
 ) -> ConcatFusion:
-    return ConcatFusion(in_channels, out_channels, upsample)
+    return ConcatFusion(in_channels, out_channels, upsample, act)

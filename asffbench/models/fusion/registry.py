@@ -1,9 +1,10 @@
 """The fusion registry: `fusion=<name>` picks a builder here, and its `FusionInfo` says what the
 rest of the code needs to know about that fusion without building it.
 
-A builder takes (in_channels, out_channels, compress_c, upsample): the three neck level widths
-(stride 32, 16, 8), the widths each level must hand to its head, the ASFF weight width and the
-interpolation mode of the resize stage. Builders that do not use an argument ignore it; their
+A builder takes (in_channels, out_channels, compress_c, upsample, act): the three neck level
+widths (stride 32, 16, 8), the widths each level must hand to its head, the ASFF weight width,
+the interpolation mode of the resize stage and the conv units' activation (`ACTIVATIONS`: the
+backbone's, ReLU6 for MobileNetV2 as in the reference's `ASFFmobile`). Builders that do not use an argument ignore it; their
 `FusionInfo` says which they use, so configs can tell a key that changes the model from one
 that does not.
 """

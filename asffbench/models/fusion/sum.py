@@ -17,14 +17,14 @@ class SumLevel(ResizeFuseLevel):
 
 class SumFusion(MultiLevelFusion):
     def __init__(
-        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest"
+        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest", act: str = "leaky"
     ) -> None:
-        levels = [SumLevel(level, in_channels, c_out, upsample) for level, c_out in enumerate(out_channels)]
+        levels = [SumLevel(level, in_channels, c_out, upsample, act) for level, c_out in enumerate(out_channels)]
         super().__init__(levels, out_channels)
 
 
 @FUSIONS.register("sum", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_sum(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str
+    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str, act: str = "leaky"
 ) -> SumFusion:
-    return SumFusion(in_channels, out_channels, upsample)
+    return SumFusion(in_channels, out_channels, upsample, act)
