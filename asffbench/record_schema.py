@@ -17,6 +17,9 @@ RECORD_NAME = "record.json"
 DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
 GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)
+MATCHES_NAME = "coco_matches.npz"  # the detections' match table (engine.match_table), so no reader matches twice
+# In a sweep dir: `sweep NAME --estimate`'s device-hours per run (runs.sweep_estimate; the report reads it).
+ESTIMATE_NAME = "estimate.json"
 # Training's JSON-lines log (written by engine.logging; read by a resumed run and by results/).
 TRAIN_LOG_NAME = "train_log.jsonl"
 # The metric family an evaluation is headed by (metrics.json and the record's `metrics.metric`).

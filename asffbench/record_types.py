@@ -257,6 +257,7 @@ class BenchProtocol(Section):
     cudnn_benchmark: Optional[bool] = absent()
     oom_fallbacks: Optional[int] = absent()
     batch_size_requested: Union[int, str, None] = absent()  # "max" with bench.batch_size=max
+    batch_size_from: Optional[str] = absent()  # bench.batch_size, train.batch_size (train mode) or default
     timed_iterations: Optional[int] = absent()
     torch_threads: Optional[int] = absent()
 
@@ -376,6 +377,10 @@ class RunRecord(Section):
     bench: Union[InferBench, TrainBench, None] = absent()
     train_seconds: Optional[float] = absent()  # all attempts (earlier ones up to their last checkpoint)
     train_seconds_attempt: Optional[float] = absent()  # this attempt alone
+    devices: Optional[int] = absent()  # processes of the launch, one device each
+    # Wall seconds x devices: every attempt's training (up to its last checkpoint) and this
+    # attempt's other stages (evaluation, benchmark); `sweep --estimate` predicts it.
+    device_seconds: Optional[float] = absent()
     hardware: Hardware = absent()
     versions: Versions = absent()
     started: Optional[str] = absent()  # ISO-8601

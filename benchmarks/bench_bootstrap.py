@@ -95,12 +95,17 @@ def accumulate_clock(evaluator: COCOeval, runs: int) -> Clock:
     return min(clocks, key=lambda c: c.cpu)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """The input's size (val2017's by default) and the replicates: shared with bench_compare.py."""
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--classes", type=int, default=80)
     parser.add_argument("--detections", type=int, default=100, help="per image")
     parser.add_argument("--replicates", type=int, default=1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_size_arguments(parser)
     parser.add_argument("--reference-runs", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

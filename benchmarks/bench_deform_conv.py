@@ -1,13 +1,13 @@
 """What guided anchoring's deformable convolution costs, with torchvision's kernel and the sampled one.
 
-1. Training step (forward + loss + backward + SGD step, random images and boxes, 80 classes,
-   ASFF) with guided anchoring off, and on with each implementation (`model.deform_conv`): the
+1. Training step (the trainer's own step: forward + loss + backward + SGD step with its LR
+   schedule, EMA off, a small LR; random images and boxes, 80 classes, ASFF) with guided anchoring off, and on with each implementation (`model.deform_conv`): the
    tiny model at 160 px, batch 8, and the full-size Darknet-53 model at 320 px, batch 2.
 2. The deformable convolution alone (forward + backward, batch 1, 4 deformable groups) at the
    full-size model's three level shapes at 608 px, sampled vs torchvision.
 
-The variants are timed in alternating rounds (median of rounds), so that the drifts of a shared
-machine hit all of them alike; quote the ratios, which are measured within one run.
+The variants are timed in alternating rounds (asffbench.bench.rounds; median of rounds), so that
+the drifts of a shared machine hit all of them alike; quote the ratios, measured within one run.
 
     python benchmarks/bench_deform_conv.py [--rounds 3] [--parts step,conv] [--threads N] [--device auto]
 """
@@ -15,19 +15,18 @@ machine hit all of them alike; quote the ratios, which are measured within one r
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from asffbench.bench.rounds import alternating_rounds, medians
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.device import device_name, resolve_device, synchronize
-from asffbench.engine.optim import build_optimizer
-from asffbench.engine.train_builders import build_criterion, seed_everything
-from asffbench.engine.trainer import as_float
+from asffbench.engine.distributed import DistEnv
+from asffbench.engine.train_builders import build_trainer, seed_everything
 from asffbench.models.layers import DEFORM_CONVS
 
 
@@ -53,15 +52,12 @@ STEP_VARIANTS = {
 # (channels, side) of the full-size model's guided-anchoring levels at 608 px: strides 32, 16, 8.
 CONV_SHAPES = ((1024, 19), (512, 38), (256, 76))
 OFFSET_GROUPS = 4
+# The trainer's step without EMA, at a small LR (no warm-up): random batches keep the loss finite.
+STEP_TRAINING = ("train.ema=false", "train.lr=1.28e-4", "train.warmup_epochs=0")
 
 
 def interleaved_medians(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
-    """Each timer once per round, in turn; the median of its rounds."""
-    samples: dict[str, list[float]] = {name: [] for name in timers}
-    for _ in range(rounds):
-        for name, timer in timers.items():
-            samples[name].append(timer())
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return medians(alternating_rounds(timers, rounds))
 
 
 def random_targets(batch: int, img_size: int, boxes_per_image: int, generator: torch.Generator) -> torch.Tensor:
@@ -77,22 +73,18 @@ def random_targets(batch: int, img_size: int, boxes_per_image: int, generator: t
 
 def step_timer(setting: StepSetting, variant: tuple[str, ...], device: torch.device) -> Callable[[], float]:
     """A function timing `setting.iters` training steps on one fixed random batch (mean seconds)."""
-    overrides = [*setting.overrides, *variant, "fusion=asff", "model.num_classes=80", f"img_size={setting.img_size}"]
+    overrides = [*setting.overrides, *variant, "fusion=asff", "model.num_classes=80", f"img_size={setting.img_size}",
+                 f"train.batch_size={setting.batch}", *STEP_TRAINING]
     cfg = compose_config(overrides + [f"device={device.type}"])
     seed_everything(0)
     model = build_model(cfg).to(device).train()
-    criterion = build_criterion(cfg).to(device)
-    optimizer = build_optimizer(model, lr=1e-5, momentum=0.9, weight_decay=5e-4)
+    trainer = build_trainer(cfg, model, device, DistEnv(), iters_per_epoch=1)
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(setting.batch, 3, setting.img_size, setting.img_size, generator=generator).to(device)
     targets = random_targets(setting.batch, setting.img_size, 4, generator).to(device)
 
     def step() -> None:
-        output = model(images)
-        loss, _ = criterion([as_float(level) for level in output.levels], targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        trainer.train_step(images, targets, epoch=0)
 
     step()  # warm-up: allocations, first-call dispatch
 

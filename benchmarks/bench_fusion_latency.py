@@ -1,10 +1,12 @@
 """Forward latency of each fusion relative to the plain YOLOv3 baseline, measured in one run.
 
 The paper reports 20 -> 22 ms on a V100 for baseline -> ASFF (ratio 1.10). Here: full-size
-Darknet-53 models at 608 px, batch 1, fp32, on this machine's device. The variants are timed in
-alternating rounds so that drifts of the machine (other load, frequency) hit all of them alike.
+Darknet-53 models at 608 px, batch 1, fp32, on this machine's device, timed by bench's speed
+protocol (asffbench.bench.speed) in alternating rounds (asffbench.bench.rounds) so that drifts of
+the machine (other load, frequency) hit all of them alike. The fusions are the registry's names.
 
     python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 7] [--iters 4] [--fusions none,asff,...]
+        [--baseline none]
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ import statistics
 
 import torch
 
+from asffbench.bench.rounds import alternating_rounds
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.device import device_name, resolve_device
+from asffbench.models.fusion import FUSIONS
 
-FUSIONS = ("none", "sum", "concat", "asff", "asff_star")
+
+def registered(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in FUSIONS.names()]
+    if unknown:
+        raise SystemExit(f"--fusions: unknown {', '.join(unknown)}; registered: {', '.join(FUSIONS.names())}")
+    return names
 
 
 def main() -> None:
@@ -29,11 +38,12 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--fusions", default="none,asff", help=f"comma list of {FUSIONS}")
+    parser.add_argument("--fusions", default="none,asff", help=f"comma list of {', '.join(FUSIONS.names())}")
+    parser.add_argument("--baseline", default="none", help="the fusion the others are divided by")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    fusions = args.fusions.split(",")
+    fusions = registered(args.fusions.split(","))
     models = {}
     for name in fusions:
         torch.manual_seed(0)
@@ -43,24 +53,24 @@ def main() -> None:
         warmup=args.warmup, iters=args.iters, repeats=1, batch_size=1, precision="fp32",
         fused=False, img_size=args.img_size, device=device.type, nms_included=False,
     )
-    samples: dict[str, list[float]] = {name: [] for name in fusions}
-    for _ in range(args.rounds):
-        for name in fusions:
-            result = measure_speed(models[name], protocol, None, device)
-            samples[name].append(statistics.fmean(result.forward_ms))
+    samples = alternating_rounds(
+        {name: (lambda model=model: statistics.fmean(measure_speed(model, protocol, None, device).forward_ms))
+         for name, model in models.items()},
+        args.rounds,
+    )
 
-    base = statistics.median(samples["none"]) if "none" in samples else None
+    base = statistics.median(samples[args.baseline]) if args.baseline in samples else None
     print(f"device: {device_name(device)} ({device.type}), torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}")
     print(f"protocol: {args.img_size} px, batch 1, fp32, unfused, warm-up {args.warmup}, "
           f"{args.iters} iters x {args.rounds} alternating rounds, forward only, median of rounds")
-    print(f"{'fusion':<10} {'forward ms':>11} {'min..max of rounds':>20} {'ratio vs none':>14}")
+    print(f"{'fusion':<10} {'forward ms':>11} {'min..max of rounds':>20} {'ratio vs ' + args.baseline:>14}")
     for name in fusions:
         median = statistics.median(samples[name])
         spread = f"{min(samples[name]):.1f}..{max(samples[name]):.1f}"
         ratio = f"{median / base:.3f}" if base else "-"
         print(f"{name:<10} {median:>11.1f} {spread:>20} {ratio:>14}")
-    if base and "asff" in samples:
+    if base and "asff" in samples and args.baseline == "none":  # the paper's figure: ASFF over plain YOLOv3
         ratio = statistics.median(samples["asff"]) / base
         verdict = "within" if ratio <= 1.10 else "ABOVE"
         print(f"ASFF / baseline = {ratio:.3f} ({verdict} the paper's 22/20 = 1.10)")

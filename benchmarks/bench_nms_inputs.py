@@ -13,7 +13,10 @@ import argparse
 import statistics
 
 from asffbench.bench import benchmark
+from asffbench.bench.rounds import alternating_rounds
 from asffbench.config.compose import compose_config
+
+KINDS = ("val", "random")  # bench.input values compared
 
 
 def main() -> None:
@@ -24,15 +27,13 @@ def main() -> None:
     args = parser.parse_intermixed_args()
 
     base = [*args.overrides, f"eval.checkpoint={args.checkpoint}"]
-    per_image: dict[str, list[float]] = {"val": [], "random": []}
-    candidates: dict[str, float] = {}
-    last: dict = {}
-    for _ in range(args.rounds):
-        for kind in per_image:
-            result = benchmark(compose_config([*base, f"bench.input={kind}"]))
-            per_image[kind].append(result["latency_ms"]["nms"]["median"] / result["batch_size"])
-            candidates[kind] = result["input"]["nms_candidates_per_image"]
-            last = result
+    results = alternating_rounds(
+        {kind: (lambda kind=kind: benchmark(compose_config([*base, f"bench.input={kind}"]))) for kind in KINDS},
+        args.rounds,
+    )
+    per_image = {kind: [r["latency_ms"]["nms"]["median"] / r["batch_size"] for r in rs] for kind, rs in results.items()}
+    candidates = {kind: rs[-1]["input"]["nms_candidates_per_image"] for kind, rs in results.items()}
+    last = results[KINDS[-1]][-1]
     print(f"device: {last['device_name']} ({last['device']}), torch {last['torch']}; fusion={last['fusion']} "
           f"model={last['model']}, {last['img_size']} px, batch {last['batch_size']}, {last['precision']}")
     print(f"protocol: {args.rounds} alternating rounds of bench ({last['protocol']['iters']} iters x "

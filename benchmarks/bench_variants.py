@@ -1,8 +1,11 @@
 """Forward latency of one model plain, channels-last and compiled, as ratios to plain, in one run.
 
 Full-size YOLOv3 + ASFF (Darknet-53, 80 classes, guided anchoring) at 608 px, batch 1, fp32 by
-default. torch.compile's first call (the compilation) is made and timed before any timing; the
-variants are then timed in alternating rounds so that drifts of the machine hit all of them alike.
+default. Each variant is prepared by bench's own `prepare_for_timing` from its `bench.*` keys
+(`bench.channels_last=true`, `bench.compile=default`), which makes and times torch.compile's
+first call (the compilation) before any timing; the variants are then timed by bench's speed
+protocol in alternating rounds (asffbench.bench.rounds), so that drifts of the machine hit all of
+them alike.
 
     python benchmarks/bench_variants.py [--img-size 608] [--rounds 3] [--iters 2] [--no-compile] [OVERRIDES...]
 """
@@ -12,14 +15,19 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import time
 
 import torch
 
+from asffbench.bench.rounds import alternating_rounds
+from asffbench.bench.runner import prepare_for_timing
+from asffbench.settings import bench_settings
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.device import device_name, resolve_device
+
+# Variant name -> its bench keys (on top of the command line's overrides).
+VARIANTS = {"plain": (), "channels_last": ("bench.channels_last=true",), "compiled": ("bench.compile=default",)}
 
 
 def main() -> None:
@@ -37,24 +45,23 @@ def main() -> None:
     torch.manual_seed(0)
     plain = build_model(cfg).to(device).eval()
     sample = torch.randn(1, 3, args.img_size, args.img_size, device=device)
-    variants = {"plain": (plain, False), "channels_last": (copy.deepcopy(plain).to(memory_format=torch.channels_last), True)}
-    compile_s = None
-    if not args.no_compile:
-        compiled = torch.compile(copy.deepcopy(plain))
-        started = time.perf_counter()
-        with torch.inference_mode():
-            compiled(sample)
-        compile_s = time.perf_counter() - started
-        variants["compiled"] = (compiled, False)
+    names = [name for name in VARIANTS if not (args.no_compile and name == "compiled")]
+    timed = {}
+    for name in names:
+        settings = bench_settings(compose_config([f"img_size={args.img_size}", *args.overrides, *VARIANTS[name]]))
+        timed[name] = (prepare_for_timing(copy.deepcopy(plain), settings, device, sample), settings.channels_last)
+    compile_s = timed["compiled"][0].compile_seconds if "compiled" in timed else None
 
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.rounds):
-        for name, (model, channels_last) in variants.items():
-            protocol = SpeedProtocol(
-                warmup=args.warmup, iters=args.iters, repeats=1, batch_size=1, precision="fp32", fused=False,
-                img_size=args.img_size, device=device.type, nms_included=False, channels_last=channels_last,
-            )
-            samples[name].extend(measure_speed(model, protocol, None, device).forward_ms)
+    def forward_ms(name: str) -> list[float]:
+        model, channels_last = timed[name]
+        protocol = SpeedProtocol(
+            warmup=args.warmup, iters=args.iters, repeats=1, batch_size=1, precision="fp32", fused=False,
+            img_size=args.img_size, device=device.type, nms_included=False, channels_last=channels_last,
+        )
+        return measure_speed(model.model, protocol, None, device).forward_ms
+
+    rounds = alternating_rounds({name: (lambda name=name: forward_ms(name)) for name in names}, args.rounds)
+    samples = {name: [ms for values in per_round for ms in values] for name, per_round in rounds.items()}
 
     base = statistics.median(samples["plain"])
     print(f"device: {device_name(device)} ({device.type}), torch {torch.__version__}, threads {torch.get_num_threads()}")

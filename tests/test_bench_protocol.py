@@ -106,6 +106,7 @@ def test_train_mode_phases_add_up_to_the_step(cli):
     assert code == 0, err
     result = json.loads(out)
     assert result["mode"] == "train" and result["batch_size"] == 2
+    assert result["protocol"]["batch_size_from"] == "bench.batch_size"
     phases = result["phases_ms"]
     assert set(phases) == {"forward", "loss", "backward", "optimizer"}
     assert all(p["mean"] > 0 for p in phases.values())
@@ -281,3 +282,4 @@ def test_training_logs_peak_memory_per_epoch_and_the_record_keeps_the_peak(tmp_p
     assert record.train_peak_memory.rss_growth_mib == max(p["rss_growth_mib"] for p in peaks)
     assert record.bench.input.kind == "val"  # the trained model, on val images
     assert unknown_keys(record) == []  # metrics, bench, peak memory: every key has its field
+    assert record.devices == 1 and record.device_seconds >= record.train_seconds > 0  # + eval, bench

@@ -106,6 +106,7 @@ def test_cli_options_before_or_after_overrides(cli):
     (["config", "fusion.upsample=cubic"], ["fusion.upsample"]),
     (["config", "--nope"], ["--nope"]),
     (["nope"], ["nope"]),
+    (["train", "train.epochs=-1"], ["train.epochs=-1", "must be 0 or more"]),
 ])
 def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     code, _, err = cli(*args)
@@ -124,6 +125,12 @@ def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     ("fusion.dropblock_keep_prob=1.5", "fusion.dropblock_keep_prob=1.5: must be in (0, 1]"),
     ("train.batch_size=0", "train.batch_size=0: must be at least 1"),
     ("train.max_iters_per_epoch=-1", "train.max_iters_per_epoch=-1: must be 0 or more"),
+    ("train.epochs=-1", "train.epochs=-1: must be 0 or more"),
+    ("train.warmup_epochs=-0.5", "train.warmup_epochs=-0.5: must be 0 or more"),
+    ("train.mixup_off_epochs=-1", "train.mixup_off_epochs=-1: must be 0 or more"),
+    ("train.multiscale_fixed_epochs=-2", "train.multiscale_fixed_epochs=-2: must be 0 or more"),
+    ("train.eval_every=-1", "train.eval_every=-1: must be 0 or more"),
+    ("train.log_every=-3", "train.log_every=-3: must be 0 or more"),
     ("eval.batch_size=0", "eval.batch_size=0: must be at least 1"),
     ("data.workers=-1", "data.workers=-1: must be 0 or more"),
     ("bench.iters=0", "bench.iters=0: must be at least 1"),

@@ -116,7 +116,7 @@ def test_one_switch_flipped_back_after_recipe_reference(key, reference):
 
 def test_builders_follow_the_reference_recipe():
     from asffbench.build import build_model
-    from asffbench.engine.postprocess import postprocess_settings
+    from asffbench.settings import postprocess_settings
     from asffbench.engine.train_builders import build_criterion
 
     cfg = compose_config(["recipe=reference", "model=tiny", "model.num_classes=80"])
@@ -125,7 +125,7 @@ def test_builders_follow_the_reference_recipe():
         "iou_squared", "iou_squared", "positive_objectness")
     assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None
     assert loss.shared_prediction == "last_box"
-    assert postprocess_settings(cfg) == {"score_thresh": 0.01, "nms_iou": 0.65, "max_det": 0, "multi_label": False}
+    assert postprocess_settings(cfg).kwargs() == {"score_thresh": 0.01, "nms_iou": 0.65, "max_det": 0, "multi_label": False}
     model = build_model(cfg)
     priors = sorted(tuple(map(float, p)) for p in model.head.levels[0].base_sizes[:3].tolist())
     assert priors == [(116.0, 90.0), (121.0, 240.0), (156.0, 198.0)]  # the released stride-32 anchors

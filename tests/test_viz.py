@@ -49,18 +49,19 @@ def test_viz_of_a_run_writes_a_figure_per_image(cli, tmp_path):
 
 
 def test_a_checkpoint_in_a_run_takes_the_runs_config_and_output_folder(tmp_path):
-    from asffbench.viz import resolve_source
+    from asffbench.model_source import resolve_source
+    from asffbench.viz import default_out
 
     run = make_run(tmp_path / "run", fusion="asff_star")
-    source = resolve_source(run / "checkpoints" / "last.pt", ["eval.nms_iou=0.3"])
+    source = resolve_source(["eval.nms_iou=0.3"], target=run / "checkpoints" / "last.pt")
     expected = to_plain(compose_config(TINY + ["fusion=asff_star", "eval.nms_iou=0.3"]))
     assert to_plain(source.cfg) == expected  # the run's config (not the defaults), plus the override
-    assert source.weights.path == run / "checkpoints" / "last.pt" and source.default_out == run / "viz"
+    assert source.weights.path == run / "checkpoints" / "last.pt" and default_out(source) == run / "viz"
     assert source.weights.option == "eval.checkpoint"
-    assert resolve_source(run, []).weights.option == "run_dir"
+    assert resolve_source([], target=run).weights.option == "run_dir"
     loose = tmp_path / "loose.pt"
     (run / "checkpoints" / "last.pt").rename(loose)
-    source = resolve_source(loose, TINY)  # outside a run: composed from the overrides
+    source = resolve_source(TINY, target=loose)  # outside a run: composed from the overrides
     assert to_plain(source.cfg) == to_plain(compose_config(TINY))
 
 

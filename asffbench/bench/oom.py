@@ -9,8 +9,6 @@ from typing import Callable, Generic, TypeVar
 import torch
 
 T = TypeVar("T")
-# `bench.batch_size=max` starts here and halves until the batch fits.
-MAX_BATCH_START = 256
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`benchmark(cfg)`: params, FLOPs and speed of one configured model, as one JSON-able dict.
+"""`bench.mode=infer`: params, FLOPs and speed of one configured model, as one JSON-able dict.
 
 The steps: check the protocol settings, get the model to measure (given, loaded from weights or
 freshly built), count params and FLOPs, choose the timed inputs (val images for trained weights),
@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import torch
 from omegaconf import DictConfig
@@ -21,100 +21,61 @@ from torch import nn
 from asffbench.bench.flops import FlopCount, count_flops
 from asffbench.bench.fuse import fuse_conv_bn
 from asffbench.bench.inputs import TimingImages, input_kind, timing_images
-from asffbench.bench.oom import MAX_BATCH_START, Fitted, run_halving_on_oom
+from asffbench.bench.oom import Fitted, run_halving_on_oom
 from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
-from asffbench.device import device_name, resolve_device
+from asffbench.device import device_name
 from asffbench.environment import software_versions
-from asffbench.config.schema import choice_str
+from asffbench.engine.inference import forward_batches
+from asffbench.engine.postprocess import nms_candidate_counts, postprocess
 from asffbench.errors import UserError
 from asffbench.record_schema import FLOPS_CONVENTION
+from asffbench.settings import BenchSettings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import BENCH, resolve_weights
 
 
-def bench_precision(cfg: DictConfig) -> str:
-    return choice_str(cfg.bench.precision)
+def protocol_of(settings: BenchSettings, batch_size: int, device: torch.device, images: TimingImages,
+                nms: bool) -> SpeedProtocol:
+    return SpeedProtocol(
+        warmup=settings.warmup, iters=settings.iters, repeats=settings.repeats, batch_size=batch_size,
+        precision=settings.precision, fused=settings.fuse, img_size=settings.img_size, device=device.type,
+        nms_included=nms, input=images.description, channels_last=settings.channels_last,
+        compile=settings.compile, cudnn_benchmark=settings.cudnn_benchmark,
+    )
 
 
-@dataclass(frozen=True)
-class BenchSettings:
-    """The `bench.*` keys, checked: what one benchmark does."""
-
-    mode: str
-    input: str
-    batch_size: int  # the batch to start from (MAX_BATCH_START for `max`)
-    find_max: bool
-    precision: str
-    img_size: int
-    fuse: bool
-    channels_last: bool
-    compile: str
-    cudnn_benchmark: bool
-    warmup: int
-    iters: int
-    repeats: int
-
-    def protocol(self, batch_size: int, device: torch.device, images: TimingImages, nms: bool) -> SpeedProtocol:
-        return SpeedProtocol(
-            warmup=self.warmup, iters=self.iters, repeats=self.repeats, batch_size=batch_size,
-            precision=self.precision, fused=self.fuse, img_size=self.img_size, device=device.type,
-            nms_included=nms, input=images.description, channels_last=self.channels_last,
-            compile=self.compile, cudnn_benchmark=self.cudnn_benchmark,
-        )
-
-
-def bench_settings(cfg: DictConfig, device: torch.device) -> BenchSettings:
-    """The `bench.*` keys (their values are checked at composition, config/validate.py), and
-    what the machine must offer for them (one-line UserError naming the key)."""
-    bench = cfg.bench
-    precision = bench_precision(cfg)
-    if precision == "fp16" and device.type != "cuda":
+def check_machine(settings: BenchSettings, device: torch.device) -> None:
+    """What the machine must offer for the settings (one-line UserError naming the key)."""
+    if settings.precision == "fp16" and device.type != "cuda":
         raise UserError("bench.precision=fp16: half-precision autocast needs device=cuda")
-    find_max = str(bench.batch_size) == "max"
-    if find_max and device.type != "cuda":
+    if settings.find_max and device.type != "cuda":
         raise UserError(
             "bench.batch_size=max: the largest batch is found by halving on CUDA out-of-memory, "
             "which needs device=cuda; give a number on CPU"
         )
-    return BenchSettings(
-        mode=choice_str(bench.mode), input=choice_str(bench.input),
-        batch_size=MAX_BATCH_START if find_max else int(bench.batch_size),
-        find_max=find_max, precision=precision, img_size=int(cfg.img_size), fuse=bool(bench.fuse),
-        channels_last=bool(bench.channels_last), compile=str(bench.compile).lower(),
-        cudnn_benchmark=bool(bench.cudnn_benchmark), warmup=int(bench.warmup),
-        iters=int(bench.iters), repeats=int(bench.repeats),
-    )
 
 
-def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
-    """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol.
-
-    `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
-    it decides between val and random images under `bench.input=auto`.
-    """
-    device = resolve_device(cfg.device)
-    settings = bench_settings(cfg, device)
-    if settings.mode == "train":
-        from asffbench.bench.train_step import benchmark_train_step
-
-        return benchmark_train_step(cfg, settings, device, model)
+def benchmark_inference(cfg: DictConfig, settings: BenchSettings, device: torch.device,
+                        model: Optional[nn.Module] = None, has_weights: Optional[bool] = None) -> dict:
+    """`bench.mode=infer`: params, FLOPs, forward and NMS speed of the model `cfg` describes (or
+    `model`, already built); `has_weights` as in bench/modes.py: benchmark."""
     model, has_weights = model_to_measure(cfg, model, has_weights)
     model = model.to(device).eval()
     flops = count_flops(model, settings.img_size, batch_size=1)
     images = timing_images(cfg, input_kind(settings.input, has_weights), settings.batch_size)
     # The compiling call uses a timed batch, so the timed shape is the one compiled.
     timed = prepare_for_timing(model, settings, device, images.batches(settings.batch_size)[0])
-    nms = nms_function(cfg) if cfg.bench.nms else None
+    nms = partial(postprocess, **settings.postprocess.kwargs()) if settings.nms else None
     fitted = run_halving_on_oom(
         lambda batch: measure_speed(
-            timed.model, settings.protocol(batch, device, images, nms is not None), nms, device,
-            seed=int(cfg.seed), batches=images.batches(batch),
+            timed.model, protocol_of(settings, batch, device, images, nms is not None), nms, device,
+            seed=settings.seed, batches=images.batches(batch),
         ),
         settings.batch_size,
     )
-    candidates = mean_nms_candidates(timed.model, images.batches(fitted.batch_size), cfg, settings, device)
-    return assemble_result(cfg, settings, device, model, flops, timed, fitted, images, has_weights, candidates)
+    candidates = mean_nms_candidates(timed.model, images.batches(fitted.batch_size), settings, device)
+    return assemble_result(settings, device, model, flops, timed, fitted, images, has_weights, candidates)
 
 
 def model_to_measure(cfg: DictConfig, model: Optional[nn.Module], has_weights: Optional[bool]) -> tuple[nn.Module, bool]:
@@ -175,41 +136,28 @@ def compile_failure(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"[:300]
 
 
-def nms_function(cfg: DictConfig) -> Callable:
-    from asffbench.engine.postprocess import postprocess, postprocess_settings
-
-    return partial(postprocess, **postprocess_settings(cfg))
-
-
-def mean_nms_candidates(model: nn.Module, batches: list, cfg: DictConfig, settings: BenchSettings,
-                        device: torch.device) -> float:
-    """Mean number of candidates per image entering NMS on the timed batches (untimed)."""
-    from asffbench.engine.postprocess import nms_candidate_counts, postprocess_settings
-
-    nms = postprocess_settings(cfg)
+def mean_nms_candidates(model: nn.Module, batches: list, settings: BenchSettings, device: torch.device) -> float:
+    """Mean number of candidates per image entering NMS on the timed batches (untimed), through
+    the inference loop evaluation uses."""
     counts = []
-    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     with torch.inference_mode(), autocast_context(device, settings.precision):
-        for batch in batches:
-            out = model(batch.to(device).contiguous(memory_format=memory_format))
-            counts.extend(nms_candidate_counts(out.levels, score_thresh=nms["score_thresh"],
-                                               multi_label=nms["multi_label"]).tolist())
+        for step in forward_batches(model, ((batch, None, []) for batch in batches), device,
+                                    channels_last=settings.channels_last):
+            counts.extend(nms_candidate_counts(step.output.levels, score_thresh=settings.postprocess.score_thresh,
+                                               multi_label=settings.postprocess.multi_label).tolist())
     return sum(counts) / len(counts)
 
 
-def run_fields(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
-               batch_size: int) -> dict:
+def run_fields(settings: BenchSettings, device: torch.device, model: nn.Module, batch_size: int) -> dict:
     """What a result of either bench mode states about the timed run: model, device, settings.
 
     `deform_conv` is the deformable-conv implementation timed (`model.deform_conv` resolved; None
     without guided anchoring, which has no deformable conv): the speed depends on it.
     """
-    from asffbench.build import resolved_deform_conv
-
     return {
-        "fusion": cfg.fusion.name,
-        "model": cfg.model.name,
-        "deform_conv": resolved_deform_conv(cfg) if bool(cfg.tricks.guided_anchoring) else None,
+        "fusion": settings.fusion,
+        "model": settings.model,
+        "deform_conv": settings.deform_conv,
         "params": count_params(model),
         "img_size": settings.img_size,
         "batch_size": batch_size,
@@ -222,15 +170,15 @@ def run_fields(cfg: DictConfig, settings: BenchSettings, device: torch.device, m
     }
 
 
-def assemble_result(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
+def assemble_result(settings: BenchSettings, device: torch.device, model: nn.Module,
                     flops: FlopCount, timed: TimedModel, fitted: Fitted[SpeedResult],
                     images: TimingImages, has_weights: bool, candidates: float) -> dict:
     speed = fitted.value
-    protocol = settings.protocol(fitted.batch_size, device, images, bool(cfg.bench.nms))
+    protocol = protocol_of(settings, fitted.batch_size, device, images, settings.nms)
     versions = software_versions()
     return {
         "mode": "infer",
-        **run_fields(cfg, settings, device, model, fitted.batch_size),
+        **run_fields(settings, device, model, fitted.batch_size),
         "params_by_part": params_by_part(model),
         "gmacs": flops.gmacs,
         "gflops": flops.gflops,
@@ -252,6 +200,7 @@ def assemble_result(cfg: DictConfig, settings: BenchSettings, device: torch.devi
         "memory": speed.memory,
         "protocol": {**protocol.as_dict(), "oom_fallbacks": fitted.halvings,
                      "batch_size_requested": "max" if settings.find_max else settings.batch_size,
+                     "batch_size_from": settings.batch_size_from,
                      "timed_iterations": len(speed.forward_ms), "torch_threads": torch.get_num_threads()},
         "uncounted_ops": flops.uncounted_ops,
         "torch": versions["torch"],

@@ -1,10 +1,13 @@
-"""`bench.mode=train`: images per second of a full training step, phase by phase.
+"""`bench.mode=train`: images per second of the training step, phase by phase.
 
-A step is forward, loss, backward and optimizer step (with the AMP gradient scaler under fp16),
-each phase between device synchronizations. The batches are real augmented batches of the train
-loader, prepared and moved to the device beforehand, so the loader is not timed; its own rate is
-measured while preparing them and reported beside the step rate, so a reader sees whether data or
-compute bounds training.
+The step timed is the trainer's own (`Trainer.train_step`, built by train_builders.build_trainer
+from the same config: LR schedule, gradient clipping, the non-finite-loss check, EMA,
+`recipe.decay_norm_and_bias`, the AMP scaler under fp16). Timing adds only what `SyncedPhases`
+does: a device synchronization and a time stamp at the end of each phase (forward, loss,
+backward, optimizer). The batch is `bench.batch_size` when given, else `train.batch_size`.
+The batches are real augmented batches of the train loader, prepared and moved to the device
+beforehand, so the loader is not timed; its own rate is measured while preparing them and
+reported beside the step rate, so a reader sees whether data or compute bounds training.
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import Tensor, nn
 
-from asffbench.memory import PeakMemory
 from asffbench.bench.oom import run_halving_on_oom
+from asffbench.bench.runner import compile_errors, model_to_measure, run_fields
 from asffbench.bench.speed import cudnn_benchmark, images_per_second
 from asffbench.bench.stats import percentile, summarize
+from asffbench.data.loaders import build_train_loader
 from asffbench.device import synchronize
+from asffbench.engine.distributed import DistEnv
+from asffbench.engine.train_builders import build_trainer
+from asffbench.engine.trainer import PHASES, StepPhases, Trainer
 from asffbench.environment import software_versions
+from asffbench.memory import PeakMemory
+from asffbench.settings import BenchSettings
 
-PHASES = ("forward", "loss", "backward", "optimizer")
 # Distinct batches prepared (then cycled); the first one is not counted in the loader's rate,
 # which would otherwise include starting its workers.
 PREPARED_BATCHES = 4
@@ -46,10 +54,29 @@ class StepTimings:
         return [sum(parts) for parts in zip(*self.phases_ms.values())]
 
 
-def benchmark_train_step(cfg: DictConfig, settings, device: torch.device, model: Optional[nn.Module] = None) -> dict:
-    """The result of `bench --mode train` (see `assemble_train_result` for its keys)."""
-    from asffbench.bench.runner import model_to_measure
+class SyncedPhases(StepPhases):
+    """Synchronizes the device and stamps the time at the start of a step and at each phase's end."""
 
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.stamps: list[float] = []
+
+    def start(self) -> None:
+        synchronize(self.device)
+        self.stamps = [time.perf_counter()]
+
+    def end(self, phase: str) -> None:
+        synchronize(self.device)
+        self.stamps.append(time.perf_counter())
+
+    def milliseconds(self) -> list[float]:
+        """Of the last step, one per phase (PHASES order)."""
+        return [(b - a) * 1e3 for a, b in zip(self.stamps, self.stamps[1:])]
+
+
+def benchmark_train_step(cfg: DictConfig, settings: BenchSettings, device: torch.device,
+                         model: Optional[nn.Module] = None) -> dict:
+    """The result of `bench --mode train` (see `assemble_train_result` for its keys)."""
     # A copy: the training steps must not change a trained model that is evaluated afterwards.
     model = copy.deepcopy(model_to_measure(cfg, model, None)[0]).to(device)
     if settings.channels_last:
@@ -71,9 +98,8 @@ def step_config(cfg: DictConfig, batch_size: int) -> DictConfig:
 
 
 def prepare_batches(cfg: DictConfig, device: torch.device, channels_last: bool) -> tuple[list[tuple[Tensor, Tensor]], float, int]:
-    """PREPARED_BATCHES augmented batches on the device, the loader's images/s and its workers."""
-    from asffbench.data.loaders import build_train_loader
-
+    """PREPARED_BATCHES augmented batches on the device, the loader's images/s and its length
+    (the iterations per epoch of the LR schedule)."""
     loader = build_train_loader(cfg)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     batches, stamps = [], []
@@ -84,79 +110,52 @@ def prepare_batches(cfg: DictConfig, device: torch.device, channels_last: bool) 
             batches.append((images.to(device).contiguous(memory_format=memory_format), targets.to(device)))
             if len(batches) == PREPARED_BATCHES:
                 counted = sum(len(images) for images, _ in batches[1:])
-                return batches, counted / max(stamps[-1] - stamps[0], 1e-9), int(cfg.data.workers)
+                return batches, counted / max(stamps[-1] - stamps[0], 1e-9), len(loader)
 
 
-def time_train_steps(cfg: DictConfig, settings, device: torch.device, model: nn.Module, batch_size: int) -> StepTimings:
-    from asffbench.engine.optim import build_optimizer, scaled_lr
-    from asffbench.engine.train import build_criterion
-    from asffbench.engine.trainer import as_float
+def step_trainer(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
+                 iters_per_epoch: int) -> Trainer:
+    """The trainer `train` would build for `cfg` (one process), at bench.precision, its model
+    compiled when bench.compile says so."""
+    trainer = build_trainer(cfg, model, device, DistEnv(), iters_per_epoch, precision=settings.precision)
+    trainer.model.train()
+    if settings.compile != "false":
+        trainer.model = torch.compile(trainer.model, mode=settings.compile)
+    return trainer
 
+
+def timed_step(trainer: Trainer, batch: tuple[Tensor, Tensor], phases: SyncedPhases) -> list[float]:
+    """One trainer step, milliseconds per phase."""
+    trainer.train_step(*batch, epoch=0, phases=phases)
+    return phases.milliseconds()
+
+
+def time_train_steps(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
+                     batch_size: int) -> StepTimings:
     cfg = step_config(cfg, batch_size)
-    batches, loader_rate, _workers = prepare_batches(cfg, device, settings.channels_last)
-    criterion = build_criterion(cfg).to(device)
-    optimizer = build_optimizer(model, scaled_lr(float(cfg.train.lr), batch_size), float(cfg.train.momentum),
-                                float(cfg.train.weight_decay))
-    scaler = torch.amp.GradScaler(device.type, enabled=settings.precision == "fp16")
-    net = compiled(model, settings)
-    autocast = (nullcontext() if settings.precision == "fp32" else
-                torch.autocast(device.type, dtype={"fp16": torch.float16, "bf16": torch.bfloat16}[settings.precision]))
-
-    def step(images: Tensor, targets: Tensor) -> list[float]:
-        stamps = [time.perf_counter()]
-        with autocast:
-            output = net(images)
-        synchronize(device)
-        stamps.append(time.perf_counter())
-        loss, _parts = criterion([as_float(level) for level in output.levels], targets)
-        synchronize(device)
-        stamps.append(time.perf_counter())
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        synchronize(device)
-        stamps.append(time.perf_counter())
-        scaler.step(optimizer)
-        scaler.update()
-        synchronize(device)
-        stamps.append(time.perf_counter())
-        return [(b - a) * 1e3 for a, b in zip(stamps, stamps[1:])]
-
-    model.train()
+    batches, loader_rate, iters_per_epoch = prepare_batches(cfg, device, settings.channels_last)
+    trainer = step_trainer(cfg, settings, device, model, iters_per_epoch)
+    phases = SyncedPhases(device)
     inputs = itertools.cycle(batches)
     with cudnn_benchmark(settings.cudnn_benchmark):
-        first_step(step, next(inputs), settings)
+        # One untimed step, always: it compiles a compiled model, and a failure to compile is one line.
+        with compile_errors(settings) if settings.compile != "false" else nullcontext():
+            timed_step(trainer, next(inputs), phases)
         for _ in range(max(0, settings.warmup - 1)):
-            step(*next(inputs))
+            timed_step(trainer, next(inputs), phases)
         with PeakMemory(device) as peak:
-            timed = [step(*next(inputs)) for _ in range(settings.repeats * settings.iters)]
-    phases = {name: [t[i] for t in timed] for i, name in enumerate(PHASES)}
-    return StepTimings(phases, batch_size, loader_rate, peak.result())
+            timed = [timed_step(trainer, next(inputs), phases) for _ in range(settings.repeats * settings.iters)]
+    by_phase = {name: [t[i] for t in timed] for i, name in enumerate(PHASES)}
+    return StepTimings(by_phase, batch_size, loader_rate, peak.result())
 
 
-def compiled(model: nn.Module, settings) -> nn.Module:
-    return model if settings.compile == "false" else torch.compile(model, mode=settings.compile)
-
-
-def first_step(step, batch: tuple[Tensor, Tensor], settings) -> None:
-    """One untimed step, always: it compiles a compiled model, and a failure to compile is one line."""
-    if settings.compile == "false":
-        step(*batch)
-        return
-    from asffbench.bench.runner import compile_errors
-
-    with compile_errors(settings):
-        step(*batch)
-
-
-def assemble_train_result(cfg: DictConfig, settings, device: torch.device, model: nn.Module,
+def assemble_train_result(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
                           timings: StepTimings, halvings: int) -> dict:
-    from asffbench.bench.runner import run_fields
-
     step_ms = timings.step_ms
     versions = software_versions()
     return {
         "mode": "train",
-        **run_fields(cfg, settings, device, model, timings.batch_size),
+        **run_fields(settings, device, model, timings.batch_size),
         "amp_scaler": settings.precision == "fp16",
         "step_ms": summarize(step_ms),
         "phases_ms": {name: summarize(values) for name, values in timings.phases_ms.items()},
@@ -172,6 +171,7 @@ def assemble_train_result(cfg: DictConfig, settings, device: torch.device, model
                      "prepared on the device beforehand, cycled",
             "oom_fallbacks": halvings,
             "batch_size_requested": "max" if settings.find_max else settings.batch_size,
+            "batch_size_from": settings.batch_size_from,
             "torch_threads": torch.get_num_threads(),
         },
         "torch": versions["torch"],

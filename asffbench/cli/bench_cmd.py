@@ -52,7 +52,8 @@ def latency_text(summary: dict) -> str:
 
 def batch_text(result: dict) -> str:
     halvings = result["protocol"]["oom_fallbacks"]
-    return f"batch {result['batch_size']}" + (f" (halved {halvings}x on out-of-memory)" if halvings else "")
+    return (f"batch {result['batch_size']} (from {result['protocol']['batch_size_from']})"
+            + (f" (halved {halvings}x on out-of-memory)" if halvings else ""))
 
 
 def memory_text(memory: dict) -> str:

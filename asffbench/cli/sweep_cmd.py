@@ -31,6 +31,19 @@ def register(app: typer.Typer) -> None:
         status: Optional[Path] = typer.Option(
             None, "--status", help="Only show the runs of this sweep dir: status, who holds them, since when."
         ),
+        estimate: bool = typer.Option(
+            False, "--estimate", help="Run nothing: device-hours of each run and in total, and the SLURM request."
+        ),
+        throughput: Optional[list[Path]] = typer.Option(
+            None, "--throughput", help="--estimate from saved `bench --mode train --json` results (repeatable) "
+            "instead of measuring each setting here.", show_default=False,
+        ),
+        train_images: Optional[int] = typer.Option(
+            None, "--train-images", help="--estimate: images per epoch, when the train split is not here."
+        ),
+        val_images: Optional[int] = typer.Option(
+            None, "--val-images", help="--estimate: val images, when the val split is not here."
+        ),
     ) -> None:
         """Run every combination of the sweep's axes, one record per run in
         <sweep dir>/<axis=value,...>/record.json (sweep dir: hydra.sweep.dir=DIR, default
@@ -55,6 +68,12 @@ def register(app: typer.Typer) -> None:
         if list_runs:
             for combo in spec.combinations():
                 typer.echo(run_name(combo))
+            return
+        if estimate:
+            from asffbench.runs.sweep_estimate import estimate_sweep, write_estimate
+
+            result = estimate_sweep(spec, overrides_list(overrides), throughput or (), train_images, val_images)
+            print_estimate(result, write_estimate(result))
             return
         summary = launch_sweep(
             spec, overrides_list(overrides), launcher=launcher, force=force, monitor=live, wait=wait
@@ -83,3 +102,25 @@ def print_status(sweep_dir: Path) -> None:
     width = max((len(state.name) for state in states), default=0)
     for state in states:
         typer.echo(f"  {state.name:<{width}}  {state.status:<9}  {state.describe()}")
+
+
+def print_estimate(result, written: Path) -> None:
+    """Per run: throughput and hours by phase; the total; the SLURM request that fits."""
+    typer.echo(f"sweep {result.sweep}: {len(result.runs)} runs, nothing run. device-hours = images per epoch x "
+               "epochs / train images/s + evaluations + benchmark")
+    width = max((len(run.work.run) for run in result.runs), default=3)
+    typer.echo(f"  {'run':<{width}}  {'img/epoch':>9} {'epochs':>6} {'train img/s':>11} {'train h':>9} "
+               f"{'eval h':>7} {'bench h':>7} {'device-h':>9}")
+    for run in result.runs:
+        typer.echo(f"  {run.work.run:<{width}}  {run.work.train_images:>9} {run.work.epochs:>6} "
+                   f"{run.throughput.train_images_per_s:>11.2f} {run.train_hours:>9.2f} {run.eval_hours:>7.2f} "
+                   f"{run.bench_hours:>7.2f} {run.device_hours:>9.2f}")
+    sources = sorted({run.throughput.source for run in result.runs})
+    typer.echo(f"total: {result.device_hours:.1f} device-hours ({result.device_hours / 24:.1f} device-days); "
+               f"throughput: {', '.join(sources)}")
+    slurm = result.slurm
+    typer.echo(f"SLURM: an array of {slurm.array_size} jobs ({slurm.array_parallelism} at once), "
+               f"{slurm.devices_per_job} device(s) each, timeout_min={slurm.timeout_min} "
+               f"(the longest run's wall time x 1.25):")
+    typer.echo(f"  asffbench sweep {result.sweep} ... --launcher submitit_slurm {' '.join(slurm.overrides())}")
+    typer.echo(f"written: {written}")

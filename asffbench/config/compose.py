@@ -17,7 +17,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from asffbench.config.schema import register_configs
+from asffbench.config.schema import ExperimentConfig, register_configs
 from asffbench.config.validate import validate_config
 from asffbench.errors import UserError
 
@@ -98,3 +98,24 @@ def write_run_config(run_dir: Path, cfg: DictConfig) -> Path:
     from asffbench.atomic import write_text_atomic
 
     return write_text_atomic(Path(run_dir) / RUN_CONFIG, config_yaml(cfg))
+
+
+# Group choices would rebuild another model than the run's weights fit.
+RUN_FIXED_GROUPS = ("fusion", "model", "tricks", "data")
+
+
+def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
+    """A run's config.yaml checked against the schema, with `key=value` overrides applied."""
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(path))
+    except (OmegaConfBaseException, OSError, ValueError) as err:
+        raise UserError(f"{path}: not a usable run config ({str(err).splitlines()[0]})") from None
+    bad = [o for o in overrides if "=" not in o or o.split("=", 1)[0].strip() in RUN_FIXED_GROUPS]
+    if bad:
+        raise UserError(f"override '{bad[0]}': a run's config is fixed; only key.path=value overrides "
+                        "(e.g. device=cpu eval.nms_iou=0.5) apply to it")
+    try:
+        merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as err:
+        raise UserError(f"override: {str(err).splitlines()[0]}") from None
+    return validate_config(merged)

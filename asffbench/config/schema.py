@@ -172,10 +172,6 @@ class ModelConfig:
     deform_conv: DeformConv = DeformConv.auto
 
 
-    # Trained detector weights to start from (their loading lives in build.py).
-    weights: Optional[str] = None
-
-
 @dataclass
 class TricksConfig:
     """Bag-of-tricks toggles; the defaults are the paper's strong baseline."""
@@ -202,8 +198,9 @@ class BenchConfig:
     nms: bool = True  # time NMS (separately from the forward pass) and include it in FPS
     mode: BenchMode = BenchMode.infer
     input: BenchInput = BenchInput.auto
-    # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory).
-    batch_size: Any = 1
+    # A positive int, or "max": the largest batch that fits (halved on CUDA out-of-memory);
+    # unset: 1 for mode=infer, train.batch_size for mode=train.
+    batch_size: Any = None
     channels_last: bool = False  # model and inputs in channels-last memory format
     # torch.compile mode: false | default | reduce-overhead (Any: `false` stays a bool, so the
     # default and an explicit bench.compile=false hash alike).

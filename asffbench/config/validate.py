@@ -83,6 +83,13 @@ RULES: tuple[Rule, ...] = (
     Rule("fusion.dropblock_keep_prob", lambda p: 0.0 < p <= 1.0, "{key}={value}: must be in (0, 1]"),
     Rule("train.batch_size", at_least(1), AT_LEAST_ONE),
     Rule("train.max_iters_per_epoch", at_least(0), NOT_NEGATIVE),
+    # Counts of epochs and iterations: a negative one would "complete" a run that never trained.
+    Rule("train.epochs", at_least(0), NOT_NEGATIVE),
+    Rule("train.warmup_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("train.mixup_off_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("train.multiscale_fixed_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("train.eval_every", at_least(0), NOT_NEGATIVE),
+    Rule("train.log_every", at_least(0), NOT_NEGATIVE),
     Rule("eval.batch_size", at_least(1), AT_LEAST_ONE),
     Rule("data.workers", at_least(0), NOT_NEGATIVE),
     Rule("bench.iters", at_least(1), AT_LEAST_ONE),

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset, get_worker_info
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
+from asffbench.config.schema import choice_str
 from asffbench.data.coco import CocoDataset
 from asffbench.data.mixup import mixup, sample_lambda
 from asffbench.data.reference_augment import ReferenceAugment, Sample, blend_raw, draw_lambda, make_sample
@@ -81,8 +82,8 @@ class DetectionDataset(Dataset):
         self.mixup_prob = mixup_prob
         self.resize = resize
         self.crowd_targets = crowd_targets
-        self.box_shrink = 1.0 if str(getattr(box_convention, "value", box_convention)) == "inclusive" else 0.0
-        augment = str(getattr(augment, "value", augment))
+        self.box_shrink = 1.0 if choice_str(box_convention) == "inclusive" else 0.0
+        augment = choice_str(augment)
         if augment not in ("asffbench", "reference"):
             raise ValueError(f"augment must be asffbench or reference, got {augment!r}")
         self.augment = build_train_augment(expand_max) if train and augment == "asffbench" else None

@@ -1,4 +1,5 @@
-"""Plain image files as a source of the test-time pipeline (no annotations): what `predict` reads."""
+"""Plain image files as a source of the test-time pipeline (no annotations): what `predict` and
+`viz` read, and `find_images`, which lists them from the command line's files and folders."""
 
 from __future__ import annotations
 
@@ -9,6 +10,24 @@ import numpy as np
 from PIL import Image
 
 from asffbench.data.coco import load_rgb
+from asffbench.errors import UserError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def find_images(paths: Sequence[Path], option: str = "--images ") -> list[Path]:
+    """Image files given directly, and those in the folders (sorted); `option` prefixes errors."""
+    images: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            images += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise UserError(f"{option}{path}: no such file or directory")
+    if not images:
+        raise UserError(f"{option}{', '.join(map(str, paths))}: no images found")
+    return images
 
 
 class ImageFiles:

@@ -18,6 +18,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from asffbench.config.schema import choice_str
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PAD_VALUE = 114  # grey letterbox / expand fill (uint8)
@@ -99,7 +101,7 @@ def resize_to_input(
 ) -> tuple[Tensor, tv_tensors.BoundingBoxes, Scale, tuple[int, int]]:
     """The one resize to the square model input, for training and test time alike:
     `letterbox` or `stretch`. Returns (image, boxes, scale, (left, top) pad)."""
-    mode = getattr(mode, "value", mode)  # a str enum from the config
+    mode = choice_str(mode)  # a str enum from the config
     if mode == "letterbox":
         return letterbox(image, boxes, size)
     if mode == "stretch":

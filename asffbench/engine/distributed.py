@@ -76,6 +76,11 @@ def process_rank() -> int:
     return dist_env_from(os.environ).rank
 
 
+def process_world_size() -> int:
+    """How many processes (one device each) the launch runs, known before joining the group."""
+    return dist_env_from(os.environ).world_size
+
+
 def first_host(nodelist: str) -> str:
     """First host of a SLURM node list: 'gpu[003-004,010],cpu1' -> 'gpu003'."""
     nodelist = nodelist.strip()

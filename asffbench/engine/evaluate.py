@@ -3,14 +3,15 @@
 Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
 back to original image pixels, labels to category ids, `detections.json` (COCO results) and
 `metrics.json` in the run directory, then COCOeval with the configured backend, and with
-`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections.
+`eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections; last, the
+detections' match table (`coco_matches.npz`, `engine.match_table`) for `compare` and `report`.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
 from omegaconf import DictConfig, open_dict
@@ -18,12 +19,18 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
-from asffbench.config.schema import choice_str
-from asffbench.data.sources import DATASETS
+from asffbench.data.loaders import build_val_loader, check_num_classes
+from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
+from asffbench.engine.fusion_weights import FusionWeightStats
+from asffbench.engine.inference import infer
+from asffbench.engine.voc_eval import voc_evaluate
 from asffbench.errors import UserError
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, VOC_METRIC
+from asffbench.engine.run_matches import run_matches
+from asffbench.models.fusion import fusion_info
+from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
+from asffbench.settings import EvalSettings, PostprocessSettings, eval_settings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
@@ -52,60 +59,45 @@ def weights_to_evaluate(cfg: DictConfig, run_dir: Path) -> WeightsSource:
     return source
 
 
-@torch.no_grad()
 def predict(
     model: nn.Module,
     loader: Iterable,
     label_to_cat_id: Sequence[Any],
     device: torch.device,
-    *,
-    score_thresh: float,
-    nms_iou: float,
-    max_det: int,
-    multi_label: bool = True,
+    settings: PostprocessSettings,
     fusion_stats: Optional[Any] = None,
 ) -> tuple[list[dict], list[Any]]:
     """COCO results (xywh in original pixels) of every image of `loader`, and the image ids seen.
 
     With `fusion_stats` (a `FusionWeightStats`), the same pass also collects the fusion weights
     at the ground-truth boxes."""
-    from asffbench.engine.postprocess import boxes_to_original, postprocess
-
-    model.eval()
     results: list[dict] = []
     image_ids: list[Any] = []
     cat_ids = torch.as_tensor([int(c) for c in label_to_cat_id])
-    for images, targets, metas in loader:
-        if fusion_stats is None:
-            output = model(images.to(device, non_blocking=True))
-        else:
-            output = model(images.to(device, non_blocking=True), return_fusion_weights=True)
-            if output.fusion_weights is not None:
-                fusion_stats.add(output.fusion_weights, targets, metas)
-        detections = postprocess(
-            output.levels, score_thresh=score_thresh, nms_iou=nms_iou, max_det=max_det, multi_label=multi_label
-        )
-        for det, meta in zip(detections, metas):
+    for step in infer(model, loader, device, settings, fusion_weights=fusion_stats is not None):
+        if fusion_stats is not None and step.output.fusion_weights is not None:
+            fusion_stats.add(step.output.fusion_weights, step.targets, step.metas)
+        for det, meta in zip(step.detections, step.metas):
             image_ids.append(meta["image_id"])
-            if det["boxes"].numel() == 0:
-                continue
-            boxes = box_convert(boxes_to_original(det["boxes"].float().cpu(), meta), "xyxy", "xywh")
-            labels = det["labels"].cpu()
-            # A model with more classes than the dataset (80 on a 6-class set) may predict
-            # labels the dataset does not have: they cannot be right, so they are dropped.
-            known = labels < len(cat_ids)
-            categories = cat_ids[labels[known]].tolist()
-            scores = det["scores"].float().cpu()[known].tolist()
-            for box, score, cat in zip(boxes[known].tolist(), scores, categories):
-                results.append(
-                    {
-                        "image_id": meta["image_id"],
-                        "category_id": cat,
-                        "bbox": [round(v, 3) for v in box],
-                        "score": round(score, 5),
-                    }
-                )
+            results.extend(coco_results(det, meta["image_id"], cat_ids))
     return results, image_ids
+
+
+def coco_results(det: dict, image_id: Any, cat_ids: torch.Tensor) -> list[dict]:
+    """One image's detections (original px) as COCO results."""
+    if det["boxes"].numel() == 0:
+        return []
+    boxes = box_convert(det["boxes"], "xyxy", "xywh")
+    labels = det["labels"]
+    # A model with more classes than the dataset (80 on a 6-class set) may predict
+    # labels the dataset does not have: they cannot be right, so they are dropped.
+    known = labels < len(cat_ids)
+    categories = cat_ids[labels[known]].tolist()
+    scores = det["scores"][known].tolist()
+    return [
+        {"image_id": image_id, "category_id": cat, "bbox": [round(v, 3) for v in box], "score": round(score, 5)}
+        for box, score, cat in zip(boxes[known].tolist(), scores, categories)
+    ]
 
 
 def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
@@ -122,22 +114,20 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
 
     In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
     """
-    from asffbench.data.loaders import build_val_loader
-    from asffbench.device import resolve_device
-
     if process_rank() != 0:
         return {}
+    settings = eval_settings(cfg)
     run_dir = Path(run_dir)
-    coco_backend(cfg.eval.backend)  # a missing optional backend fails before inference
+    coco_backend(settings.backend)  # a missing optional backend fails before inference
     if model is None:
         weights = weights_to_evaluate(cfg, run_dir)
         model = build_with_weights(cfg, weights)
-    device = resolve_device(cfg.device)
+    device = resolve_device(settings.device)
     model.to(device)
     loader, dataset = build_val_loader(cfg)
     check_classes(model, dataset)
-    fusion_stats = fusion_weight_stats(cfg, model)
-    metrics, detections = score_model(cfg, model, loader, dataset, device, fusion_stats)
+    fusion_stats = fusion_weight_stats(settings, model)
+    metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
@@ -145,7 +135,14 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     metrics["ground_truth"] = ground_truth_file(dataset, run_dir)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     write_json_atomic(run_dir / METRICS_NAME, metrics)
+    store_match_table(run_dir, Path(metrics["ground_truth"]), metrics["metric"] == VOC_METRIC)
     return metrics
+
+
+def store_match_table(run_dir: Path, ground_truth: Path, voc: bool) -> None:
+    """Match the run's detections once more, as `compare` reads them (every image of the
+    annotation file), and keep the table in the run dir: no later reader matches the run again."""
+    run_matches(run_dir / DETECTIONS_NAME, ground_truth, voc, table=run_dir / MATCHES_NAME)
 
 
 def ground_truth_file(dataset: Any, run_dir: Path) -> str:
@@ -158,88 +155,66 @@ def ground_truth_file(dataset: Any, run_dir: Path) -> str:
     return str(run_dir / GROUND_TRUTH_NAME)
 
 
-def score_model(cfg: DictConfig, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
+def score_model(settings: EvalSettings, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
                 fusion_stats: Optional[Any] = None) -> tuple[dict, list[dict]]:
     """The metrics (as `evaluate` returns them, less `checkpoint` and `ground_truth`, which name
     files) and the detections of `model` on the val `loader`; writes nothing."""
-    from asffbench.engine.postprocess import postprocess_settings
-
     started = time.perf_counter()
-    detections, image_ids = predict(
-        model,
-        loader,
-        dataset.label_to_cat_id,
-        device,
-        **postprocess_settings(cfg),
-        fusion_stats=fusion_stats,
-    )
-    scores = coco_evaluate(dataset.coco.dataset, detections, backend=cfg.eval.backend, image_ids=image_ids)
-    metrics: dict[str, Any] = {"metric": metric_of(cfg)}
+    detections, image_ids = predict(model, loader, dataset.label_to_cat_id, device, settings.postprocess,
+                                    fusion_stats=fusion_stats)
+    scores = coco_evaluate(dataset.coco.dataset, detections, backend=settings.backend, image_ids=image_ids)
+    metrics: dict[str, Any] = {"metric": settings.metric}
     metrics.update({name: scores[name] for name in METRIC_NAMES})
     metrics["per_class"] = scores["per_class"]
     if metrics["metric"] == VOC_METRIC:
-        from asffbench.engine.voc_eval import voc_evaluate
-
         metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
     metrics.update(
         num_images=len(image_ids),
         num_detections=len(detections),
-        backend=choice_str(cfg.eval.backend),
+        backend=settings.backend,
         eval_seconds=time.perf_counter() - started,
     )
     return metrics, detections
 
 
-def fusion_weight_stats(cfg: DictConfig, model: nn.Module) -> Optional[Any]:
+def fusion_weight_stats(settings: EvalSettings, model: nn.Module) -> Optional[FusionWeightStats]:
     """A collector of fusion weights at the val boxes when the model's fusion is adaptive, else None."""
-    from asffbench.build import anchors_from_config
-    from asffbench.engine.fusion_weights import FusionWeightStats
-    from asffbench.models.fusion import fusion_info
-
-    if not (fusion_info(str(cfg.fusion.name)).adaptive and hasattr(model, "fusion")):
+    if not (fusion_info(settings.fusion).adaptive and hasattr(model, "fusion")):
         return None  # a stand-in model (tests, imports) has no fusion to ask
-    return FusionWeightStats(anchors_from_config(cfg), list(getattr(model, "strides", (32, 16, 8))))
+    anchors = [list(pair) for pair in settings.anchors]
+    return FusionWeightStats(anchors, list(getattr(model, "strides", (32, 16, 8))))
 
 
 class PeriodicEvaluator:
     """`train.eval_every=N`: the val metrics of the model in training after every N-th epoch,
-    with the final evaluation's settings; the val loader is built once."""
+    with the final evaluation's settings; the val loader (`val_data()`) is built once."""
 
-    def __init__(self, cfg: DictConfig) -> None:
-        self.cfg = cfg
-        self.every = int(cfg.train.get("eval_every", 0) or 0)
+    def __init__(self, settings: EvalSettings, val_data: Callable[[], tuple[Iterable, Any]]) -> None:
+        self.settings = settings
+        self.every = settings.every
+        self.val_data = val_data
         self.data: Optional[tuple] = None
 
     def due(self, epochs_done: int) -> bool:
         # The last epoch is left to the final evaluation, which the record keeps.
-        return self.every > 0 and epochs_done % self.every == 0 and epochs_done < int(self.cfg.train.epochs)
+        return self.every > 0 and epochs_done % self.every == 0 and epochs_done < self.settings.epochs
 
     def __call__(self, model: nn.Module, device: torch.device) -> dict:
-        from asffbench.data.loaders import build_val_loader
-
         if self.data is None:
-            self.data = build_val_loader(self.cfg)
+            self.data = self.val_data()
         loader, dataset = self.data
         was_training = model.training
         # Evaluation must not change what training does next: its random state is put back.
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            metrics, _ = score_model(self.cfg, model, loader, dataset, device)
+            metrics, _ = score_model(self.settings, model, loader, dataset, device)
         model.train(was_training)
         metrics.pop("per_class", None)
         return metrics
 
 
-def metric_of(cfg: DictConfig) -> str:
-    """`eval.metric`, with `auto` resolved: `voc` on VOC-format data, `coco` otherwise."""
-    metric = choice_str(cfg.eval.metric)
-    return DATASETS.get(str(cfg.data.name)).default_metric if metric == "auto" else metric
-
-
 def check_classes(model: nn.Module, dataset: Any) -> None:
     """A given model (not built from this config) must still cover the val categories."""
-    from asffbench.data.loaders import check_num_classes
-
     classes = getattr(model, "num_classes", None)
     if classes is not None:
         check_num_classes(classes, len(dataset.label_to_cat_id), getattr(dataset, "ann_file", "the val annotations"))

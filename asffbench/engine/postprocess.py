@@ -103,17 +103,6 @@ def postprocess(
     ]
 
 
-def postprocess_settings(cfg: Any) -> dict[str, Any]:
-    """The `postprocess` keyword arguments of a composed config: the evaluation settings, used by
-    evaluation, the benchmark's timed NMS and predict alike."""
-    return {
-        "score_thresh": float(cfg.eval.score_thresh),
-        "nms_iou": float(cfg.eval.nms_iou),
-        "max_det": int(cfg.eval.max_det),
-        "multi_label": bool(cfg.recipe.multi_label),
-    }
-
-
 def boxes_to_original(boxes: Tensor, meta: Mapping[str, Any]) -> Tensor:
     """Map xyxy boxes from input pixels back to the original image, clipped to it.
 

@@ -1,7 +1,8 @@
 """`train(cfg, run_dir) -> TrainResult`: the orchestration of one training run.
 
 The parts come from `train_builders.py` (process, model and initial weights, data, optimisation,
-resume); the epochs run in `trainer.py` (`Trainer.fit`), with the after-epoch steps listed here.
+resume); the epochs run in `trainer.py` (`Trainer.fit`), with the hooks listed here (log lines
+per step; checkpoint, epoch line, evaluation and barrier per epoch).
 Single process, or DDP when launched by torchrun / as several SLURM tasks. Only rank 0 writes
 (config, log, checkpoints). `train.resume=true` continues from `run_dir/checkpoints/last.pt`,
 written at the end of every epoch: a run killed mid-epoch redoes that epoch.
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
 from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.config.compose import to_plain, write_run_config
+from asffbench.config.compose import to_plain
+from asffbench.data.loaders import build_val_loader
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
@@ -33,7 +36,9 @@ from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, b
     seed_everything,
     setup_process,
 )
-from asffbench.engine.trainer import EpochStep, NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.engine.hooks import EpochHook, Hook, StepLog
+from asffbench.engine.trainer import NonFiniteLossError, Trainer  # noqa: F401 - re-exported
+from asffbench.settings import eval_settings
 from asffbench.weights.resolve import last_checkpoint
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
@@ -60,8 +65,6 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     trainer = build_trainer(cfg, model, device, env, iters_per_epoch=len(loader))
     if resume_state is not None:
         resume(trainer, resume_state, cfg, env, checkpoint)
-    if env.is_main:
-        write_run_config(run_dir, cfg)
     trainer.logger = build_logger(cfg, run_dir, trainer, env)
 
     earlier = float((resume_state or {}).get("train_seconds", 0.0))  # stored by the attempts before
@@ -73,10 +76,10 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        evaluator = PeriodicEvaluator(cfg)
+        evaluator = PeriodicEvaluator(eval_settings(cfg), partial(build_val_loader, cfg))
         evaluate_if_missed(trainer, evaluator, env)
-        steps = after_epoch_steps(cfg, env, checkpoint, seconds_so_far, evaluator)
-        final_loss = trainer.fit(loader, cfg.train.epochs, steps)
+        hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
+        final_loss = trainer.fit(loader, cfg.train.epochs, hooks)
     finally:
         trainer.logger.close()
     attempt_seconds = time.perf_counter() - started
@@ -112,15 +115,15 @@ def evaluate_if_missed(trainer: Trainer, evaluator: PeriodicEvaluator, env: Dist
         trainer.logger.eval_result(epoch=done - 1, metrics=evaluator(trainer.final_model(), trainer.device))
 
 
-def after_epoch_steps(
+def after_epoch_hooks(
     cfg: DictConfig,
     env: DistEnv,
     checkpoint: Path,
     seconds_so_far: Callable[[], float],
     evaluator: PeriodicEvaluator,
-) -> list[EpochStep]:
+) -> list[Hook]:
     """What follows every epoch, in order: the checkpoint (rank 0) and the log's epoch line as one
-    step, every `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
+    hook, every `train.eval_every` epochs the val metrics as an eval line (rank 0), a barrier.
 
     The checkpoint comes first so that an epoch is logged as done only once it can be resumed, and
     preemption signals wait until the line is written too: a job requeued between the two would
@@ -142,4 +145,4 @@ def after_epoch_steps(
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()
 
-    return [checkpoint_and_log, evaluate_now, wait_for_all_ranks]
+    return [EpochHook(checkpoint_and_log), EpochHook(evaluate_now), EpochHook(wait_for_all_ranks)]

@@ -21,10 +21,13 @@ from asffbench.build import build_model
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
+from asffbench.engine.hooks import EmaUpdate
+from asffbench.engine.loss import YOLOLoss
 from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
 from asffbench.errors import UserError
+from asffbench.settings import loss_arguments, optimizer_settings, schedule_settings
 from asffbench.weights.load import load_source
 from asffbench.weights.resolve import TRAIN, resolve_weights
 
@@ -76,57 +79,44 @@ def build_data(cfg: DictConfig, env: DistEnv):
 
 # --- optimisation ---------------------------------------------------------------------------------
 def build_criterion(cfg: DictConfig) -> nn.Module:
-    from asffbench.build import anchors_from_config
-    from asffbench.engine.loss import YOLOLoss
-
-    recipe = cfg.recipe
-    return YOLOLoss(
-        num_classes=cfg.model.num_classes,
-        anchors=anchors_from_config(cfg),
-        iou_loss=cfg.tricks.iou_loss,
-        label_smoothing=cfg.tricks.label_smoothing,
-        guided_anchoring=cfg.tricks.guided_anchoring,
-        iou_loss_form=enum_value(recipe.iou_loss_form),
-        shape_loss_form=enum_value(recipe.shape_loss_form),
-        box_terms_train_shape=bool(recipe.box_terms_train_shape),
-        mixup_weighting=enum_value(recipe.mixup_weighting),
-        label_smoothing_max=recipe.label_smoothing_max,
-        shared_prediction=enum_value(recipe.shared_prediction),
-    )
+    return YOLOLoss(**loss_arguments(cfg))
 
 
-def enum_value(value: object) -> str:
-    """A config enum (a str enum) as its plain string, which the engine's modules take."""
-    return str(getattr(value, "value", value))
+def train_precision(cfg: DictConfig, device: torch.device) -> str:
+    """`train.amp`: fp16 autocast with the gradient scaler on CUDA; fp32 elsewhere."""
+    return "fp16" if cfg.train.amp and device.type == "cuda" else "fp32"
 
 
 def build_trainer(
-    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int
+    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
+    precision: Optional[str] = None,
 ) -> Trainer:
-    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`."""
+    """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`, whose
+    own hooks are the per-step ones of every training step (the EMA update).
+    `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
     tcfg = cfg.train
+    optim, schedule = optimizer_settings(cfg), schedule_settings(cfg)
     ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
     sync_bn = bool(cfg.tricks.sync_bn) and device.type == "cuda"
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
     total_batch = tcfg.batch_size * env.world_size
-    scaling = enum_value(cfg.recipe.lr_scaling)
-    base_lr = scaled_lr(tcfg.lr, total_batch, scaling=scaling)
+    base_lr = scaled_lr(optim.lr, total_batch, scaling=optim.lr_scaling)
     optimizer = build_optimizer(
-        net, base_lr, tcfg.momentum, tcfg.weight_decay, decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias)
+        net, base_lr, optim.momentum, optim.weight_decay, decay_norm_and_bias=optim.decay_norm_and_bias
     )
     scheduler = build_scheduler(
         optimizer,
-        epochs=tcfg.epochs,
+        epochs=schedule.epochs,
         iters_per_epoch=iters_per_epoch,
-        warmup_epochs=tcfg.warmup_epochs,
-        cosine=cfg.tricks.cosine_lr,
+        warmup_epochs=schedule.warmup_epochs,
+        cosine=schedule.cosine,
         base_lr=base_lr,
-        min_lr=scaled_lr(tcfg.min_lr, total_batch, scaling=scaling),
-        step_milestones=list(tcfg.step_milestones),
-        warmup_form=enum_value(cfg.recipe.warmup_form),
-        flat_epochs=float(cfg.recipe.lr_flat_epochs),
-        final_epochs=float(cfg.recipe.lr_final_epochs),
+        min_lr=scaled_lr(optim.min_lr, total_batch, scaling=optim.lr_scaling),
+        step_milestones=list(schedule.step_milestones),
+        warmup_form=schedule.warmup_form,
+        flat_epochs=schedule.flat_epochs,
+        final_epochs=schedule.final_epochs,
     )
     return Trainer(
         net,
@@ -136,10 +126,10 @@ def build_trainer(
         device=device,
         iters_per_epoch=iters_per_epoch,
         world_size=env.world_size,
-        amp=tcfg.amp,
+        precision=precision or train_precision(cfg, device),
         grad_clip=tcfg.grad_clip,
         ema=ema,
-        log_every=tcfg.log_every,
+        hooks=[EmaUpdate(ema)] if ema is not None else [],
     )
 
 

@@ -1,7 +1,10 @@
-"""The training loop: one object owning model, optimizer, schedule, scaler and EMA.
+"""The training loop: one object owning model, optimizer, schedule, scaler, EMA and hooks.
 
-`Trainer.fit` runs the epochs; after each one it calls the after-epoch steps it was given, in
-order (train.py's: checkpoint, log, barrier). A new per-epoch action is one more step.
+`Trainer.train_step` is the one training step: `train_epoch` runs it, and `bench --mode train`
+times it (bench/train_step.py), passing a `StepPhases` that synchronizes the device and stamps
+the time after each phase; the default `StepPhases` does nothing. After every step the trainer
+calls its hooks' `after_step` (engine/hooks.py: the EMA update, then the log line), after every
+epoch their `after_epoch` (train.py's: checkpoint and epoch line, evaluation, barrier), in order.
 
 `Trainer.state_dict()` is everything a resumed run needs to continue bit for bit on CPU:
 weights, optimizer moments, scheduler position, AMP scaler, EMA and every RNG state.
@@ -12,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,20 +25,33 @@ from torch.optim.swa_utils import AveragedModel
 
 from asffbench.engine.checkpoint import optional_state, rng_states
 from asffbench.engine.distributed import all_reduce_mean, unwrap
+from asffbench.engine.hooks import Hook, StepInfo
 from asffbench.engine.logging import TrainLogger
 from asffbench.errors import UserError
 from asffbench.memory import PeakMemory, larger_peak
 from asffbench.models.outputs import LevelOutput
 
 CHECKPOINT_FORMAT = "asffbench-checkpoint/1"
+# The phases of a step, in order, as `StepPhases.end` is told them.
+PHASES = ("forward", "loss", "backward", "optimizer")
+AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class NonFiniteLossError(UserError):
     """The loss became NaN or infinite: the run stops (a failed record), never a NaN model."""
 
 
-# An after-epoch step: (trainer, epoch index, that epoch's summary from train_epoch).
-EpochStep = Callable[["Trainer", int, dict], None]
+class StepPhases:
+    """Told when a step starts and when each of its PHASES ends; this default does nothing."""
+
+    def start(self) -> None:
+        pass
+
+    def end(self, phase: str) -> None:
+        pass
+
+
+NO_PHASES = StepPhases()
 
 
 class Trainer:
@@ -49,11 +65,11 @@ class Trainer:
         device: torch.device,
         iters_per_epoch: int,
         world_size: int = 1,
-        amp: bool = False,
+        precision: str = "fp32",
         grad_clip: Optional[float] = None,
         ema: Optional[AveragedModel] = None,
         logger: Optional[TrainLogger] = None,
-        log_every: int = 10,
+        hooks: Sequence[Hook] = (),
     ) -> None:
         self.model = model
         self.criterion = criterion
@@ -62,27 +78,33 @@ class Trainer:
         self.device = device
         self.iters_per_epoch = iters_per_epoch
         self.world_size = world_size
-        self.amp = amp and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # fp32, or autocast to fp16 (with the gradient scaler) or bf16 for the forward pass.
+        self.autocast_dtype = AUTOCAST_DTYPES.get(precision)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
         self.grad_clip = grad_clip
         self.ema = ema
         self.logger = logger
-        self.log_every = max(1, log_every)
+        self.hooks: list[Hook] = list(hooks)  # per-step and per-epoch, in order
         self.epoch = 0  # epochs completed
         self.global_iter = 0
         self.peak_memory: Optional[dict] = None  # the largest epoch peak of this process's epochs
 
     # --- the epochs -------------------------------------------------------------------------
-    def fit(self, loader: Iterable, epochs: int, after_epoch: Sequence[EpochStep] = ()) -> Optional[float]:
-        """Train from epoch `self.epoch` up to `epochs`; returns the last epoch's mean loss
-        (None when no epoch was left to run)."""
-        final_loss = None
-        for epoch in range(self.epoch, epochs):
-            summary = self.train_epoch(loader, epoch)
-            final_loss = summary["loss"]
-            for step in after_epoch:
-                step(self, epoch, summary)
-        return final_loss
+    def fit(self, loader: Iterable, epochs: int, hooks: Sequence[Hook] = ()) -> Optional[float]:
+        """Train from epoch `self.epoch` up to `epochs`, with `hooks` after the trainer's own;
+        returns the last epoch's mean loss (None when no epoch was left to run)."""
+        own = self.hooks
+        self.hooks = [*own, *hooks]  # for this call only
+        try:
+            final_loss = None
+            for epoch in range(self.epoch, epochs):
+                summary = self.train_epoch(loader, epoch)
+                final_loss = summary["loss"]
+                for hook in self.hooks:
+                    hook.after_epoch(self, epoch, summary)
+            return final_loss
+        finally:
+            self.hooks = own
 
     # --- one epoch -------------------------------------------------------------------------
     def train_epoch(self, loader: Iterable, epoch: int) -> dict[str, Any]:
@@ -91,29 +113,17 @@ class Trainer:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         self.model.train()
-        started = window_start = time.perf_counter()
-        window_images = images_seen = 0
+        for hook in self.hooks:
+            hook.before_epoch(self, epoch)
+        started = time.perf_counter()
+        images_seen = 0
         loss_sum, steps = 0.0, 0
         peak = PeakMemory(self.device).start()
         for index, (images, targets, _metas) in enumerate(itertools.islice(loader, self.iters_per_epoch)):
-            lr = self.optimizer.param_groups[0]["lr"]  # the LR this step uses
-            loss, parts = self.train_step(images, targets, epoch)
-            batch_images = images.shape[0] * self.world_size
-            window_images += batch_images
-            images_seen += batch_images
-            loss_sum += loss
+            step = self.train_step(images, targets, epoch, index)
+            images_seen += step.images
+            loss_sum += step.loss
             steps += 1
-            if self.logger is not None and (index % self.log_every == 0 or index == self.iters_per_epoch - 1):
-                elapsed = time.perf_counter() - window_start
-                self.logger.step(
-                    epoch=epoch,
-                    global_iter=self.global_iter - 1,
-                    loss=loss,
-                    parts=parts,
-                    lr=lr,
-                    images_per_s=window_images / max(elapsed, 1e-9),
-                )
-                window_start, window_images = time.perf_counter(), 0
         seconds = time.perf_counter() - started
         peak.stop()
         self.peak_memory = larger_peak(self.peak_memory, peak.result())
@@ -127,30 +137,43 @@ class Trainer:
             "peak_memory": peak.result(),
         }
 
-    def train_step(self, images: Tensor, targets: Tensor, epoch: int) -> tuple[float, dict[str, float]]:
+    # --- one step ----------------------------------------------------------------------------
+    def train_step(self, images: Tensor, targets: Tensor, epoch: int, index: int = 0,
+                   phases: StepPhases = NO_PHASES) -> StepInfo:
+        """Forward, loss (checked finite), backward, optimizer step (gradient clipping, scaler,
+        LR schedule), then the per-step hooks; `phases` is told where each phase ends."""
+        lr = self.optimizer.param_groups[0]["lr"]  # the LR this step uses
+        phases.start()
         images = images.to(self.device, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype or torch.float16,
+                            enabled=self.autocast_dtype is not None):
             output = self.model(images)
+        phases.end("forward")
         # The loss runs in fp32 whatever the forward pass used.
         loss, parts = self.criterion([as_float(level) for level in output.levels], targets)
         if self.world_size > 1:
             loss = loss + zero_touching(output.levels)
         self.check_finite(loss, epoch)
+        phases.end("loss")
 
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        phases.end("backward")
         if self.grad_clip:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update_parameters(unwrap(self.model))
         self.global_iter += 1
-        parts = {k: float(v) for k, v in parts.items() if k != "total"}
-        return float(loss.detach()), parts
+        step = StepInfo(epoch=epoch, index=index, loss=float(loss.detach()),
+                        parts={k: float(v) for k, v in parts.items() if k != "total"}, lr=lr,
+                        images=images.shape[0] * self.world_size)
+        for hook in self.hooks:
+            hook.after_step(self, step)
+        phases.end("optimizer")
+        return step
 
     def check_finite(self, loss: Tensor, epoch: int) -> None:
         # A NaN on any rank reaches every rank through the sum, so all of them stop together.

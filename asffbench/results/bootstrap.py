@@ -1,8 +1,10 @@
 """COCO AP of many image resamples at once: match once, then re-accumulate from image weights.
 
-pycocotools' `COCOeval.evaluate()` matches detections to ground truth image by image; that
-matching does not depend on which images a bootstrap replicate draws. So it is done once, and a
-replicate is a vector of image weights (how often each image was drawn). Re-accumulating follows
+COCOeval's `evaluate()` matches detections to ground truth image by image; that matching does not
+depend on which images a bootstrap replicate draws. So it is done once (by the vectorised matcher
+`asffbench.engine.coco_match`, which gives pycocotools' table detection by detection, or by
+pycocotools itself), kept as a match table (`asffbench.engine.match_table`; a run directory
+stores it), and a replicate is a vector of image weights (how often each image was drawn). Re-accumulating follows
 `COCOeval.accumulate` step for step, with every detection and ground-truth box counted as often as
 its image was drawn: per category and area range, detections sorted by score (stable, in image
 order, as pycocotools sorts them), cumulative true and false positives, precision made monotone
@@ -32,6 +34,8 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from asffbench.engine.coco_match import match_coco, matches_from_evaluator
+from asffbench.engine.match_table import CocoMatches
 from asffbench.engine.voc_eval import VocMatches, voc_metrics
 
 # The bootstrapped metrics: name -> (area range label, IoU threshold or None for .50:.95).
@@ -112,62 +116,52 @@ def evaluated(gt: COCO, detections: Sequence[dict], max_det: int = 100) -> COCOe
     return evaluator
 
 
-def match_detections(gt: COCO, detections: Sequence[dict], max_det: int = 100) -> MatchedDetections:
-    """Run COCOeval's per-image matching once and keep its outcome."""
+def match_detections(gt: COCO, detections: Sequence[dict], max_det: int = 100,
+                     matcher: str = "numpy") -> MatchedDetections:
+    """COCOeval's per-image matching (bbox, every image of `gt`), done once: by the vectorised
+    matcher (`engine.coco_match`, the default) or by pycocotools itself (`matcher="pycocotools"`,
+    the reference; both give the same table)."""
+    if matcher == "numpy":
+        return matched_from_table(match_coco(gt.dataset, detections, max_det))
+    if matcher != "pycocotools":
+        raise ValueError(f"matcher {matcher!r}: choose numpy or pycocotools")
     return matched_from(evaluated(gt, detections, max_det))
 
 
 def matched_from(evaluator: COCOeval) -> MatchedDetections:
     """The outcome of an evaluator whose `evaluate()` has run (largest maxDets counts)."""
-    p = evaluator.params
-    max_det = p.maxDets[-1]
-    images, areas = len(p.imgIds), len(p.areaRng)
+    return matched_from_table(matches_from_evaluator(evaluator))
+
+
+def matched_from_table(table: CocoMatches) -> MatchedDetections:
+    """What re-accumulation needs of a match table: one group per (category, area range) that has
+    ground truth somewhere (pycocotools leaves the others out of the mean)."""
+    bounds = table.category_bounds()
     groups = []
-    for k in range(len(p.catIds)):
-        for a in range(areas):
-            start = (k * areas + a) * images
-            group = make_group(evaluator.evalImgs[start:start + images], k, a, len(p.iouThrs), max_det)
+    for k in range(len(table.category_ids)):
+        rows = slice(bounds[k], bounds[k + 1])
+        for a in range(len(table.area_labels)):
+            group = make_group(table, rows, k, a)
             if group is not None:
                 groups.append(group)
-    return MatchedDetections(image_ids=list(p.imgIds), num_categories=len(p.catIds),
-                             area_labels=list(p.areaRngLbl), iou_thresholds=np.asarray(p.iouThrs),
-                             recall_thresholds=np.asarray(p.recThrs), groups=groups)
+    return MatchedDetections(image_ids=list(table.image_ids), num_categories=len(table.category_ids),
+                             area_labels=list(table.area_labels), iou_thresholds=np.asarray(table.iou_thresholds),
+                             recall_thresholds=np.asarray(table.recall_thresholds), groups=groups)
 
 
-def make_group(entries: Sequence[Any], category: int, area: int, ious: int, max_det: int) -> Group | None:
-    """One (category, area) from its evaluateImg entries (None for images with nothing)."""
-    scores, matches, ignores, owners, gt_images, gt_counts = [], [], [], [], [], []
-    for i, entry in enumerate(entries):
-        if entry is None:
-            continue
-        n = len(entry["dtScores"][:max_det])
-        if n:
-            scores.append(np.asarray(entry["dtScores"][:max_det], dtype=float))
-            matches.append(np.asarray(entry["dtMatches"])[:, :max_det])
-            ignores.append(np.asarray(entry["dtIgnore"])[:, :max_det])
-            owners.append(np.full(n, i, dtype=np.int64))
-        counted = int(np.count_nonzero(np.asarray(entry["gtIgnore"]) == 0))
-        if counted:
-            gt_images.append(i)
-            gt_counts.append(counted)
-    if not gt_images:
+def make_group(table: CocoMatches, rows: slice, category: int, area: int) -> Group | None:
+    """One (category, area) from the table's rows of that category (None without ground truth)."""
+    counts = table.positives[:, category, area]
+    gt_images = np.flatnonzero(counts)
+    if not gt_images.size:
         return None  # never any ground truth: pycocotools leaves the category out (-1)
-    if scores:
-        all_scores = np.concatenate(scores)
-        order = np.argsort(-all_scores, kind="mergesort")  # the sort accumulate() uses
-        matched = np.concatenate(matches, axis=1)[:, order] != 0  # a match is a non-zero gt id
-        ignored = np.concatenate(ignores, axis=1)[:, order].astype(bool)
-        owner = np.concatenate(owners)[order]
-    else:
-        matched = ignored = np.zeros((ious, 0), dtype=bool)
-        owner = np.zeros(0, dtype=np.int64)
+    matched, ignored = table.matched[rows, area].T, table.ignored[rows, area].T  # (T, detections)
     counted_somewhere = (~ignored).any(axis=0)  # a detection ignored at every IoU never counts
     matched, ignored = matched[:, counted_somewhere], ignored[:, counted_somewhere]
     thresholds = [IouPoints(tp=np.flatnonzero(matched[t] & ~ignored[t]), ignored=np.flatnonzero(ignored[t]))
-                  for t in range(ious)]
-    return Group(category=category, area=area, images=owner[counted_somewhere],
-                 gt_images=np.asarray(gt_images), gt_counts=np.asarray(gt_counts, dtype=float),
-                 thresholds=thresholds)
+                  for t in range(matched.shape[0])]
+    return Group(category=category, area=area, images=table.image[rows][counted_somewhere],
+                 gt_images=gt_images, gt_counts=counts[gt_images].astype(float), thresholds=thresholds)
 
 
 def precision_sums(group: Group, weights: np.ndarray, recall_thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """`asffbench compare A B`: paired bootstrap of two runs (or two cells of seeds) on one val set.
 
 An input is a run directory (its `detections.json`, scored against the ground truth its
-evaluation used), a COCO results file (scored against `--gt`), or a quoted glob matching several
-run directories: the seeds of one sweep cell. Both sides must cover the same images.
+evaluation used; its stored match table, `coco_matches.npz`, saves matching it again), a COCO
+results file (scored against `--gt`), or a quoted glob matching several run directories: the
+seeds of one sweep cell. Both sides must cover the same images.
 
 VOC runs (metrics.json says `metric: voc`, or `--metric voc`) are also matched the VOC way, and
 their mAP and mAP07 are resampled with the same image weights as the COCO metrics.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import io
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+from pycocotools.coco import COCO
 
-from asffbench.coco_format import ground_truth_dict
+from asffbench.coco_format import read_ground_truth, read_json, read_results
+from asffbench.engine.run_matches import run_matches
 from asffbench.errors import UserError
-from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, METRICS_NAME, RECORD_NAME,
-                                     VOC_METRIC)
-from asffbench.engine import voc_eval
-from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, match_detections
+from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME,
+                                     RECORD_NAME, VOC_METRIC)
+from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
                                             combine_seeds, compare_sides, image_set_difference, sample_run)
 
@@ -41,15 +42,7 @@ class RunInput:
     detections: Path
     ground_truth: Path
     voc: bool = False  # also score VOC mAP
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: cannot read {what} ({err})") from None
+    table: Optional[Path] = None  # where its match table is kept (run directories)
 
 
 def run_ground_truth(run_dir: Path) -> Optional[Path]:
@@ -97,7 +90,8 @@ def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[R
             truth = gt or run_ground_truth(path)
             if truth is None:
                 raise UserError(f"{path}: no ground-truth path in its metrics.json or record (pass --gt ANN)")
-            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth, wants_voc(path, metric)))
+            inputs.append(RunInput(str(path), path / DETECTIONS_NAME, truth, wants_voc(path, metric),
+                                   path / MATCHES_NAME))
         elif path.is_file():
             if gt is None:
                 raise UserError(f"{path}: a COCO results file needs --gt ANN (the annotation file)")
@@ -108,14 +102,10 @@ def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[R
 
 
 @lru_cache(maxsize=8)
-def load_ground_truth(path: Path):
-    from pycocotools.coco import COCO
-
-    data = read_json(path, "annotation file")
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise UserError(f"{path}: not a COCO annotation file (no 'images' list)")
+def load_ground_truth(path: Path) -> Any:
+    """The annotation file as a pycocotools COCO (the error analysis matches with COCOeval)."""
     coco = COCO()
-    coco.dataset = ground_truth_dict(data)
+    coco.dataset = read_ground_truth(path)
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
@@ -124,20 +114,14 @@ def load_ground_truth(path: Path):
 def input_detections(run: RunInput) -> tuple[Any, list]:
     """The ground truth (pycocotools COCO) and the checked detections (a list) of one input."""
     gt = load_ground_truth(run.ground_truth)
-    detections = read_json(run.detections, "detections file")
-    if not isinstance(detections, list):
-        raise UserError(f"{run.detections}: not a COCO results file (a JSON list of detections)")
-    unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - set(gt.getImgIds())
-    if unknown:
-        raise UserError(f"{run.detections}: {len(unknown)} image ids are not in {run.ground_truth}")
-    return gt, detections
+    return gt, read_results(run.detections, gt.dataset, run.ground_truth)
 
 
 def match_input(run: RunInput, max_det: int = 100) -> MatchedDetections:
-    gt, detections = input_detections(run)
-    matched = match_detections(gt, detections, max_det)
-    if run.voc:
-        matched.voc = voc_eval.match_detections(gt.dataset, detections, matched.image_ids)
+    """The run's matching: its stored match table when fresh (run directories), else matched now."""
+    coco, voc = run_matches(run.detections, run.ground_truth, run.voc, run.table, max_det)
+    matched = matched_from_table(coco)
+    matched.voc = voc if run.voc else None
     return matched
 
 

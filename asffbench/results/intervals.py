@@ -17,7 +17,7 @@ import numpy as np
 
 from asffbench.errors import UserError
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
-from asffbench.record_schema import DETECTIONS_NAME, VOC_METRIC
+from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, VOC_METRIC
 from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric
 from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
 from asffbench.results.tables import Cell, ResultTable
@@ -64,7 +64,7 @@ class RunSamples:
             return f"{run_dir.name}: no ground-truth path in metrics.json or the record"
         try:
             voc = run_metric(run_dir) == VOC_METRIC
-            return self.prepare(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc))
+            return self.prepare(RunInput(run_dir.name, run_dir / DETECTIONS_NAME, truth, voc, run_dir / MATCHES_NAME))
         except UserError as err:
             return str(err)
 

@@ -174,6 +174,11 @@ def gflops(record: RunRecord) -> float:
     return value if not math.isnan(value) else 2.0 * as_number(bench(record).gmacs)
 
 
+def device_hours(record: RunRecord) -> float:
+    """The device time the run cost (`device_seconds`, every attempt), in hours; NaN when unrecorded."""
+    return as_number(record.device_seconds) / 3600
+
+
 def config(key: str) -> Callable[[RunRecord], Any]:
     """A config key of the record (config/schema.py names them; a test checks each exists)."""
     return lambda record: record.config_value(key)
@@ -272,6 +277,7 @@ VALUE_COLUMNS = (
     number("bench.batch_size", lambda r: bench_run(r).batch_size),
     number("bench.img_size", lambda r: bench_run(r).img_size),
     number("train_seconds", lambda r: r.train_seconds),
+    number("device_hours", device_hours),
     Column("error", lambda r: r.error, error_text),
     text("hardware.cpu", lambda r: part(r.hardware, Hardware).cpu),
     number("hardware.cpu_count", lambda r: part(r.hardware, Hardware).cpu_count),

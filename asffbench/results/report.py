@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
+from asffbench.results.budget import budget_markdown
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
@@ -142,6 +143,9 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
     if weights:
         out += ["## Fusion weights by object size\n", weights]
     out += ["## Methods\n", methods_markdown(collection.records)]
+    budget = budget_markdown(collection)
+    if budget:
+        out += ["## Budget\n", budget]
     out.append("## Failed and missing runs\n")
     if not (summary.failed or summary.missing or collection.problems):
         out.append("None: every run has a completed record.\n")

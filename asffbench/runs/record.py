@@ -75,6 +75,9 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
             subset[section][key] = schema_defaults()[section][key]
+    if isinstance(subset.get("bench"), dict) and subset["bench"].get("batch_size") is None \
+            and subset["bench"].get("mode") != "train":
+        subset["bench"]["batch_size"] = 1  # unset means 1 for inference: hashed as before it could be unset
     if device_kind is None:
         from asffbench.device import device_kind_of
 
@@ -126,6 +129,19 @@ def process_rank() -> int:
     return launch_rank()
 
 
+def process_world_size() -> int:
+    from asffbench.engine.distributed import process_world_size as launch_world_size
+
+    return launch_world_size()
+
+
+def device_seconds(record: RunRecord, attempt_seconds: float) -> float:
+    """What the run has cost in device time: wall seconds x devices of every attempt's training
+    (as far as its last checkpoint kept it) plus this attempt's time outside training."""
+    trained, this_training = record.train_seconds or 0.0, record.train_seconds_attempt or 0.0
+    return (record.devices or 1) * (trained + max(attempt_seconds - this_training, 0.0))
+
+
 def write_record(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
     """Write the record atomically on rank 0 (temp file in the same folder, fsync, rename, fsync
     the folder); other ranks write nothing. Returns whether this process wrote it."""
@@ -164,6 +180,8 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRe
         bench=None,
         train_seconds=None,
         train_seconds_attempt=None,
+        devices=process_world_size(),
+        device_seconds=None,
         hardware=Hardware.from_dict(hardware_info()),
         versions=Versions.from_dict(software_versions()),
         started=now_iso(),

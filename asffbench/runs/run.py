@@ -11,6 +11,7 @@ dir another live process holds stops with `RunLockedError` before anything is wr
 from __future__ import annotations
 
 import gc
+import time
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -23,6 +24,7 @@ from asffbench.config.compose import first_line, write_run_config
 from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
 from asffbench.runs.record import (
     RECORD_NAME,
+    device_seconds,
     experiment_hash,
     new_record,
     now_iso,
@@ -66,6 +68,7 @@ def own_run(run_dir: Path) -> AbstractContextManager:
 def run_owned(
     cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]]
 ) -> RunRecord:
+    started = time.perf_counter()
     run_dir = Path(cfg.run_dir)
     record = new_record(cfg, exp_hash, axes or {})
     if attempt is not None:
@@ -116,6 +119,7 @@ def run_owned(
         record.error = describe_error(err, stage)
         release_memory()
     record.finished = now_iso()
+    record.device_seconds = device_seconds(record, time.perf_counter() - started)
     write_record(record_path, record)
     return record
 

@@ -20,6 +20,7 @@ def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
     train_seconds_attempt, final_loss and, with `then_eval`, metrics (what `evaluate` returns).
     The run dir is held (runs/lock.py) throughout: a second `train` on it stops with one line.
     """
+    from asffbench.config.compose import write_run_config
     from asffbench.device import resolve_device
     from asffbench.engine.distributed import broadcast_from_main, process_group
     from asffbench.engine.train import train
@@ -28,6 +29,8 @@ def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
     with process_group(resolve_device(cfg.device)) as env:
         run_dir = Path(cfg.run_dir) if cfg.run_dir else broadcast_from_main(lambda: fresh_dir(cfg))
         with own_run(run_dir):  # one owner per run dir (rank 0 holds it for the job)
+            if env.is_main:
+                write_run_config(run_dir, cfg)
             result = train(cfg, run_dir)
             if not env.is_main:
                 return None

@@ -9,8 +9,8 @@ import pytest
 
 from asffbench.config.compose import compose_config
 from asffbench.data.sources import DATASETS, CocoFiles, DatasetKind, DatasetRegistry, check_source_paths, load_source
-from asffbench.engine.evaluate import metric_of
 from asffbench.errors import UserError
+from asffbench.settings import eval_metric
 
 
 def test_every_config_option_has_an_entry_and_its_metric():
@@ -18,7 +18,7 @@ def test_every_config_option_has_an_entry_and_its_metric():
     for kind in DATASETS:
         cfg = compose_config([f"data={kind.name}"])
         assert cfg.data.name == kind.name
-        assert metric_of(cfg) == kind.default_metric == ("voc" if kind.name.startswith("voc") else "coco")
+        assert eval_metric(cfg) == kind.default_metric == ("voc" if kind.name.startswith("voc") else "coco")
     assert [k.name for k in DATASETS if k.needs_root] == ["coco", "voc"]
 
 

@@ -117,7 +117,8 @@ def test_report_of_the_trained_run_draws_its_curve_and_weights(evaluated_run, ca
 def test_plain_fusions_have_no_fusion_weights(tmp_path, cache):
     from asffbench.build import build_model
     from asffbench.engine.evaluate import fusion_weight_stats
+    from asffbench.settings import eval_settings
 
     for fusion, adaptive in (("none", False), ("sum", False), ("asff", True), ("asff_star", True)):
         cfg = compose_config(tiny_overrides(tmp_path, cache, f"fusion={fusion}"))
-        assert (fusion_weight_stats(cfg, build_model(cfg)) is not None) == adaptive, fusion
+        assert (fusion_weight_stats(eval_settings(cfg), build_model(cfg)) is not None) == adaptive, fusion

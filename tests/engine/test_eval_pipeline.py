@@ -12,7 +12,9 @@ from torch import nn
 
 from asffbench.config.compose import compose_config
 from asffbench.engine.evaluate import evaluate
+from asffbench.engine.match_table import fingerprint, load_matches
 from asffbench.models.outputs import DetectorOutput, LevelOutput
+from asffbench.results.bootstrap import matched_from_table, point_metrics
 from tests.conftest import assert_one_line_error
 
 STRIDE = 8
@@ -109,6 +111,10 @@ def test_ground_truth_through_the_whole_pipeline_gives_ap_one(tmp_path, cache, b
         assert 1 <= det["category_id"] <= 6 and 0 <= det["score"] <= 1
         x, y, w, h = det["bbox"]
         assert x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= 320 + 1e-3 and y + h <= 320 + 1e-3
+    # The match table compare reads is stored, fresh, and scores what pycocotools scored.
+    stamp = fingerprint(tmp_path / "detections.json", Path(gt["ground_truth"]), 100)
+    table, _voc = load_matches(tmp_path / "coco_matches.npz", stamp)
+    assert point_metrics(matched_from_table(table))["AP"] == pytest.approx(metrics["AP"], abs=1e-9)
 
 
 def test_eval_of_a_run_dir_without_checkpoint_names_it(cli, tmp_path, cache) -> None:

@@ -13,6 +13,7 @@ from asffbench.config.compose import compose_config
 from asffbench.engine.checkpoint import load_checkpoint, save_checkpoint
 from asffbench.engine.train import NonFiniteLossError, train
 from asffbench.engine.trainer import Trainer
+from asffbench.runs.train_only import train_only
 
 
 def tiny_overrides(run_dir: Path, cache: Path, *extra: str) -> list[str]:
@@ -32,10 +33,11 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, cache) -> Path:
-    """An uninterrupted 2-epoch run (4 iterations)."""
+    """An uninterrupted 2-epoch run (4 iterations), launched as `asffbench train` does (which
+    writes the run's config.yaml; `engine.train` itself writes no config)."""
     run_dir = tmp_path_factory.mktemp("uninterrupted")
-    result = train(compose_config(tiny_overrides(run_dir, cache)), run_dir)
-    assert result.epochs_done == 2 and result.checkpoint == run_dir / "checkpoints" / "last.pt"
+    outcome = train_only(compose_config(tiny_overrides(run_dir, cache)))
+    assert outcome["epochs_done"] == 2 and outcome["checkpoint"] == str(run_dir / "checkpoints" / "last.pt")
     return run_dir
 
 

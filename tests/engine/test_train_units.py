@@ -113,6 +113,7 @@ def test_ema_follows_the_model_with_a_ramped_decay() -> None:
 
 
 def test_fit_runs_the_remaining_epochs_and_their_after_epoch_steps_in_order(monkeypatch) -> None:
+    from asffbench.engine.hooks import EpochHook
     from asffbench.engine.trainer import Trainer
 
     net = small_net()
@@ -131,8 +132,8 @@ def test_fit_runs_the_remaining_epochs_and_their_after_epoch_steps_in_order(monk
     monkeypatch.setattr(Trainer, "train_epoch", fake_epoch)
     calls = []
     steps = [
-        lambda t, epoch, summary: calls.append(("save", epoch, summary["loss"], t.epoch)),
-        lambda t, epoch, summary: calls.append(("log", epoch, summary["loss"], t.epoch)),
+        EpochHook(lambda t, epoch, summary: calls.append(("save", epoch, summary["loss"], t.epoch))),
+        EpochHook(lambda t, epoch, summary: calls.append(("log", epoch, summary["loss"], t.epoch))),
     ]
     assert trainer.fit([], 4, steps) == 30.0
     assert calls == [

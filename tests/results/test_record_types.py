@@ -33,13 +33,15 @@ def read(path: Path) -> dict:
 
 
 def full_record() -> RunRecord:
-    """Every field the report reads set: the v1 inference record, VOC metrics, an error, a GPU."""
+    """Every field the report reads set: the v1 inference record, VOC metrics, an error, a GPU,
+    the device time."""
     data = read(V1 / "infer" / "record.json")
     voc = read(V1 / "train_bench" / "record.json")["metrics"]
     data.update(config=to_plain(compose_config([])), sweep="smoke", axes={"fusion": "asff"},
                 error={"type": "X", "message": "m", "where": "bench", "traceback": ""})
     data["metrics"].update(mAP=voc["mAP"], mAP07=voc["mAP07"], APl=0.5, ARl=0.5)  # no large boxes in it
     data["hardware"].update(gpu="GPU", gpu_count=1)
+    data.update(devices=1, device_seconds=3600.0)  # newer than the v1 fixture
     return RunRecord.from_dict(data)
 
 
@@ -128,5 +130,6 @@ def test_records_written_now_have_no_unknown_keys_and_read_back_equal(tmp_path):
     assert back == record and unknown_keys(back) == []
     assert list(read(tmp_path / "record.json")) == [
         "schema_version", "status", "experiment_hash", "sweep", "axes", "config", "metrics", "bench",
-        "train_seconds", "train_seconds_attempt", "hardware", "versions", "started", "finished", "error"]
+        "train_seconds", "train_seconds_attempt", "devices", "device_seconds", "hardware", "versions", "started",
+        "finished", "error"]
     assert copy.deepcopy(back) == back

@@ -108,3 +108,23 @@ def test_loss_curve_reader_skips_events_and_torn_lines(tmp_path):
         '{"epoch": 1, "iter": 30, "lo'
     )
     assert read_loss_curve(log) == [(0.0, 9.5), (20.0, 4.0)]
+
+
+def test_budget_sets_the_estimate_beside_the_recorded_device_hours(tmp_path, fixtures):
+    import shutil
+
+    sweep = tmp_path / "size_sweep"
+    shutil.copytree(fixtures / "size_sweep", sweep)
+    for name, seconds in (("s320", 7200.0), ("s416", 1800.0)):  # s608's record has none
+        path = sweep / name / "record.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "device_seconds": seconds}))
+    runs = [{"run": f"img_size={size}", "device_hours": hours} for size, hours in ((320, 1.0), (416, 1.0), (608, 3.0))]
+    (sweep / "estimate.json").write_text(json.dumps({"runs": runs}))
+    text = write_report([sweep], tmp_path / "out", bootstrap=0).report.read_text()
+    budget = text.split("## Budget")[1]
+    assert "| img_size=320 | 1.00 | 2.00 | 2.00 |" in budget
+    assert "| img_size=416 | 1.00 | 0.50 | 0.50 |" in budget
+    assert "| img_size=608 | 3.00 | – | – |" in budget
+    assert "| **total of the 2 runs with both** | 2.00 | 2.50 | 1.25 |" in budget
+    (sweep / "estimate.json").unlink()
+    assert "## Budget" not in write_report([sweep], tmp_path / "out", bootstrap=0).report.read_text()

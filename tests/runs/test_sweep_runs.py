@@ -106,3 +106,4 @@ def test_evaluating_given_weights_keeps_the_hash_a_sweep_plans_with(tmp_path):
     assert record.config["eval"]["checkpoint"] == str(weights)
     assert record.experiment_hash == experiment_hash(cfg)
     assert read_record(tmp_path / "run" / "record.json")["experiment_hash"] == experiment_hash(cfg)
+    assert record.devices == 1 and record.device_seconds > 0  # a failed run's time counts too

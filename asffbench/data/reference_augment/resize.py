@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from asffbench.config.schema import choice_str
 from asffbench.data.reference_augment.sample import Sample
 from asffbench.data.transforms import PAD_VALUE, Scale, letterbox_geometry
 
@@ -18,7 +19,7 @@ def resize_to_square(
 ) -> tuple[Sample, Scale, tuple[int, int]]:
     """(resized sample, scale, (left, top) pad): input px = px * scale + pad, per axis."""
     interpolation = INTERPOLATIONS[int(rng.integers(len(INTERPOLATIONS)))]
-    mode = getattr(mode, "value", mode)  # a str enum from the config
+    mode = choice_str(mode)  # a str enum from the config
     height, width = sample.height, sample.width
     if mode == "stretch":
         image = cv2.resize(sample.image, (size, size), interpolation=interpolation)

@@ -1,0 +1,190 @@
+"""The layer that reads the config (detectron2's `from_config`, without the decorator).
+
+A composed config goes in; frozen settings objects and constructor arguments come out, for
+everything below: post-processing, evaluation, the benchmark, the loss, the optimiser and the
+LR schedule (the model's constructor arguments come from `asffbench.build`). Code in `engine/`
+and `bench/` takes these objects, never the config; the orchestrators (`runs/`, the CLI and the
+entry points `evaluate`/`benchmark`) call this layer once and pass them down. Values are checked
+at composition (config/validate.py); what needs the machine is checked where it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+from asffbench.build import anchors_from_config, resolved_deform_conv
+from asffbench.config.schema import choice_str
+from asffbench.data.sources import DATASETS
+
+# bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
+MAX_BATCH_START = 256
+
+
+@dataclass(frozen=True)
+class PostprocessSettings:
+    """The keyword arguments of `engine.postprocess.postprocess`: evaluation, the benchmark's
+    timed NMS, predict and viz use the same ones (predict and viz with their own threshold)."""
+
+    score_thresh: float = 0.001
+    nms_iou: float = 0.65
+    max_det: int = 100  # 0: no cap
+    multi_label: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What evaluation does."""
+
+    backend: str  # eval.backend
+    metric: str  # eval.metric, `auto` resolved for the dataset
+    postprocess: PostprocessSettings
+    device: str  # the `device` choice (auto | cpu | cuda)
+    fusion: str  # fusion.name: an adaptive fusion's weights are also measured at the val boxes
+    anchors: tuple[tuple[float, float], ...]
+    every: int = 0  # train.eval_every (0: only the final evaluation)
+    epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """The `bench.*` keys and what else one benchmark states or uses."""
+
+    mode: str
+    input: str
+    batch_size: int  # the batch to start from (MAX_BATCH_START for `max`)
+    batch_size_from: str  # the key that gave it: bench.batch_size, train.batch_size or default
+    find_max: bool
+    precision: str
+    img_size: int
+    fuse: bool
+    channels_last: bool
+    compile: str
+    cudnn_benchmark: bool
+    warmup: int
+    iters: int
+    repeats: int
+    nms: bool = True  # time NMS and count its candidates
+    postprocess: PostprocessSettings = PostprocessSettings()
+    device: str = "auto"
+    seed: int = 0
+    fusion: str = ""
+    model: str = ""
+    deform_conv: Optional[str] = None  # model.deform_conv resolved; None without guided anchoring
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """SGD of `engine.optim.build_optimizer`; the learning rates are per 64 images (scaled by
+    the total batch when the trainer is built, as `lr_scaling` says)."""
+
+    lr: float
+    min_lr: float
+    momentum: float
+    weight_decay: float
+    decay_norm_and_bias: bool
+    lr_scaling: str  # recipe.lr_scaling: linear in the total batch, or none
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """The LR schedule of `engine.schedule.build_scheduler`, less what the run decides (the
+    iterations per epoch and the scaled learning rates)."""
+
+    epochs: int
+    warmup_epochs: float
+    cosine: bool
+    step_milestones: tuple[float, ...]
+    warmup_form: str
+    flat_epochs: float
+    final_epochs: float
+
+
+def postprocess_settings(cfg: Any) -> PostprocessSettings:
+    return PostprocessSettings(
+        score_thresh=float(cfg.eval.score_thresh), nms_iou=float(cfg.eval.nms_iou),
+        max_det=int(cfg.eval.max_det), multi_label=bool(cfg.recipe.multi_label),
+    )
+
+
+def eval_metric(cfg: Any) -> str:
+    """`eval.metric`, with `auto` resolved: the dataset's default metric (`sources.DATASETS`)."""
+    metric = choice_str(cfg.eval.metric)
+    return DATASETS.get(str(cfg.data.name)).default_metric if metric == "auto" else metric
+
+
+def eval_settings(cfg: Any) -> EvalSettings:
+    return EvalSettings(
+        backend=choice_str(cfg.eval.backend), metric=eval_metric(cfg), postprocess=postprocess_settings(cfg),
+        device=choice_str(cfg.device), fusion=str(cfg.fusion.name),
+        anchors=tuple(tuple(pair) for pair in anchors_from_config(cfg)),
+        every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
+    )
+
+
+def bench_settings(cfg: Any) -> BenchSettings:
+    """The `bench.*` keys (their values are checked at composition, config/validate.py); what the
+    machine must offer for them is checked by the benchmark (`bench.runner.check_machine`)."""
+    bench = cfg.bench
+    mode = choice_str(bench.mode)
+    batch_size, batch_size_from = bench_batch_size(cfg, mode)
+    return BenchSettings(
+        mode=mode, input=choice_str(bench.input), batch_size=batch_size, batch_size_from=batch_size_from,
+        find_max=str(bench.batch_size) == "max", precision=choice_str(bench.precision), img_size=int(cfg.img_size),
+        fuse=bool(bench.fuse), channels_last=bool(bench.channels_last), compile=str(bench.compile).lower(),
+        cudnn_benchmark=bool(bench.cudnn_benchmark), warmup=int(bench.warmup),
+        iters=int(bench.iters), repeats=int(bench.repeats), nms=bool(bench.nms),
+        postprocess=postprocess_settings(cfg), device=choice_str(cfg.device), seed=int(cfg.seed),
+        fusion=str(cfg.fusion.name), model=str(cfg.model.name),
+        deform_conv=resolved_deform_conv(cfg) if bool(cfg.tricks.guided_anchoring) else None,
+    )
+
+
+def bench_batch_size(cfg: Any, mode: str) -> tuple[int, str]:
+    """The batch and the key it comes from: `bench.batch_size` when given; else the training
+    batch (`train.batch_size`) for `bench.mode=train`, 1 for inference."""
+    given = cfg.bench.batch_size
+    if given is not None:
+        return (MAX_BATCH_START if str(given) == "max" else int(given)), "bench.batch_size"
+    if mode == "train":
+        return int(cfg.train.batch_size), "train.batch_size"
+    return 1, "default"
+
+
+def loss_arguments(cfg: Any) -> dict[str, Any]:
+    """The keyword arguments of `engine.loss.YOLOLoss`."""
+    recipe = cfg.recipe
+    return {
+        "num_classes": int(cfg.model.num_classes),
+        "anchors": anchors_from_config(cfg),
+        "iou_loss": bool(cfg.tricks.iou_loss),
+        "label_smoothing": bool(cfg.tricks.label_smoothing),
+        "guided_anchoring": bool(cfg.tricks.guided_anchoring),
+        "iou_loss_form": choice_str(recipe.iou_loss_form),
+        "shape_loss_form": choice_str(recipe.shape_loss_form),
+        "box_terms_train_shape": bool(recipe.box_terms_train_shape),
+        "mixup_weighting": choice_str(recipe.mixup_weighting),
+        "label_smoothing_max": None if recipe.label_smoothing_max is None else float(recipe.label_smoothing_max),
+        "shared_prediction": choice_str(recipe.shared_prediction),
+    }
+
+
+def optimizer_settings(cfg: Any) -> OptimizerSettings:
+    train = cfg.train
+    return OptimizerSettings(
+        lr=float(train.lr), min_lr=float(train.min_lr), momentum=float(train.momentum),
+        weight_decay=float(train.weight_decay), decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias),
+        lr_scaling=choice_str(cfg.recipe.lr_scaling),
+    )
+
+
+def schedule_settings(cfg: Any) -> ScheduleSettings:
+    train = cfg.train
+    return ScheduleSettings(
+        epochs=int(train.epochs), warmup_epochs=float(train.warmup_epochs), cosine=bool(cfg.tricks.cosine_lr),
+        step_milestones=tuple(float(m) for m in train.step_milestones), warmup_form=choice_str(cfg.recipe.warmup_form),
+        flat_epochs=float(cfg.recipe.lr_flat_epochs), final_epochs=float(cfg.recipe.lr_final_epochs),
+    )
