@@ -262,6 +262,9 @@ class TrainConfig:
     checkpoint: Optional[str] = None  # start from these weights (skips training when epochs=0)
     log_every: int = 10
     eval_every: int = 0  # evaluate on val every N epochs (train_log "eval" lines); 0: only at the end
+    # Score threshold of those evaluations during training; null: eval.score_thresh (the final
+    # evaluation always uses eval.score_thresh).
+    eval_score_thresh: Optional[float] = None
     max_iters_per_epoch: Optional[int] = None  # cap for smoke runs
 
 
@@ -281,8 +284,8 @@ class EvalConfig:
 class RecipeConfig:
     """The switches that differ between asffbench's recipe and the reference implementation's
     (`recipe=asffbench|reference`); the defaults are asffbench's. A recipe option also sets keys
-    that live in their own sections (model.anchors, train.warmup_epochs, data.min_box_size,
-    eval.score_thresh, eval.max_det). README.md, "Recipes", says why each default differs."""
+    that live in their own sections (model.anchors, train.warmup_epochs, train.eval_score_thresh,
+    data.min_box_size, eval.score_thresh, eval.max_det). README.md, "Recipes", says why each default differs."""
 
     name: str = "asffbench"
     # Loss.
@@ -312,6 +315,8 @@ class RecipeConfig:
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
     multi_label: bool = True  # every (box, class) pair above the threshold; false: best class per box
+    score_inclusive: bool = False  # keep a score equal to the threshold (the reference's >=)
+    clip_boxes: bool = True  # clip detections to the image (the reference does not)
 
 
 @dataclass

@@ -61,7 +61,7 @@ def infer(model: nn.Module, batches: Iterable[Batch], device: torch.device, sett
         levels = None
         if per_level:
             levels = [[cpu(det) for det in postprocess([level], **settings.kwargs())] for level in step.output.levels]
-        detections = [to_original(det, meta) for det, meta in zip(found, step.metas)]
+        detections = [to_original(det, meta, settings.clip_boxes) for det, meta in zip(found, step.metas)]
         yield Inferred(step.output, step.targets, step.metas, detections, levels)
 
 
@@ -70,9 +70,9 @@ def cpu(detections: Mapping[str, Tensor]) -> dict[str, Tensor]:
             "labels": detections["labels"].cpu()}
 
 
-def to_original(detections: Mapping[str, Tensor], meta: Mapping[str, Any]) -> dict[str, Tensor]:
+def to_original(detections: Mapping[str, Tensor], meta: Mapping[str, Any], clip: bool = True) -> dict[str, Tensor]:
     found = cpu(detections)
-    return {**found, "boxes": boxes_to_original(found["boxes"], meta)}
+    return {**found, "boxes": boxes_to_original(found["boxes"], meta, clip)}
 
 
 def single_images(items: Iterable[tuple[Tensor, Any, Mapping[str, Any]]]) -> Iterator[Batch]:

@@ -130,3 +130,18 @@ def test_boxes_map_back_to_original_coordinates_and_are_clipped():
     assert original[0].tolist() == pytest.approx([20.0, 20.0, 100.0, 80.0])
     # (-20, -60, 240, 140) clipped to the 200 x 100 image.
     assert original[1].tolist() == pytest.approx([0.0, 0.0, 200.0, 100.0])
+
+
+def test_without_clipping_boxes_keep_their_border_crossing_extent():
+    meta = {"image_id": 7, "orig_size": (100, 200), "scale": 0.5, "pad": (10, 30)}
+    boxes = torch.tensor([[0.0, 0.0, 130.0, 100.0]])
+    assert boxes_to_original(boxes, meta, clip=False)[0].tolist() == pytest.approx([-20.0, -60.0, 240.0, 140.0])
+
+
+def test_a_score_at_the_threshold_is_kept_only_when_inclusive():
+    levels = silent_levels()
+    place(levels[0], (0, 0, 0, 0), [4.0, 4.0, 24.0, 24.0], obj=0.5, classes={1: 0.5})
+    score = postprocess(levels, score_thresh=0.0)[0]["scores"][0].item()  # the exact float score
+    assert len(postprocess(levels, score_thresh=score)[0]["scores"]) == 0  # strict: >
+    kept = postprocess(levels, score_thresh=score, score_inclusive=True)[0]
+    assert kept["scores"].tolist() == [score] and kept["labels"].tolist() == [1]
