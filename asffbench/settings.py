@@ -49,6 +49,7 @@ class EvalSettings:
     fusion: str  # fusion.name: an adaptive fusion's weights are also measured at the val boxes
     anchors: tuple[tuple[float, float], ...]
     every: int = 0  # train.eval_every (0: only the final evaluation)
+    precision: str = "fp32"  # eval.precision: fp16 runs the whole model in half (CUDA only)
     epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
 
 
@@ -132,6 +133,7 @@ def eval_settings(cfg: Any, during_training: bool = False) -> EvalSettings:
         device=choice_str(cfg.device), fusion=str(cfg.fusion.name),
         anchors=tuple(tuple(pair) for pair in anchors_from_config(cfg)),
         every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
+        precision=choice_str(cfg.eval.get("precision", "fp32")),
     )
 
 

@@ -69,6 +69,11 @@ class EvalMetric(str, Enum):
     voc = "voc"  # VOC mAP@0.5 (07 11-point and area) plus COCO AP on the same detections
 
 
+class EvalPrecision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"  # the whole model and its inputs in half (the reference's `eval.py --half`); CUDA
+
+
 class EvalBackend(str, Enum):
     pycocotools = "pycocotools"
     faster_coco_eval = "faster_coco_eval"
@@ -276,6 +281,7 @@ class EvalConfig:
     max_det: int = 100  # detections per image; 0: no cap
     backend: EvalBackend = EvalBackend.pycocotools
     metric: EvalMetric = EvalMetric.auto
+    precision: EvalPrecision = EvalPrecision.fp32
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
 

@@ -41,11 +41,16 @@ class Inferred(Forwarded):
 
 def forward_batches(model: nn.Module, batches: Iterable[Batch], device: torch.device, *,
                     fusion_weights: bool = False, channels_last: bool = False) -> Iterator[Forwarded]:
-    """The model's output on each batch (in eval mode; the caller chooses the grad/autocast mode)."""
+    """The model's output on each batch (in eval mode; the caller chooses the grad/autocast mode).
+    Floating-point images take the dtype of the model's parameters (a half model gets half images)."""
     model.eval()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    parameter = next(model.parameters(), None)
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else None
     for images, targets, metas in batches:
         images = images.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        if dtype is not None and images.is_floating_point():
+            images = images.to(dtype)
         # Ask for fusion weights only when wanted: a stand-in model need not take the keyword.
         output = model(images, return_fusion_weights=True) if fusion_weights else model(images)
         yield Forwarded(output, targets, metas)

@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from asffbench.engine.box_coding import decode_level
+from asffbench.engine.evaluate import eval_dtype
+from asffbench.engine.inference import forward_batches
 from asffbench.engine.postprocess import boxes_to_original, decode, postprocess
+from asffbench.errors import UserError
 from asffbench.models.outputs import LevelOutput
 
 STRIDES = (32, 16, 8)
@@ -145,3 +148,28 @@ def test_a_score_at_the_threshold_is_kept_only_when_inclusive():
     assert len(postprocess(levels, score_thresh=score)[0]["scores"]) == 0  # strict: >
     kept = postprocess(levels, score_thresh=score, score_inclusive=True)[0]
     assert kept["scores"].tolist() == [score] and kept["labels"].tolist() == [1]
+
+
+def test_fp16_evaluation_is_refused_on_cpu_in_one_line():
+    with pytest.raises(UserError, match="eval.precision=fp16: needs a CUDA device") as err:
+        eval_dtype("fp16", torch.device("cpu"))
+    assert "\n" not in str(err.value)
+    assert eval_dtype("fp32", torch.device("cpu")) == torch.float32
+
+
+def test_a_half_model_gets_half_inputs():
+    model = torch.nn.Conv2d(3, 2, 1).to(torch.float64)  # CPU stand-in for a half model
+    images = torch.randn(1, 3, 4, 4)
+    (step,) = forward_batches(Wrapped(model), [(images, None, [])], torch.device("cpu"))
+    assert step.output.dtype == torch.float64
+
+
+class Wrapped(torch.nn.Module):
+    """A stand-in detector: its output is the conv's."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, images):
+        return self.inner(images)
