@@ -291,7 +291,8 @@ class RecipeConfig:
     """The switches that differ between asffbench's recipe and the reference implementation's
     (`recipe=asffbench|reference`); the defaults are asffbench's. A recipe option also sets keys
     that live in their own sections (model.anchors, train.warmup_epochs, train.eval_score_thresh,
-    data.min_box_size, eval.score_thresh, eval.max_det). README.md, "Recipes", says why each default differs."""
+    data.min_box_size, eval.max_det). Both evaluate at eval.score_thresh (0.001, the reference's
+    eval.py); the reference's evaluations during training used 0.01 (train.eval_score_thresh). README.md, "Recipes", says why each default differs."""
 
     name: str = "asffbench"
     # Loss.

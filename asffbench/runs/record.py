@@ -37,7 +37,6 @@ EXCLUDED_KEYS = (
     # Both implementations compute the same function (tests/models/test_deform_conv.py).
     "model.deform_conv",
     "train.eval_every",  # evaluations during training leave the weights (and random state) alone
-    "train.eval_score_thresh",  # the same: they only report
 )
 # Keys that change a run only when another setting makes them matter, each with the test of that
 # setting. When the test fails the key is hashed as its schema default, whatever its value (an
