@@ -26,6 +26,7 @@ from asffbench.models import (
     fusion_info,
     initialise,
 )
+from asffbench.models.fusion import FusionOptions
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
 from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
 
@@ -44,6 +45,10 @@ def build_yolov3(
     anchors: Optional[Sequence[Sequence[float]]] = None,
     compress_c: Optional[int] = None,
     upsample: str = "nearest",
+    pan_merge: str = "concat",
+    bifpn_layers: int = 1,
+    bifpn_weighting: str = "fast",
+    bifpn_channels: int = 0,
     guided_anchoring: bool = True,
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
@@ -60,7 +65,8 @@ def build_yolov3(
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
-    `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
+    `pan_merge` and the `bifpn_*` settings are read by the fusions that have a PAN path or a
+    BiFPN (`FusionOptions`). `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
     5 / 80 / 150 are for 300). `dropblock_form`: torchvision's drop or the reference's
     (`DROPBLOCK_FORMS`); `init`: the initialisation applied to the built model (`INITS`:
@@ -88,9 +94,16 @@ def build_yolov3(
         stride8_expand=base.stride8_expand,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
-    if compress_c is None:
-        compress_c = info.default_compress_c
-    fusion_module = fusion_builder(neck.out_channels, head_widths, compress_c, upsample, base.act)
+    options = FusionOptions(
+        compress_c=info.default_compress_c if compress_c is None else compress_c,
+        upsample=upsample,
+        pan_merge=pan_merge,
+        bifpn_layers=bifpn_layers,
+        bifpn_weighting=bifpn_weighting,
+        bifpn_channels=bifpn_channels,
+        act=base.act,
+    )
+    fusion_module = fusion_builder(neck.out_channels, head_widths, options)
     head = YOLOHead(
         fusion_module.out_channels,
         num_classes,
@@ -117,7 +130,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     upsampling mode the model registry does not know."""
     fusion_name = str(cfg.fusion.name)
     if fusion_name not in FUSIONS:
-        choices = ", ".join(FUSIONS.names())
+        choices = ", ".join(sorted(FUSIONS.names()))
         raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
     backbone = str(cfg.model.backbone)
     if backbone not in BACKBONES:
@@ -140,6 +153,10 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "anchors": anchors,
         "compress_c": int(cfg.fusion.compress_c),
         "upsample": str(upsample),
+        "pan_merge": choice_str(cfg.fusion.pan_merge),
+        "bifpn_layers": int(cfg.fusion.bifpn_layers),
+        "bifpn_weighting": choice_str(cfg.fusion.bifpn_weighting),
+        "bifpn_channels": int(cfg.fusion.bifpn_channels),
         "guided_anchoring": bool(cfg.tricks.guided_anchoring),
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),

@@ -57,9 +57,12 @@ def read_results(path: Path, gt: dict, gt_path: Path) -> list[dict]:
     if not isinstance(detections, list):
         raise UserError(f"{path}: not a COCO results file (a JSON list of detections)")
     keys = {"image_id", "category_id", "bbox", "score"}
-    bad = next((i for i, d in enumerate(detections) if not (isinstance(d, dict) and keys <= d.keys())), None)
+    bad = next((i for i, d in enumerate(detections)
+                if not (isinstance(d, dict) and keys <= d.keys() and isinstance(d["bbox"], list) and len(d["bbox"]) == 4)),
+               None)
     if bad is not None:
-        raise UserError(f"{path}: detection {bad} is not an object with {', '.join(sorted(keys))}")
+        raise UserError(f"{path}: detection {bad} is not an object with {', '.join(sorted(keys))} "
+                        "(bbox: [x, y, w, h])")
     known = {image["id"] for image in gt["images"]}
     unknown = {d.get("image_id") for d in detections if isinstance(d, dict)} - known
     if unknown:

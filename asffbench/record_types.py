@@ -200,6 +200,7 @@ class Metrics(Section):
     checkpoint: Optional[str] = absent()
     ground_truth: Optional[str] = absent()
     fusion_weights: Optional[dict[str, Any]] = absent()  # DESIGN.md "Run directory and records"
+    edge_weights: Optional[dict[str, Any]] = absent()  # BiFPN's normalised input-edge weights, likewise
 
 
 @dataclass

@@ -5,8 +5,11 @@ Darknet-53 models at 608 px, batch 1, fp32, on this machine's device, timed by b
 protocol (asffbench.bench.speed) in alternating rounds (asffbench.bench.rounds) so that drifts of
 the machine (other load, frequency) hit all of them alike. The fusions are the registry's names.
 
-    python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 7] [--iters 4] [--fusions none,asff,...]
+    python benchmarks/bench_fusion_latency.py [--img-size 608] [--rounds 7] [--iters 4] [--fusions none,asff,...|all]
         [--baseline none]
+
+`--fusions all` times every registered fusion (the neck zoo: pan, bifpn, asff_pan included), the
+baseline first.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from asffbench.device import device_name, resolve_device
 from asffbench.models.fusion import FUSIONS
 
 
-def registered(names: list[str]) -> list[str]:
+def registered(names: list[str], baseline: str) -> list[str]:
+    if names == ["all"]:
+        return [baseline, *(name for name in FUSIONS.names() if name != baseline)]
     unknown = [name for name in names if name not in FUSIONS.names()]
     if unknown:
         raise SystemExit(f"--fusions: unknown {', '.join(unknown)}; registered: {', '.join(FUSIONS.names())}")
@@ -38,12 +43,12 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--fusions", default="none,asff", help=f"comma list of {', '.join(FUSIONS.names())}")
+    parser.add_argument("--fusions", default="none,asff", help=f"comma list of {', '.join(FUSIONS.names())}, or all")
     parser.add_argument("--baseline", default="none", help="the fusion the others are divided by")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    fusions = registered(args.fusions.split(","))
+    fusions = registered(args.fusions.split(","), args.baseline)
     models = {}
     for name in fusions:
         torch.manual_seed(0)

@@ -32,6 +32,18 @@ def cli(capsys):
 
 
 @pytest.fixture
+def one_thread():
+    """Torch at one intra-op thread for the test (restored after): tiny models on a shared CPU
+    only spin with more, and runs take torch's thread count as their ceiling."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def one_line_error():
     """Check a CLI failure: exit code 2, one line on stderr naming what is at fault, no traceback."""
     return assert_one_line_error

@@ -44,6 +44,18 @@ def test_asff_star_preset():
     assert (cfg.fusion.compress_c, cfg.fusion.rfb, cfg.fusion.dropblock) == (8, True, True)
 
 
+def test_neck_options_and_their_settings_reach_the_model():
+    from asffbench.build import model_kwargs_from_config
+
+    cfg = compose_config(["fusion=bifpn", "fusion.bifpn_layers=2", "fusion.bifpn_weighting=softmax",
+                          "fusion.bifpn_channels=64", "fusion.pan_merge=sum"])
+    kwargs = model_kwargs_from_config(cfg)
+    assert (kwargs["fusion"], kwargs["bifpn_layers"], kwargs["bifpn_weighting"], kwargs["bifpn_channels"],
+            kwargs["pan_merge"]) == ("bifpn", 2, "softmax", 64, "sum")
+    assert compose_config(["fusion=pan"]).fusion.pan_merge == "concat"
+    assert compose_config(["fusion=asff_pan"]).fusion.compress_c == 16
+
+
 def test_public_axes_override():
     cfg = compose_config([
         "fusion=sum", "fusion.compress_c=8", "fusion.upsample=bilinear", "model.width=0.5",
@@ -68,6 +80,8 @@ def test_every_trick_toggles(trick):
     (["model=huge"], ["model=huge", "darknet53", "tiny"]),
     (["fusion.compres_c=8"], ["fusion.compres_c"]),
     (["fusion.upsample=bicubic"], ["fusion.upsample=bicubic", "nearest", "bilinear"]),
+    (["fusion=pan", "fusion.pan_merge=add"], ["fusion.pan_merge=add", "concat", "sum"]),
+    (["fusion=bifpn", "fusion.bifpn_weighting=mean"], ["fusion.bifpn_weighting=mean", "fast", "softmax", "sum"]),
     (["device=tpu"], ["device=tpu", "cuda"]),
     (["img_size=big"], ["img_size"]),
     (["tricks.mixup=maybe"], ["tricks.mixup"]),
@@ -123,6 +137,8 @@ def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     ("model.anchors=nope", "model.anchors=nope: expected a named set (asff_mobile, asff_release, darknet) or 9 positive [w, h] pairs (small to large)"),
     ("fusion.compress_c=0", "fusion.compress_c=0: must be at least 1"),
     ("fusion.dropblock_keep_prob=1.5", "fusion.dropblock_keep_prob=1.5: must be in (0, 1]"),
+    ("fusion.bifpn_layers=0", "fusion.bifpn_layers=0: must be at least 1"),
+    ("fusion.bifpn_channels=-8", "fusion.bifpn_channels=-8: must be 0 (the neck's stride-16 width) or more"),
     ("train.batch_size=0", "train.batch_size=0: must be at least 1"),
     ("train.max_iters_per_epoch=-1", "train.max_iters_per_epoch=-1: must be 0 or more"),
     ("train.epochs=-1", "train.epochs=-1: must be 0 or more"),

@@ -22,6 +22,19 @@ def warn(message: str) -> None:
     sys.stderr.write(f"asffbench: warning: {message}\n")
 
 
+def parse_baselines(items: list[str]) -> dict[str, str]:
+    """`--baseline AXIS=VALUE` options as {axis: value}; UserError for one without `=`."""
+    from asffbench.errors import UserError
+
+    baselines = {}
+    for item in items:
+        axis, sep, value = item.partition("=")
+        if not (sep and axis.strip() and value.strip()):
+            raise UserError(f"--baseline {item}: expected AXIS=VALUE, e.g. fusion=asff")
+        baselines[axis.strip()] = value.strip()
+    return baselines
+
+
 def console():
     from rich.console import Console
 
@@ -75,12 +88,22 @@ def register(app: typer.Typer) -> None:
             1000, "--bootstrap", "-n", min=0, help="Paired bootstrap replicates behind each Δ's 95% "
             "interval (0: no intervals)."
         ),
+        errors: bool = typer.Option(
+            True, "--errors/--no-errors", help="The error analysis section (TIDE's error types per row; "
+            "it matches every run with COCOeval once more)."
+        ),
+        baseline: list[str] = typer.Option(
+            [], "--baseline", "-b", metavar="AXIS=VALUE", show_default=False,
+            help="The row deltas and intervals are taken against, e.g. fusion=asff (default: the "
+            "axis's own baseline, fusion=none). Repeat for several axes.",
+        ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
         from asffbench.results.render import rich_table
         from asffbench.results.report import write_report
 
-        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap)
+        summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
+                               baselines=parse_baselines(baseline))
         terminal = console()
         for table in summary.tables:
             terminal.print(rich_table(table))

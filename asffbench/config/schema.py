@@ -26,6 +26,17 @@ class Upsample(str, Enum):
     bilinear = "bilinear"
 
 
+class PanMerge(str, Enum):
+    concat = "concat"  # concatenation + conv units (YOLOv4/YOLOv5 necks)
+    sum = "sum"  # element-wise sum + a 3x3 conv unit (the original PANet)
+
+
+class BifpnWeighting(str, Enum):
+    fast = "fast"  # fast normalised fusion: ReLU(w) / (sum of ReLU(w) + 1e-4)
+    softmax = "softmax"  # softmax over a node's input edges
+    sum = "sum"  # no weights: the plain sum
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -141,11 +152,15 @@ ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `rec
 
 @dataclass
 class FusionConfig:
-    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star`)."""
+    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan`)."""
 
     name: str = "asff"
     compress_c: int = 16
     upsample: Upsample = Upsample.nearest
+    pan_merge: PanMerge = PanMerge.concat  # PAN's bottom-up merge (pan, asff_pan)
+    bifpn_layers: int = 1  # BiFPN repeats
+    bifpn_weighting: BifpnWeighting = BifpnWeighting.fast  # how a BiFPN node weights its inputs
+    bifpn_channels: int = 0  # BiFPN's common width; 0: the neck's stride-16 width (256 x model.width)
     rfb: bool = False  # RFB block before the head's feature adaption (ASFF*)
     dropblock: bool = False  # DropBlock in the three neck slots, scheduled by epoch (ASFF*)
     dropblock_keep_prob: float = 0.9

@@ -80,6 +80,8 @@ RULES: tuple[Rule, ...] = (
     Rule("model.release_anchors", lambda v: v in ANCHOR_SETS,
          "{key}={value}: not a named anchor set (%s)" % ", ".join(sorted(ANCHOR_SETS))),
     Rule("fusion.compress_c", at_least(1), AT_LEAST_ONE),
+    Rule("fusion.bifpn_layers", at_least(1), AT_LEAST_ONE),
+    Rule("fusion.bifpn_channels", at_least(0), "{key}={value}: must be 0 (the neck's stride-16 width) or more"),
     Rule("fusion.dropblock_keep_prob", lambda p: 0.0 < p <= 1.0, "{key}={value}: must be in (0, 1]"),
     Rule("train.batch_size", at_least(1), AT_LEAST_ONE),
     Rule("train.max_iters_per_epoch", at_least(0), NOT_NEGATIVE),

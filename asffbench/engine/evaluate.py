@@ -10,6 +10,7 @@ detections' match table (`coco_matches.npz`, `engine.match_table`) for `compare`
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -107,7 +108,8 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
     `backend`, `ground_truth` (the val annotation file), `checkpoint` (the whole-model weights
     file evaluated, else None), `eval_seconds`, and for adaptive fusions `fusion_weights`
-    (`FusionWeightStats.result()`).
+    (`FusionWeightStats.result()`), for fusions with learned scalar edge weights (BiFPN)
+    `edge_weights` (the fusion module's `edge_weights()`).
 
     Without `model`, the weights are `resolve_weights(cfg, "eval")`'s (eval.checkpoint,
     model.weights, run_dir/checkpoints/last.pt); `weights` says where a given model's came from.
@@ -132,6 +134,9 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
+    edge_weights = fusion_edge_weights(settings, model)
+    if edge_weights is not None:
+        metrics["edge_weights"] = edge_weights
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics["ground_truth"] = ground_truth_file(dataset, run_dir)
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
@@ -152,8 +157,13 @@ def eval_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 def store_match_table(run_dir: Path, ground_truth: Path, voc: bool) -> None:
     """Match the run's detections once more, as `compare` reads them (every image of the
-    annotation file), and keep the table in the run dir: no later reader matches the run again."""
-    run_matches(run_dir / DETECTIONS_NAME, ground_truth, voc, table=run_dir / MATCHES_NAME)
+    annotation file), and keep the table in the run dir: no later reader matches the run again.
+    A table that cannot be made does not fail the evaluation: the metrics stand, and `compare`
+    matches the run itself (and says why, if it cannot either)."""
+    try:
+        run_matches(run_dir / DETECTIONS_NAME, ground_truth, voc, table=run_dir / MATCHES_NAME)
+    except (UserError, OSError, ValueError) as err:
+        warnings.warn(f"{run_dir / MATCHES_NAME}: match table not stored ({err})", stacklevel=2)
 
 
 def ground_truth_file(dataset: Any, run_dir: Path) -> str:
@@ -194,6 +204,14 @@ def fusion_weight_stats(settings: EvalSettings, model: nn.Module) -> Optional[Fu
         return None  # a stand-in model (tests, imports) has no fusion to ask
     anchors = [list(pair) for pair in settings.anchors]
     return FusionWeightStats(anchors, list(getattr(model, "strides", (32, 16, 8))))
+
+
+def fusion_edge_weights(settings: EvalSettings, model: nn.Module) -> Optional[dict]:
+    """`{"weighting", "layers": [{node: {input edge: weight}}]}`, the normalised scalar weights of
+    a fusion that learns them (its `FusionInfo.edge_weights`), else None."""
+    if not (fusion_info(settings.fusion).edge_weights and hasattr(model, "fusion")):
+        return None
+    return model.fusion.edge_weights()
 
 
 class PeriodicEvaluator:

@@ -63,11 +63,15 @@ def get_axis(name: str) -> Axis:
     return AXES[name]
 
 
+# Display names, in the table's row order (the paper's Table 3, the other necks before ASFF).
 FUSION_LABELS = {
     "none": "YOLOv3 baseline",
     "concat": "concat",
     "sum": "sum",
+    "pan": "PAN",
+    "bifpn": "BiFPN",
     "asff": "ASFF",
+    "asff_pan": "ASFF on PAN",
     "asff_star": "ASFF*",
 }
 

@@ -175,12 +175,13 @@ def chunk_metrics(scenarios: ScenarioSet, weights: np.ndarray) -> dict[str, np.n
                 out[f"AP|{label}|{area}"] = ap[0]
                 for s, scenario in enumerate(SCENARIOS[1:], start=1):
                     out[f"{scenario}|{label}|{area}"] = ap[s] - ap[0]
-            a = m.area_labels.index("all")
-            base, ok = sums[0, :, :, a][..., t], valid[0, :, :, a][..., t]
-            per_class = np.where(ok.any(axis=2), np.where(ok, base, 0.0).sum(axis=2)
-                                 / np.maximum(ok.sum(axis=2), 1) / points, np.nan)
-            for k, name in enumerate(m.category_names):
-                out[f"class|{name}|{label}"] = per_class[:, k]
+            if "all" in m.area_labels:
+                a = m.area_labels.index("all")
+                base, ok = sums[0, :, :, a][..., t], valid[0, :, :, a][..., t]
+                per_class = np.where(ok.any(axis=2), np.where(ok, base, 0.0).sum(axis=2)
+                                     / np.maximum(ok.sum(axis=2), 1) / points, np.nan)
+                for k, name in enumerate(m.category_names):
+                    out[f"class|{name}|{label}"] = per_class[:, k]
     return out
 
 

@@ -27,7 +27,7 @@ class ErrorSamples(RunSamples):
     """`intervals.RunSamples` whose runs are typed errors and whose replicates are every fix's AP."""
 
     def prepare(self, run: RunInput) -> ScenarioSet:
-        return input_scenarios(run)
+        return input_scenarios(run, areas=("all",))  # the report shows all objects only
 
     def sample_of(self, matched: ScenarioSet, weights: np.ndarray) -> RunSample:
         return sample_scenarios(matched, weights)

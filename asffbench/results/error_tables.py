@@ -30,10 +30,11 @@ AREAS = ("all", "small", "medium", "large")
 IOU_TITLES = {IOU50: "IoU .50", ALL_IOUS: "IoU .50:.95"}
 
 
-def input_scenarios(run: RunInput) -> ScenarioSet:
-    """A run's detections matched by COCOeval once and typed (VOC runs at IoU .50 only)."""
+def input_scenarios(run: RunInput, areas: Optional[Sequence[str]] = None) -> ScenarioSet:
+    """A run's detections matched by COCOeval once and typed (VOC runs at IoU .50 only), in the
+    area ranges `areas` (default: all four)."""
     gt, detections = input_detections(run)
-    return build_scenarios(match_errors(gt, detections, thresholds=[0.5] if run.voc else None))
+    return build_scenarios(match_errors(gt, detections, thresholds=[0.5] if run.voc else None, areas=areas))
 
 
 def sample_scenarios(scenarios: ScenarioSet, weights: np.ndarray) -> RunSample:

@@ -91,17 +91,20 @@ class ImageEntries:
     gt_matched: np.ndarray  # (T, G) bool
 
 
-def type_errors(evaluator: COCOeval, thresholds: Optional[Sequence[float]] = None) -> ErrorMatching:
+def type_errors(evaluator: COCOeval, thresholds: Optional[Sequence[float]] = None,
+                areas: Optional[Sequence[str]] = None) -> ErrorMatching:
     """Type the false positives and missed boxes of an evaluator whose `evaluate()` has run, at
-    `thresholds` (default: all of its IoU thresholds)."""
+    `thresholds` (default: all of its IoU thresholds), in the area ranges named (default: all)."""
     p = evaluator.params
     all_ious = np.asarray(p.iouThrs)
     picked = (np.arange(len(all_ious)) if thresholds is None
               else np.array([int(np.argmin(np.abs(all_ious - t))) for t in thresholds]))
+    labels = list(p.areaRngLbl) if areas is None else [a for a in p.areaRngLbl if a in areas]
     names = [str(evaluator.cocoGt.cats[c].get("name", c)) for c in p.catIds]
-    areas = [area_errors(evaluator, a, picked) for a in range(len(p.areaRng))]
-    return ErrorMatching(image_ids=list(p.imgIds), category_names=names, area_labels=list(p.areaRngLbl),
-                         iou_thresholds=all_ious[picked], recall_thresholds=np.asarray(p.recThrs), areas=areas)
+    boxes: dict[int, tuple] = {}  # image -> (box ids, crowd flags, IoUs): the same boxes in every area range
+    typed = [area_errors(evaluator, list(p.areaRngLbl).index(label), picked, boxes) for label in labels]
+    return ErrorMatching(image_ids=list(p.imgIds), category_names=names, area_labels=labels,
+                         iou_thresholds=all_ious[picked], recall_thresholds=np.asarray(p.recThrs), areas=typed)
 
 
 def image_entries(evaluator: COCOeval, area: int, image: int, picked: np.ndarray) -> Optional[ImageEntries]:
@@ -139,43 +142,44 @@ def image_entries(evaluator: COCOeval, area: int, image: int, picked: np.ndarray
     )
 
 
-def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray) -> AreaErrors:
-    """Type one area range image by image, then order the rows as COCOeval's groups are."""
+# The dtype of each AreaErrors field; the (T, ...) ones hold a row per analysed threshold.
+FIELD_TYPES = {"det_image": np.int64, "det_category": np.int64, "det_score": float, "status": np.int8,
+               "fixer": bool, "cls_target": np.int64, "gt_image": np.int64, "gt_category": np.int64,
+               "gt_counted": bool, "gt_matched": bool, "gt_missed": bool}
+PER_THRESHOLD = ("status", "fixer", "gt_matched", "gt_missed")
+
+
+def area_errors(evaluator: COCOeval, area: int, picked: np.ndarray, boxes: dict[int, tuple]) -> AreaErrors:
+    """Type one area range image by image (`boxes`: the images' IoUs, shared by the ranges)."""
     thresholds = np.asarray(evaluator.params.iouThrs)[picked]
-    columns: dict[str, list] = {key: [] for key in AreaErrors.__dataclass_fields__}
+    columns: dict[str, list] = {key: [] for key in FIELD_TYPES}
     for i in range(len(evaluator.params.imgIds)):
         entries = image_entries(evaluator, area, i, picked)
         if entries is None:
             continue
-        typed = type_image(evaluator, entries, thresholds)
-        columns["det_image"].append(np.full(len(entries.det_ids), i))
-        columns["det_category"].append(entries.det_category)
-        columns["det_score"].append(entries.det_score)
-        columns["gt_image"].append(np.full(len(entries.gt_ids), i))
-        columns["gt_category"].append(entries.gt_category)
-        columns["gt_counted"].append(~entries.gt_ignored)
-        columns["gt_matched"].append(entries.gt_matched)
-        for key, value in typed.items():
+        if i not in boxes:
+            boxes[i] = (entries.gt_ids, *image_boxes(evaluator, entries))
+        typed = type_image(entries, *in_entry_order(entries.gt_ids, *boxes[i]), thresholds)
+        rows = {"det_image": np.full(len(entries.det_ids), i), "det_category": entries.det_category,
+                "det_score": entries.det_score, "gt_image": np.full(len(entries.gt_ids), i),
+                "gt_category": entries.gt_category, "gt_counted": ~entries.gt_ignored,
+                "gt_matched": entries.gt_matched, **typed}
+        for key, value in rows.items():
             columns[key].append(value)
-    t = len(picked)
-    stacked = {}
+    return ordered_rows(columns, len(picked))
+
+
+def ordered_rows(columns: dict[str, list], thresholds: int) -> AreaErrors:
+    """The images' rows joined and ordered by category, images in evaluation order within each."""
+    joined = {}
     for key, values in columns.items():
-        two_d = key in ("status", "fixer", "gt_matched", "gt_missed")
-        empty = np.zeros((t, 0)) if two_d else np.zeros(0)
-        stacked[key] = np.concatenate(values, axis=1 if two_d else 0) if values else empty
-    det_order = np.argsort(stacked["det_category"], kind="stable")  # by category; images stay in order
-    gt_order = np.argsort(stacked["gt_category"], kind="stable")
-    out = {}
-    for key, value in stacked.items():
-        order = gt_order if key.startswith("gt_") else det_order
-        out[key] = value[..., order]
-    return AreaErrors(
-        det_image=out["det_image"].astype(np.int64), det_category=out["det_category"].astype(np.int64),
-        det_score=out["det_score"].astype(float), status=out["status"].astype(np.int8),
-        fixer=out["fixer"].astype(bool), cls_target=out["cls_target"].astype(np.int64),
-        gt_image=out["gt_image"].astype(np.int64), gt_category=out["gt_category"].astype(np.int64),
-        gt_counted=out["gt_counted"].astype(bool), gt_matched=out["gt_matched"].astype(bool),
-        gt_missed=out["gt_missed"].astype(bool))
+        axis = 1 if key in PER_THRESHOLD else 0
+        empty = np.zeros((thresholds, 0) if axis else 0)
+        joined[key] = np.concatenate(values, axis=axis) if values else empty
+    det_order = np.argsort(joined["det_category"], kind="stable")
+    gt_order = np.argsort(joined["gt_category"], kind="stable")
+    return AreaErrors(**{key: value[..., gt_order if key.startswith("gt_") else det_order].astype(FIELD_TYPES[key])
+                         for key, value in joined.items()})
 
 
 def box_ious(evaluator: COCOeval, entries: ImageEntries, typed_gt: np.ndarray) -> np.ndarray:
@@ -188,12 +192,28 @@ def box_ious(evaluator: COCOeval, entries: ImageEntries, typed_gt: np.ndarray) -
     return ious
 
 
-def type_image(evaluator: COCOeval, entries: ImageEntries, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+def image_boxes(evaluator: COCOeval, entries: ImageEntries) -> tuple[np.ndarray, np.ndarray]:
+    """(G,) crowd flags of an image's boxes and the (D, G) IoUs of its detections with them."""
+    crowd = np.array([bool(evaluator.cocoGt.anns[int(g)].get("iscrowd", 0)) for g in entries.gt_ids], dtype=bool)
+    return crowd, box_ious(evaluator, entries, ~crowd)
+
+
+def in_entry_order(gt_ids: np.ndarray, cached_ids: np.ndarray, crowd: np.ndarray,
+                   ious: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cached crowd flags and IoU columns in this area range's box order (COCOeval lists the
+    boxes it ignores in a range last, so the order changes with the range)."""
+    if np.array_equal(gt_ids, cached_ids):
+        return crowd, ious
+    column = {int(g): j for j, g in enumerate(cached_ids)}
+    order = np.array([column[int(g)] for g in gt_ids], dtype=np.int64)
+    return crowd[order], ious[:, order]
+
+
+def type_image(entries: ImageEntries, crowd: np.ndarray, ious: np.ndarray,
+               thresholds: np.ndarray) -> dict[str, np.ndarray]:
     """TIDE's typing of one image's false positives and unmatched boxes at every threshold."""
     t_count, d_count = entries.det_matched.shape[0], len(entries.det_ids)
-    crowd = np.array([bool(evaluator.cocoGt.anns[int(g)].get("iscrowd", 0)) for g in entries.gt_ids], dtype=bool)
     typed_gt = ~crowd
-    ious = box_ious(evaluator, entries, typed_gt)
     same_class = entries.det_category[:, None] == entries.gt_category[None, :]
     same = np.where(same_class, ious, 0.0)
     other = np.where(same_class, 0.0, ious)
@@ -238,6 +258,7 @@ def best_of_each_target(aims: np.ndarray, target: np.ndarray, scores: np.ndarray
 
 
 def match_errors(gt: COCO, detections: Sequence[dict], max_det: int = 100,
-                 thresholds: Optional[Sequence[float]] = None) -> ErrorMatching:
-    """COCOeval's matching of `detections` once, typed at `thresholds` (default .50:.05:.95)."""
-    return type_errors(evaluated(gt, detections, max_det), thresholds)
+                 thresholds: Optional[Sequence[float]] = None, areas: Optional[Sequence[str]] = None) -> ErrorMatching:
+    """COCOeval's matching of `detections` once, typed at `thresholds` (default .50:.05:.95) in
+    the area ranges `areas` (default: all, small, medium, large)."""
+    return type_errors(evaluated(gt, detections, max_det), thresholds, areas)

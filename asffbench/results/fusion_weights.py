@@ -15,14 +15,19 @@ from asffbench.results.records import LoadedRecord, run_label
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
 
 
-def runs_with_weights(records: Sequence[LoadedRecord]) -> list[tuple[str, dict]]:
+def runs_with_metric(records: Sequence[LoadedRecord], key: str, part: str) -> list[tuple[str, dict]]:
+    """(run label, metrics[key]) of the records whose metrics hold `key` as an object with `part`."""
     out = []
     for record in records:
         metrics = record.record.metrics
-        weights = metrics.fusion_weights if isinstance(metrics, Metrics) else None
-        if isinstance(weights, dict) and isinstance(weights.get("by_size"), dict):
-            out.append((run_label(record), weights))
+        value = getattr(metrics, key) if isinstance(metrics, Metrics) else None
+        if isinstance(value, dict) and isinstance(value.get(part), (dict, list)):
+            out.append((run_label(record), value))
     return out
+
+
+def runs_with_weights(records: Sequence[LoadedRecord]) -> list[tuple[str, dict]]:
+    return runs_with_metric(records, "fusion_weights", "by_size")
 
 
 def weight_text(values: Optional[Sequence[float]]) -> list[str]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
 from asffbench.results.budget import budget_markdown
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
+from asffbench.results.edge_weights import edge_weights_markdown
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
@@ -137,11 +138,14 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
-    if summary.tables:
+    if summary.errors:
         out += ["## Error analysis\n", error_markdown(summary.errors, summary.error_figures)]
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
+    edges = edge_weights_markdown(completed(collection))
+    if edges:
+        out += ["## BiFPN edge weights\n", edges]
     out += ["## Methods\n", methods_markdown(collection.records)]
     budget = budget_markdown(collection)
     if budget:
@@ -187,21 +191,25 @@ def write_report(
     reference_path: Optional[Path] = None,
     bootstrap: int = DEFAULT_REPLICATES,
     bootstrap_seed: int = DEFAULT_SEED,
+    error_analysis: bool = True,
+    baselines: Optional[Mapping[str, str]] = None,
 ) -> ReportSummary:
-    """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none)."""
+    """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none);
+    `error_analysis` adds TIDE's error types per row (a COCOeval matching of every run);
+    `baselines` ({axis: value}) picks the rows the deltas and intervals are taken against."""
     if table_format not in FORMATS:
         raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
     collection = collect(sweep_dirs)
     out = Path(out_dir) if out_dir is not None else default_out_dir(collection.sweep_dirs)
     reference = load_paper_reference(reference_path)
-    tables = build_tables(collection.frame, reference)
+    tables = build_tables(collection.frame, reference, baselines)
     if bootstrap > 0:
         add_intervals(tables, bootstrap, bootstrap_seed)
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
                             problems=len(collection.problems),
-                            errors=analyse_tables(tables, bootstrap, bootstrap_seed))
+                            errors=analyse_tables(tables, bootstrap, bootstrap_seed) if error_analysis else [])
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     try:

@@ -9,11 +9,12 @@ baseline. Rendering (markdown, CSV, LaTeX, rich) is in `asffbench.results.render
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from asffbench.errors import UserError
 from asffbench.record_schema import VOC_METRIC
 from asffbench.results.axes import AXES, Axis, detect_axes
 from asffbench.results.records import MISSING_TEXT
@@ -257,10 +258,40 @@ def build_table(
     return ResultTable(axis=axis, context_axes=list(context_axes), cells=cells, quantities=quantities)
 
 
-def build_tables(frame: pd.DataFrame, reference: Sequence[PaperEntry] = ()) -> list[ResultTable]:
-    """A table for every axis the records vary along (the fusion table when none varies)."""
+def build_tables(
+    frame: pd.DataFrame,
+    reference: Sequence[PaperEntry] = (),
+    baselines: Optional[Mapping[str, str]] = None,
+) -> list[ResultTable]:
+    """A table for every axis the records vary along (the fusion table when none varies).
+
+    `baselines` ({axis name: value as written, e.g. "fusion": "asff"}) picks the row each axis's
+    deltas and intervals are taken against, instead of the axis's default; UserError when the
+    records have no such axis or no such row.
+    """
     runs, _ = table_runs(frame)
     if runs.empty:
         return []
     axes = detect_axes(runs) or [AXES["fusion"]]
+    axes = with_baselines(runs, axes, baselines or {})
     return [build_table(runs, axis, [a for a in axes if a is not axis], reference) for axis in axes]
+
+
+def with_baselines(runs: pd.DataFrame, axes: list[Axis], baselines: Mapping[str, str]) -> list[Axis]:
+    """The axes with the chosen baseline rows (`report --baseline AXIS=VALUE`)."""
+    by_name = {a.name: a for a in axes}
+    for key, text in baselines.items():
+        axis = by_name.get(key) or next((a for a in axes if key in a.record_keys), None)
+        if axis is None:
+            raise UserError(f"--baseline {key}={text}: the records vary along no axis {key!r} "
+                            f"(their axes: {', '.join(by_name) or 'none'})")
+        if axis.cumulative:
+            raise UserError(f"--baseline {key}={text}: the {axis.name} table compares each row "
+                            "with the one before; it has no baseline row")
+        values = list(pd.unique(runs[axis.column].map(key_value))) if axis.column in runs else []
+        match = [v for v in values if text in (str(v), axis.label(v))]
+        if not match:
+            shown = ", ".join(axis.label(v) for v in axis.sort_values(values))
+            raise UserError(f"--baseline {key}={text}: no row has {axis.name}={text} (rows: {shown})")
+        by_name[axis.name] = replace(axis, baseline=match[0])
+    return [by_name[a.name] for a in axes]

@@ -47,6 +47,9 @@ EXCLUDED_KEYS = (
 CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "fusion.upsample": lambda c: fusion_uses(c, "uses_upsample"),
     "fusion.compress_c": lambda c: fusion_uses(c, "uses_compress_c"),
+    "fusion.pan_merge": lambda c: fusion_uses(c, "uses_pan_merge"),
+    **{f"fusion.bifpn_{key}": (lambda c: fusion_uses(c, "uses_bifpn"))
+       for key in ("layers", "weighting", "channels")},
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
     "model.depth": lambda c: backbone_uses_depth(c),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
@@ -54,6 +57,10 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
        for key in ("every", "min", "max", "fixed_epochs")},
 }
+# Conditional keys added after runs had been recorded: where unused they are left out of the
+# hash altogether, so every run recorded before they existed keeps its hash.
+ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
+                          "fusion.bifpn_channels")
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
@@ -74,7 +81,10 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     for dotted, matters in CONDITIONAL_KEYS.items():
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict) and key in subset[section] and not key_matters(plain, matters):
-            subset[section][key] = schema_defaults()[section][key]
+            if dotted in ADDED_CONDITIONAL_KEYS:
+                del subset[section][key]
+            else:
+                subset[section][key] = schema_defaults()[section][key]
     if isinstance(subset.get("bench"), dict) and subset["bench"].get("batch_size") is None \
             and subset["bench"].get("mode") != "train":
         subset["bench"]["batch_size"] = 1  # unset means 1 for inference: hashed as before it could be unset

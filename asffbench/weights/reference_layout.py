@@ -171,8 +171,8 @@ def reference_names(model: nn.Module) -> Names:
     mobile = isinstance(model.backbone, MobileNetV2Backbone)  # level blocks are `level_<l>_conv`
     interleaved = isinstance(model.fusion, FPNFusion) and not mobile  # Darknet baseline: heads in module_list
     if not isinstance(model.fusion, (FPNFusion, ASFF)):
-        raise NoReferenceLayout(f"the reference implementation has no {type(model.fusion).__name__} "
-                                "(its models: YOLOv3 baseline, ASFF, ASFF*)")
+        raise NoReferenceLayout(f"the reference implementation has no {type(model.fusion).__name__}, so no "
+                                "reference checkpoint exists for it (its models: YOLOv3 baseline, ASFF, ASFF*)")
     names = backbone_reference_names(model.backbone, "backbone.")
     index = sum(1 for _ in backbone_entries(model.backbone))  # the neck's first entry
     level = 0

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from asffbench.models import FUSIONS
-from asffbench.models.fusion import ASFF, FPNFusion
+from asffbench.models.fusion import ASFF, FPNFusion, FusionOptions
 from asffbench.models.fusion.resize import Downsample, Keep, LevelResize, Upsample
 
 LEVEL_WIDTHS = (32, 16, 16)  # a small stand-in for the neck's 512 / 256 / 256
@@ -119,12 +119,12 @@ def test_a_dominant_logit_reduces_asff_to_that_level(level, dominant):
 def test_sum_and_concat_fuse_the_resized_maps():
     features = level_features()
     with torch.no_grad():
-        sum_block = FUSIONS.build("sum", LEVEL_WIDTHS, HEAD_WIDTHS, 16, "nearest").eval().levels[1]
+        sum_block = FUSIONS.build("sum", LEVEL_WIDTHS, HEAD_WIDTHS, FusionOptions()).eval().levels[1]
         resized = sum_block.resize(features)
         fused, weights = sum_block.fuse(resized)
         torch.testing.assert_close(fused, resized[0] + resized[1] + resized[2])
         assert weights is None
-        concat_block = FUSIONS.build("concat", LEVEL_WIDTHS, HEAD_WIDTHS, 16, "nearest").eval().levels[1]
+        concat_block = FUSIONS.build("concat", LEVEL_WIDTHS, HEAD_WIDTHS, FusionOptions()).eval().levels[1]
         fused, _ = concat_block.fuse(concat_block.resize(features))
     assert concat_block.reduce.conv.in_channels == 3 * 16 and fused.shape[1] == 16
 

@@ -86,3 +86,15 @@ def test_no_detections_give_zero_and_missing_sizes_give_nan():
     values = point_metrics(match_detections(coco(data), []))
     assert values["AP"] == 0.0 and values["APs"] == 0.0
     assert np.isnan(values["APl"])
+
+
+def test_pycocotools_matcher_is_the_reference_of_the_vectorised_one():
+    data = ground_truth(seed=6)
+    gt, dets = coco(data), detections(data, seed=6)
+    ours, reference = match_detections(gt, dets), match_detections(gt, dets, matcher="pycocotools")
+    weights = np.random.default_rng(1).multinomial(40, np.full(40, 1 / 40), 3).astype(float)
+    assert point_metrics(ours) == point_metrics(reference)
+    for name, values in replicate_metrics(ours, weights).items():
+        np.testing.assert_array_equal(values, replicate_metrics(reference, weights)[name])
+    with pytest.raises(ValueError, match="matcher"):
+        match_detections(gt, dets, matcher="faster")

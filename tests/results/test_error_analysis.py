@@ -127,6 +127,18 @@ def test_unfixed_ap_is_pycocotools_for_every_size_with_crowds_and_ties():
         assert all(ours[f"{k}|50:95|all"] >= -1e-12 for k in ERROR_TYPES + ("FP", "FN"))
 
 
+def test_each_size_range_is_typed_alike_alone_or_with_the_others():
+    data = ground_truth(images=60, seed=7)
+    dets = detections(data, seed=1)
+    together = analysed(data, dets)
+    for area in SIZES:
+        alone = point_scenario_metrics(build_scenarios(match_errors(coco(data), dets, areas=(area,))))
+        for kind in ERROR_TYPES + ("FP", "FN"):
+            for iou in ("50", "50:95"):
+                key = f"{kind}|{iou}|{area}"
+                assert alone[key] == pytest.approx(together[key], abs=1e-12), key
+
+
 def test_matches_the_published_tide_within_a_tenth_of_a_point():
     golden = json.loads(GOLDEN.read_text())
     gt, dets = tide_case()

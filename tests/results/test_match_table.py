@@ -64,3 +64,11 @@ def test_a_voc_run_keeps_its_voc_matching_too(runs, counted):
     first = metrics_of(runs[0], runs[0])
     assert "mAP" in first and counted == {"coco": 1, "voc": 1}
     assert metrics_of(runs[0], runs[0]) == first and counted == {"coco": 1, "voc": 1}
+
+
+def test_a_malformed_detection_is_named_in_one_line(cli, runs, one_line_error):
+    dets = json.loads((runs[0] / "detections.json").read_text())
+    dets[3]["bbox"] = dets[3]["bbox"][:3]
+    (runs[0] / "detections.json").write_text(json.dumps(dets))
+    code, _out, err = cli("compare", str(runs[0]), str(runs[1]), "--bootstrap", "10")
+    one_line_error(code, err, str(runs[0] / "detections.json"), "detection 3", "bbox")

@@ -33,3 +33,11 @@ def test_report_without_bootstrap_still_analyses_errors(interval_sweep, tmp_path
     assert all(row.point and not row.deltas for row in section.rows)
     text = summary.report.read_text()
     assert "## Error analysis" in text and ", Δ " not in text[text.index("## Error analysis"):text.index("## Methods")]
+
+
+def test_report_can_leave_the_error_analysis_out(cli, interval_sweep, tmp_path):  # noqa: F811
+    code, _, err = cli("report", str(interval_sweep), "--out", str(tmp_path / "report"), "--bootstrap", "0",
+                       "--no-errors")
+    assert code == 0, err
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Error analysis" not in text and not (tmp_path / "report" / "figures" / "errors_fusion.png").exists()

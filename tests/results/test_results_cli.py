@@ -35,6 +35,23 @@ def test_report_prints_tables_and_the_state_of_the_sweep(cli, fixtures, tmp_path
     assert (tmp_path / "rep" / "tables" / "fusion.tex").read_text().startswith("\\begin{table}")
 
 
+def test_report_baseline_option(cli, one_line_error, fixtures, tmp_path):
+    code, out, err = cli("report", str(fixtures / "fusion_sweep"), "--out", str(tmp_path / "rep"),
+                         "--baseline", "fusion=sum", "--bootstrap", "0")
+    assert code == 0, err
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "- Δ: change against the sum row." in report
+    results = report.split("## Results")[1].split("## Figures")[0]
+    (sum_row,) = [line for line in results.splitlines() if line.startswith("| sum ")]
+    cells = [c.strip() for c in sum_row.split("|")]
+    assert cells[12:18] == ["0.0", "0.0", "0.0", "0.0", "0.00", "0.0"]  # every Δ is zero on the baseline row
+    one_line_error(*cli("report", str(fixtures / "fusion_sweep"), "--out", str(tmp_path / "o"),
+                        "--baseline", "fusion")[::2], "--baseline fusion: expected AXIS=VALUE")
+    one_line_error(*cli("report", str(fixtures / "fusion_sweep"), "--out", str(tmp_path / "o"),
+                        "--baseline", "fusion=pan")[::2], "--baseline fusion=pan: no row has fusion=pan")
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_errors_are_one_line(cli, one_line_error, fixtures, tmp_path):
     missing = str(tmp_path / "nowhere")
     one_line_error(*cli("collect", missing)[::2], "nowhere: no such directory")

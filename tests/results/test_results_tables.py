@@ -165,3 +165,27 @@ def test_malformed_reference_is_a_user_error():
                         "setting: {method: none, img_size: 608, tricks: all}}\n", "ref.yaml")
     with pytest.raises(UserError, match="ref.yaml: expected a mapping"):
         parse_reference("- 1\n", "ref.yaml")
+
+
+def test_baseline_option_picks_the_row_deltas_are_taken_against(fixtures, reference):
+    frame = collect([fixtures / "fusion_sweep"]).frame
+    (table,) = build_tables(frame, reference, baselines={"fusion": "asff"})
+    numbers = numbers_frame(table).set_index("fusion")
+    assert numbers["baseline"].to_dict() == {"none": False, "concat": False, "sum": False, "asff": True,
+                                             "asff_star": False}
+    assert numbers.loc["asff", "delta_AP"] == 0.0
+    assert numbers.loc["none", "delta_AP"] == pytest.approx(30.5 - 33.3)
+    assert all(c.base.value == "asff" for c in table.cells)
+    # The display name and the record key name the same row and axis.
+    (by_label,) = build_tables(frame, reference, baselines={"fusion.name": "ASFF"})
+    assert [c.baseline for c in by_label.cells] == [c.baseline for c in table.cells]
+
+
+@pytest.mark.parametrize("baselines, needle", [
+    ({"fusion": "bifpn"}, "--baseline fusion=bifpn: no row has fusion=bifpn (rows: YOLOv3 baseline, concat"),
+    ({"img_size": "608"}, "--baseline img_size=608: the records vary along no axis 'img_size' (their axes: fusion)"),
+])
+def test_baseline_option_names_what_is_missing(fixtures, reference, baselines, needle):
+    with pytest.raises(UserError) as info:
+        build_tables(collect([fixtures / "fusion_sweep"]).frame, reference, baselines=baselines)
+    assert needle in str(info.value)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from asffbench.config.compose import compose_config
+from asffbench.config.compose import compose_config, to_plain
 from asffbench.runs.record import experiment_hash, read_record, write_record
 from asffbench.runs.sweep_spec import iter_run_overrides, load_sweep, shipped_sweeps
 
@@ -121,6 +121,19 @@ def test_keys_a_run_does_not_use_leave_its_hash_alone():
     assert not same([], ["train.multiscale_max=416"])
 
 
+def test_neck_keys_change_the_hash_only_of_the_necks_that_use_them():
+    def same(*overrides_pairs):
+        return len({experiment_hash(compose_config(list(o))) for o in overrides_pairs}) == 1
+
+    assert same(["fusion=asff"], ["fusion=asff", "fusion.pan_merge=sum", "fusion.bifpn_layers=3"])
+    assert same(["fusion=pan"], ["fusion=pan", "fusion.bifpn_weighting=softmax", "fusion.compress_c=4"])
+    assert same(["fusion=bifpn"], ["fusion=bifpn", "fusion.pan_merge=sum"])
+    assert not same(["fusion=pan"], ["fusion=pan", "fusion.pan_merge=sum"])
+    assert not same(["fusion=asff_pan"], ["fusion=asff_pan", "fusion.pan_merge=sum"])
+    for key in ("bifpn_layers=2", "bifpn_weighting=softmax", "bifpn_channels=64", "upsample=bilinear"):
+        assert not same(["fusion=bifpn"], ["fusion=bifpn", f"fusion.{key}"]), key
+
+
 @pytest.mark.parametrize("overrides", [
     ["fusion=asff"], ["fusion=asff_star"], ["fusion=asff", "model=tiny", "tricks=none"], ["fusion=none"],
 ])
@@ -130,8 +143,13 @@ def test_runs_with_unused_keys_at_their_defaults_keep_their_old_hash_and_still_s
 
     cfg = compose_config(overrides)
     new = experiment_hash(cfg)
-    monkeypatch.setattr(record, "CONDITIONAL_KEYS", {})  # the hash before keys were conditional
-    old = experiment_hash(cfg)
+    # The hash before keys were conditional, of the config before the neck zoo added its keys.
+    before = to_plain(cfg)
+    for dotted in record.ADDED_CONDITIONAL_KEYS:
+        section, _, key = dotted.partition(".")
+        del before[section][key]
+    monkeypatch.setattr(record, "CONDITIONAL_KEYS", {})
+    old = experiment_hash(before)
     assert old == new
     monkeypatch.undo()
     write_record(tmp_path / "run" / "record.json", {"status": "completed", "experiment_hash": old})

@@ -30,6 +30,9 @@ def test_convert_errors_are_one_line(tiny_model, tmp_path, cli, one_line_error):
     ref = str(as_reference(tiny_model("fusion=asff", seed=1), tmp_path / "ref.pth"))
     one_line_error(*cli("weights", "convert", ref, "--out", str(tmp_path / "x.pt"), *TINY, "fusion=none")[::2],
                    ref, "module_list.20.conv.weight")
+    for fusion in ("pan", "bifpn", "asff_pan"):  # the necks the reference never had
+        one_line_error(*cli("weights", "convert", ref, "--out", str(tmp_path / "x.pt"), *TINY, f"fusion={fusion}")[::2],
+                       ref, "no reference checkpoint exists for it")
     one_line_error(*cli("weights", "convert", ref, "--out", str(tmp_path), *TINY)[::2], "is a directory")
     one_line_error(*cli("weights", "convert", ref, "--out", ref, *TINY)[::2], "is the source file")
     assert not (tmp_path / "x.pt").exists()

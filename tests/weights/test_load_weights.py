@@ -96,6 +96,11 @@ MISFITS = {
                       ["tensor extra.w is not in the configured model (1 such tensors)"]),
     "no reference layout": ("fusion=sum", lambda m, p: as_reference(m(), p),
                             ["cannot take reference weights: the reference implementation has no SumFusion"]),
+    **{f"no reference checkpoint for {fusion}": (
+        f"fusion={fusion}", lambda m, p: as_reference(m("fusion=asff"), p),
+        [f"cannot take reference weights: the reference implementation has no {module}, so no reference "
+         "checkpoint exists for it"]) for fusion, module in (("pan", "PANFusion"), ("bifpn", "BiFPN"),
+                                                              ("asff_pan", "ASFFOnPAN"))},
     "truncated": ("fusion=asff", lambda m, p: p.write_bytes(as_reference(m(), p).read_bytes()[:5000]) and p,
                   ["not a readable weights file (truncated"]),
     "not a state dict": ("fusion=asff", lambda m, p: write(p.parent, p.name, [1, 2, 3]),

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS, FusionInfo
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 from asffbench.models.layers import ConvBNAct
 
 
@@ -67,6 +67,6 @@ class ASFF(MultiLevelFusion):
 )
 @FUSIONS.register("asff", FusionInfo(adaptive=True, uses_upsample=True, uses_compress_c=True))
 def build_asff(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str, act: str = "leaky"
+    in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ASFF:
-    return ASFF(in_channels, out_channels, compress_c, upsample, act)
+    return ASFF(in_channels, out_channels, options.compress_c, options.upsample, options.act)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS, FusionInfo
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 from asffbench.models.layers import ConvBNAct
 
 
@@ -34,6 +34,6 @@ class ConcatFusion(MultiLevelFusion):
 
 @FUSIONS.register("concat", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_concat(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str, act: str = "leaky"
+    in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ConcatFusion:
-    return ConcatFusion(in_channels, out_channels, upsample, act)
+    return ConcatFusion(in_channels, out_channels, options.upsample, options.act)

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 from torch import Tensor, nn
 
 from asffbench.models.fusion.base import MultiLevelFusion
-from asffbench.models.fusion.registry import FUSIONS, FusionInfo
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 from asffbench.models.layers import ConvBNAct
 
 
@@ -34,6 +34,6 @@ class FPNFusion(MultiLevelFusion):
 
 @FUSIONS.register("none", FusionInfo(adaptive=False, uses_upsample=False, uses_compress_c=False))
 def build_fpn(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str, act: str = "leaky"
+    in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> FPNFusion:
-    return FPNFusion(in_channels, out_channels, act)
+    return FPNFusion(in_channels, out_channels, options.act)

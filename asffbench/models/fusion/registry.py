@@ -1,10 +1,9 @@
 """The fusion registry: `fusion=<name>` picks a builder here, and its `FusionInfo` says what the
 rest of the code needs to know about that fusion without building it.
 
-A builder takes (in_channels, out_channels, compress_c, upsample, act): the three neck level
-widths (stride 32, 16, 8), the widths each level must hand to its head, the ASFF weight width,
-the interpolation mode of the resize stage and the conv units' activation (`ACTIVATIONS`: the
-backbone's, ReLU6 for MobileNetV2 as in the reference's `ASFFmobile`). Builders that do not use an argument ignore it; their
+A builder takes (in_channels, out_channels, options): the three neck level widths (stride 32,
+16, 8), the widths each level must hand to its head, and the `FusionOptions` (every fusion
+setting of the config, as plain values). Builders ignore the options they do not use; their
 `FusionInfo` says which they use, so configs can tell a key that changes the model from one
 that does not.
 """
@@ -19,12 +18,32 @@ FUSIONS = Registry("fusion")
 
 
 @dataclass(frozen=True)
+class FusionOptions:
+    """The fusion settings a builder may read (`fusion.*` of the config)."""
+
+    compress_c: int = 16  # ASFF's weight-branch width
+    upsample: str = "nearest"  # interpolation of the resize stage (and of BiFPN's top-down edges)
+    pan_merge: str = "concat"  # how PAN's bottom-up step joins the lateral: concat | sum
+    bifpn_layers: int = 1  # BiFPN repeats
+    bifpn_weighting: str = "fast"  # BiFPN node inputs: fast (normalised ReLU) | softmax | sum
+    bifpn_channels: int = 0  # BiFPN's common width; 0: the neck's stride-16 width
+    # The conv units' activation (`ACTIVATIONS`): the backbone's (its `BackboneInfo.act`), ReLU6
+    # for MobileNetV2 as in the reference's `ASFFmobile`; read by none, sum, concat and asff.
+    act: str = "leaky"
+
+
+@dataclass(frozen=True)
 class FusionInfo:
     """What a registered fusion is, for the code that configures, hashes and shows it."""
 
     adaptive: bool  # has per-pixel fusion weights (alpha, beta, gamma) to return and show
     uses_upsample: bool  # the resize stage's interpolation mode (`fusion.upsample`) changes it
     uses_compress_c: bool  # `fusion.compress_c` (the weight branch width) changes it
+    uses_pan_merge: bool = False  # `fusion.pan_merge` changes it (it has a PAN bottom-up path)
+    uses_bifpn: bool = False  # `fusion.bifpn_layers|bifpn_weighting|bifpn_channels` change it
+    # Learned scalar weights per input edge of its nodes: its module's `edge_weights()` gives
+    # them normalised (None when the configured weighting learns none), for metrics and report.
+    edge_weights: bool = False
     enhanced: bool = False  # the paper's enhanced variant: RFB in the head and DropBlock in the neck by default
     default_compress_c: int = 16
 

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 from torch import Tensor
 
 from asffbench.models.fusion.base import MultiLevelFusion, ResizeFuseLevel
-from asffbench.models.fusion.registry import FUSIONS, FusionInfo
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 
 
 class SumLevel(ResizeFuseLevel):
@@ -25,6 +25,6 @@ class SumFusion(MultiLevelFusion):
 
 @FUSIONS.register("sum", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False))
 def build_sum(
-    in_channels: Sequence[int], out_channels: Sequence[int], compress_c: int, upsample: str, act: str = "leaky"
+    in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> SumFusion:
-    return SumFusion(in_channels, out_channels, upsample, act)
+    return SumFusion(in_channels, out_channels, options.upsample, options.act)

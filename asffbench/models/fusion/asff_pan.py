@@ -1,0 +1,43 @@
+"""`fusion=asff_pan`: ASFF applied to the outputs of a PAN (as YOLOX-PAI does).
+
+The neck's top-down features go through PANet's bottom-up path (`fusion.pan_merge`), whose
+outputs keep the neck's widths; ASFF (`fusion.compress_c`, `fusion.upsample`) then fuses them
+per pixel and widens them to the head widths. Its weights are ASFF's: (B, 3, H, W) per level.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import Tensor, nn
+
+from asffbench.models.fusion.asff import ASFF
+from asffbench.models.fusion.base import FusionResult
+from asffbench.models.fusion.pan import BottomUpPath
+from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
+
+
+class ASFFOnPAN(nn.Module):
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        out_channels: Sequence[int],
+        merge: str = "concat",
+        compress_c: int = 16,
+        upsample: str = "nearest",
+    ) -> None:
+        super().__init__()
+        self.path = BottomUpPath(in_channels, merge)
+        self.asff = ASFF(self.path.out_channels, out_channels, compress_c, upsample)
+        self.out_channels: tuple[int, ...] = tuple(out_channels)
+
+    def forward(self, features: Sequence[Tensor], return_weights: bool = False) -> FusionResult:
+        return self.asff(self.path(features), return_weights=return_weights)
+
+
+@FUSIONS.register("asff_pan", FusionInfo(adaptive=True, uses_upsample=True, uses_compress_c=True,
+                                         uses_pan_merge=True))
+def build_asff_pan(
+    in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
+) -> ASFFOnPAN:
+    return ASFFOnPAN(in_channels, out_channels, options.pan_merge, options.compress_c, options.upsample)
