@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+
 import torch
 
 from asffbench.config.schema import choice_str
@@ -34,8 +37,6 @@ def device_name(device: torch.device) -> str:
 
 def cpu_name() -> str:
     """The CPU model as the OS reports it (platform.processor() is often empty on Linux)."""
-    import platform
-
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -59,8 +60,6 @@ def configure_cpu_threads() -> int:
     several jobs on one node then run more spinning OpenMP threads than cores, which slowed CPU
     training here by over 10x. Outside SLURM the CPU affinity mask is the allotment.
     """
-    import os
-
     allotted = os.environ.get("SLURM_CPUS_PER_TASK")
     if allotted and allotted.isdigit() and int(allotted) > 0:
         threads = int(allotted)

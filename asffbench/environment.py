@@ -10,7 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
+import torch
+import torchvision
+
 import asffbench
+from asffbench.device import cpu_name
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,9 +37,6 @@ def git_commit(start: Optional[Path] = None) -> Optional[str]:
 
 
 def software_versions() -> dict[str, Optional[str]]:
-    import torch
-    import torchvision
-
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -48,10 +49,6 @@ def software_versions() -> dict[str, Optional[str]]:
 
 
 def hardware_info() -> dict:
-    import torch
-
-    from asffbench.device import cpu_name
-
     gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return {
         "cpu": cpu_name(),

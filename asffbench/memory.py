@@ -11,6 +11,7 @@ a phase that stays below an earlier peak then shows 0.
 
 from __future__ import annotations
 
+import ctypes
 import resource
 import sys
 from pathlib import Path
@@ -84,8 +85,6 @@ def release_free_heap() -> bool:
     """Hand memory freed by earlier work back to the OS (glibc malloc_trim), so that the phase's
     own allocations show as growth instead of reusing what the allocator kept resident."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: the growth is then a lower bound

@@ -18,6 +18,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
+from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
 from asffbench.atomic import write_path_atomic
 from asffbench.data.coco import load_rgb
@@ -28,7 +29,7 @@ from asffbench.drawing import class_name, draw_detections
 from asffbench.engine.inference import infer, single_images
 from asffbench.errors import UserError
 from asffbench.model_source import ModelSource, resolve_source
-from asffbench.settings import postprocess_settings
+from asffbench.settings import data_settings, postprocess_settings
 from asffbench.weights.load import build_with_weights
 
 COCO_CLASSES = 80
@@ -45,8 +46,6 @@ def split_items(items: Sequence[str]) -> tuple[list[Path], list[str]]:
 
 def coco_class_names() -> list[str]:
     """The 80 COCO category names in category-id order (torchvision's detection metadata)."""
-    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
-
     categories = FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
     return [name for name in categories if name not in ("__background__", "N/A")]
 
@@ -55,7 +54,7 @@ def class_names_for(source: ModelSource, num_classes: int) -> Optional[list[str]
     """The run's dataset names when known, else COCO's for an 80-class model, else None (indices)."""
     if source.run_dir is not None:
         try:
-            return load_split(source.cfg, "val").class_names
+            return load_split(data_settings(source.cfg), "val").class_names
         except UserError:  # the run's data is not on this machine
             pass
     return coco_class_names() if num_classes == COCO_CLASSES else None
@@ -67,7 +66,7 @@ def detect(model: torch.nn.Module, paths: Sequence[Path], cfg: DictConfig, score
     settings = replace(postprocess_settings(cfg), score_thresh=score_thresh)
     device = resolve_device(cfg.device)
     model.to(device)
-    dataset = val_dataset(cfg, ImageFiles(paths))
+    dataset = val_dataset(data_settings(cfg), ImageFiles(paths))
     items = (dataset[index] for index in range(len(paths)))
     steps = infer(model, single_images(items), device, settings)
     return [image_record(path, step.detections[0], step.metas[0], class_names) for path, step in zip(paths, steps)]

@@ -1,9 +1,9 @@
 """The layer that reads the config (detectron2's `from_config`, without the decorator).
 
 A composed config goes in; frozen settings objects and constructor arguments come out, for
-everything below: post-processing, evaluation, the benchmark, the loss, the optimiser and the
-LR schedule (the model's constructor arguments come from `asffbench.build`). Code in `engine/`
-and `bench/` takes these objects, never the config; the orchestrators (`runs/`, the CLI and the
+everything below: the data loaders, post-processing, evaluation, the benchmark, the loss, the optimiser and the
+LR schedule (the model's constructor arguments come from `asffbench.build`). Code in `engine/`,
+`bench/` and `data/` takes these objects, never the config; the orchestrators (`runs/`, the CLI and the
 entry points `evaluate`/`benchmark`) call this layer once and pass them down. Values are checked
 at composition (config/validate.py); what needs the machine is checked where it runs.
 """
@@ -13,9 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
+from omegaconf import ListConfig
+
 from asffbench.build import anchors_from_config, resolved_deform_conv
 from asffbench.config.schema import choice_str
-from asffbench.data.sources import DATASETS
+from asffbench.data.loaders import AugmentSettings, DataSettings, SamplingSettings, TrainDataSettings
+from asffbench.data.sources import DATASETS, DataSource, SplitFiles
+from asffbench.data.synth import SynthParams
 
 # bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
 MAX_BATCH_START = 256
@@ -107,6 +111,51 @@ class ScheduleSettings:
     final_epochs: float
 
 
+@dataclass(frozen=True)
+class LossSettings:
+    """The keyword arguments of `engine.loss.YOLOLoss` (`kwargs()`)."""
+
+    num_classes: int
+    anchors: tuple[tuple[float, float], ...]
+    iou_loss: bool
+    label_smoothing: bool
+    guided_anchoring: bool
+    iou_loss_form: str
+    shape_loss_form: str
+    box_terms_train_shape: bool
+    mixup_weighting: str
+    label_smoothing_max: Optional[float]
+    shared_prediction: str
+
+    def kwargs(self) -> dict[str, Any]:
+        return {**asdict(self), "anchors": [list(pair) for pair in self.anchors]}
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """What `engine.train_builders.build_trainer` puts around a model."""
+
+    optimizer: OptimizerSettings
+    schedule: ScheduleSettings
+    loss: LossSettings
+    batch_size: int  # per process; the learning rates scale with it times the processes
+    amp: bool  # fp16 on CUDA
+    grad_clip: Optional[float]
+    ema: bool
+    ema_decay: float
+    sync_bn: bool  # on CUDA only
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """Everything one benchmark reads: its protocol, the data its inputs come from (val images
+    for inference, augmented train batches for `bench.mode=train`) and the trainer it times."""
+
+    bench: BenchSettings
+    data: TrainDataSettings
+    trainer: TrainerSettings
+
+
 def postprocess_settings(cfg: Any) -> PostprocessSettings:
     return PostprocessSettings(
         score_thresh=float(cfg.eval.score_thresh), nms_iou=float(cfg.eval.nms_iou),
@@ -166,22 +215,26 @@ def bench_batch_size(cfg: Any, mode: str) -> tuple[int, str]:
     return 1, "default"
 
 
+def loss_settings(cfg: Any) -> LossSettings:
+    recipe = cfg.recipe
+    return LossSettings(
+        num_classes=int(cfg.model.num_classes),
+        anchors=tuple(tuple(float(v) for v in pair) for pair in anchors_from_config(cfg)),
+        iou_loss=bool(cfg.tricks.iou_loss),
+        label_smoothing=bool(cfg.tricks.label_smoothing),
+        guided_anchoring=bool(cfg.tricks.guided_anchoring),
+        iou_loss_form=choice_str(recipe.iou_loss_form),
+        shape_loss_form=choice_str(recipe.shape_loss_form),
+        box_terms_train_shape=bool(recipe.box_terms_train_shape),
+        mixup_weighting=choice_str(recipe.mixup_weighting),
+        label_smoothing_max=None if recipe.label_smoothing_max is None else float(recipe.label_smoothing_max),
+        shared_prediction=choice_str(recipe.shared_prediction),
+    )
+
+
 def loss_arguments(cfg: Any) -> dict[str, Any]:
     """The keyword arguments of `engine.loss.YOLOLoss`."""
-    recipe = cfg.recipe
-    return {
-        "num_classes": int(cfg.model.num_classes),
-        "anchors": anchors_from_config(cfg),
-        "iou_loss": bool(cfg.tricks.iou_loss),
-        "label_smoothing": bool(cfg.tricks.label_smoothing),
-        "guided_anchoring": bool(cfg.tricks.guided_anchoring),
-        "iou_loss_form": choice_str(recipe.iou_loss_form),
-        "shape_loss_form": choice_str(recipe.shape_loss_form),
-        "box_terms_train_shape": bool(recipe.box_terms_train_shape),
-        "mixup_weighting": choice_str(recipe.mixup_weighting),
-        "label_smoothing_max": None if recipe.label_smoothing_max is None else float(recipe.label_smoothing_max),
-        "shared_prediction": choice_str(recipe.shared_prediction),
-    }
+    return loss_settings(cfg).kwargs()
 
 
 def optimizer_settings(cfg: Any) -> OptimizerSettings:
@@ -200,3 +253,75 @@ def schedule_settings(cfg: Any) -> ScheduleSettings:
         step_milestones=tuple(float(m) for m in train.step_milestones), warmup_form=choice_str(cfg.recipe.warmup_form),
         flat_epochs=float(cfg.recipe.lr_flat_epochs), final_epochs=float(cfg.recipe.lr_final_epochs),
     )
+
+
+def trainer_settings(cfg: Any) -> TrainerSettings:
+    train = cfg.train
+    return TrainerSettings(
+        optimizer=optimizer_settings(cfg), schedule=schedule_settings(cfg), loss=loss_settings(cfg),
+        batch_size=int(train.batch_size), amp=bool(train.amp),
+        grad_clip=None if train.grad_clip is None else float(train.grad_clip),
+        ema=bool(train.ema), ema_decay=float(train.ema_decay), sync_bn=bool(cfg.tricks.sync_bn),
+    )
+
+
+def bench_run(cfg: Any) -> BenchRun:
+    return BenchRun(bench=bench_settings(cfg), data=train_data_settings(cfg), trainer=trainer_settings(cfg))
+
+
+def frozen(value: Any) -> Any:
+    """A config list (nested) as tuples, so that the settings holding it stay hashable."""
+    if isinstance(value, (list, tuple, ListConfig)):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+def split_files(split: Any) -> SplitFiles:
+    return SplitFiles(ann=split.get("ann"), images=split.get("images"), sets=frozen(split.get("sets")))
+
+
+def data_source(cfg: Any) -> DataSource:
+    """The `data.*` keys that say which dataset and where its files are."""
+    data, synth = cfg.data, cfg.data.synth
+    classes = data.get("classes")
+    return DataSource(
+        name=str(data.name), root=data.get("root"), cache_dir=data.get("cache_dir"),
+        classes=None if classes is None else tuple(str(c) for c in classes),
+        synth=SynthParams(images=int(synth.images), val_fraction=float(synth.val_fraction),
+                          seed=int(synth.seed), image_size=int(synth.image_size)),
+        train=split_files(data.train), val=split_files(data.val),
+    )
+
+
+def data_settings(cfg: Any) -> DataSettings:
+    return DataSettings(
+        source=data_source(cfg), num_classes=int(cfg.model.num_classes), img_size=int(cfg.img_size),
+        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), workers=int(cfg.data.workers),
+        device=choice_str(cfg.get("device", "auto")), test_resize=choice_str(cfg.recipe.test_resize),
+        val_batch_size=int(cfg.eval.batch_size),
+    )
+
+
+def augment_settings(cfg: Any) -> AugmentSettings:
+    recipe = cfg.recipe
+    return AugmentSettings(
+        resize=choice_str(recipe.train_resize), mixup_prob=float(recipe.mixup_prob),
+        expand_max=float(recipe.expand_max), augment=choice_str(recipe.augment),
+        crowd_targets=bool(recipe.crowd_targets), box_convention=choice_str(recipe.box_convention),
+    )
+
+
+def sampling_settings(cfg: Any) -> SamplingSettings:
+    train = cfg.train
+    max_batches = train.max_iters_per_epoch
+    return SamplingSettings(
+        batch_size=int(train.batch_size), epochs=int(train.epochs), multiscale=bool(cfg.tricks.multiscale),
+        multiscale_every=int(train.multiscale_every), multiscale_min=int(train.multiscale_min),
+        multiscale_max=int(train.multiscale_max), multiscale_fixed_epochs=int(train.multiscale_fixed_epochs),
+        mixup=bool(cfg.tricks.mixup), mixup_off_epochs=int(train.mixup_off_epochs),
+        max_batches=None if max_batches is None else int(max_batches),
+    )
+
+
+def train_data_settings(cfg: Any) -> TrainDataSettings:
+    return TrainDataSettings(data=data_settings(cfg), augment=augment_settings(cfg), sampling=sampling_settings(cfg))

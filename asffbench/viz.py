@@ -32,7 +32,7 @@ from asffbench.engine.inference import infer
 from asffbench.errors import UserError
 from asffbench.model_source import ModelSource, resolve_source
 from asffbench.models import FUSIONS, fusion_info
-from asffbench.settings import postprocess_settings
+from asffbench.settings import data_settings, postprocess_settings
 from asffbench.weights.load import build_with_weights
 
 WEIGHT_NAMES = ("α (from stride 32)", "β (from stride 16)", "γ (from stride 8)")
@@ -45,7 +45,7 @@ def default_out(source: ModelSource) -> Path:
 
 def default_images(cfg: DictConfig, count: int) -> tuple[list[Path], Optional[list[str]]]:
     """The first images of the configured val split, and the dataset's class names."""
-    dataset = load_split(cfg, "val")
+    dataset = load_split(data_settings(cfg), "val")
     return [dataset.image_path(i) for i in range(min(count, len(dataset)))], dataset.class_names
 
 

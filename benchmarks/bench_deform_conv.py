@@ -27,6 +27,7 @@ from asffbench.config.compose import compose_config
 from asffbench.device import device_name, resolve_device, synchronize
 from asffbench.engine.distributed import DistEnv
 from asffbench.engine.train_builders import build_trainer, seed_everything
+from asffbench.settings import trainer_settings
 from asffbench.models.layers import DEFORM_CONVS
 
 
@@ -78,7 +79,7 @@ def step_timer(setting: StepSetting, variant: tuple[str, ...], device: torch.dev
     cfg = compose_config(overrides + [f"device={device.type}"])
     seed_everything(0)
     model = build_model(cfg).to(device).train()
-    trainer = build_trainer(cfg, model, device, DistEnv(), iters_per_epoch=1)
+    trainer = build_trainer(trainer_settings(cfg), model, device, DistEnv(), iters_per_epoch=1)
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(setting.batch, 3, setting.img_size, setting.img_size, generator=generator).to(device)
     targets = random_targets(setting.batch, setting.img_size, 4, generator).to(device)

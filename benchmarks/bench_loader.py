@@ -20,6 +20,7 @@ import yaml
 
 from asffbench.config.compose import compose_config
 from asffbench.data.loaders import build_train_loader
+from asffbench.settings import train_data_settings
 
 
 def smoke_overrides() -> list[str]:
@@ -29,7 +30,7 @@ def smoke_overrides() -> list[str]:
 
 def measure(overrides: list[str], epochs: int) -> dict:
     cfg = compose_config(overrides)
-    loader = build_train_loader(cfg)
+    loader = build_train_loader(train_data_settings(cfg))
     seen, elapsed, batches = 0, 0.0, 0
     for epoch in range(epochs):
         loader.set_epoch(epoch)

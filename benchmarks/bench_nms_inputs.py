@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from asffbench.bench import benchmark
+from asffbench.runs.benchmark import benchmark
 from asffbench.bench.rounds import alternating_rounds
 from asffbench.config.compose import compose_config
 

@@ -16,7 +16,7 @@ import argparse
 
 import torch
 
-from asffbench.bench import benchmark
+from asffbench.runs.benchmark import benchmark
 from asffbench.config.compose import compose_config
 from asffbench.device import device_name, resolve_device
 

@@ -6,8 +6,9 @@ from omegaconf import OmegaConf
 from asffbench.anchors import ANCHOR_SETS
 from asffbench.build import anchors_from_config, build_model
 from asffbench.config.compose import compose_config
-from asffbench.engine.train import build_criterion
+from asffbench.engine.train_builders import build_criterion
 from asffbench.errors import UserError
+from asffbench.settings import loss_settings
 
 RELEASE = [[10, 13], [16, 30], [33, 23], [30, 61], [62, 45], [42, 119], [116, 90], [156, 198], [121, 240]]
 
@@ -32,7 +33,7 @@ def test_anchor_choice_reaches_head_and_loss(value, expected):
     cfg = compose_config(["model=tiny", "model.num_classes=3", f"model.anchors={value}"])
     assert anchors_from_config(cfg) == [[float(w), float(h)] for w, h in expected]
     assert head_priors(build_model(cfg)) == [[float(w), float(h)] for w, h in expected]
-    loss_priors = build_criterion(cfg).level_priors.reshape(-1, 2).tolist()
+    loss_priors = build_criterion(loss_settings(cfg)).level_priors.reshape(-1, 2).tolist()
     assert sorted(map(tuple, loss_priors)) == sorted((float(w), float(h)) for w, h in expected)
 
 

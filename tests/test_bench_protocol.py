@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from asffbench.bench import benchmark
+from asffbench.runs.benchmark import benchmark
 from asffbench.bench.rows import append_row, check_row_file, columns
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, measure_speed
 from asffbench.bench.stats import interquartile_range, outlier_share, percentile, summarize

@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from asffbench.settings import bench_settings
-from asffbench.bench.train_step import SyncedPhases, prepare_batches, step_config, step_trainer, timed_step
+from asffbench.settings import bench_run, bench_settings
+from asffbench.bench.train_step import SyncedPhases, prepare_batches, step_settings, step_trainer, timed_step
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.engine.distributed import DistEnv
@@ -23,14 +23,16 @@ STEP = ["model=tiny", "model.num_classes=6", "img_size=64", "device=cpu", "data.
 
 
 def test_a_bench_timed_step_changes_the_weights_exactly_as_a_trainer_step(tmp_path):
-    cfg = step_config(compose_config([*STEP, f"data.cache_dir={tmp_path}"]), batch_size=2)
-    batches, _rate, iters_per_epoch = prepare_batches(cfg, CPU, channels_last=False)
+    cfg = compose_config([*STEP, f"data.cache_dir={tmp_path}"])
+    run = bench_run(cfg)
+    data, trainer = step_settings(run, batch_size=2)
+    batches, _rate, iters_per_epoch = prepare_batches(data, CPU, channels_last=False)
     torch.manual_seed(0)
     model = build_model(cfg)
 
-    trained = build_trainer(cfg, copy.deepcopy(model), CPU, DistEnv(), iters_per_epoch)
+    trained = build_trainer(trainer, copy.deepcopy(model), CPU, DistEnv(), iters_per_epoch)
     trained.model.train()
-    benched = step_trainer(cfg, bench_settings(cfg), CPU, copy.deepcopy(model), iters_per_epoch)
+    benched = step_trainer(trainer, run.bench, CPU, copy.deepcopy(model), iters_per_epoch)
     phases = SyncedPhases(CPU)
     for index, batch in enumerate(batches[:2]):
         torch.manual_seed(index)  # DropBlock draws: the same for both
@@ -56,3 +58,12 @@ def test_a_bench_timed_step_changes_the_weights_exactly_as_a_trainer_step(tmp_pa
 def test_the_bench_batch_and_where_it_comes_from(overrides, batch, source):
     settings = bench_settings(compose_config(["device=cpu", *overrides]))
     assert (settings.batch_size, settings.batch_size_from) == (batch, source)
+
+
+def test_the_bench_step_settings_fix_the_batch_and_the_size():
+    run = bench_run(compose_config(["device=cpu", "train.epochs=0", "train.max_iters_per_epoch=3", "tricks.mixup=true",
+                                    "train.mixup_off_epochs=0"]))
+    data, trainer = step_settings(run, batch_size=5)
+    assert (data.sampling.batch_size, trainer.batch_size) == (5, 5)
+    assert (data.sampling.epochs, trainer.schedule.epochs, data.sampling.max_batches) == (1, 1, None)
+    assert not data.sampling.multiscale and data.sampling.mixup_epochs == 1  # as training's first epoch of one

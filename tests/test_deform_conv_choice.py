@@ -55,6 +55,7 @@ def test_not_hashed_but_recorded_as_resolved(tmp_path):
 @pytest.mark.slow
 def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections(tmp_path_factory):
     from asffbench.data.loaders import build_val_loader
+    from asffbench.settings import data_settings
     from asffbench.engine.evaluate import evaluate
     from asffbench.weights.load import build_with_weights
     from asffbench.weights.resolve import EVAL, resolve_weights
@@ -70,7 +71,7 @@ def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections
     train(compose_config(common + ["model.deform_conv=sampled"]), run_dir)
     configs = {choice: compose_config(common + [f"model.deform_conv={choice}"]) for choice in ("sampled", "torchvision")}
     # What decides the detections: the raw outputs of the trained weights on the val images.
-    images = next(iter(build_val_loader(configs["sampled"])[0]))[0]
+    images = next(iter(build_val_loader(data_settings(configs["sampled"]))[0]))[0]
     outputs = {}
     for choice, cfg in configs.items():
         weights = resolve_weights(cfg, EVAL)

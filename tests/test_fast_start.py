@@ -43,6 +43,7 @@ def test_help_imports_no_torch(args):
 @pytest.mark.parametrize("args, message", [
     (("config", "fusion=asf"), "fusion=asf: unknown option for 'fusion'"),
     (("train", "img_size=100"), "img_size=100: must be a positive multiple of 32"),
+    (("bench", "img_size=64", "model.width=0"), "model.width=0.0: must be positive"),
     (("eval", "model.width=0"), "model.width=0.0: must be positive"),
     (("run", "fusion.compres_c=8"), "fusion.compres_c: unknown config key"),
     (("data", "check", "device=tpu"), "device=tpu: invalid value"),

@@ -15,11 +15,12 @@ from torchvision.transforms.v2 import functional as F
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config, to_plain
-from asffbench.data.synth import CLASS_NAMES
+from asffbench.data.synth_draw import CLASS_NAMES
 from asffbench.data.transforms import PAD_VALUE, normalize
 from asffbench.engine.checkpoint import save_checkpoint
-from asffbench.engine.train import build_criterion
+from asffbench.engine.train_builders import build_criterion
 from asffbench.predict import coco_class_names, png_names, split_items
+from asffbench.settings import loss_settings
 
 TINY = ["model=tiny", "model.num_classes=2", "img_size=64", "device=cpu", "fusion=asff"]
 WIDTH, HEIGHT = 128, 80  # not square: the letterbox pads top and bottom
@@ -53,7 +54,7 @@ def letterboxed(image, size):
 def overfit(cfg, inputs, targets, steps=60):
     """Train the tiny model on the one scene (Adam, the configured loss) until it finds both objects."""
     torch.manual_seed(0)
-    model, criterion = build_model(cfg), build_criterion(cfg)
+    model, criterion = build_model(cfg), build_criterion(loss_settings(cfg))
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
     for _ in range(steps):

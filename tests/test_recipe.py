@@ -78,8 +78,10 @@ def test_reference_recipe_reaches_init_dropblock_lr_and_data():
 
     from asffbench.build import build_model
     from asffbench.data.loaders import build_train_loader
+    from asffbench.settings import train_data_settings
     from asffbench.engine.distributed import DistEnv
     from asffbench.engine.train_builders import build_trainer
+    from asffbench.settings import trainer_settings
 
     overrides = ["model=tiny", "model.num_classes=6", "fusion=asff_star", "data.workers=0", "img_size=64",
                  "data.synth.images=16", "train.batch_size=2", "train.lr=0.001", "tricks.multiscale=false"]
@@ -90,9 +92,9 @@ def test_reference_recipe_reaches_init_dropblock_lr_and_data():
         biases = [m.bias for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.bias is not None]
         assert all((b == 0).all() for b in biases) == (recipe == "reference")
         assert {slot.form for slot in model.neck.dropblocks} == {"reference" if recipe == "reference" else "torchvision"}
-        trainer = build_trainer(cfg, model, torch.device("cpu"), DistEnv(), iters_per_epoch=4)
+        trainer = build_trainer(trainer_settings(cfg), model, torch.device("cpu"), DistEnv(), iters_per_epoch=4)
         assert trainer.scheduler.base_lrs[0] == pytest.approx(lr)
-        dataset = build_train_loader(cfg).dataset
+        dataset = build_train_loader(train_data_settings(cfg)).dataset
         assert (dataset.reference_augment is not None, dataset.crowd_targets, dataset.box_shrink) == (
             (True, True, 1.0) if recipe == "reference" else (False, False, 0.0))
 
@@ -119,9 +121,10 @@ def test_builders_follow_the_reference_recipe():
     from asffbench.build import build_model
     from asffbench.settings import eval_settings, postprocess_settings
     from asffbench.engine.train_builders import build_criterion
+    from asffbench.settings import loss_settings
 
     cfg = compose_config(["recipe=reference", "model=tiny", "model.num_classes=80"])
-    loss = build_criterion(cfg)
+    loss = build_criterion(loss_settings(cfg))
     assert (loss.iou_loss_form, loss.shape_loss_form, loss.mixup_weighting) == (
         "iou_squared", "iou_squared", "positive_objectness")
     assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None

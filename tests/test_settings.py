@@ -16,15 +16,19 @@ from asffbench.engine.schedule import build_scheduler
 from asffbench.settings import (
     MAX_BATCH_START,
     bench_settings,
+    data_settings,
+    data_source,
     eval_settings,
     loss_arguments,
     optimizer_settings,
     postprocess_settings,
     schedule_settings,
+    train_data_settings,
 )
 from tests.test_config import group_options
 
-SETTINGS = (postprocess_settings, eval_settings, bench_settings, optimizer_settings, schedule_settings)
+SETTINGS = (postprocess_settings, eval_settings, bench_settings, optimizer_settings, schedule_settings,
+            data_source, data_settings, train_data_settings)
 
 
 def composed(group: str, option: str, *extra: str):
@@ -57,6 +61,13 @@ def test_every_option_gives_every_settings_object(group, option):
     schedule = schedule_settings(cfg)
     assert schedule.epochs == cfg.train.epochs and schedule.cosine == cfg.tricks.cosine_lr
     assert schedule.warmup_form == choice_str(cfg.recipe.warmup_form)
+    train_data = train_data_settings(cfg)
+    assert train_data.data == data_settings(cfg) and train_data.data.source == data_source(cfg)
+    assert (train_data.data.source.name, train_data.data.num_classes, train_data.data.val_batch_size) == (
+        cfg.data.name, cfg.model.num_classes, cfg.eval.batch_size)
+    assert train_data.augment.augment == choice_str(cfg.recipe.augment)
+    assert train_data.sampling.mixup_epochs == (cfg.train.epochs - cfg.train.mixup_off_epochs if cfg.tricks.mixup else 0)
+    assert train_data.sampling.multiscale == cfg.tricks.multiscale
     arguments = loss_arguments(cfg)
     inspect.signature(YOLOLoss).bind(**arguments)  # every argument is one the loss takes
     assert arguments["iou_loss"] is bool(cfg.tricks.iou_loss)
@@ -95,3 +106,9 @@ def test_eval_metric_auto_follows_the_data_and_an_explicit_choice_wins():
     assert eval_settings(compose_config(["data=voc_synth"])).metric == "voc"
     assert eval_settings(compose_config(["data=voc_synth", "eval.metric=coco"])).metric == "coco"
     assert eval_settings(compose_config(["train.eval_every=2", "train.epochs=6"])).every == 2
+
+
+def test_voc_sets_and_classes_arrive_as_tuples():
+    source = data_source(compose_config(["data=voc", "data.train.sets=[[2012,trainval]]", "data.classes=[cat,dog]"]))
+    assert source.train.sets == ((2012, "trainval"),) and source.val.sets is None
+    assert source.classes == ("cat", "dog")

@@ -1,5 +1,2 @@
-"""Params, FLOPs (fvcore) and speed of a detector under a stated protocol."""
-
-from asffbench.bench.modes import benchmark
-
-__all__ = ["benchmark"]
+"""Params, FLOPs (fvcore) and speed of a detector under a stated protocol (`modes.measure`; the
+config is read by `asffbench.runs.benchmark`). The package re-exports nothing."""

@@ -17,6 +17,7 @@ with warnings.catch_warnings():
     # fvcore scripts its focal loss at import time; torch now warns that jit.script is deprecated.
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn.jit_handles import get_shape
 
 from asffbench.bench.params import PARTS
 
@@ -39,8 +40,6 @@ def deform_conv2d_macs(inputs: list[Any], outputs: list[Any]) -> int:
     fvcore has no handle for it. The bilinear sampling at the offsets is not counted, like the
     other element-wise work fvcore skips.
     """
-    from fvcore.nn.jit_handles import get_shape
-
     weight_shape = get_shape(inputs[1])  # (out_c, in_c / groups, kh, kw)
     out_shape = get_shape(outputs[0])  # (B, out_c, H, W)
     out_elements = 1

@@ -9,12 +9,12 @@ evaluation, cycled), and the random fallback is labelled as such in the record.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
-from omegaconf import DictConfig, open_dict
 from torch import Tensor
 
+from asffbench.data.loaders import DataSettings, build_val_loader
 from asffbench.errors import UserError
 
 VAL = "val"
@@ -46,11 +46,11 @@ def input_kind(choice: str, has_weights: bool) -> str:
     return choice
 
 
-def timing_images(cfg: DictConfig, kind: str, batch_size: int) -> TimingImages:
+def timing_images(data: DataSettings, kind: str, batch_size: int) -> TimingImages:
     if kind == VAL:
-        return val_images(cfg, max(batch_size, MAX_VAL_IMAGES))
-    generator = torch.Generator().manual_seed(int(cfg.seed))
-    size = int(cfg.img_size)
+        return val_images(data, max(batch_size, MAX_VAL_IMAGES))
+    generator = torch.Generator().manual_seed(data.seed)
+    size = data.img_size
     return TimingImages(
         kind=RANDOM,
         description="random normal images, fixed seed",
@@ -58,14 +58,9 @@ def timing_images(cfg: DictConfig, kind: str, batch_size: int) -> TimingImages:
     )
 
 
-def val_images(cfg: DictConfig, limit: int) -> TimingImages:
+def val_images(data: DataSettings, limit: int) -> TimingImages:
     """The first `limit` images of the val split (fewer when the split is smaller)."""
-    from asffbench.data.loaders import build_val_loader
-
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.eval.batch_size = min(limit, 16)
-    loader, dataset = build_val_loader(cfg)
+    loader, dataset = build_val_loader(replace(data, val_batch_size=min(limit, 16)))
     if len(dataset) == 0:
         raise UserError("bench.input=val: the val split has no images")
     chunks: list[Tensor] = []
@@ -76,7 +71,7 @@ def val_images(cfg: DictConfig, limit: int) -> TimingImages:
     images = torch.cat(chunks)[:limit]
     return TimingImages(
         kind=VAL,
-        description=f"{len(images)} val images of data={cfg.data.name}, letterboxed to "
-        f"{cfg.img_size} px as in evaluation, cycled",
+        description=f"{len(images)} val images of data={data.source.name}, letterboxed to "
+        f"{data.img_size} px as in evaluation, cycled",
         images=images,
     )

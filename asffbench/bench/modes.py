@@ -1,27 +1,21 @@
-"""`benchmark(cfg)`: the bench mode's measurement (runner.py: infer, train_step.py: train)."""
+"""`measure(run, model, has_weights)`: the bench mode's measurement (runner.py: infer,
+train_step.py: train). The config is read above (`asffbench.runs.benchmark`)."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.bench.runner import benchmark_inference, check_machine
 from asffbench.bench.train_step import benchmark_train_step
 from asffbench.device import resolve_device
-from asffbench.settings import bench_settings
+from asffbench.settings import BenchRun
 
 
-def benchmark(cfg: DictConfig, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
-    """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol.
-
-    `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
-    it decides between val and random images under `bench.input=auto`.
-    """
-    settings = bench_settings(cfg)
-    device = resolve_device(settings.device)
-    check_machine(settings, device)
-    if settings.mode == "train":
-        return benchmark_train_step(cfg, settings, device, model)
-    return benchmark_inference(cfg, settings, device, model, has_weights)
+def measure(run: BenchRun, model: nn.Module, has_weights: bool) -> dict:
+    """Measure `model` under the bench protocol of `run` (`has_weights`: whether it carries learned
+    weights, which decides between val and random images under `bench.input=auto`)."""
+    device = resolve_device(run.bench.device)
+    check_machine(run.bench, device)
+    if run.bench.mode == "train":
+        return benchmark_train_step(run, device, model)
+    return benchmark_inference(run, device, model, has_weights)

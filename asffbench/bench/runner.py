@@ -15,7 +15,6 @@ from functools import partial
 from typing import Iterator, Optional
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from asffbench.bench.flops import FlopCount, count_flops
@@ -30,9 +29,7 @@ from asffbench.engine.inference import forward_batches
 from asffbench.engine.postprocess import nms_candidate_counts, postprocess
 from asffbench.errors import UserError
 from asffbench.record_schema import FLOPS_CONVENTION
-from asffbench.settings import BenchSettings
-from asffbench.weights.load import build_with_weights
-from asffbench.weights.resolve import BENCH, resolve_weights
+from asffbench.settings import BenchRun, BenchSettings
 
 
 def protocol_of(settings: BenchSettings, batch_size: int, device: torch.device, images: TimingImages,
@@ -56,14 +53,13 @@ def check_machine(settings: BenchSettings, device: torch.device) -> None:
         )
 
 
-def benchmark_inference(cfg: DictConfig, settings: BenchSettings, device: torch.device,
-                        model: Optional[nn.Module] = None, has_weights: Optional[bool] = None) -> dict:
-    """`bench.mode=infer`: params, FLOPs, forward and NMS speed of the model `cfg` describes (or
-    `model`, already built); `has_weights` as in bench/modes.py: benchmark."""
-    model, has_weights = model_to_measure(cfg, model, has_weights)
+def benchmark_inference(run: BenchRun, device: torch.device, model: nn.Module, has_weights: bool) -> dict:
+    """`bench.mode=infer`: params, FLOPs, forward and NMS speed of `model`; `has_weights` (whether
+    it carries learned detector weights) decides between val and random images (`bench.input=auto`)."""
+    settings = run.bench
     model = model.to(device).eval()
     flops = count_flops(model, settings.img_size, batch_size=1)
-    images = timing_images(cfg, input_kind(settings.input, has_weights), settings.batch_size)
+    images = timing_images(run.data.data, input_kind(settings.input, has_weights), settings.batch_size)
     # The compiling call uses a timed batch, so the timed shape is the one compiled.
     timed = prepare_for_timing(model, settings, device, images.batches(settings.batch_size)[0])
     nms = partial(postprocess, **settings.postprocess.kwargs()) if settings.nms else None
@@ -76,17 +72,6 @@ def benchmark_inference(cfg: DictConfig, settings: BenchSettings, device: torch.
     )
     candidates = mean_nms_candidates(timed.model, images.batches(fitted.batch_size), settings, device)
     return assemble_result(settings, device, model, flops, timed, fitted, images, has_weights, candidates)
-
-
-def model_to_measure(cfg: DictConfig, model: Optional[nn.Module], has_weights: Optional[bool]) -> tuple[nn.Module, bool]:
-    """The given model; else the configured one with `resolve_weights(cfg, "bench")`'s weights
-    (eval.checkpoint, train.checkpoint, model.weights, model.pretrained). Returns the model and
-    whether it carries learned detector weights (an ImageNet backbone alone does not)."""
-    if model is not None:
-        return model, True if has_weights is None else has_weights
-    source = resolve_weights(cfg, BENCH)
-    torch.manual_seed(int(cfg.seed))  # what the weights do not set is drawn alike every time
-    return build_with_weights(cfg, source), source is not None and source.whole_model
 
 
 @dataclass

@@ -17,25 +17,23 @@ import itertools
 import statistics
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
 
 import torch
-from omegaconf import DictConfig, open_dict
 from torch import Tensor, nn
 
 from asffbench.bench.oom import run_halving_on_oom
-from asffbench.bench.runner import compile_errors, model_to_measure, run_fields
+from asffbench.bench.runner import compile_errors, run_fields
 from asffbench.bench.speed import cudnn_benchmark, images_per_second
 from asffbench.bench.stats import percentile, summarize
-from asffbench.data.loaders import build_train_loader
+from asffbench.data.loaders import TrainDataSettings, build_train_loader
 from asffbench.device import synchronize
 from asffbench.engine.distributed import DistEnv
 from asffbench.engine.train_builders import build_trainer
 from asffbench.engine.trainer import PHASES, StepPhases, Trainer
 from asffbench.environment import software_versions
 from asffbench.memory import PeakMemory
-from asffbench.settings import BenchSettings
+from asffbench.settings import BenchRun, BenchSettings, TrainerSettings
 
 # Distinct batches prepared (then cycled); the first one is not counted in the loader's rate,
 # which would otherwise include starting its workers.
@@ -74,33 +72,30 @@ class SyncedPhases(StepPhases):
         return [(b - a) * 1e3 for a, b in zip(self.stamps, self.stamps[1:])]
 
 
-def benchmark_train_step(cfg: DictConfig, settings: BenchSettings, device: torch.device,
-                         model: Optional[nn.Module] = None) -> dict:
+def benchmark_train_step(run: BenchRun, device: torch.device, model: nn.Module) -> dict:
     """The result of `bench --mode train` (see `assemble_train_result` for its keys)."""
     # A copy: the training steps must not change a trained model that is evaluated afterwards.
-    model = copy.deepcopy(model_to_measure(cfg, model, None)[0]).to(device)
-    if settings.channels_last:
+    model = copy.deepcopy(model).to(device)
+    if run.bench.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    fitted = run_halving_on_oom(lambda batch: time_train_steps(cfg, settings, device, model, batch), settings.batch_size)
-    return assemble_train_result(cfg, settings, device, model, fitted.value, fitted.halvings)
+    fitted = run_halving_on_oom(lambda batch: time_train_steps(run, device, model, batch), run.bench.batch_size)
+    return assemble_train_result(run, device, model, fitted.value, fitted.halvings)
 
 
-def step_config(cfg: DictConfig, batch_size: int) -> DictConfig:
-    """The training config at the bench batch and a fixed img_size (multi-scale would change the
-    work per step)."""
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        cfg.train.batch_size = batch_size
-        cfg.train.max_iters_per_epoch = None
-        cfg.train.epochs = max(1, int(cfg.train.epochs))
-        cfg.tricks.multiscale = False
-    return cfg
+def step_settings(run: BenchRun, batch_size: int) -> tuple[TrainDataSettings, TrainerSettings]:
+    """The training data and trainer at the bench batch and a fixed img_size (multi-scale would
+    change the work per step), for at least one epoch, uncapped."""
+    epochs = max(1, run.data.sampling.epochs)
+    sampling = replace(run.data.sampling, batch_size=batch_size, max_batches=None, epochs=epochs, multiscale=False)
+    trainer = replace(run.trainer, batch_size=batch_size, schedule=replace(run.trainer.schedule, epochs=epochs))
+    return replace(run.data, sampling=sampling), trainer
 
 
-def prepare_batches(cfg: DictConfig, device: torch.device, channels_last: bool) -> tuple[list[tuple[Tensor, Tensor]], float, int]:
+def prepare_batches(data: TrainDataSettings, device: torch.device,
+                    channels_last: bool) -> tuple[list[tuple[Tensor, Tensor]], float, int]:
     """PREPARED_BATCHES augmented batches on the device, the loader's images/s and its length
     (the iterations per epoch of the LR schedule)."""
-    loader = build_train_loader(cfg)
+    loader = build_train_loader(data)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     batches, stamps = [], []
     for epoch in itertools.count():
@@ -113,11 +108,11 @@ def prepare_batches(cfg: DictConfig, device: torch.device, channels_last: bool) 
                 return batches, counted / max(stamps[-1] - stamps[0], 1e-9), len(loader)
 
 
-def step_trainer(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
+def step_trainer(trainer_settings: TrainerSettings, settings: BenchSettings, device: torch.device, model: nn.Module,
                  iters_per_epoch: int) -> Trainer:
-    """The trainer `train` would build for `cfg` (one process), at bench.precision, its model
-    compiled when bench.compile says so."""
-    trainer = build_trainer(cfg, model, device, DistEnv(), iters_per_epoch, precision=settings.precision)
+    """The trainer `train` would build (one process), at bench.precision, its model compiled when
+    bench.compile says so."""
+    trainer = build_trainer(trainer_settings, model, device, DistEnv(), iters_per_epoch, precision=settings.precision)
     trainer.model.train()
     if settings.compile != "false":
         trainer.model = torch.compile(trainer.model, mode=settings.compile)
@@ -130,11 +125,11 @@ def timed_step(trainer: Trainer, batch: tuple[Tensor, Tensor], phases: SyncedPha
     return phases.milliseconds()
 
 
-def time_train_steps(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
-                     batch_size: int) -> StepTimings:
-    cfg = step_config(cfg, batch_size)
-    batches, loader_rate, iters_per_epoch = prepare_batches(cfg, device, settings.channels_last)
-    trainer = step_trainer(cfg, settings, device, model, iters_per_epoch)
+def time_train_steps(run: BenchRun, device: torch.device, model: nn.Module, batch_size: int) -> StepTimings:
+    settings = run.bench
+    data, trainer_settings = step_settings(run, batch_size)
+    batches, loader_rate, iters_per_epoch = prepare_batches(data, device, settings.channels_last)
+    trainer = step_trainer(trainer_settings, settings, device, model, iters_per_epoch)
     phases = SyncedPhases(device)
     inputs = itertools.cycle(batches)
     with cudnn_benchmark(settings.cudnn_benchmark):
@@ -149,8 +144,9 @@ def time_train_steps(cfg: DictConfig, settings: BenchSettings, device: torch.dev
     return StepTimings(by_phase, batch_size, loader_rate, peak.result())
 
 
-def assemble_train_result(cfg: DictConfig, settings: BenchSettings, device: torch.device, model: nn.Module,
-                          timings: StepTimings, halvings: int) -> dict:
+def assemble_train_result(run: BenchRun, device: torch.device, model: nn.Module, timings: StepTimings,
+                          halvings: int) -> dict:
+    settings = run.bench
     step_ms = timings.step_ms
     versions = software_versions()
     return {
@@ -161,13 +157,13 @@ def assemble_train_result(cfg: DictConfig, settings: BenchSettings, device: torc
         "phases_ms": {name: summarize(values) for name, values in timings.phases_ms.items()},
         "images_per_s": images_per_second(timings.batch_size, statistics.fmean(step_ms)),
         "images_per_s_median": images_per_second(timings.batch_size, percentile(step_ms, 50)),
-        "loader": {"images_per_s": timings.loader_images_per_s, "workers": int(cfg.data.workers),
+        "loader": {"images_per_s": timings.loader_images_per_s, "workers": run.data.data.workers,
                    "batches_prepared": PREPARED_BATCHES},
         "memory": timings.memory,
         "protocol": {
             "warmup": settings.warmup, "iters": settings.iters, "repeats": settings.repeats,
             "timed_iterations": len(step_ms), "synchronized": True, "img_size": settings.img_size,
-            "input": f"{PREPARED_BATCHES} augmented train batches of data={cfg.data.name} (multi-scale off), "
+            "input": f"{PREPARED_BATCHES} augmented train batches of data={run.data.data.source.name} (multi-scale off), "
                      "prepared on the device beforehand, cycled",
             "oom_fallbacks": halvings,
             "batch_size_requested": "max" if settings.find_max else settings.batch_size,

@@ -25,13 +25,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure params (by part), FLOPs (fvcore, GMACs and GFLOPs) and FPS of one model,
         or (--mode train) the speed of a full training step."""
-        from asffbench.bench import benchmark
-        from asffbench.bench.rows import append_row, check_row_file
         from asffbench.config.compose import compose_config
         from asffbench.config.schema import choice_str
 
         extra = [f"bench.mode={mode}"] if mode is not None else []
-        cfg = compose_config(overrides_list(overrides) + extra)
+        cfg = compose_config(overrides_list(overrides) + extra)  # a config error before torch loads
+        from asffbench.bench.rows import append_row, check_row_file
+        from asffbench.runs.benchmark import benchmark
+
         if out is not None:
             check_row_file(out, choice_str(cfg.bench.mode))
         result = benchmark(cfg)

@@ -25,7 +25,8 @@ def synth_command(
 ) -> None:
     """Write the synthetic tiny COCO: instances_{train,val}.json and train/, val/ JPEG images
     (or, with --voc, the same images and boxes in the VOCdevkit layout)."""
-    from asffbench.data.synth import CLASS_NAMES, SynthParams, generate_synth
+    from asffbench.data.synth import SynthParams, generate_synth
+    from asffbench.data.synth_draw import CLASS_NAMES
 
     params = SynthParams(images=images, val_fraction=val_fraction, seed=seed, image_size=size)
     if voc:
@@ -97,8 +98,10 @@ def check_command(
     from asffbench.data.loaders import load_split
     from asffbench.data.sources import SPLITS
     from asffbench.data.stats import split_stats
+    from asffbench.settings import data_settings
 
-    stats = {split: split_stats(load_split(cfg, split)) for split in SPLITS}
+    data = data_settings(cfg)
+    stats = {split: split_stats(load_split(data, split)) for split in SPLITS}
     if as_json:
         print_json(stats)
         return

@@ -21,9 +21,10 @@ def register(app: typer.Typer) -> None:
         run directory (run_dir=DIR, default runs/<time>-<fusion>-<hash>); writes record.json.
         Exits 1 when the run failed (the record says where and why)."""
         from asffbench.config.compose import compose_config
+
+        cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
         from asffbench.runs.run import run_experiment
 
-        cfg = compose_config(overrides_list(overrides))
         record = run_experiment(cfg)
         if as_json:
             print_json(record.to_dict())

@@ -51,10 +51,9 @@ def register(app: typer.Typer) -> None:
         another live process holds is left to it ("running elsewhere", see --wait).
         Exits 1 when any run failed."""
         from asffbench.errors import UserError
-        from asffbench.record_schema import RECORD_NAME
+        from asffbench.record_schema import RECORD_NAME, run_name
         from asffbench.runs.launchers import check_launcher
-        from asffbench.runs.sweep import launch_sweep
-        from asffbench.runs.sweep_spec import load_sweep, run_name
+        from asffbench.runs.sweep_spec import load_sweep
 
         if status is not None:
             print_status(status)
@@ -75,6 +74,8 @@ def register(app: typer.Typer) -> None:
             result = estimate_sweep(spec, overrides_list(overrides), throughput or (), train_images, val_images)
             print_estimate(result, write_estimate(result))
             return
+        from asffbench.runs.sweep import launch_sweep  # torch-heavy: after the sweep file is read
+
         summary = launch_sweep(
             spec, overrides_list(overrides), launcher=launcher, force=force, monitor=live, wait=wait
         )

@@ -22,9 +22,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train (checkpoint every epoch to RUN_DIR/checkpoints/last.pt; train.resume=true continues)."""
         from asffbench.config.compose import compose_config
+
+        cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
         from asffbench.runs.train_only import train_only
 
-        outcome = train_only(compose_config(overrides_list(overrides)), then_eval=then_eval)
+        outcome = train_only(cfg, then_eval=then_eval)
         if outcome is None:  # a DDP helper rank: rank 0 reports
             return
         if as_json:

@@ -23,9 +23,11 @@ def convert_command(
     """Load SRC into the configured model (fusion=, model.num_classes=, ...) and save it as an
     asffbench checkpoint, usable as model.weights= or eval.checkpoint=."""
     from asffbench.config.compose import compose_config
-    from asffbench.weights.convert import convert_weights
 
-    summary = convert_weights(compose_config(overrides_list(overrides)), source, out)
+    cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
+    from asffbench.convert import convert_weights
+
+    summary = convert_weights(cfg, source, out)
     typer.echo(f"wrote {summary['out']}: {summary['tensors']} tensors from {summary['source_format']} "
                f"weights {summary['source']}")
 

@@ -17,6 +17,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from asffbench.atomic import write_text_atomic
 from asffbench.config.schema import ExperimentConfig, register_configs
 from asffbench.config.validate import validate_config
 from asffbench.errors import UserError
@@ -95,8 +96,6 @@ def config_yaml(cfg: DictConfig) -> str:
 
 def write_run_config(run_dir: Path, cfg: DictConfig) -> Path:
     """`run_dir/config.yaml`, written atomically; the caller decides which rank writes."""
-    from asffbench.atomic import write_text_atomic
-
     return write_text_atomic(Path(run_dir) / RUN_CONFIG, config_yaml(cfg))
 
 

@@ -1,9 +1,11 @@
-"""Train and val loaders from a composed config (the data layer's entry points)."""
+"""Train and val loaders from their settings (the data layer's entry points; the settings come from
+`asffbench.settings.data_settings` / `train_data_settings`)."""
 
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
@@ -12,10 +14,65 @@ from torch.utils.data import DataLoader
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
-from asffbench.data.sources import load_source
+from asffbench.data.sources import DataSource, load_source
 from asffbench.errors import UserError
 
 USER_ERROR_PREFIX = f"{UserError.__module__}.{UserError.__qualname__}: "
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What both loaders share: the dataset, the test-time pipeline and the loader processes."""
+
+    source: DataSource
+    num_classes: int  # model.num_classes: the annotations may not have more categories
+    img_size: int
+    min_box_size: float
+    seed: int
+    workers: int
+    device: str  # the `device` choice: pinned memory unless cpu
+    test_resize: str
+    val_batch_size: int  # eval.batch_size
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """The training pipeline's augmentation (`DetectionDataset` keywords)."""
+
+    resize: str
+    mixup_prob: float
+    expand_max: float
+    augment: str
+    crowd_targets: bool
+    box_convention: str
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """The training sampler: batch, multi-scale schedule, mixup epochs, epoch cap."""
+
+    batch_size: int
+    epochs: int
+    multiscale: bool
+    multiscale_every: int
+    multiscale_min: int
+    multiscale_max: int
+    multiscale_fixed_epochs: int
+    mixup: bool
+    mixup_off_epochs: int  # mixup off for the last N epochs
+    max_batches: Optional[int]  # train.max_iters_per_epoch
+
+    @property
+    def mixup_epochs(self) -> int:
+        """Mixup is on for the epochs below this."""
+        return self.epochs - self.mixup_off_epochs if self.mixup else 0
+
+
+@dataclass(frozen=True)
+class TrainDataSettings:
+    data: DataSettings
+    augment: AugmentSettings
+    sampling: SamplingSettings
 
 
 def seed_worker(worker_id: int) -> None:
@@ -67,9 +124,9 @@ class DetectionLoader:
             raise unwrap_worker_error(err) from None
 
 
-def load_split(cfg: Any, split: str) -> CocoDataset:
-    source = load_source(cfg.data, split)
-    check_num_classes(int(cfg.model.num_classes), source.num_classes, source.ann_file)
+def load_split(data: DataSettings, split: str) -> CocoDataset:
+    source = load_source(data.source, split)
+    check_num_classes(data.num_classes, source.num_classes, source.ann_file)
     return source
 
 
@@ -82,59 +139,52 @@ def check_num_classes(num_classes: int, categories: int, ann_file: Any) -> None:
         )
 
 
-def wants_pin_memory(cfg: Any) -> bool:
-    # `device` is a str enum: compare it, never str() it ("Device.cpu").
-    return torch.cuda.is_available() and cfg.get("device", "auto") != "cpu"
+def wants_pin_memory(device: str) -> bool:
+    return torch.cuda.is_available() and device != "cpu"
 
 
-def build_train_loader(cfg: Any, rank: int = 0, world_size: int = 1) -> DetectionLoader:
-    """The training loader: augmentation, mixup and multi-scale per the config's tricks.
+def data_loader(data: DataSettings, dataset: DetectionDataset, sampler: DetectionBatchSampler) -> DetectionLoader:
+    return DetectionLoader(dataset, sampler, data.workers, data.seed, wants_pin_memory(data.device))
+
+
+def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int = 1) -> DetectionLoader:
+    """The training loader: augmentation, mixup and multi-scale per the settings.
 
     Mixup is on for epochs < train.epochs - train.mixup_off_epochs (when tricks.mixup); sizes are
     random every train.multiscale_every iterations (when tricks.multiscale) except in the last
     train.multiscale_fixed_epochs epochs. `len` is capped by train.max_iters_per_epoch.
     """
-    train = cfg.train
+    data, augment, sampling = train.data, train.augment, train.sampling
     schedule = ScaleSchedule(
-        img_size=int(cfg.img_size),
-        enabled=bool(cfg.tricks.multiscale),
-        every=int(train.multiscale_every),
-        min_size=int(train.multiscale_min),
-        max_size=int(train.multiscale_max),
-        fixed_epochs=int(train.multiscale_fixed_epochs),
-        epochs=int(train.epochs),
-        seed=int(cfg.seed),
+        img_size=data.img_size, enabled=sampling.multiscale, every=sampling.multiscale_every,
+        min_size=sampling.multiscale_min, max_size=sampling.multiscale_max,
+        fixed_epochs=sampling.multiscale_fixed_epochs, epochs=sampling.epochs, seed=data.seed,
     )
     schedule.check()  # before the dataset: loading (or generating) it can take minutes
     dataset = DetectionDataset(
-        load_split(cfg, "train"), train=True, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed),
-        mixup_prob=float(cfg.recipe.mixup_prob), resize=cfg.recipe.train_resize,
-        expand_max=float(cfg.recipe.expand_max), augment=cfg.recipe.augment,
-        crowd_targets=bool(cfg.recipe.crowd_targets), box_convention=cfg.recipe.box_convention,
+        load_split(data, "train"), train=True, img_size=data.img_size, min_box_size=data.min_box_size,
+        seed=data.seed, mixup_prob=augment.mixup_prob, resize=augment.resize, expand_max=augment.expand_max,
+        augment=augment.augment, crowd_targets=augment.crowd_targets, box_convention=augment.box_convention,
     )
-    mixup_epochs = int(train.epochs) - int(train.mixup_off_epochs) if cfg.tricks.mixup else 0
     sampler = DetectionBatchSampler(
-        len(dataset), int(train.batch_size), schedule, shuffle=True, drop_last=True,
-        seed=int(cfg.seed), mixup_epochs=mixup_epochs, rank=rank, world_size=world_size,
-        max_batches=train.max_iters_per_epoch,
+        len(dataset), sampling.batch_size, schedule, shuffle=True, drop_last=True, seed=data.seed,
+        mixup_epochs=sampling.mixup_epochs, rank=rank, world_size=world_size, max_batches=sampling.max_batches,
     )
-    return DetectionLoader(dataset, sampler, int(cfg.data.workers), int(cfg.seed), wants_pin_memory(cfg))
+    return data_loader(data, dataset, sampler)
 
 
-def build_val_loader(cfg: Any) -> tuple[DetectionLoader, DetectionDataset]:
+def build_val_loader(data: DataSettings) -> tuple[DetectionLoader, DetectionDataset]:
     """The validation loader (the test-time resize to img_size only, dataset order) and its dataset."""
-    schedule = ScaleSchedule(img_size=int(cfg.img_size))
+    schedule = ScaleSchedule(img_size=data.img_size)
     schedule.check()
-    dataset = val_dataset(cfg, load_split(cfg, "val"))
-    sampler = DetectionBatchSampler(len(dataset), int(cfg.eval.batch_size), schedule, shuffle=False)
-    loader = DetectionLoader(dataset, sampler, int(cfg.data.workers), int(cfg.seed), wants_pin_memory(cfg))
-    return loader, dataset
+    dataset = val_dataset(data, load_split(data, "val"))
+    sampler = DetectionBatchSampler(len(dataset), data.val_batch_size, schedule, shuffle=False)
+    return data_loader(data, dataset, sampler), dataset
 
 
-def val_dataset(cfg: Any, source: Any) -> DetectionDataset:
+def val_dataset(data: DataSettings, source: Any) -> DetectionDataset:
     """The test-time pipeline over `source` (a `CocoDataset`, or `ImageFiles` for predict)."""
     return DetectionDataset(
-        source, train=False, img_size=int(cfg.img_size),
-        min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), resize=cfg.recipe.test_resize,
+        source, train=False, img_size=data.img_size, min_box_size=data.min_box_size, seed=data.seed,
+        resize=data.test_resize,
     )

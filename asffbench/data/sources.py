@@ -1,7 +1,8 @@
 """The dataset registry: `data.name` -> where a split's files are, how they are read, the default
 metric and whether `data.root` is needed (`data=synth|coco|folder|voc|voc_synth`).
 
-`load_source(data_cfg, split)` reads the split: COCO-format files through `CocoDataset`, VOC-format
+`load_source(source, split)` reads the split of a `DataSource` (the `data.*` keys, built by
+`asffbench.settings.data_source`): COCO-format files through `CocoDataset`, VOC-format
 folders through `asffbench.data.voc` (same `CocoDataset` structure). A new format is one
 `DatasetKind` entry in `DATASETS`. Torch-free: evaluation (`eval.metric=auto`) and the results
 layer (the report's methods) read the entries too.
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from asffbench.data.coco import CocoDataset
-from asffbench.data.synth import CLASS_NAMES as SYNTH_CLASSES
 from asffbench.data.synth import SynthParams, ensure_synth
+from asffbench.data.synth_draw import CLASS_NAMES as SYNTH_CLASSES
 from asffbench.data.voc import DEFAULT_SETS, VOC_CLASSES, load_voc_split, parse_sets
 from asffbench.data.voc_write import ensure_voc_synth
 from asffbench.errors import UserError
@@ -23,7 +24,36 @@ from asffbench.record_schema import COCO_METRIC, VOC_METRIC
 
 SPLITS = ("train", "val")
 COCO_LAYOUT, VOC_LAYOUT = "coco", "voc"  # an annotation JSON + image folder; VOCdevkit folders
-Files = Callable[[Any, str], tuple[Path, Path]]  # (data config, split) -> (annotation file, image dir)
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """`data.<split>.*`: the annotation file and image folder, or the VOC sets (None: the kind's default)."""
+
+    ann: Optional[str] = None
+    images: Optional[str] = None
+    sets: Optional[tuple[Any, ...]] = None  # [[year or folder, split], ...] as tuples
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Which dataset and where its files are: what the registry's loaders read."""
+
+    name: str
+    root: Optional[str] = None
+    cache_dir: Optional[str] = None  # where the synthetic kinds are generated
+    classes: Optional[tuple[str, ...]] = None  # VOC-format class names in label order
+    synth: SynthParams = SynthParams()
+    train: SplitFiles = SplitFiles()
+    val: SplitFiles = SplitFiles()
+
+    def split(self, split: str) -> SplitFiles:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}")
+        return self.train if split == "train" else self.val
+
+
+Files = Callable[[DataSource, str], tuple[Path, Path]]  # (source, split) -> (annotation file, image dir)
 
 
 @dataclass(frozen=True)
@@ -35,18 +65,16 @@ class CocoFiles:
     layout: str = COCO_LAYOUT
     default_classes: Optional[tuple[str, ...]] = None  # the annotation file names its categories
 
-    def load(self, data_cfg: Any, split: str) -> CocoDataset:
-        return CocoDataset(*self.paths(data_cfg, split))
+    def load(self, source: DataSource, split: str) -> CocoDataset:
+        return CocoDataset(*self.paths(source, split))
 
-    def check(self, data_cfg: Any, split: str) -> None:
-        self.paths(data_cfg, split)
+    def check(self, source: DataSource, split: str) -> None:
+        self.paths(source, split)
 
-    def paths(self, data_cfg: Any, split: str) -> tuple[Path, Path]:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}")
-        ann, images = data_cfg[split].get("ann"), data_cfg[split].get("images")
+    def paths(self, source: DataSource, split: str) -> tuple[Path, Path]:
+        ann, images = source.split(split).ann, source.split(split).images
         if ann is None or images is None:
-            default_ann, default_images = self.default_files(data_cfg, split)
+            default_ann, default_images = self.default_files(source, split)
             ann, images = ann or default_ann, images or default_images
         ann_path, image_dir = Path(ann).expanduser(), Path(images).expanduser()
         if not ann_path.is_file():
@@ -58,24 +86,23 @@ class CocoFiles:
 
 @dataclass(frozen=True)
 class VocFolders:
-    """A VOCdevkit (`root(data_cfg)`): the sets of `data.<split>.sets`, classes `data.classes`
+    """A VOCdevkit (`root(source)`): the sets of `data.<split>.sets`, classes `data.classes`
     (default `default_classes`)."""
 
-    root: Callable[[Any], Path]
+    root: Callable[[DataSource], Path]
     default_classes: tuple[str, ...]
     layout: str = VOC_LAYOUT
 
-    def sets(self, data_cfg: Any, split: str) -> list:
-        return parse_sets(data_cfg[split].get("sets"), f"data.{split}.sets", DEFAULT_SETS[split])
+    def sets(self, source: DataSource, split: str) -> list:
+        return parse_sets(source.split(split).sets, f"data.{split}.sets", DEFAULT_SETS[split])
 
-    def load(self, data_cfg: Any, split: str) -> CocoDataset:
-        classes = data_cfg.get("classes")
-        classes = list(self.default_classes) if classes is None else [str(c) for c in classes]
-        return load_voc_split(self.root(data_cfg), self.sets(data_cfg, split), classes)
+    def load(self, source: DataSource, split: str) -> CocoDataset:
+        classes = list(self.default_classes if source.classes is None else source.classes)
+        return load_voc_split(self.root(source), self.sets(source, split), classes)
 
-    def check(self, data_cfg: Any, split: str) -> None:
-        root = self.root(data_cfg)
-        for voc_set in self.sets(data_cfg, split):
+    def check(self, source: DataSource, split: str) -> None:
+        root = self.root(source)
+        for voc_set in self.sets(source, split):
             if not voc_set.split_file(root).is_file():
                 raise UserError(f"{voc_set.split_file(root)}: split file not found")
 
@@ -118,55 +145,47 @@ class DatasetRegistry:
         return iter(self._kinds[name] for name in self.names())
 
 
-def load_source(data_cfg: Any, split: str) -> CocoDataset:
+def load_source(source: DataSource, split: str) -> CocoDataset:
     """The `split` of the configured dataset."""
-    return DATASETS.get(str(data_cfg.name)).source.load(data_cfg, split)
+    return DATASETS.get(source.name).source.load(source, split)
 
 
-def check_source_paths(data_cfg: Any, split: str) -> None:
+def check_source_paths(source: DataSource, split: str) -> None:
     """Fail fast (UserError) when the files `split` needs are missing, without reading them all."""
-    kind = DATASETS.get(str(data_cfg.name))
+    kind = DATASETS.get(source.name)
     if not kind.synthetic:  # generated ones cannot be missing
-        kind.source.check(data_cfg, split)
+        kind.source.check(source, split)
 
 
-def dataset_root(data_cfg: Any) -> Path:
+def dataset_root(source: DataSource) -> Path:
     """`data.root`, an existing directory (the kind's `root_holds` says what it is for)."""
-    if not data_cfg.get("root"):
-        holds = DATASETS.get(str(data_cfg.name)).root_holds
-        raise UserError(f"data.root: required for data={data_cfg.name} ({holds}); set data.root=DIR")
-    root = Path(data_cfg.root).expanduser()
+    if not source.root:
+        holds = DATASETS.get(source.name).root_holds
+        raise UserError(f"data.root: required for data={source.name} ({holds}); set data.root=DIR")
+    root = Path(source.root).expanduser()
     if not root.is_dir():
         raise UserError(f"{root}: directory not found (data.root)")
     return root
 
 
-def synth_params(data_cfg: Any) -> SynthParams:
-    synth = data_cfg.synth
-    return SynthParams(
-        images=int(synth.images), val_fraction=float(synth.val_fraction),
-        seed=int(synth.seed), image_size=int(synth.image_size),
-    )
-
-
-def synth_files(data_cfg: Any, split: str) -> tuple[Path, Path]:
-    root = ensure_synth(synth_params(data_cfg), data_cfg.get("cache_dir"))
+def synth_files(source: DataSource, split: str) -> tuple[Path, Path]:
+    root = ensure_synth(source.synth, source.cache_dir)
     return root / f"instances_{split}.json", root / split
 
 
-def coco2017_files(data_cfg: Any, split: str) -> tuple[Path, Path]:
-    root = dataset_root(data_cfg)
+def coco2017_files(source: DataSource, split: str) -> tuple[Path, Path]:
+    root = dataset_root(source)
     return root / "annotations" / f"instances_{split}2017.json", root / f"{split}2017"
 
 
-def given_files(data_cfg: Any, split: str) -> tuple[Path, Path]:
+def given_files(source: DataSource, split: str) -> tuple[Path, Path]:
     """data=folder: both paths are the user's to give (called when one is unset: names it)."""
-    key = "ann" if data_cfg[split].get("ann") is None else "images"
+    key = "ann" if source.split(split).ann is None else "images"
     raise UserError(f"data.{split}.{key}: required for data=folder; set data.{split}.{key}=PATH")
 
 
-def voc_synth_root(data_cfg: Any) -> Path:
-    return ensure_voc_synth(synth_params(data_cfg), data_cfg.get("cache_dir"))
+def voc_synth_root(source: DataSource) -> Path:
+    return ensure_voc_synth(source.synth, source.cache_dir)
 
 
 DATASETS = DatasetRegistry()

@@ -19,7 +19,8 @@ import numpy as np
 from asffbench.atomic import write_dir_atomic
 from asffbench.data.coco import read_json, validated_coco_dict
 from asffbench.data.synth import check_empty_out
-from asffbench.data.voc import VocSet
+from asffbench.data.voc import VocSet, image_file, parse_xml, read_ids
+from asffbench.data.voc_write import write_split_file
 from asffbench.errors import UserError
 
 
@@ -75,9 +76,6 @@ def link_or_copy(src: Path, dst: Path, link: bool) -> None:
 
 def make_voc_subset(root: Path, sets: list[VocSet], out: Path, n: int, seed: int = 0, link: bool = False) -> Path:
     """Write `n` images drawn from the listed sets (same seed -> same images); returns `out`."""
-    from asffbench.data.voc import image_file, parse_xml, read_ids
-    from asffbench.data.voc_write import write_split_file
-
     root, out = Path(root).expanduser(), Path(out).expanduser()
     if n < 1:
         raise UserError(f"--n {n}: must be at least 1")

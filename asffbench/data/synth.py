@@ -22,7 +22,7 @@ from asffbench.atomic import write_dir_atomic
 from asffbench.data.synth_draw import CLASS_NAMES, MIN_IMAGE_SIZE, render_image
 from asffbench.errors import UserError
 
-__all__ = ["CLASS_NAMES", "SynthParams", "ensure_cached", "ensure_synth", "generate_synth", "check_empty_out"]
+__all__ = ["SynthParams", "ensure_cached", "ensure_synth", "generate_synth", "check_empty_out"]
 
 # Bump when the generator's output changes, so cached copies of an older version are not reused.
 SYNTH_VERSION = 1

@@ -48,16 +48,17 @@ class VocSet:
 def parse_sets(value: Optional[Sequence[Any]], option: str, default: Sequence[Any]) -> list[VocSet]:
     """`[[2007, trainval], ...]` (None -> `default`) as VocSets; UserError naming `option`."""
     items = default if value is None else value
+    shown = [list(item) if isinstance(item, tuple) else item for item in items]  # as the option is written
     sets = []
     for item in items:
         if isinstance(item, str) or not isinstance(item, Sequence) or len(item) != 2:
-            raise UserError(f"{option}={list(items)}: each set is [year or folder, split], e.g. [2007, trainval]")
+            raise UserError(f"{option}={shown}: each set is [year or folder, split], e.g. [2007, trainval]")
         folder, split = str(item[0]), str(item[1])
         sets.append(VocSet(f"VOC{folder}" if folder.isdigit() else folder, split))
     if not sets:
         raise UserError(f"{option}: empty; name at least one set, e.g. [[2007, trainval]]")
     if len(set(sets)) != len(sets):
-        raise UserError(f"{option}={list(items)}: a set is listed twice")
+        raise UserError(f"{option}={shown}: a set is listed twice")
     return sets
 
 

@@ -12,6 +12,8 @@ import io
 from typing import Any, Optional, Sequence
 
 import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from asffbench.coco_format import ground_truth_dict
 from asffbench.config.schema import choice_str
@@ -27,19 +29,16 @@ def coco_backend(backend: str) -> tuple[type, type]:
     """The (COCO, COCOeval) classes of a backend; UserError when unknown or not installed."""
     backend = choice_str(backend)
     if backend == "pycocotools":
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-
         return COCO, COCOeval
     if backend == "faster_coco_eval":
-        try:
-            from faster_coco_eval import COCO, COCOeval_faster
+        try:  # an optional extra (`fast`), imported only when chosen
+            from faster_coco_eval import COCO as FasterCOCO, COCOeval_faster
         except ImportError:
             raise UserError(
                 "eval.backend=faster_coco_eval: the package is not installed "
                 "(pip install faster-coco-eval, or use eval.backend=pycocotools)"
             ) from None
-        return COCO, COCOeval_faster
+        return FasterCOCO, COCOeval_faster
     raise UserError(f"eval.backend={backend}: unknown backend; choose from {', '.join(BACKENDS)}")
 
 

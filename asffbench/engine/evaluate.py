@@ -31,7 +31,7 @@ from asffbench.errors import UserError
 from asffbench.engine.run_matches import run_matches
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
-from asffbench.settings import EvalSettings, PostprocessSettings, eval_settings
+from asffbench.settings import EvalSettings, PostprocessSettings, data_settings, eval_settings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
@@ -127,7 +127,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
         weights = weights_to_evaluate(cfg, run_dir)
         model = build_with_weights(cfg, weights)
     model.to(device, dtype=dtype)
-    loader, dataset = build_val_loader(cfg)
+    loader, dataset = build_val_loader(data_settings(cfg))
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(settings, model)
     metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)

@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from asffbench.atomic import write_text_atomic
 from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
 
@@ -164,9 +167,6 @@ class TrainLogger:
 
 
 def rich_progress():
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -180,7 +180,7 @@ def rich_progress():
 
 def open_tensorboard(folder: Path):
     """A SummaryWriter when the tensorboard package is installed; None otherwise."""
-    try:
+    try:  # tensorboard is optional (no dependency of asffbench): imported only when logging to it
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None

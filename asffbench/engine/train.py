@@ -19,29 +19,28 @@ from typing import Callable, Optional
 from omegaconf import DictConfig
 from torch import nn
 
+from asffbench.build import build_model
 from asffbench.config.compose import to_plain
+from asffbench.config.schema import choice_str
 from asffbench.data.loaders import build_val_loader
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
 from asffbench.engine.evaluate import PeriodicEvaluator
+from asffbench.engine.hooks import EpochHook, Hook, StepLog
 from asffbench.engine.logging import TrainLogger
 from asffbench.engine.signals import signals_deferred
-from asffbench.engine.train_builders import (  # noqa: F401 - seed_everything, build_criterion re-exported
-    build_criterion,
+from asffbench.engine.train_builders import (
     build_data,
     build_initial_model,
     build_trainer,
     resume,
     resume_state_of,
-    seed_everything,
     setup_process,
 )
-from asffbench.engine.hooks import EpochHook, Hook, StepLog
-from asffbench.engine.trainer import NonFiniteLossError, Trainer  # noqa: F401 - re-exported
-from asffbench.settings import eval_settings
-from asffbench.weights.resolve import last_checkpoint
+from asffbench.engine.trainer import Trainer
+from asffbench.settings import data_settings, eval_settings, train_data_settings, trainer_settings
+from asffbench.weights.resolve import TRAIN, last_checkpoint, resolve_weights
 
-__all__ = ["TrainResult", "NonFiniteLossError", "train", "seed_everything", "build_criterion"]
 
 
 @dataclass
@@ -58,13 +57,14 @@ class TrainResult:
 def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     run_dir = Path(run_dir)
     checkpoint = last_checkpoint(run_dir)
-    device, env = setup_process(cfg)
-    resume_state = resume_state_of(cfg, checkpoint, env.is_main)
-    model = build_initial_model(cfg, device, env, resuming=resume_state is not None)
-    loader = build_data(cfg, env)
-    trainer = build_trainer(cfg, model, device, env, iters_per_epoch=len(loader))
+    device, env = setup_process(choice_str(cfg.device))
+    resume_state = resume_state_of(bool(cfg.train.resume), checkpoint, env.is_main)
+    source = None if resume_state is not None else resolve_weights(cfg, TRAIN)
+    model = build_initial_model(partial(build_model, cfg), source, int(cfg.seed), device, env)
+    loader = build_data(train_data_settings(cfg), env)
+    trainer = build_trainer(trainer_settings(cfg), model, device, env, iters_per_epoch=len(loader))
     if resume_state is not None:
-        resume(trainer, resume_state, cfg, env, checkpoint)
+        resume(trainer, resume_state, int(cfg.seed), env, checkpoint)
     trainer.logger = build_logger(cfg, run_dir, trainer, env)
 
     earlier = float((resume_state or {}).get("train_seconds", 0.0))  # stored by the attempts before
@@ -76,7 +76,8 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        evaluator = PeriodicEvaluator(eval_settings(cfg, during_training=True), partial(build_val_loader, cfg))
+        evaluator = PeriodicEvaluator(eval_settings(cfg, during_training=True),
+                                      partial(build_val_loader, data_settings(cfg)))
         evaluate_if_missed(trainer, evaluator, env)
         hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
         final_loss = trainer.fit(loader, cfg.train.epochs, hooks)

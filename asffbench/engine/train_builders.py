@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from asffbench.build import build_model
+from asffbench.data.loaders import TrainDataSettings, build_train_loader
+from asffbench.device import configure_cpu_threads, resolve_device
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
@@ -27,9 +27,9 @@ from asffbench.engine.optim import build_optimizer, scaled_lr
 from asffbench.engine.schedule import build_scheduler
 from asffbench.engine.trainer import Trainer
 from asffbench.errors import UserError
-from asffbench.settings import loss_arguments, optimizer_settings, schedule_settings
+from asffbench.settings import LossSettings, TrainerSettings
 from asffbench.weights.load import load_source
-from asffbench.weights.resolve import TRAIN, resolve_weights
+from asffbench.weights.resolve import WeightsSource
 
 # Seeds of ranks > 0 after a resume: apart from each other and from the epochs before.
 RESUME_SEED_STRIDE = 7919
@@ -41,66 +41,61 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds every CUDA device too
 
 
-def setup_process(cfg: DictConfig) -> tuple[torch.device, DistEnv]:
+def setup_process(device_choice: str) -> tuple[torch.device, DistEnv]:
     """CPU threads, the device of this process and its place in a DDP launch (if any)."""
-    from asffbench.device import configure_cpu_threads, resolve_device
-
     configure_cpu_threads()
-    device = resolve_device(cfg.device)
+    device = resolve_device(device_choice)
     env = init_distributed(device)
     return process_device(device, env), env
 
 
-def resume_state_of(cfg: DictConfig, checkpoint: Path, is_main: bool = True) -> Optional[dict]:
-    """The checkpoint to continue from: `checkpoint` when train.resume is on and it can be read
+def resume_state_of(resume: bool, checkpoint: Path, is_main: bool = True) -> Optional[dict]:
+    """The checkpoint to continue from: `checkpoint` when `resume` (train.resume) and it can be read
     (an unreadable one is set aside with a warning: `checkpoint.resumable_state`)."""
-    return resumable_state(checkpoint, is_main) if cfg.train.resume else None
+    return resumable_state(checkpoint, is_main) if resume else None
 
 
-def build_initial_model(cfg: DictConfig, device: torch.device, env: DistEnv, resuming: bool) -> nn.Module:
-    """The model with the weights training starts from (`resolve_weights(cfg, "train")`:
-    train.checkpoint, model.weights or model.pretrained), none when resuming: the checkpoint
-    replaces every tensor."""
-    seed_everything(int(cfg.seed) + env.rank)
-    model = build_model(cfg)
-    source = None if resuming else resolve_weights(cfg, TRAIN)
+def build_initial_model(build: Callable[[], nn.Module], source: Optional[WeightsSource], seed: int,
+                        device: torch.device, env: DistEnv) -> nn.Module:
+    """The model (`build()`, after seeding) with the weights training starts from (`source`:
+    `resolve_weights(cfg, "train")`, i.e. train.checkpoint, model.weights or model.pretrained;
+    None when resuming: the checkpoint replaces every tensor)."""
+    seed_everything(seed + env.rank)
+    model = build()
     if source is not None:
         load_source(model, source)
     return model.to(device)
 
 
 # --- data -----------------------------------------------------------------------------------------
-def build_data(cfg: DictConfig, env: DistEnv):
+def build_data(data: TrainDataSettings, env: DistEnv):
     """The train loader of this rank; its length is capped by train.max_iters_per_epoch."""
-    from asffbench.data.loaders import build_train_loader
-
-    return build_train_loader(cfg, rank=env.rank, world_size=env.world_size)
+    return build_train_loader(data, rank=env.rank, world_size=env.world_size)
 
 
 # --- optimisation ---------------------------------------------------------------------------------
-def build_criterion(cfg: DictConfig) -> nn.Module:
-    return YOLOLoss(**loss_arguments(cfg))
+def build_criterion(loss: LossSettings) -> nn.Module:
+    return YOLOLoss(**loss.kwargs())
 
 
-def train_precision(cfg: DictConfig, device: torch.device) -> str:
+def train_precision(amp: bool, device: torch.device) -> str:
     """`train.amp`: fp16 autocast with the gradient scaler on CUDA; fp32 elsewhere."""
-    return "fp16" if cfg.train.amp and device.type == "cuda" else "fp32"
+    return "fp16" if amp and device.type == "cuda" else "fp32"
 
 
 def build_trainer(
-    cfg: DictConfig, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
+    settings: TrainerSettings, model: nn.Module, device: torch.device, env: DistEnv, iters_per_epoch: int,
     precision: Optional[str] = None,
 ) -> Trainer:
     """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`, whose
     own hooks are the per-step ones of every training step (the EMA update).
     `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
-    tcfg = cfg.train
-    optim, schedule = optimizer_settings(cfg), schedule_settings(cfg)
-    ema = build_ema(model, tcfg.ema_decay) if tcfg.ema else None
+    optim, schedule = settings.optimizer, settings.schedule
+    ema = build_ema(model, settings.ema_decay) if settings.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
-    sync_bn = bool(cfg.tricks.sync_bn) and device.type == "cuda"
+    sync_bn = settings.sync_bn and device.type == "cuda"
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
-    total_batch = tcfg.batch_size * env.world_size
+    total_batch = settings.batch_size * env.world_size
     base_lr = scaled_lr(optim.lr, total_batch, scaling=optim.lr_scaling)
     optimizer = build_optimizer(
         net, base_lr, optim.momentum, optim.weight_decay, decay_norm_and_bias=optim.decay_norm_and_bias
@@ -120,27 +115,27 @@ def build_trainer(
     )
     return Trainer(
         net,
-        build_criterion(cfg).to(device),
+        build_criterion(settings.loss).to(device),
         optimizer,
         scheduler,
         device=device,
         iters_per_epoch=iters_per_epoch,
         world_size=env.world_size,
-        precision=precision or train_precision(cfg, device),
-        grad_clip=tcfg.grad_clip,
+        precision=precision or train_precision(settings.amp, device),
+        grad_clip=settings.grad_clip,
         ema=ema,
         hooks=[EmaUpdate(ema)] if ema is not None else [],
     )
 
 
 # --- resume ---------------------------------------------------------------------------------------
-def resume(trainer: Trainer, state: dict, cfg: DictConfig, env: DistEnv, path: Path) -> None:
+def resume(trainer: Trainer, state: dict, seed: int, env: DistEnv, path: Path) -> None:
     """Continue where `state` left off: weights, optimizer, schedule, EMA, then the RNG states."""
     check_resumable(state, trainer.iters_per_epoch, path)
     trainer.load_state_dict(state)
     restore_rng_states(state["rng"])
     if env.rank != 0:  # the checkpoint holds rank 0's generators; keep the ranks apart
-        seed_everything(int(cfg.seed) + env.rank + RESUME_SEED_STRIDE * trainer.epoch)
+        seed_everything(seed + env.rank + RESUME_SEED_STRIDE * trainer.epoch)
 
 
 def check_resumable(state: dict, iters_per_epoch: int, path: Path) -> None:

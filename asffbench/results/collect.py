@@ -109,8 +109,8 @@ def write_frame(frame: pd.DataFrame, csv_path: Path) -> list[Path]:
     written = [csv_path]
     try:
         write_path_atomic(csv_path, lambda tmp: frame.to_csv(tmp, index=False))
-        try:
-            import pyarrow  # noqa: F401 - only whether it imports
+        try:  # an optional extra (`parquet`): only whether it imports
+            import pyarrow  # noqa: F401
         except ImportError:
             return written
         parquet_path = csv_path.with_suffix(".parquet")

@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from matplotlib.figure import Figure
+
 from asffbench.record_types import Metrics
+from asffbench.results.plots import save
 from asffbench.results.records import LoadedRecord, run_label
 
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
@@ -60,10 +63,6 @@ def fusion_weights_markdown(records: Sequence[LoadedRecord]) -> Optional[str]:
 
 def plot_fusion_weights(records: Sequence[LoadedRecord], path: Path) -> Optional[Path]:
     """Per adaptive run and output level, stacked bars by object size: where each level draws from."""
-    from matplotlib.figure import Figure
-
-    from asffbench.results.plots import save
-
     runs = runs_with_weights(records)
     if not runs:
         return None

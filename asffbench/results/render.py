@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import pandas as pd
+from rich.table import Table
 
 from asffbench.results.axes import FUSION_LABELS
 from asffbench.results.stats import Stat
@@ -233,8 +234,6 @@ def render(table: ResultTable, fmt: str) -> str:
 
 def rich_table(table: ResultTable):
     """A rich Table for the terminal."""
-    from rich.table import Table
-
     frame = display_frame(table)
     labels = len(table.context_axes) + 1
     out = Table(title=table.title, title_justify="left")

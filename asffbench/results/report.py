@@ -14,9 +14,11 @@ from typing import Mapping, Optional, Sequence
 
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
+from asffbench.results import plots
 from asffbench.results.budget import budget_markdown
 from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
 from asffbench.results.edge_weights import edge_weights_markdown
+from asffbench.results.error_plots import plot_error_bars
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
@@ -89,8 +91,6 @@ def gap_table(gaps: list[Gap], reason_header: str) -> str:
 
 
 def write_figures(tables: list[ResultTable], collection: Collection, out: Path) -> list[Path]:
-    from asffbench.results import plots  # matplotlib only when there is something to draw
-
     folder = out / "figures"
     folder.mkdir()
     written = []
@@ -107,8 +107,6 @@ def write_figures(tables: list[ResultTable], collection: Collection, out: Path) 
 
 
 def write_error_figures(sections: list[ErrorSection], out: Path) -> dict[str, str]:
-    from asffbench.results.error_plots import plot_error_bars  # matplotlib only when there is something to draw
-
     folder = out / "figures"
     folder.mkdir(exist_ok=True)
     written = {}

@@ -16,14 +16,14 @@ from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, open_dict
 
-from asffbench.bench import benchmark
+from asffbench.runs.benchmark import benchmark
 from asffbench.config.schema import choice_str
 from asffbench.config.compose import to_plain
 from asffbench.data.loaders import load_split
 from asffbench.device import device_kind_of
 from asffbench.errors import UserError
 from asffbench.runs.estimate import RunWork, Throughput
-from asffbench.settings import bench_batch_size
+from asffbench.settings import bench_batch_size, data_settings
 
 # The short protocol a throughput is measured with: a training step's time varies little.
 MEASURE_PROTOCOL = {"warmup": 1, "iters": 3, "repeats": 1}
@@ -51,7 +51,7 @@ def run_work(name: str, cfg: DictConfig, devices: int, counts: dict[str, Optiona
 
 def split_images(cfg: DictConfig, split: str, counts: dict[str, Optional[int]]) -> int:
     given = counts.get(split)
-    return int(given) if given is not None else len(load_split(cfg, split))
+    return int(given) if given is not None else len(load_split(data_settings(cfg), split))
 
 
 def training_precision(cfg: DictConfig, device_type: str) -> str:

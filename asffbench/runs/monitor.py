@@ -17,10 +17,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
+from rich.console import Console
+from rich.live import Live
+
 from asffbench.errors import UserError
-from asffbench.runs.lock import Holder, read_holder
+from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import RunRecord, or_none
-from asffbench.runs.record import RECORD_NAME, read_run_record
+from asffbench.runs.lock import Holder, read_holder
+from asffbench.runs.record import read_run_record
 
 STATES = ("done", "skipped", "failed", "running", "remaining")
 
@@ -96,9 +100,6 @@ class SweepMonitor:
             self._thread.join(timeout=5)
 
     def _watch(self) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
         console = Console(stderr=True)
         if console.is_terminal:
             with Live(console=console, refresh_per_second=2, redirect_stdout=False, redirect_stderr=False) as live:

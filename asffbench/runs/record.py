@@ -14,12 +14,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
+from asffbench.config.schema import ExperimentConfig
+from asffbench.device import device_kind_of
+from asffbench.engine.distributed import process_rank as launch_rank
+from asffbench.engine.distributed import process_world_size as launch_world_size
 from asffbench.environment import hardware_info, software_versions
-from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION  # noqa: F401 - RECORD_NAME re-exported
+from asffbench.models.fusion import fusion_info
+from asffbench.record_schema import SCHEMA_VERSION
 from asffbench.record_types import Hardware, RunRecord, Versions, record_from_json
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
@@ -89,8 +94,6 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
             and subset["bench"].get("mode") != "train":
         subset["bench"]["batch_size"] = 1  # unset means 1 for inference: hashed as before it could be unset
     if device_kind is None:
-        from asffbench.device import device_kind_of
-
         device_kind = device_kind_of(plain.get("device", "auto"))
     subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
@@ -99,10 +102,6 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
 
 @lru_cache(maxsize=1)
 def schema_defaults() -> dict:
-    from omegaconf import OmegaConf
-
-    from asffbench.config.schema import ExperimentConfig
-
     return to_plain(OmegaConf.structured(ExperimentConfig))
 
 
@@ -116,8 +115,6 @@ def key_matters(plain: dict, matters: Callable[[dict], bool]) -> bool:
 
 def fusion_uses(plain: dict, part: str) -> bool:
     """Whether the configured fusion uses a part (`FusionInfo` field); unknown fusions do."""
-    from asffbench.models.fusion import fusion_info
-
     return bool(getattr(fusion_info(str(plain["fusion"]["name"])), part))  # KeyError when unknown
 
 
@@ -134,14 +131,10 @@ def now_iso() -> str:
 
 def process_rank() -> int:
     """This process's rank as the launcher describes it (0 when not distributed)."""
-    from asffbench.engine.distributed import process_rank as launch_rank
-
     return launch_rank()
 
 
 def process_world_size() -> int:
-    from asffbench.engine.distributed import process_world_size as launch_world_size
-
     return launch_world_size()
 
 

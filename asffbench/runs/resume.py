@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, part
-from asffbench.runs.record import RECORD_NAME, process_rank, read_run_record
+from asffbench.runs.record import process_rank, read_run_record
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 SKIP, RESUME, FRESH = "skip", "resume", "fresh"

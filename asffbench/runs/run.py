@@ -18,21 +18,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+import torch
 from omegaconf import DictConfig, open_dict
 
+from asffbench.build import resolved_deform_conv
 from asffbench.config.compose import first_line, write_run_config
+from asffbench.device import configure_cpu_threads
+from asffbench.engine.evaluate import evaluate
+from asffbench.engine.train import train
+from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
-from asffbench.runs.record import (
-    RECORD_NAME,
-    device_seconds,
-    experiment_hash,
-    new_record,
-    now_iso,
-    process_rank,
-    write_record,
-)
+from asffbench.runs.benchmark import benchmark
 from asffbench.runs.lock import hold_run
+from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, process_rank, write_record
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
+from asffbench.weights.load import build_with_weights
+from asffbench.weights.resolve import RUN, resolve_weights
 
 DEFAULT_RUNS_ROOT = Path("runs")
 MAX_MESSAGE_CHARS = 500
@@ -49,8 +50,6 @@ def run_experiment(
     checkpoint left in the run dir is removed once the `running` record is written. Returns the
     final record (also written to `<run_dir>/record.json` on rank 0).
     """
-    from asffbench.device import configure_cpu_threads
-
     configure_cpu_threads()
     # The hash of the config as given, before prepare_config fills in eval.checkpoint: the one a
     # sweep plans with (and `asffbench config` shows), so a completed run is recognised and skipped.
@@ -82,8 +81,6 @@ def run_owned(
     try:
         model = None
         if cfg.train.epochs > 0:
-            from asffbench.engine.train import train
-
             result = train(cfg, run_dir)
             record.train_seconds = float(result.train_seconds)
             record.train_seconds_attempt = float(result.train_seconds_attempt)
@@ -96,21 +93,14 @@ def run_owned(
         weights, has_weights = None, model is not None
         if model is None:
             # Nothing trained: measure the configured weights, or the freshly built model as it is.
-            from asffbench.weights.load import build_with_weights
-            from asffbench.weights.resolve import RUN, resolve_weights
-
             stage = "build"
             weights = resolve_weights(cfg, RUN)
             model = build_with_weights(cfg, weights)
             has_weights = weights is not None and weights.whole_model
         if cfg.eval.enabled:
             stage = "eval"
-            from asffbench.engine.evaluate import evaluate
-
             record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights))
         stage = "bench"
-        from asffbench.bench import benchmark
-
         # A trained model or given weights are timed on val images; a fresh model on random ones.
         record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights))
         record.status = "completed"
@@ -127,8 +117,6 @@ def run_owned(
 def prepare_config(cfg: DictConfig, exp_hash: Optional[str] = None) -> DictConfig:
     """A copy with run_dir chosen, `model.deform_conv=auto` resolved (the record names what ran)
     and, when training is skipped, the weights to evaluate set."""
-    from asffbench.build import resolved_deform_conv
-
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.model.deform_conv = resolved_deform_conv(cfg)
@@ -170,10 +158,5 @@ def describe_error(err: BaseException, stage: str) -> RunError:
 def release_memory() -> None:
     """After a failure (CUDA OOM above all), free what the run held so the next run can start."""
     gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -20,22 +20,37 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import yaml
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobStatus
+from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
+from asffbench.config.compose import CONFIG_MODULE, CONFIG_NAME, compose_config, describe_config_error, first_line
+from asffbench.config.schema import register_configs
+from asffbench.data.sources import SPLITS, check_source_paths
 from asffbench.errors import UserError
+from asffbench.record_schema import format_value, run_name
+from asffbench.runs.isolation import run_in_fresh_process
 from asffbench.runs.launchers import LAUNCHER_PRESETS, check_launcher
 from asffbench.runs.lock import RunLockedError, hold_run, read_holder, wait_until_free
+from asffbench.runs.monitor import SweepMonitor
+from asffbench.runs.record import experiment_hash, process_rank
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
+from asffbench.runs.run import run_experiment
 from asffbench.runs.sweep_spec import (
     SweepSpec,
     case_override_list,
     fixed_overrides,
-    format_value,
     iter_run_overrides,
     merge_overrides,
     override_key,
-    run_name,
 )
+from asffbench.settings import data_source
 
 DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
 ELSEWHERE = "elsewhere"  # the status of a run another live process holds
@@ -62,11 +77,6 @@ class SweepSummary:
 
 def sweep_task(cfg: DictConfig) -> dict:
     """Hydra task function of one sweep job (runs in every task of a multi-task SLURM job)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from asffbench.runs.record import experiment_hash
-    from asffbench.runs.run import run_experiment
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
     sweep_dir = Path(hydra_cfg.sweep.dir).resolve()
@@ -87,8 +97,6 @@ def sweep_task(cfg: DictConfig) -> dict:
             cfg.train.resume = plan.action == RESUME
         attempt = {"id": attempt_id(), "action": plan.action, "reason": plan.reason}
         if cfg.sweep.isolate:
-            from asffbench.runs.isolation import run_in_fresh_process
-
             record = run_in_fresh_process(run_experiment, cfg, axes, attempt)
         else:
             record = run_experiment(cfg, axes=axes, attempt=attempt)
@@ -101,8 +109,6 @@ def hold_for_job(owned: ExitStack, run_dir: Path) -> Optional[str]:
     The other ranks of a multi-task job do not lock: they leave the run when a live holder of
     another attempt has it, and otherwise follow rank 0 (as they follow its plan).
     """
-    from asffbench.runs.record import process_rank
-
     if process_rank() == 0:
         try:
             owned.enter_context(hold_run(run_dir, attempt_id()))
@@ -125,10 +131,6 @@ def axis_values(axis_keys: Sequence[str], task_overrides: Sequence[str]) -> dict
 
 def split_cli_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
     """(experiment overrides, hydra overrides); a swept value on the command line is refused."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from asffbench.config.compose import first_line
-
     parser = OverridesParser.create()
     experiment, hydra = [], []
     for text in overrides:
@@ -150,9 +152,6 @@ def split_cli_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]
 
 def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
     """Compose every run's config; the first bad one stops the sweep before anything starts."""
-    from asffbench.config.compose import compose_config
-    from asffbench.data.sources import SPLITS, check_source_paths
-
     shared_keys = {override_key(o) for o in shared}
     for key in spec.axes:
         if key in shared_keys:
@@ -161,7 +160,7 @@ def validate_runs(spec: SweepSpec, shared: Sequence[str]) -> None:
         try:
             cfg = compose_config(overrides)
             for split in SPLITS:  # a missing dataset fails here, not in every job
-                check_source_paths(cfg.data, split)
+                check_source_paths(data_source(cfg), split)
         except UserError as err:
             where = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
             raise UserError(f"{spec.source} (run {where}): {err}") from None
@@ -230,7 +229,6 @@ def run_jobs(
     """Hydra multiruns over the spec's runs (one per block of `SweepSpec.parts`); what each job
     returned."""
     names = [run_name(combo) for combo in spec.combinations()]
-    from asffbench.runs.monitor import SweepMonitor
 
     watcher = SweepMonitor(sweep_dir, names, enabled=monitor)
     with watcher:
@@ -278,15 +276,6 @@ def multirun_overrides(
 
 def run_multirun(overrides: list[str]) -> Any:
     """Hydra's multirun (what `--multirun` does) with our task function and config package."""
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from asffbench.config.compose import CONFIG_MODULE, CONFIG_NAME, describe_config_error
-    from asffbench.config.schema import register_configs
-
     register_configs()
     GlobalHydra.instance().clear()
     search_path = create_config_search_path(f"pkg://{CONFIG_MODULE}")
@@ -301,8 +290,6 @@ def run_multirun(overrides: list[str]) -> Any:
 
 def job_value(job: Any) -> dict:
     """A job's returned dict; a job that raised (outside run_experiment) counts as failed."""
-    from hydra.core.utils import JobStatus
-
     if job.status == JobStatus.COMPLETED and isinstance(job._return_value, dict):
         return job._return_value
     output_dir = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg is not None else "?"

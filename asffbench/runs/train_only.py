@@ -12,6 +12,13 @@ from typing import Optional
 
 from omegaconf import DictConfig
 
+from asffbench.config.compose import write_run_config
+from asffbench.device import resolve_device
+from asffbench.engine.distributed import broadcast_from_main, process_group
+from asffbench.engine.evaluate import evaluate
+from asffbench.engine.train import train
+from asffbench.runs.run import fresh_run_dir, own_run
+
 
 def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
     """Train (then evaluate on rank 0 when `then_eval`); the outcome on rank 0, None elsewhere.
@@ -20,12 +27,6 @@ def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
     train_seconds_attempt, final_loss and, with `then_eval`, metrics (what `evaluate` returns).
     The run dir is held (runs/lock.py) throughout: a second `train` on it stops with one line.
     """
-    from asffbench.config.compose import write_run_config
-    from asffbench.device import resolve_device
-    from asffbench.engine.distributed import broadcast_from_main, process_group
-    from asffbench.engine.train import train
-    from asffbench.runs.run import own_run
-
     with process_group(resolve_device(cfg.device)) as env:
         run_dir = Path(cfg.run_dir) if cfg.run_dir else broadcast_from_main(lambda: fresh_dir(cfg))
         with own_run(run_dir):  # one owner per run dir (rank 0 holds it for the job)
@@ -44,13 +45,9 @@ def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
                 "final_loss": result.final_loss,
             }
             if then_eval:
-                from asffbench.engine.evaluate import evaluate
-
                 outcome["metrics"] = evaluate(cfg, run_dir, model=result.model)
             return outcome
 
 
 def fresh_dir(cfg: DictConfig) -> Path:
-    from asffbench.runs.run import fresh_run_dir
-
     return fresh_run_dir(cfg)

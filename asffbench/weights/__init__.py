@@ -1,5 +1,6 @@
 """Weights: which file a command uses (`resolve.py`, pure), the one reader and fit check
 (`read.py`), loading whole models in either format and the configured source (`load.py`), ImageNet
-backbones (`pretrained.py`), the reference implementation's tensor names (`reference_layout.py`)
-and conversion to an asffbench checkpoint (`convert.py`). Import the module you need: this package
+backbones (`pretrained.py`) and the reference implementation's tensor names
+(`reference_layout.py`). Conversion to an asffbench checkpoint (`asffbench/convert.py`) sits above
+`engine/`, which reads weights through this package. Import the module you need: this package
 re-exports nothing, so `resolve.py` stays importable without torch."""

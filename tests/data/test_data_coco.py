@@ -13,6 +13,7 @@ from PIL import Image
 
 from asffbench.config.compose import compose_config
 from asffbench.data.loaders import build_train_loader, build_val_loader
+from asffbench.settings import data_settings, train_data_settings
 from asffbench.data.coco import CocoDataset
 from asffbench.errors import UserError
 from tests.conftest import assert_one_line_error
@@ -68,7 +69,7 @@ def test_negatives_kept_and_crowd_excluded_from_targets(tmp_path):
         {"id": 2, "image_id": 1, "category_id": 3, "bbox": [20, 5, 12, 12], "area": 144, "iscrowd": 1},
     ]
     ann, images = write_dataset(tmp_path, coco_dict(images=3, annotations=anns))
-    loader, dataset = build_val_loader(folder_cfg(ann, images))
+    loader, dataset = build_val_loader(data_settings(folder_cfg(ann, images)))
     assert len(dataset) == 3  # images 2 and 3 have no annotations: kept as negatives
     assert len(dataset.coco.getAnnIds(imgIds=[1], iscrowd=None)) == 2  # crowd stays for COCOeval
     batches = list(loader)
@@ -234,7 +235,7 @@ def test_cli_subset_reports_bad_dataset(cli, tmp_path, case):
 
 def test_unreadable_image_fails_in_a_worker_with_one_line(tmp_path):
     ann, images, needles = bad_dataset(tmp_path, "unreadable_image")
-    loader = build_train_loader(folder_cfg(ann, images, "data.workers=1", "tricks.mixup=false"))
+    loader = build_train_loader(train_data_settings(folder_cfg(ann, images, "data.workers=1", "tricks.mixup=false")))
     loader.set_epoch(0)
     with pytest.raises(UserError) as info:
         list(loader)
@@ -277,7 +278,7 @@ def test_coco_layout_under_data_root(tmp_path):
     for split in ("train", "val"):
         (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(data))
     cfg = compose_config(["data=coco", f"data.root={root}", "data.workers=0", "img_size=64"])
-    _, dataset = build_val_loader(cfg)
+    _, dataset = build_val_loader(data_settings(cfg))
     assert dataset.source.ann_file == root / "annotations" / "instances_val2017.json"
     assert dataset.class_names == ["dog", "cat"]
 
@@ -285,4 +286,4 @@ def test_coco_layout_under_data_root(tmp_path):
 def test_too_few_model_classes_is_a_user_error(tmp_path):
     ann, images = write_dataset(tmp_path, coco_dict())
     with pytest.raises(UserError, match="model.num_classes=1"):
-        build_val_loader(folder_cfg(ann, images, "model.num_classes=1"))
+        build_val_loader(data_settings(folder_cfg(ann, images, "model.num_classes=1")))

@@ -12,6 +12,7 @@ from PIL import Image
 
 from asffbench.config.compose import compose_config
 from asffbench.data.loaders import build_train_loader, build_val_loader
+from asffbench.settings import data_settings, train_data_settings
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.mixup import mixup
@@ -189,7 +190,7 @@ def synth_cfg(*extra: str):
 
 
 def test_train_loader_batches_follow_the_contract():
-    loader = build_train_loader(synth_cfg())
+    loader = build_train_loader(train_data_settings(synth_cfg()))
     assert len(loader) == 3 and len(loader.dataset) == 12
     sizes = {}
     for epoch in (0, 3):
@@ -212,14 +213,14 @@ def test_train_loader_batches_follow_the_contract():
 
 
 def test_train_loader_tricks_off():
-    loader = build_train_loader(synth_cfg("tricks=none"))
+    loader = build_train_loader(train_data_settings(synth_cfg("tricks=none")))
     loader.set_epoch(0)
     for images, targets, _ in loader:
         assert images.shape[2] == 128 and targets[:, 6].eq(1).all()
 
 
 def test_max_iters_caps_the_epoch():
-    assert len(build_train_loader(synth_cfg("train.max_iters_per_epoch=2"))) == 2
+    assert len(build_train_loader(train_data_settings(synth_cfg("train.max_iters_per_epoch=2")))) == 2
 
 
 @pytest.mark.parametrize(
@@ -236,19 +237,19 @@ def test_bad_loader_settings_fail_before_the_dataset_loads(override, needle, mon
 
     monkeypatch.setattr("asffbench.data.loaders.load_split", no_loading)
     with pytest.raises(UserError, match=needle):
-        build_train_loader(synth_cfg(override))
+        build_train_loader(train_data_settings(synth_cfg(override)))
 
 
 def test_no_pinned_memory_for_device_cpu(monkeypatch):
     from asffbench.data.loaders import wants_pin_memory
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert not wants_pin_memory(synth_cfg("device=cpu"))
-    assert wants_pin_memory(synth_cfg("device=auto"))
+    assert not wants_pin_memory(data_settings(synth_cfg("device=cpu")).device)
+    assert wants_pin_memory(data_settings(synth_cfg("device=auto")).device)
 
 
 def test_val_loader_is_ordered_and_unaugmented():
-    loader, dataset = build_val_loader(synth_cfg())
+    loader, dataset = build_val_loader(data_settings(synth_cfg()))
     assert dataset.class_names[0] == "circle" and dataset.label_to_cat_id == [1, 2, 3, 4, 5, 6]
     ids = [m["image_id"] for _, _, metas in loader for m in metas]
     assert ids == dataset.image_ids
@@ -263,7 +264,7 @@ def test_val_loader_is_ordered_and_unaugmented():
 def test_batches_do_not_depend_on_worker_count():
     batches = {}
     for workers in (0, 2):
-        loader = build_train_loader(synth_cfg(f"data.workers={workers}", "train.max_iters_per_epoch=2"))
+        loader = build_train_loader(train_data_settings(synth_cfg(f"data.workers={workers}", "train.max_iters_per_epoch=2")))
         loader.set_epoch(1)
         batches[workers] = list(loader)
         loader.set_epoch(1)

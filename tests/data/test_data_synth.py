@@ -11,7 +11,8 @@ from PIL import Image
 
 from asffbench.data.coco import CocoDataset
 from asffbench.data.stats import split_stats
-from asffbench.data.synth import CLASS_NAMES, SynthParams, ensure_synth, generate_synth
+from asffbench.data.synth import SynthParams, ensure_synth, generate_synth
+from asffbench.data.synth_draw import CLASS_NAMES
 from asffbench.errors import UserError
 from tests.conftest import assert_one_line_error
 

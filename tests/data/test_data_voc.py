@@ -14,11 +14,12 @@ from asffbench.data.sources import load_source
 from asffbench.data.voc import VOC_CLASSES, voc_box
 from asffbench.engine.postprocess import boxes_to_original
 from asffbench.errors import UserError
+from asffbench.settings import data_source
 from tests.data.voc_sets import xml_text
 
 
 def data_cfg(root: Path, *extra: str):
-    return compose_config(["data=voc", f"data.root={root}", *extra]).data
+    return data_source(compose_config(["data=voc", f"data.root={root}", *extra]))
 
 
 def test_default_splits_read_both_years(tiny_voc):
@@ -162,7 +163,7 @@ def test_synthetic_voc_matches_the_synthetic_coco(cli, tmp_path):
     assert "data=voc data.root=" in out
     cfg = data_cfg(tmp_path / "v", "data.classes=[circle,square,triangle,star,cross,ring]")
     voc_train = load_source(cfg, "train")
-    coco_train = load_source(compose_config(["data.synth.images=6", "data.synth.image_size=160"]).data, "train")
+    coco_train = load_source(data_source(compose_config(["data.synth.images=6", "data.synth.image_size=160"])), "train")
     assert len(voc_train) == len(coco_train)
     voc_boxes, voc_labels = voc_train.targets(0)  # VOC2007 gets the first synthetic image
     coco_boxes, coco_labels = coco_train.targets(0)

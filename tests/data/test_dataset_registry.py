@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from asffbench.config.compose import compose_config
 from asffbench.data.sources import DATASETS, CocoFiles, DatasetKind, DatasetRegistry, check_source_paths, load_source
 from asffbench.errors import UserError
-from asffbench.settings import eval_metric
+from asffbench.settings import data_source, eval_metric
 
 
 def test_every_config_option_has_an_entry_and_its_metric():
@@ -26,9 +27,9 @@ def test_unknown_and_duplicate_names_are_refused():
     with pytest.raises(UserError, match="^data.name=kitti: unknown dataset kind; choose from coco, folder, synth, voc, voc_synth$"):
         DATASETS.get("kitti")
     registry = DatasetRegistry()
-    registry.add(DatasetKind("mine", CocoFiles(lambda cfg, split: ("a.json", "img"))))
+    registry.add(DatasetKind("mine", CocoFiles(lambda source, split: ("a.json", "img"))))
     with pytest.raises(ValueError, match="'mine' is already registered"):
-        registry.add(DatasetKind("mine", CocoFiles(lambda cfg, split: ("b.json", "img"))))
+        registry.add(DatasetKind("mine", CocoFiles(lambda source, split: ("b.json", "img"))))
 
 
 def test_a_new_format_is_one_entry(tmp_path, monkeypatch):
@@ -39,10 +40,9 @@ def test_a_new_format_is_one_entry(tmp_path, monkeypatch):
     registry = DatasetRegistry()
     for kind in DATASETS:
         registry.add(kind)
-    registry.add(DatasetKind("mine", CocoFiles(lambda cfg, split: (tmp_path / f"{split}.json", tmp_path / "img"))))
+    registry.add(DatasetKind("mine", CocoFiles(lambda source, split: (tmp_path / f"{split}.json", tmp_path / "img"))))
     monkeypatch.setattr("asffbench.data.sources.DATASETS", registry)
-    data = compose_config(["data=folder"]).data
-    data.name = "mine"
+    data = replace(data_source(compose_config(["data=folder"])), name="mine")
     assert load_source(data, "val").class_names == ["x"]
     with pytest.raises(UserError, match="train.json: annotation file not found"):
         check_source_paths(data, "train")
@@ -50,11 +50,11 @@ def test_a_new_format_is_one_entry(tmp_path, monkeypatch):
 
 def test_root_messages_come_from_the_entry():
     with pytest.raises(UserError, match=r"^data.root: required for data=coco \(the COCO 2017 folder"):
-        check_source_paths(compose_config(["data=coco"]).data, "val")
+        check_source_paths(data_source(compose_config(["data=coco"])), "val")
     with pytest.raises(UserError, match=r"^data.root: required for data=voc \(the VOCdevkit folder"):
-        check_source_paths(compose_config(["data=voc"]).data, "val")
+        check_source_paths(data_source(compose_config(["data=voc"])), "val")
     with pytest.raises(UserError, match=r"^data.val.ann: required for data=folder"):
-        check_source_paths(compose_config(["data=folder"]).data, "val")
+        check_source_paths(data_source(compose_config(["data=folder"])), "val")
 
 
 def test_the_registry_imports_no_torch():

@@ -9,6 +9,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from asffbench.data.loaders import build_train_loader, build_val_loader
+from asffbench.settings import data_settings, train_data_settings
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset
 from asffbench.data.transforms import PAD_VALUE, PhotometricDistort, build_train_augment, preprocess_test_image
@@ -72,21 +73,21 @@ def test_stretched_val_samples_map_back_to_the_original_boxes(rectangles):
 
 
 def test_loaders_follow_the_recipe():
-    train = build_train_loader(synth_cfg("recipe=reference"))
+    train = build_train_loader(train_data_settings(synth_cfg("recipe=reference")))
     assert (train.dataset.resize, train.dataset.mixup_prob, train.dataset.min_box_size) == ("stretch", 1.0, 6.0)
     assert train.dataset.reference_augment.expand_max == 4.0 and train.dataset.augment is None
-    train = build_train_loader(synth_cfg("recipe=reference", "recipe.augment=asffbench"))
+    train = build_train_loader(train_data_settings(synth_cfg("recipe=reference", "recipe.augment=asffbench")))
     (zoom,) = [t for t in train.dataset.augment.transforms if isinstance(t, v2.RandomZoomOut)]
     assert tuple(zoom.side_range) == (1.0, 4.0)
-    _, val = build_val_loader(synth_cfg("recipe=reference"))
+    _, val = build_val_loader(data_settings(synth_cfg("recipe=reference")))
     assert val.resize == "stretch"
-    _, val = build_val_loader(synth_cfg("recipe=reference", "recipe.test_resize=letterbox"))
+    _, val = build_val_loader(data_settings(synth_cfg("recipe=reference", "recipe.test_resize=letterbox")))
     assert val.resize == "letterbox"
-    assert build_train_loader(synth_cfg()).dataset.resize == "letterbox"
+    assert build_train_loader(train_data_settings(synth_cfg())).dataset.resize == "letterbox"
 
 
 def test_mixup_probability_one_blends_every_sample_while_mixup_is_on():
-    loader = build_train_loader(synth_cfg("recipe.mixup_prob=1.0"))
+    loader = build_train_loader(train_data_settings(synth_cfg("recipe.mixup_prob=1.0")))
     loader.set_epoch(0)
     for _, targets, _ in loader:
         for image in targets[:, 0].unique():

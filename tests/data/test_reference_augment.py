@@ -337,13 +337,14 @@ def test_crowd_targets_and_the_inclusive_box_convention(crowd_coco):
 def test_the_reference_pipeline_in_the_train_loader():
     from asffbench.config.compose import compose_config
     from asffbench.data.loaders import build_train_loader
+    from asffbench.settings import train_data_settings
 
     cfg = compose_config([
         "recipe=reference", "model=tiny", "data.synth.images=16", "data.synth.image_size=160", "img_size=64",
         "train.batch_size=4", "data.workers=0", "train.epochs=2", "tricks.multiscale=false",
         "train.mixup_off_epochs=1", "train.max_iters_per_epoch=2",
     ])
-    loader = build_train_loader(cfg)
+    loader = build_train_loader(train_data_settings(cfg))
     assert loader.dataset.reference_augment is not None and loader.dataset.augment is None
     for epoch, mixed in ((0, True), (1, False)):
         loader.set_epoch(epoch)

@@ -75,8 +75,9 @@ def logit(p: float) -> float:
 def oracle_for(cfg) -> OracleDetector:
     """Ground truth per val batch, in the input pixels the loader's metas describe."""
     from asffbench.data.loaders import build_val_loader
+    from asffbench.settings import data_settings
 
-    loader, dataset = build_val_loader(cfg)
+    loader, dataset = build_val_loader(data_settings(cfg))
     cat_to_label = {cat: label for label, cat in enumerate(dataset.label_to_cat_id)}
     batches, slots = [], 1
     for _images, _targets, metas in loader:

@@ -14,6 +14,7 @@ from asffbench.config.compose import compose_config
 from asffbench.data.loaders import build_train_loader
 from asffbench.engine.evaluate import evaluate
 from asffbench.engine.train_builders import build_criterion
+from asffbench.settings import loss_settings, train_data_settings
 
 TINY = ["model=tiny", "model.num_classes=6", "tricks=none", "data=synth", "data.synth.images=12",
         "data.synth.image_size=160", "data.workers=0", "device=cpu", "img_size=64", "train.batch_size=4",
@@ -40,8 +41,8 @@ def test_neck_lowers_the_loss_on_the_synthetic_set(neck, tmp_path):
     cfg = tiny_cfg(tmp_path, NECKS[neck])
     torch.manual_seed(0)
     model = build_model(cfg).train()
-    criterion = build_criterion(cfg)
-    images, targets, _ = next(iter(build_train_loader(cfg)))
+    criterion = build_criterion(loss_settings(cfg))
+    images, targets, _ = next(iter(build_train_loader(train_data_settings(cfg))))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9)
     losses = []
     for _ in range(6):

@@ -11,8 +11,8 @@ import torch
 
 from asffbench.config.compose import compose_config
 from asffbench.engine.checkpoint import load_checkpoint, save_checkpoint
-from asffbench.engine.train import NonFiniteLossError, train
-from asffbench.engine.trainer import Trainer
+from asffbench.engine.train import train
+from asffbench.engine.trainer import NonFiniteLossError, Trainer
 from asffbench.runs.train_only import train_only
 
 

@@ -9,6 +9,7 @@ from asffbench.config.compose import compose_config
 from asffbench.engine.distributed import DistEnv
 from asffbench.engine.hooks import EmaUpdate, Hook, StepInfo
 from asffbench.engine.train_builders import build_trainer
+from asffbench.settings import trainer_settings
 
 CPU = torch.device("cpu")
 
@@ -33,7 +34,7 @@ def test_hooks_run_per_step_and_per_epoch_in_order():
                           "train.epochs=2", "train.warmup_epochs=0"])
     torch.manual_seed(0)
     model = build_model(cfg)
-    trainer = build_trainer(cfg, model, CPU, DistEnv(), iters_per_epoch=2)
+    trainer = build_trainer(trainer_settings(cfg), model, CPU, DistEnv(), iters_per_epoch=2)
     assert [type(hook) for hook in trainer.hooks] == [EmaUpdate]  # part of every step, benched too
     images = torch.rand(2, 3, 64, 64)
     targets = torch.tensor([[0, 1, 8.0, 8.0, 40.0, 40.0, 1.0], [1, 0, 20.0, 10.0, 50.0, 60.0, 1.0]])

@@ -23,7 +23,7 @@ def test_unreadable_last_checkpoint_is_named_and_kept_aside(tmp_path, caplog):
     path, kept = truncated_checkpoint(tmp_path)
     cfg = compose_config(["train.resume=true"])
     with caplog.at_level(logging.WARNING):
-        assert resume_state_of(cfg, path) is None  # training starts from scratch
+        assert resume_state_of(cfg.train.resume, path) is None  # training starts from scratch
     [aside] = list(path.parent.glob("last.pt.unreadable-*"))
     assert not path.exists() and aside.read_bytes() == kept
     [message] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -35,8 +35,8 @@ def test_only_rank_0_moves_it_and_a_readable_one_resumes(tmp_path, caplog):
     path, _ = truncated_checkpoint(tmp_path)
     cfg = compose_config(["train.resume=true"])
     with caplog.at_level(logging.WARNING):
-        assert resume_state_of(cfg, path, is_main=False) is None
+        assert resume_state_of(cfg.train.resume, path, is_main=False) is None
     assert path.exists() and not list(path.parent.glob("last.pt.unreadable-*"))
-    assert resume_state_of(compose_config([]), path) is None  # train.resume=false: not even read
+    assert resume_state_of(compose_config([]).train.resume, path) is None  # train.resume=false: not even read
     save_checkpoint({"epoch": 2}, path)
-    assert resume_state_of(cfg, path)["epoch"] == 2
+    assert resume_state_of(cfg.train.resume, path)["epoch"] == 2

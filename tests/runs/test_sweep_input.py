@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from asffbench.errors import UserError
-from asffbench.runs.sweep_spec import load_sweep, parse_sweep, run_name, shipped_sweeps
+from asffbench.record_schema import run_name
+from asffbench.runs.sweep_spec import load_sweep, parse_sweep, shipped_sweeps
 
 
 def test_shipped_sweeps_are_the_documented_ones():

@@ -9,7 +9,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from asffbench.build import build_model
+from asffbench.config.compose import to_plain
+from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.errors import UserError
+from asffbench.weights.load import load_weights
 
 # The config sections that define the model, stored beside the weights for whoever loads them.
 MODEL_SECTIONS = ("model", "fusion", "tricks")
@@ -17,11 +21,6 @@ MODEL_SECTIONS = ("model", "fusion", "tricks")
 
 def convert_weights(cfg: DictConfig, source: Path, out: Path) -> dict[str, Any]:
     """Load `source` into the configured model and save it to `out`; returns a summary."""
-    from asffbench.build import build_model
-    from asffbench.config.compose import to_plain
-    from asffbench.engine.checkpoint import save_checkpoint
-    from asffbench.weights.load import load_weights
-
     source, out = Path(source), Path(out)
     if out.is_dir():
         raise UserError(f"--out {out}: is a directory; give the checkpoint file to write")
