@@ -94,7 +94,8 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
     run_dir = Path(run_dir)
     coco_backend(settings.backend)  # a missing optional backend fails before inference
     device = resolve_device(settings.device)
-    model.to(device)
+    dtype = eval_dtype(settings.precision, device)  # fp16 without CUDA: checked before building, too
+    model.to(device, dtype=dtype)
     loader, dataset = build_val_loader(data)
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(settings, model)
@@ -111,6 +112,16 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
     write_json_atomic(run_dir / METRICS_NAME, metrics)
     store_match_table(run_dir, Path(metrics["ground_truth"]), metrics["metric"] == VOC_METRIC)
     return metrics
+
+
+def eval_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The model's dtype for `eval.precision`: fp16 (the whole model in half, as the reference's
+    `--half`) only on CUDA, where half convolutions are what it measured."""
+    if precision != "fp16":
+        return torch.float32
+    if device.type != "cuda":
+        raise UserError(f"eval.precision=fp16: needs a CUDA device, this evaluation runs on {device.type}")
+    return torch.float16
 
 
 def store_match_table(run_dir: Path, ground_truth: Path, voc: bool) -> None:

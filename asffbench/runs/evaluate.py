@@ -10,9 +10,10 @@ from typing import Any, Optional
 from omegaconf import open_dict
 from torch import nn
 
+from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import coco_backend
 from asffbench.engine.distributed import process_rank
-from asffbench.engine.evaluate import evaluate_model
+from asffbench.engine.evaluate import eval_dtype, evaluate_model
 from asffbench.errors import UserError
 from asffbench.settings import data_settings, eval_settings
 from asffbench.weights.load import build_with_weights
@@ -52,6 +53,7 @@ def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
         return {}
     settings = eval_settings(cfg)
     coco_backend(settings.backend)  # a missing optional backend fails before the weights load
+    eval_dtype(settings.precision, resolve_device(settings.device))  # fp16 without CUDA fails before building
     if model is None:
         weights = weights_to_evaluate(cfg, Path(run_dir))
         model = build_with_weights(cfg, weights)
