@@ -4,6 +4,8 @@ Each set is nine (w, h) priors in input pixels, small to large (three per level,
 `darknet`: YOLOv3's COCO anchors, asffbench's default. `asff_release`: the anchors the paper's
 released Darknet-53 checkpoints were trained with (the stride-16 and stride-32 sets differ from
 darknet's in their last prior); a model loading those weights decodes boxes correctly only with them.
+`asff_mobile`: the reference's MobileNetV2 models' (its stride-16 set as `asff_release`, its
+stride-32 set as darknet's).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ ANCHOR_SETS: dict[str, list[list[int]]] = {
         [10, 13], [16, 30], [33, 23],
         [30, 61], [62, 45], [42, 119],
         [116, 90], [156, 198], [121, 240],
+    ],
+    "asff_mobile": [
+        [10, 13], [16, 30], [33, 23],
+        [30, 61], [62, 45], [42, 119],
+        [116, 90], [156, 198], [373, 326],
     ],
 }
 DEFAULT_ANCHORS = "darknet"

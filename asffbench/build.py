@@ -15,7 +15,17 @@ from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
 from asffbench.config.schema import choice_str
 from asffbench.device import device_kind_of
 from asffbench.errors import UserError
-from asffbench.models import FUSIONS, Darknet53, YOLOHead, YOLOv3, YOLOv3Neck, fusion_info, initialise
+from asffbench.models import (
+    BACKBONES,
+    FUSIONS,
+    BackboneInfo,
+    YOLOHead,
+    YOLOv3,
+    YOLOv3Neck,
+    backbone_info,
+    fusion_info,
+    initialise,
+)
 from asffbench.models.fusion import FusionOptions
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
 from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
@@ -27,6 +37,7 @@ HEAD_WIDTHS = (1024, 512, 256)
 
 def build_yolov3(
     *,
+    backbone: str = "darknet53",
     fusion: str = "asff",
     width: float = 1.0,
     depth: float = 1.0,
@@ -47,7 +58,9 @@ def build_yolov3(
     dropblock_form: str = "torchvision",
     init: str = "torch",
 ) -> YOLOv3:
-    """A Darknet-53 YOLOv3 with the named fusion; defaults are the paper's full-size model.
+    """A YOLOv3 on the named backbone with the named fusion; defaults are the paper's full-size
+    model. The backbone's `BackboneInfo` sets the rest of the model's build (activation, neck
+    end, head's feature adaption, init slope) and refuses parts it has none of (ValueError).
 
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
@@ -62,15 +75,23 @@ def build_yolov3(
     """
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
+    base = backbone_info(backbone)
     enhanced = info.enhanced
-    backbone = Darknet53(width=width, depth=depth)
+    rfb = enhanced if rfb is None else rfb
+    dropblock = enhanced if dropblock is None else dropblock
+    refused = unsupported_parts(base, enhanced, rfb, dropblock)
+    if refused:
+        raise ValueError(f"backbone {backbone!r} has no {refused[0]}")
+    body = BACKBONES.build(backbone, width, depth)
     neck = YOLOv3Neck(
-        backbone.out_channels,
+        body.out_channels,
         width=width,
-        dropblock=enhanced if dropblock is None else dropblock,
+        dropblock=dropblock,
         dropblock_keep_prob=dropblock_keep_prob,
         dropblock_epochs=dropblock_epochs,
         dropblock_form=dropblock_form,
+        act=base.act,
+        stride8_expand=base.stride8_expand,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
     options = FusionOptions(
@@ -80,6 +101,7 @@ def build_yolov3(
         bifpn_layers=bifpn_layers,
         bifpn_weighting=bifpn_weighting,
         bifpn_channels=bifpn_channels,
+        act=base.act,
     )
     fusion_module = fusion_builder(neck.out_channels, head_widths, options)
     head = YOLOHead(
@@ -88,10 +110,19 @@ def build_yolov3(
         resolve_anchors(ANCHOR_SETS[DEFAULT_ANCHORS] if anchors is None else anchors),
         strides=STRIDES,
         guided_anchoring=guided_anchoring,
-        rfb=enhanced if rfb is None else rfb,
+        rfb=rfb,
         deform_conv=deform_conv,
+        feature_adaption=base.feature_adaption,
     )
-    return initialise(YOLOv3(backbone, neck, fusion_module, head), init)
+    return initialise(YOLOv3(body, neck, fusion_module, head), init, negative_slope=base.init_slope)
+
+
+def unsupported_parts(base: BackboneInfo, enhanced: bool, rfb: bool, dropblock: bool) -> list[str]:
+    """What of ASFF*'s parts was asked for on a backbone without them (its `BackboneInfo`)."""
+    if base.enhancements:
+        return []
+    asked = {"enhanced fusion (ASFF*)": enhanced, "RFB (fusion.rfb)": rfb, "DropBlock (fusion.dropblock)": dropblock}
+    return [part for part, on in asked.items() if on]
 
 
 def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
@@ -101,12 +132,20 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     if fusion_name not in FUSIONS:
         choices = ", ".join(sorted(FUSIONS.names()))
         raise UserError(f"fusion.name={fusion_name}: unknown fusion; choose from {choices}")
+    backbone = str(cfg.model.backbone)
+    if backbone not in BACKBONES:
+        raise UserError(f"model.backbone={backbone}: unknown backbone; choose from {', '.join(BACKBONES.names())}")
+    refused = unsupported_parts(backbone_info(backbone), fusion_info(fusion_name).enhanced,
+                                bool(cfg.fusion.rfb), bool(cfg.fusion.dropblock))
+    if refused:
+        raise UserError(f"model.backbone={backbone}: the reference has no {refused[0]} on this backbone")
     upsample = choice_str(cfg.fusion.upsample)
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
     # The values themselves were checked when the config was composed (config/validate.py).
     anchors = anchors_from_config(cfg)
     return {
+        "backbone": backbone,
         "fusion": fusion_name,
         "width": float(cfg.model.width),
         "depth": float(cfg.model.depth),

@@ -173,7 +173,7 @@ class PeakMemory(Section):
 
 @dataclass
 class Metrics(Section):
-    """What `engine.evaluate.evaluate` returns: COCO metrics (fractions), VOC ones with eval.metric=voc."""
+    """What `runs.evaluate.evaluate` (`engine.evaluate.evaluate_model`) returns: COCO metrics (fractions), VOC ones with eval.metric=voc."""
 
     metric: Optional[str] = absent()  # "coco" | "voc"
     AP: Optional[float] = absent()

@@ -10,7 +10,7 @@ at composition (config/validate.py); what needs the machine is checked where it 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
 from omegaconf import ListConfig
@@ -34,9 +34,12 @@ class PostprocessSettings:
     nms_iou: float = 0.65
     max_det: int = 100  # 0: no cap
     multi_label: bool = True
+    score_inclusive: bool = False  # keep scores equal to the threshold (>=)
+    clip_boxes: bool = True  # clip the boxes mapped back to the original image (`infer`)
 
     def kwargs(self) -> dict[str, Any]:
-        return asdict(self)
+        """The keywords of `postprocess` (clipping happens after it, in original pixels)."""
+        return {key: value for key, value in asdict(self).items() if key != "clip_boxes"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class EvalSettings:
     fusion: str  # fusion.name: an adaptive fusion's weights are also measured at the val boxes
     anchors: tuple[tuple[float, float], ...]
     every: int = 0  # train.eval_every (0: only the final evaluation)
+    precision: str = "fp32"  # eval.precision: fp16 runs the whole model in half (CUDA only)
     epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
 
 
@@ -173,6 +177,7 @@ def postprocess_settings(cfg: Any) -> PostprocessSettings:
     return PostprocessSettings(
         score_thresh=float(cfg.eval.score_thresh), nms_iou=float(cfg.eval.nms_iou),
         max_det=int(cfg.eval.max_det), multi_label=bool(cfg.recipe.multi_label),
+        score_inclusive=bool(cfg.recipe.score_inclusive), clip_boxes=bool(cfg.recipe.clip_boxes),
     )
 
 
@@ -182,12 +187,19 @@ def eval_metric(cfg: Any) -> str:
     return DATASETS.get(str(cfg.data.name)).default_metric if metric == "auto" else metric
 
 
-def eval_settings(cfg: Any) -> EvalSettings:
+def eval_settings(cfg: Any, during_training: bool = False) -> EvalSettings:
+    """Evaluation's settings; `during_training`: those of the evaluations every `train.eval_every`
+    epochs, whose score threshold is `train.eval_score_thresh` when set."""
+    postprocess = postprocess_settings(cfg)
+    in_training_thresh = cfg.train.get("eval_score_thresh")
+    if during_training and in_training_thresh is not None:
+        postprocess = replace(postprocess, score_thresh=float(in_training_thresh))
     return EvalSettings(
-        backend=choice_str(cfg.eval.backend), metric=eval_metric(cfg), postprocess=postprocess_settings(cfg),
+        backend=choice_str(cfg.eval.backend), metric=eval_metric(cfg), postprocess=postprocess,
         device=choice_str(cfg.device), fusion=str(cfg.fusion.name),
         anchors=tuple(tuple(pair) for pair in anchors_from_config(cfg)),
         every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
+        precision=choice_str(cfg.eval.get("precision", "fp32")),
     )
 
 

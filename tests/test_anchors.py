@@ -38,7 +38,7 @@ def test_anchor_choice_reaches_head_and_loss(value, expected):
 
 
 @pytest.mark.parametrize("value, needle", [
-    ("nope", "model.anchors=nope: expected a named set (asff_release, darknet) or 9 positive [w, h] pairs"),
+    ("nope", "model.anchors=nope: expected a named set (asff_mobile, asff_release, darknet) or 9 positive [w, h] pairs"),
     ("[[10,13]]", "model.anchors=[[10, 13]]: expected a named set"),
     ("[[10,13,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1]]", "model.anchors=[[10, 13, 1]"),
 ])

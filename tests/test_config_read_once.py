@@ -13,7 +13,6 @@ BELOW_THE_CONFIG = ("engine", "bench", "data")
 CONFIG_NAMES = {"cfg", "DictConfig", "ListConfig", "OmegaConf", "open_dict", "data_cfg", "tcfg"}
 # Modules still handed the config, each with why; the list only shrinks.
 STILL_READ_THE_CONFIG = {
-    "engine/evaluate.py": "entry point evaluate(cfg, run_dir, ...): resolves the weights to evaluate",
     "engine/train.py": "entry point train(cfg, run_dir): the training run's orchestration",
 }
 

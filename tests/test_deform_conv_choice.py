@@ -56,7 +56,7 @@ def test_not_hashed_but_recorded_as_resolved(tmp_path):
 def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections(tmp_path_factory):
     from asffbench.data.loaders import build_val_loader
     from asffbench.settings import data_settings
-    from asffbench.engine.evaluate import evaluate
+    from asffbench.runs.evaluate import evaluate
     from asffbench.weights.load import build_with_weights
     from asffbench.weights.resolve import EVAL, resolve_weights
     from asffbench.engine.train import train

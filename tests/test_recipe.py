@@ -65,7 +65,8 @@ def test_reference_recipe_values():
     assert cfg.recipe.train_resize == "stretch" and cfg.recipe.test_resize == "stretch"
     assert cfg.recipe.multi_label is False and cfg.recipe.warmup_form == "power4"
     assert (cfg.train.warmup_epochs, cfg.data.min_box_size) == (5, 6)
-    assert (cfg.eval.score_thresh, cfg.eval.max_det) == (0.01, 0)
+    assert (cfg.eval.score_thresh, cfg.eval.max_det, cfg.train.eval_score_thresh) == (0.001, 0, 0.01)
+    assert (cfg.recipe.score_inclusive, cfg.recipe.clip_boxes) == (True, False)
     assert (cfg.recipe.augment, cfg.recipe.crowd_targets, cfg.recipe.box_convention) == ("reference", True, "inclusive")
     assert (cfg.recipe.init, cfg.recipe.lr_scaling, cfg.recipe.dropblock) == ("reference", "none", "reference")
 
@@ -118,7 +119,7 @@ def test_one_switch_flipped_back_after_recipe_reference(key, reference):
 
 def test_builders_follow_the_reference_recipe():
     from asffbench.build import build_model
-    from asffbench.settings import postprocess_settings
+    from asffbench.settings import eval_settings, postprocess_settings
     from asffbench.engine.train_builders import build_criterion
     from asffbench.settings import loss_settings
 
@@ -128,7 +129,11 @@ def test_builders_follow_the_reference_recipe():
         "iou_squared", "iou_squared", "positive_objectness")
     assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None
     assert loss.shared_prediction == "last_box"
-    assert postprocess_settings(cfg).kwargs() == {"score_thresh": 0.01, "nms_iou": 0.65, "max_det": 0, "multi_label": False}
+    assert postprocess_settings(cfg).kwargs() == {"score_thresh": 0.001, "nms_iou": 0.65, "max_det": 0,
+                                                  "multi_label": False, "score_inclusive": True}
+    assert postprocess_settings(cfg).clip_boxes is False
+    assert eval_settings(cfg).postprocess.score_thresh == 0.001  # evaluation: its eval.py
+    assert eval_settings(cfg, during_training=True).postprocess.score_thresh == 0.01  # its in-training cfg
     model = build_model(cfg)
     priors = sorted(tuple(map(float, p)) for p in model.head.levels[0].base_sizes[:3].tolist())
     assert priors == [(116.0, 90.0), (121.0, 240.0), (156.0, 198.0)]  # the released stride-32 anchors
@@ -188,4 +193,7 @@ def test_the_recipe_sweep_leaves_every_recipe_key_to_the_recipe():
         plain = to_plain(compose_config(overrides))
         for key, value in dotted_keys(recipe_file(combo["recipe"])).items():
             section, _, name = key.rpartition(".")
+            if isinstance(value, str) and value.startswith("${"):  # an interpolation: its target's value
+                target_section, _, target = value[2:-1].rpartition(".")
+                value = plain[target_section][target]
             assert plain[section][name] == value, (combo, key)

@@ -136,7 +136,8 @@ def mean_nms_candidates(model: nn.Module, batches: list, settings: BenchSettings
         for step in forward_batches(model, ((batch, None, []) for batch in batches), device,
                                     channels_last=settings.channels_last):
             counts.extend(nms_candidate_counts(step.output.levels, score_thresh=settings.postprocess.score_thresh,
-                                               multi_label=settings.postprocess.multi_label).tolist())
+                                               multi_label=settings.postprocess.multi_label,
+                                               score_inclusive=settings.postprocess.score_inclusive).tolist())
     return sum(counts) / len(counts)
 
 

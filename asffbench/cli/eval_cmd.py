@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         from asffbench.config.compose import compose_config
 
         cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
-        from asffbench.engine.evaluate import eval_run_dir, evaluate
+        from asffbench.runs.evaluate import eval_run_dir, evaluate
 
         metrics = evaluate(cfg, eval_run_dir(cfg))
         if as_json:

@@ -98,6 +98,11 @@ class EvalMetric(str, Enum):
     voc = "voc"  # VOC mAP@0.5 (07 11-point and area) plus COCO AP on the same detections
 
 
+class EvalPrecision(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"  # the whole model and its inputs in half (the reference's `eval.py --half`); CUDA
+
+
 class EvalBackend(str, Enum):
     pycocotools = "pycocotools"
     faster_coco_eval = "faster_coco_eval"
@@ -181,16 +186,22 @@ class FusionConfig:
 
 @dataclass
 class ModelConfig:
-    """Darknet-53 YOLOv3; width/depth multipliers give the CPU-sized variants."""
+    """YOLOv3 on a backbone (`BACKBONES`: darknet53, mobilenetv2); width/depth multipliers give
+    the CPU-sized variants."""
 
     name: str = "darknet53"
+    backbone: str = "darknet53"
     width: float = 1.0
     depth: float = 1.0
     num_classes: int = 80
     # A named set (asffbench.anchors: darknet, asff_release) or 9 [w, h] pairs, small to large.
     anchors: Any = DEFAULT_ANCHORS
-    # ImageNet Darknet-53 weights: darknet binary (darknet53.conv.74 layout), a torch state dict, or
-    # the reference implementation's backbone file (`module_list.0-10` names).
+    # The set the reference's released models of this backbone were trained with (what
+    # `recipe=reference` puts in `anchors`).
+    release_anchors: str = "asff_release"
+    # ImageNet backbone weights: for Darknet-53 a darknet binary (darknet53.conv.74 layout), a torch
+    # state dict, or the reference implementation's backbone file (`module_list.0-10` names); for
+    # MobileNetV2 torchvision's ImageNet state dict or the reference's (`module_list.0-18`).
     pretrained: Optional[str] = None
     # Full-model weights, loaded by every command that builds a model (train: as initialisation).
     weights: Optional[str] = None
@@ -293,6 +304,9 @@ class TrainConfig:
     checkpoint: Optional[str] = None  # start from these weights (skips training when epochs=0)
     log_every: int = 10
     eval_every: int = 0  # evaluate on val every N epochs (train_log "eval" lines); 0: only at the end
+    # Score threshold of those evaluations during training; null: eval.score_thresh (the final
+    # evaluation always uses eval.score_thresh).
+    eval_score_thresh: Optional[float] = None
     max_iters_per_epoch: Optional[int] = None  # cap for smoke runs
 
 
@@ -304,6 +318,7 @@ class EvalConfig:
     max_det: int = 100  # detections per image; 0: no cap
     backend: EvalBackend = EvalBackend.pycocotools
     metric: EvalMetric = EvalMetric.auto
+    precision: EvalPrecision = EvalPrecision.fp32
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
 
@@ -312,8 +327,9 @@ class EvalConfig:
 class RecipeConfig:
     """The switches that differ between asffbench's recipe and the reference implementation's
     (`recipe=asffbench|reference`); the defaults are asffbench's. A recipe option also sets keys
-    that live in their own sections (model.anchors, train.warmup_epochs, data.min_box_size,
-    eval.score_thresh, eval.max_det). README.md, "Recipes", says why each default differs."""
+    that live in their own sections (model.anchors, train.warmup_epochs, train.eval_score_thresh,
+    data.min_box_size, eval.max_det). Both evaluate at eval.score_thresh (0.001, the reference's
+    eval.py); the reference's evaluations during training used 0.01 (train.eval_score_thresh). README.md, "Recipes", says why each default differs."""
 
     name: str = "asffbench"
     # Loss.
@@ -343,6 +359,8 @@ class RecipeConfig:
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
     multi_label: bool = True  # every (box, class) pair above the threshold; false: best class per box
+    score_inclusive: bool = False  # keep a score equal to the threshold (the reference's >=)
+    clip_boxes: bool = True  # clip detections to the image (the reference does not)
 
 
 @dataclass

@@ -4,8 +4,8 @@ The schema (schema.py) fixes every key's type and the enums' choices; the rules 
 values of that type are valid. `compose_config` runs them, so a bad value fails before anything
 loads or trains, with a one-line message naming the key. A new check is one line in RULES.
 
-Checked elsewhere, on purpose: `fusion.name` against the fusion registry (build.py: the registry
-imports torch, composition must not); checks that need the machine (fp16 needs CUDA, bench) or
+Checked elsewhere, on purpose: `fusion.name` and `model.backbone` against their registries
+(build.py: the registries import torch, composition must not); checks that need the machine (fp16 needs CUDA, bench) or
 the data (num_classes against the annotations, data/loaders.py).
 """
 
@@ -77,6 +77,8 @@ RULES: tuple[Rule, ...] = (
     Rule("model.num_classes", at_least(1), AT_LEAST_ONE),
     Rule("model.anchors", anchor_choice, "{key}=%s: expected a named set (%s) or 9 positive [w, h] pairs "
          "(small to large)" % ("{value}", ", ".join(sorted(ANCHOR_SETS)))),
+    Rule("model.release_anchors", lambda v: v in ANCHOR_SETS,
+         "{key}={value}: not a named anchor set (%s)" % ", ".join(sorted(ANCHOR_SETS))),
     Rule("fusion.compress_c", at_least(1), AT_LEAST_ONE),
     Rule("fusion.bifpn_layers", at_least(1), AT_LEAST_ONE),
     Rule("fusion.bifpn_channels", at_least(0), "{key}={value}: must be 0 (the neck's stride-16 width) or more"),

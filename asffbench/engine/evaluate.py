@@ -1,4 +1,5 @@
-"""`evaluate(cfg, run_dir, model=None) -> metrics`: COCO bbox AP of a checkpoint or a model.
+"""`evaluate_model(settings, data, run_dir, model) -> metrics`: COCO bbox AP of a model (the config
+is read, and the weights chosen, by `asffbench.runs.evaluate.evaluate(cfg, ...)`).
 
 Batched inference on the val loader, decoding + class-wise NMS (`postprocess`), boxes mapped
 back to original image pixels, labels to category ids, `detections.json` (COCO results) and
@@ -15,12 +16,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
-from omegaconf import DictConfig, open_dict
 from torch import nn
 from torchvision.ops import box_convert
 
 from asffbench.atomic import write_json_atomic
-from asffbench.data.loaders import build_val_loader, check_num_classes
+from asffbench.data.loaders import DataSettings, build_val_loader, check_num_classes
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
@@ -31,33 +31,8 @@ from asffbench.errors import UserError
 from asffbench.engine.run_matches import run_matches
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
-from asffbench.settings import EvalSettings, PostprocessSettings, data_settings, eval_settings
-from asffbench.weights.load import build_with_weights
-from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
-
-
-def eval_run_dir(cfg: DictConfig) -> Path:
-    """Where detections.json and metrics.json go: run_dir, else the run directory of the weights
-    evaluated (eval.checkpoint, model.weights) or, for a file outside one, its folder."""
-    if cfg.run_dir:
-        return Path(cfg.run_dir)
-    source = resolve_weights(cfg, EVAL)
-    if source is None:
-        raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
-                        "model.weights=FILE")
-    return run_dir_of(source.path) or source.path.parent
-
-
-def weights_to_evaluate(cfg: DictConfig, run_dir: Path) -> WeightsSource:
-    """`resolve_weights(cfg, "eval")`, with the run dir evaluated into standing for an unset
-    `run_dir` (its checkpoints/last.pt is the last choice)."""
-    if not cfg.run_dir:
-        cfg = cfg.copy()
-        with open_dict(cfg):
-            cfg.run_dir = str(run_dir)
-    source = resolve_weights(cfg, EVAL)
-    assert source is not None  # run_dir is set
-    return source
+from asffbench.settings import EvalSettings, PostprocessSettings
+from asffbench.weights.resolve import WeightsSource
 
 
 def predict(
@@ -101,8 +76,8 @@ def coco_results(det: dict, image_id: Any, cat_ids: torch.Tensor) -> list[dict]:
     ]
 
 
-def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
-             weights: Optional[WeightsSource] = None) -> dict:
+def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, model: nn.Module,
+                   weights: Optional[WeightsSource] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
     `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
@@ -111,23 +86,17 @@ def evaluate(cfg: DictConfig, run_dir: Path, model: Optional[nn.Module] = None,
     (`FusionWeightStats.result()`), for fusions with learned scalar edge weights (BiFPN)
     `edge_weights` (the fusion module's `edge_weights()`).
 
-    Without `model`, the weights are `resolve_weights(cfg, "eval")`'s (eval.checkpoint,
-    model.weights, run_dir/checkpoints/last.pt); `weights` says where a given model's came from.
-
-    In a distributed run only rank 0 evaluates (and writes); the other ranks return {}.
+    `weights` says where the model's weights came from. In a distributed run only rank 0
+    evaluates (and writes); the other ranks return {}.
     """
     if process_rank() != 0:
         return {}
-    settings = eval_settings(cfg)
     run_dir = Path(run_dir)
     coco_backend(settings.backend)  # a missing optional backend fails before inference
     device = resolve_device(settings.device)
-    dtype = eval_dtype(settings.precision, device)  # fp16 without CUDA fails before building
-    if model is None:
-        weights = weights_to_evaluate(cfg, run_dir)
-        model = build_with_weights(cfg, weights)
+    dtype = eval_dtype(settings.precision, device)  # fp16 without CUDA: checked before building, too
     model.to(device, dtype=dtype)
-    loader, dataset = build_val_loader(data_settings(cfg))
+    loader, dataset = build_val_loader(data)
     check_classes(model, dataset)
     fusion_stats = fusion_weight_stats(settings, model)
     metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)

@@ -41,11 +41,16 @@ class Inferred(Forwarded):
 
 def forward_batches(model: nn.Module, batches: Iterable[Batch], device: torch.device, *,
                     fusion_weights: bool = False, channels_last: bool = False) -> Iterator[Forwarded]:
-    """The model's output on each batch (in eval mode; the caller chooses the grad/autocast mode)."""
+    """The model's output on each batch (in eval mode; the caller chooses the grad/autocast mode).
+    Floating-point images take the dtype of the model's parameters (a half model gets half images)."""
     model.eval()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    parameter = next(model.parameters(), None)
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else None
     for images, targets, metas in batches:
         images = images.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        if dtype is not None and images.is_floating_point():
+            images = images.to(dtype)
         # Ask for fusion weights only when wanted: a stand-in model need not take the keyword.
         output = model(images, return_fusion_weights=True) if fusion_weights else model(images)
         yield Forwarded(output, targets, metas)
@@ -61,7 +66,7 @@ def infer(model: nn.Module, batches: Iterable[Batch], device: torch.device, sett
         levels = None
         if per_level:
             levels = [[cpu(det) for det in postprocess([level], **settings.kwargs())] for level in step.output.levels]
-        detections = [to_original(det, meta) for det, meta in zip(found, step.metas)]
+        detections = [to_original(det, meta, settings.clip_boxes) for det, meta in zip(found, step.metas)]
         yield Inferred(step.output, step.targets, step.metas, detections, levels)
 
 
@@ -70,9 +75,9 @@ def cpu(detections: Mapping[str, Tensor]) -> dict[str, Tensor]:
             "labels": detections["labels"].cpu()}
 
 
-def to_original(detections: Mapping[str, Tensor], meta: Mapping[str, Any]) -> dict[str, Tensor]:
+def to_original(detections: Mapping[str, Tensor], meta: Mapping[str, Any], clip: bool = True) -> dict[str, Tensor]:
     found = cpu(detections)
-    return {**found, "boxes": boxes_to_original(found["boxes"], meta)}
+    return {**found, "boxes": boxes_to_original(found["boxes"], meta, clip)}
 
 
 def single_images(items: Iterable[tuple[Tensor, Any, Mapping[str, Any]]]) -> Iterator[Batch]:

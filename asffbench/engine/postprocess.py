@@ -42,22 +42,27 @@ def candidate_scores(levels: Sequence[LevelOutput], multi_label: bool) -> tuple[
 @torch.no_grad()
 def nms_candidate_counts(
     levels: Sequence[LevelOutput], score_thresh: float = 0.001, pre_nms_topk: int = 10000,
-    multi_label: bool = True,
+    multi_label: bool = True, score_inclusive: bool = False,
 ) -> Tensor:
     """How many candidates of each image enter NMS in `postprocess` (B,)."""
     _boxes, scores, _best = candidate_scores(levels, multi_label)
     top_scores = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1).values
-    return (top_scores > score_thresh).sum(dim=1)
+    return above(top_scores, score_thresh, score_inclusive).sum(dim=1)
+
+
+def above(scores: Tensor, score_thresh: float, inclusive: bool) -> Tensor:
+    """Scores that pass the threshold: > it, or >= it (`recipe.score_inclusive`, the reference's)."""
+    return scores >= score_thresh if inclusive else scores > score_thresh
 
 
 def nms_candidates(levels: Sequence[LevelOutput], score_thresh: float, pre_nms_topk: int,
-                   multi_label: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                   multi_label: bool, score_inclusive: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The candidates entering NMS, flat over the batch: boxes (K, 4), scores (K,), labels (K,)
     and each one's image (K,). Traceable: the exported `nms` graph selects them alike."""
     boxes, scores, best_class = candidate_scores(levels, multi_label)
     num_classes = levels[0].pred.shape[-1] - 5
     top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
-    candidate = top_scores > score_thresh
+    candidate = above(top_scores, score_thresh, score_inclusive)
     # Each row's image from a tensor op, not arange(batch): a trace would freeze the batch size.
     image_index = (torch.ones_like(top_index).cumsum(dim=0) - 1)[candidate]
     cand_scores = top_scores[candidate]
@@ -79,16 +84,19 @@ def postprocess(
     max_det: int = 100,
     pre_nms_topk: int = 10000,
     multi_label: bool = True,
+    score_inclusive: bool = False,
 ) -> list[dict[str, Tensor]]:
     """Detections per image: `{"boxes": (K, 4) xyxy input px, "scores": (K,), "labels": (K,)}`,
     sorted by decreasing score, K <= max_det (no cap when max_det is 0).
 
-    Candidates are scored obj * class prob and kept above `score_thresh`. With `multi_label` every
+    Candidates are scored obj * class prob and kept above `score_thresh` (or at it too, with
+    `score_inclusive`). With `multi_label` every
     (box, class) pair is a candidate (as COCO evaluation of YOLOv3 does); without it only each
     box's best class is (the ASFF reference). At most `pre_nms_topk` best candidates per image go
     to NMS, which runs per image and class in one `batched_nms` call.
     """
-    cand_boxes, cand_scores, cand_labels, image_index = nms_candidates(levels, score_thresh, pre_nms_topk, multi_label)
+    cand_boxes, cand_scores, cand_labels, image_index = nms_candidates(
+        levels, score_thresh, pre_nms_topk, multi_label, score_inclusive)
     batch, num_classes = levels[0].pred.shape[0], levels[0].pred.shape[-1] - 5
     # One group per (image, class): class-wise NMS for the whole batch at once.
     kept = batched_nms(cand_boxes, cand_scores, image_index * num_classes + cand_labels, nms_iou)
@@ -111,8 +119,9 @@ def postprocess(
     ]
 
 
-def boxes_to_original(boxes: Tensor, meta: Mapping[str, Any]) -> Tensor:
-    """Map xyxy boxes from input pixels back to the original image, clipped to it.
+def boxes_to_original(boxes: Tensor, meta: Mapping[str, Any], clip: bool = True) -> Tensor:
+    """Map xyxy boxes from input pixels back to the original image, clipped to it (`clip`; the
+    reference leaves them as they are: `recipe.clip_boxes`).
 
     `meta` is a loader meta dict: `{"orig_size": (h, w), "scale": s or (sx, sy), "pad": (left,
     top)}` with input px = orig px * scale + pad (one scale for a letterbox, two for a stretch).
@@ -122,5 +131,7 @@ def boxes_to_original(boxes: Tensor, meta: Mapping[str, Any]) -> Tensor:
     scale_x, scale_y = torch.as_tensor(meta["scale"], dtype=torch.float64).expand(2).tolist()
     scale = torch.tensor([scale_x, scale_y, scale_x, scale_y], dtype=boxes.dtype, device=boxes.device)
     original = (boxes - offset) / scale
+    if not clip:
+        return original
     height, width = meta["orig_size"]
     return clip_boxes_to_image(original, (int(height), int(width)))

@@ -76,7 +76,8 @@ def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
     try:
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
-        evaluator = PeriodicEvaluator(eval_settings(cfg), partial(build_val_loader, data_settings(cfg)))
+        evaluator = PeriodicEvaluator(eval_settings(cfg, during_training=True),
+                                      partial(build_val_loader, data_settings(cfg)))
         evaluate_if_missed(trainer, evaluator, env)
         hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
         final_loss = trainer.fit(loader, cfg.train.epochs, hooks)

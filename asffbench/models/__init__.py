@@ -1,6 +1,6 @@
 """Detector models: plain nn.Modules with explicit arguments (no config, no file I/O)."""
 
-from asffbench.models.backbone import Darknet53
+from asffbench.models.backbone import BACKBONES, BackboneInfo, Darknet53, MobileNetV2Backbone, backbone_info
 from asffbench.models.detector import YOLOv3
 from asffbench.models.fusion import FUSIONS, FusionInfo, fusion_info
 from asffbench.models.head import YOLOHead
@@ -10,6 +10,10 @@ from asffbench.models.outputs import DetectorOutput, LevelOutput
 from asffbench.models.registry import Registry, UnknownNameError
 
 __all__ = [
+    "BACKBONES",
+    "BackboneInfo",
+    "MobileNetV2Backbone",
+    "backbone_info",
     "Darknet53",
     "DetectorOutput",
     "FUSIONS",

@@ -99,7 +99,7 @@ register_axis(Axis(
 ))
 register_axis(Axis(
     name="model", column="model", title="Model variants", header="Model",
-    order=("darknet53", "tiny"), record_keys=("model", "model.name"),
+    order=("darknet53", "tiny", "mobilenetv2"), record_keys=("model", "model.name"),
 ))
 
 # Seeds are repetitions of one cell, never a table axis: they are aggregated (mean, std, n).

@@ -181,7 +181,7 @@ def methods_lines(records: Sequence[LoadedRecord]) -> list[tuple[str, str]]:
     return [
         ("Dataset and split", describe(records, dataset)),
         ("Input size", describe(records, at("img_size"))),
-        ("Model", describe(records, pick("model", ("name", "width", "depth", "num_classes",
+        ("Model", describe(records, pick("model", ("name", "backbone", "width", "depth", "num_classes",
                                                             "pretrained")))),
         ("Fusion", describe(records, pick("fusion", ("name", "compress_c", "upsample",
                                                              "rfb", "dropblock")))),

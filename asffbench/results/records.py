@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from asffbench.errors import UserError
 from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
+from asffbench.results.reference import DEFAULT_BACKBONE
 from asffbench.record_types import (
     MISSING,
     BenchInput,
@@ -201,6 +202,12 @@ def number(name: str, get: Callable[[RunRecord], Any]) -> Column:
     return Column(name, get, as_number)
 
 
+def backbone_of(record: RunRecord) -> Any:
+    """`model.backbone`; records written before the key existed are Darknet-53 runs."""
+    value = record.config_value("model.backbone")
+    return DEFAULT_BACKBONE if value is MISSING else value
+
+
 def same(value: Any) -> Any:
     return value
 
@@ -227,6 +234,7 @@ CONFIG_COLUMNS = (
     text("rfb", config("fusion.rfb")),
     text("dropblock", config("fusion.dropblock")),
     text("model", config("model.name")),
+    text("backbone", backbone_of),
     text("data", config("data.name")),
     text("device", config("device")),
     number("compress_c", config("fusion.compress_c")),

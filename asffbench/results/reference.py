@@ -16,6 +16,7 @@ REFERENCE_PACKAGE = "asffbench.reference"
 REFERENCE_FILE = "paper_reference.yaml"
 SPLITS = ("val2017", "test-dev")
 TRICK_STATES = ("all", "none")
+DEFAULT_BACKBONE = "darknet53"  # an entry's `setting.backbone` when it names none
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,17 @@ class PaperEntry:
     method: str
     img_size: int
     tricks: str
+    backbone: str = DEFAULT_BACKBONE
     metrics: dict = field(default_factory=dict)  # percentages
     fps: Optional[float] = None
     latency_ms: Optional[float] = None
 
-    def matches(self, method: Any, img_size: Any, tricks: Any) -> bool:
+    def matches(self, method: Any, img_size: Any, tricks: Any, backbone: Any = DEFAULT_BACKBONE) -> bool:
         try:
             same_size = not math.isnan(float(img_size)) and int(float(img_size)) == self.img_size
         except (TypeError, ValueError):
             same_size = False
-        return method == self.method and same_size and tricks == self.tricks
+        return method == self.method and same_size and tricks == self.tricks and backbone == self.backbone
 
 
 def parse_entry(raw: Any, where: str) -> PaperEntry:
@@ -53,6 +55,7 @@ def parse_entry(raw: Any, where: str) -> PaperEntry:
             method=str(setting["method"]),
             img_size=int(setting["img_size"]),
             tricks=str(setting["tricks"]),
+            backbone=str(setting.get("backbone", DEFAULT_BACKBONE)),
             metrics={str(k): float(v) for k, v in (raw.get("metrics") or {}).items()},
             fps=None if raw.get("fps") is None else float(raw["fps"]),
             latency_ms=None if raw.get("latency_ms") is None else float(raw["latency_ms"]),
@@ -94,9 +97,9 @@ def load_paper_reference(path: Optional[Path] = None) -> list[PaperEntry]:
 
 
 def find_entry(
-    entries: Iterable[PaperEntry], method: Any, img_size: Any, tricks: Any
+    entries: Iterable[PaperEntry], method: Any, img_size: Any, tricks: Any, backbone: Any = DEFAULT_BACKBONE
 ) -> Optional[PaperEntry]:
     """The paper figure for this setting, preferring an exact figure over an approximate one."""
-    matches = [e for e in entries if e.matches(method, img_size, tricks)]
+    matches = [e for e in entries if e.matches(method, img_size, tricks, backbone)]
     matches.sort(key=lambda e: not e.exact)
     return matches[0] if matches else None

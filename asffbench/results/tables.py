@@ -18,7 +18,7 @@ from asffbench.errors import UserError
 from asffbench.record_schema import VOC_METRIC
 from asffbench.results.axes import AXES, Axis, detect_axes
 from asffbench.results.records import MISSING_TEXT
-from asffbench.results.reference import PaperEntry, find_entry
+from asffbench.results.reference import DEFAULT_BACKBONE, PaperEntry, find_entry
 from asffbench.results.stats import EMPTY, Stat, scaled, summarize, within_noise
 
 TABLE_STATUSES = ("completed", "failed")
@@ -190,7 +190,8 @@ def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, refere
     paper = None
     if reference:
         paper = find_entry(reference, cell_setting(rows, "fusion"), cell_setting(rows, "img_size"),
-                           cell_setting(rows, "tricks_state"))
+                           cell_setting(rows, "tricks_state"),
+                           cell_setting(rows, "backbone") if "backbone" in rows else DEFAULT_BACKBONE)
     runs = [str(r) for r in done["run_dir"]] if "run_dir" in done else []
     return Cell(context=context, value=value, label=axis.label(value), n=len(done),
                 failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper, runs=runs)

@@ -37,7 +37,8 @@ EXCLUDED_KEYS = (
     "data.cache_dir",
     "train.resume",
     "train.log_every",
-    "model.weights_format",  # how a weights file is read, not which weights: auto finds the same
+    "model.weights_format",
+    "model.release_anchors",  # changes a run only through model.anchors, which is hashed  # how a weights file is read, not which weights: auto finds the same
     # Both implementations compute the same function (tests/models/test_deform_conv.py).
     "model.deform_conv",
     "train.eval_every",  # evaluations during training leave the weights (and random state) alone
@@ -55,6 +56,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     **{f"fusion.bifpn_{key}": (lambda c: fusion_uses(c, "uses_bifpn"))
        for key in ("layers", "weighting", "channels")},
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
+    "model.depth": lambda c: backbone_uses_depth(c),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
     "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
@@ -114,6 +116,13 @@ def key_matters(plain: dict, matters: Callable[[dict], bool]) -> bool:
 def fusion_uses(plain: dict, part: str) -> bool:
     """Whether the configured fusion uses a part (`FusionInfo` field); unknown fusions do."""
     return bool(getattr(fusion_info(str(plain["fusion"]["name"])), part))  # KeyError when unknown
+
+
+def backbone_uses_depth(plain: dict) -> bool:
+    """Whether the configured backbone has a depth multiplier (`BackboneInfo.uses_depth`)."""
+    from asffbench.models.backbone import backbone_info  # lazily, as fusion_uses: models load torch
+
+    return bool(backbone_info(str(plain["model"].get("backbone", "darknet53"))).uses_depth)
 
 
 def now_iso() -> str:

@@ -1,7 +1,8 @@
-"""Load ImageNet Darknet-53 weights into a backbone (`model.pretrained`), from darknet's binary
-format or a state dict (asffbench's backbone names, a whole model's under `backbone.`, or the
-reference implementation's `module_list.0-10` names, as in its mix-up pretrained
-`darknet53_feature_mx.pth`).
+"""Load ImageNet weights into a backbone (`model.pretrained`), from darknet's binary format
+(Darknet-53) or a state dict (asffbench's backbone names, a whole model's under `backbone.`, the
+reference implementation's `module_list.N` names, as in its mix-up pretrained
+`darknet53_feature_mx.pth`, or torchvision's MobileNetV2 ImageNet file, whose `features.N` are
+the backbone's own names and whose classifier is dropped).
 
 Darknet binary (`darknet53.conv.74` layout): int32 major, minor, revision; `seen` as int64 when
 major * 10 + minor >= 2, else int32; then for each conv unit in network order: BN bias, BN weight,
@@ -32,6 +33,8 @@ DARKNET_TENSORS = ("bn.bias", "bn.weight", "bn.running_mean", "bn.running_var", 
 # The reference implementation's ImageNet Darknet-53 (`module_list.0` .. `module_list.10`).
 REFERENCE_BACKBONE_ROOT = "module_list."
 BACKBONE_PREFIX = "backbone."  # a whole detector's state dict
+# A torchvision ImageNet classifier's head (MobileNetV2's `classifier.1`): not part of a detector.
+CLASSIFIER_PREFIX = "classifier."
 
 
 def load_pretrained_backbone(backbone: nn.Module, path: Union[str, Path],
@@ -122,6 +125,8 @@ def load_state_dict_weights(backbone: nn.Module, path: Union[str, Path], where: 
     elif any(key.startswith(BACKBONE_PREFIX) for key in state):
         # A whole detector's weights: keep the backbone's part, the other parts are not ours.
         state = {key[len(BACKBONE_PREFIX):]: value for key, value in state.items() if key.startswith(BACKBONE_PREFIX)}
+    else:
+        state = {key: value for key, value in state.items() if not key.startswith(CLASSIFIER_PREFIX)}
     check_fits(backbone, state, f"{where} (backbone)")
     backbone.load_state_dict(state, strict=False)  # strict but for the optional BN counters checked above
     units = sum(1 for name, _ in conv_units(backbone) if f"{name}.conv.weight" in state)

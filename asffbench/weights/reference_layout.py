@@ -5,7 +5,9 @@ reference key} for every tensor, so the mapping follows the architecture (width,
 RFB) instead of a table. The reference numbers its Darknet-53 and neck modules in one
 `module_list`, in forward order, parameter-free modules (SPP, DropBlock slots, upsampling)
 included; the baseline interleaves its expand convs and heads with the neck there, the ASFF
-variants name them `level_<l>_fusion` / `level_<l>_header`. Pure: no file I/O.
+variants name them `level_<l>_fusion` / `level_<l>_header`. Its MobileNetV2 models number
+torchvision's `features` as `module_list.0-18`, the neck after them, and name each level's
+expand conv or ASFF block `level_<l>_conv` (baseline and ASFF alike). Pure: no file I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Iterator, Optional
 
 from torch import nn
 
+from asffbench.models.backbone import MobileNetV2Backbone
 from asffbench.models.fusion.asff import ASFF, ASFFLevel
 from asffbench.models.fusion.fpn import FPNFusion
 from asffbench.models.fusion.resize import Downsample, Upsample
@@ -72,7 +75,12 @@ def entry_names(module: Optional[nn.Module]) -> Names:
 
 
 def backbone_entries(backbone: nn.Module) -> Iterator[tuple[str, nn.Module, Names]]:
-    """(our prefix, module, its names) for module_list.0 .. 10: stem, then per stage down, blocks."""
+    """(our prefix, module, its names) per `module_list` entry: Darknet-53's 0 .. 10 (stem, then
+    per stage down, blocks), or MobileNetV2's 0 .. 18 (torchvision's `features`, names as they are)."""
+    if isinstance(backbone, MobileNetV2Backbone):
+        for index, block in enumerate(backbone.features):
+            yield f"features.{index}", block, same_names(block)
+        return
     yield "stem", backbone.stem, unit_names(backbone.stem)
     for index, stage in enumerate(backbone.stages):
         yield f"stages.{index}.down", stage.down, unit_names(stage.down)
@@ -80,7 +88,7 @@ def backbone_entries(backbone: nn.Module) -> Iterator[tuple[str, nn.Module, Name
 
 
 def backbone_reference_names(backbone: nn.Module, prefix: str = "") -> Names:
-    """Names of a Darknet-53 backbone alone (the reference's ImageNet file uses these)."""
+    """Names of a backbone alone (the reference's ImageNet files use these)."""
     names: Names = {}
     for index, (ours, _module, local) in enumerate(backbone_entries(backbone)):
         names.update(prefixed(f"{prefix}{ours}", f"module_list.{index}", local))
@@ -132,23 +140,41 @@ def head_level_names(head: nn.Module) -> Names:
     adaption = head.adaption
     names = {
         **prefixed("shape", "guide_wh", same_names(head.shape)),
-        **prefixed("adaption.offset", "Feature_adaption.conv_offset", same_names(adaption.offset)),
-        **prefixed("adaption.deform", "Feature_adaption.dconv", same_names(adaption.deform)),
         **prefixed("pred", "conv", same_names(head.pred)),
     }
+    if adaption is None:  # MobileNetV2's heads: no feature adaption
+        return names
+    names.update(prefixed("adaption.offset", "Feature_adaption.conv_offset", same_names(adaption.offset)))
+    names.update(prefixed("adaption.deform", "Feature_adaption.dconv", same_names(adaption.deform)))
     if isinstance(adaption.rfb, RFB):
         names.update(prefixed("adaption.rfb", "Feature_adaption.rfb", rfb_names(adaption.rfb)))
     return names
 
 
+def level_names(model: nn.Module, level: int, fusion_root: str) -> Names:
+    """A level's ASFF block, or the baseline's expand conv (MobileNetV2's: every level grows), as
+    `<fusion_root>`, and its head as `level_<l>_header`."""
+    ours = f"fusion.levels.{level}"
+    fusion = model.fusion.levels[level]
+    if isinstance(fusion, ASFFLevel):
+        names = prefixed(ours, fusion_root, asff_level_names(fusion))
+    elif isinstance(fusion.expand, ConvBNAct):
+        names = prefixed(f"{ours}.expand", fusion_root, unit_names(fusion.expand))
+    else:
+        names = {}
+    head = head_level_names(model.head.levels[level])
+    return {**names, **prefixed(f"head.levels.{level}", f"level_{level}_header", head)}
+
+
 def reference_names(model: nn.Module) -> Names:
     """{asffbench key: reference key} for every tensor of `model` (NoReferenceLayout if none)."""
-    interleaved = isinstance(model.fusion, FPNFusion)  # the baseline: heads inside module_list
-    if not interleaved and not isinstance(model.fusion, ASFF):
+    mobile = isinstance(model.backbone, MobileNetV2Backbone)  # level blocks are `level_<l>_conv`
+    interleaved = isinstance(model.fusion, FPNFusion) and not mobile  # Darknet baseline: heads in module_list
+    if not isinstance(model.fusion, (FPNFusion, ASFF)):
         raise NoReferenceLayout(f"the reference implementation has no {type(model.fusion).__name__}, so no "
                                 "reference checkpoint exists for it (its models: YOLOv3 baseline, ASFF, ASFF*)")
     names = backbone_reference_names(model.backbone, "backbone.")
-    index = sum(1 for _ in backbone_entries(model.backbone))  # module_list.0 .. 10
+    index = sum(1 for _ in backbone_entries(model.backbone))  # the neck's first entry
     level = 0
     for ours, module in neck_entries(model.neck):
         if not ours.endswith(":end"):
@@ -164,9 +190,7 @@ def reference_names(model: nn.Module) -> Names:
             names.update(prefixed(f"head.levels.{level}", f"module_list.{index}", head))
             index += 1
         else:
-            names.update(prefixed(f"fusion.levels.{level}", f"level_{level}_fusion",
-                                  asff_level_names(model.fusion.levels[level])))
-            names.update(prefixed(f"head.levels.{level}", f"level_{level}_header", head))
+            names.update(level_names(model, level, f"level_{level}_conv" if mobile else f"level_{level}_fusion"))
         level += 1
     missing = [key for key in model.state_dict() if key not in names]
     if missing:

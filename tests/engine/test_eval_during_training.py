@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from asffbench.config.compose import compose_config
-from asffbench.engine.evaluate import evaluate
+from asffbench.runs.evaluate import evaluate
 from asffbench.engine.train import train
 from tests.engine.test_train_loop import tiny_overrides
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from asffbench.config.compose import compose_config
-from asffbench.engine.evaluate import evaluate
+from asffbench.runs.evaluate import evaluate
 from asffbench.engine.match_table import fingerprint, load_matches
 from asffbench.models.outputs import DetectorOutput, LevelOutput
 from asffbench.results.bootstrap import matched_from_table, point_metrics
@@ -140,7 +140,7 @@ def test_eval_json_of_a_checkpoint_from_train(cli, tmp_path, cache) -> None:
 
 
 def test_eval_writes_into_run_dir_else_the_checkpoints_run(tmp_path) -> None:
-    from asffbench.engine.evaluate import eval_run_dir
+    from asffbench.runs.evaluate import eval_run_dir
     from asffbench.errors import UserError
 
     def where(*extra: str) -> Path:

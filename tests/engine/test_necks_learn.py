@@ -12,7 +12,7 @@ import torch
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.data.loaders import build_train_loader
-from asffbench.engine.evaluate import evaluate
+from asffbench.runs.evaluate import evaluate
 from asffbench.engine.train_builders import build_criterion
 from asffbench.settings import loss_settings, train_data_settings
 

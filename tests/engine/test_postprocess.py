@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from asffbench.engine.box_coding import decode_level
+from asffbench.engine.evaluate import eval_dtype
+from asffbench.engine.inference import forward_batches
 from asffbench.engine.postprocess import boxes_to_original, decode, postprocess
+from asffbench.errors import UserError
 from asffbench.models.outputs import LevelOutput
 
 STRIDES = (32, 16, 8)
@@ -130,3 +133,43 @@ def test_boxes_map_back_to_original_coordinates_and_are_clipped():
     assert original[0].tolist() == pytest.approx([20.0, 20.0, 100.0, 80.0])
     # (-20, -60, 240, 140) clipped to the 200 x 100 image.
     assert original[1].tolist() == pytest.approx([0.0, 0.0, 200.0, 100.0])
+
+
+def test_without_clipping_boxes_keep_their_border_crossing_extent():
+    meta = {"image_id": 7, "orig_size": (100, 200), "scale": 0.5, "pad": (10, 30)}
+    boxes = torch.tensor([[0.0, 0.0, 130.0, 100.0]])
+    assert boxes_to_original(boxes, meta, clip=False)[0].tolist() == pytest.approx([-20.0, -60.0, 240.0, 140.0])
+
+
+def test_a_score_at_the_threshold_is_kept_only_when_inclusive():
+    levels = silent_levels()
+    place(levels[0], (0, 0, 0, 0), [4.0, 4.0, 24.0, 24.0], obj=0.5, classes={1: 0.5})
+    score = postprocess(levels, score_thresh=0.0)[0]["scores"][0].item()  # the exact float score
+    assert len(postprocess(levels, score_thresh=score)[0]["scores"]) == 0  # strict: >
+    kept = postprocess(levels, score_thresh=score, score_inclusive=True)[0]
+    assert kept["scores"].tolist() == [score] and kept["labels"].tolist() == [1]
+
+
+def test_fp16_evaluation_is_refused_on_cpu_in_one_line():
+    with pytest.raises(UserError, match="eval.precision=fp16: needs a CUDA device") as err:
+        eval_dtype("fp16", torch.device("cpu"))
+    assert "\n" not in str(err.value)
+    assert eval_dtype("fp32", torch.device("cpu")) == torch.float32
+
+
+def test_a_half_model_gets_half_inputs():
+    model = torch.nn.Conv2d(3, 2, 1).to(torch.float64)  # CPU stand-in for a half model
+    images = torch.randn(1, 3, 4, 4)
+    (step,) = forward_batches(Wrapped(model), [(images, None, [])], torch.device("cpu"))
+    assert step.output.dtype == torch.float64
+
+
+class Wrapped(torch.nn.Module):
+    """A stand-in detector: its output is the conv's."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, images):
+        return self.inner(images)

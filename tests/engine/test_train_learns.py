@@ -14,7 +14,7 @@ import json
 import pytest
 
 from asffbench.config.compose import compose_config
-from asffbench.engine.evaluate import evaluate
+from asffbench.runs.evaluate import evaluate
 from asffbench.engine.train import train
 
 LEARNS_OVERRIDES = [

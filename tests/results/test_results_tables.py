@@ -151,7 +151,10 @@ def test_reference_file_and_matching(reference):
     assert {"yolov3_original", "yolov3_strong_baseline", "fusion_asff", "asff_star_800"} <= ids
     assert find_entry(reference, "asff_star", 800.0, "all").metrics["AP"] == 43.9
     assert find_entry(reference, "asff", 608, "none") is None  # tricks differ
-    assert find_entry(reference, "asff", 416, "all") is None
+    assert find_entry(reference, "asff", 416, "all") is None  # MobileNetV2's row is another backbone's
+    assert find_entry(reference, "asff", 416, "all", "mobilenetv2").metrics == {"AP": 30.6}
+    assert find_entry(reference, "none", 416, "all", "mobilenetv2").metrics == {"AP": 29.0}
+    assert find_entry(reference, "asff_star", 800, "all", "mobilenetv2") is None
     approximate = {e.id for e in reference if not e.exact}
     assert approximate == {"fusion_sum", "fusion_concat", "fusion_asff"}
 

@@ -13,8 +13,9 @@ from asffbench.config.compose import compose_config
 from asffbench.weights.reference_layout import reference_names
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "reference-checkpoints.md"
-# The fixture's section names for asffbench's fusions.
+# The fixture's section names for asffbench's fusions (Darknet-53), and MobileNetV2's.
 SECTIONS = {"none": "baseline", "asff": "asff", "asff_star": "asff_star"}
+MOBILE_SECTIONS = {"none": "mobilenetv2", "asff": "mobilenetv2_asff"}
 TINY = ["model=tiny", "model.num_classes=3", "device=cpu", "img_size=64"]
 
 
@@ -23,10 +24,12 @@ def parse_reference_layout(path: Path = FIXTURE) -> dict[str, dict]:
     sections: dict[str, dict] = {}
     current = None
     for line in path.read_text().splitlines():
-        header = re.match(r"### (\w+): (\d+) tensors, (\d+) parameters", line)
+        header = re.match(r"### (\w+)(?: \(\w+\))?: (\d+) tensors, (\d+) parameters", line)
         if header:
             current = {"tensors": [], "count": int(header[2]), "params": int(header[3])}
             sections[header[1]] = current
+        elif line.startswith("#"):  # another heading: prose until the next listing
+            current = None
         elif current is not None and line.strip():
             name, shape, dtype = line.split()
             dims = () if shape == "scalar" else tuple(int(d) for d in shape.split("x"))

@@ -16,7 +16,7 @@ from asffbench.weights.load import build_with_weights
 from asffbench.weights.reference_layout import reference_names
 from asffbench.weights.resolve import BENCH, resolve_weights
 
-from .conftest import SECTIONS, parse_reference_layout, randomized, tiny_cfg
+from .conftest import MOBILE_SECTIONS, SECTIONS, parse_reference_layout, randomized, tiny_cfg
 
 LAYOUT = parse_reference_layout()
 
@@ -26,7 +26,7 @@ def dtype_name(tensor: torch.Tensor) -> str:
 
 
 def test_fixture_is_the_full_listing():
-    assert set(LAYOUT) == set(SECTIONS.values())
+    assert set(LAYOUT) == {*SECTIONS.values(), *MOBILE_SECTIONS.values()}
     for section in LAYOUT.values():
         assert len(section["tensors"]) == section["count"]
         params = sum(torch.Size(shape).numel() for name, shape, _ in section["tensors"]

@@ -20,13 +20,19 @@ from asffbench.models.layers import ConvBNAct
 
 class ASFFLevel(ResizeFuseLevel):
     def __init__(
-        self, level: int, in_channels: Sequence[int], out_channels: int, compress_c: int, upsample: str
+        self,
+        level: int,
+        in_channels: Sequence[int],
+        out_channels: int,
+        compress_c: int,
+        upsample: str,
+        act: str = "leaky",
     ) -> None:
-        super().__init__(level, in_channels, out_channels, upsample)
+        super().__init__(level, in_channels, out_channels, upsample, act)
         if compress_c < 1:
             raise ValueError(f"compress_c must be positive, got {compress_c}")
         width = in_channels[level]
-        self.weight_convs = nn.ModuleList([ConvBNAct(width, compress_c, 1) for _ in range(3)])
+        self.weight_convs = nn.ModuleList([ConvBNAct(width, compress_c, 1, act=act) for _ in range(3)])
         self.weight_logits = nn.Conv2d(3 * compress_c, 3, 1, bias=True)
 
     def fuse(self, resized: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -45,9 +51,10 @@ class ASFF(MultiLevelFusion):
         out_channels: Sequence[int],
         compress_c: int = 16,
         upsample: str = "nearest",
+        act: str = "leaky",
     ) -> None:
         levels = [
-            ASFFLevel(level, in_channels, c_out, compress_c, upsample)
+            ASFFLevel(level, in_channels, c_out, compress_c, upsample, act)
             for level, c_out in enumerate(out_channels)
         ]
         super().__init__(levels, out_channels)
@@ -62,4 +69,4 @@ class ASFF(MultiLevelFusion):
 def build_asff(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ASFF:
-    return ASFF(in_channels, out_channels, options.compress_c, options.upsample)
+    return ASFF(in_channels, out_channels, options.compress_c, options.upsample, options.act)

@@ -13,12 +13,15 @@ FusionResult = tuple[list[Tensor], Optional[list[Tensor]]]
 
 
 class ResizeFuseLevel(nn.Module):
-    """Level `level` of a resize-based fusion: ASFF's resize stage, a fuse step, a 3x3 expand."""
+    """Level `level` of a resize-based fusion: ASFF's resize stage, a fuse step, a 3x3 expand;
+    `act` is the conv units' activation (`ACTIVATIONS`)."""
 
-    def __init__(self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str) -> None:
+    def __init__(
+        self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str, act: str = "leaky"
+    ) -> None:
         super().__init__()
-        self.resize = LevelResize(level, in_channels, upsample)
-        self.expand = ConvBNAct(in_channels[level], out_channels, 3)
+        self.resize = LevelResize(level, in_channels, upsample, act)
+        self.expand = ConvBNAct(in_channels[level], out_channels, 3, act=act)
 
     def fuse(self, resized: list[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
         """Combine the three resized maps; also return the (B, 3, H, W) weights if adaptive."""

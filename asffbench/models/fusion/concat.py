@@ -13,10 +13,12 @@ from asffbench.models.layers import ConvBNAct
 
 
 class ConcatLevel(ResizeFuseLevel):
-    def __init__(self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str) -> None:
-        super().__init__(level, in_channels, out_channels, upsample)
+    def __init__(
+        self, level: int, in_channels: Sequence[int], out_channels: int, upsample: str, act: str = "leaky"
+    ) -> None:
+        super().__init__(level, in_channels, out_channels, upsample, act)
         width = in_channels[level]
-        self.reduce = ConvBNAct(3 * width, width, 1)
+        self.reduce = ConvBNAct(3 * width, width, 1, act=act)
 
     def fuse(self, resized: list[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
         return self.reduce(torch.cat(resized, dim=1)), None
@@ -24,9 +26,9 @@ class ConcatLevel(ResizeFuseLevel):
 
 class ConcatFusion(MultiLevelFusion):
     def __init__(
-        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest"
+        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest", act: str = "leaky"
     ) -> None:
-        levels = [ConcatLevel(level, in_channels, c_out, upsample) for level, c_out in enumerate(out_channels)]
+        levels = [ConcatLevel(level, in_channels, c_out, upsample, act) for level, c_out in enumerate(out_channels)]
         super().__init__(levels, out_channels)
 
 
@@ -34,4 +36,4 @@ class ConcatFusion(MultiLevelFusion):
 def build_concat(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ConcatFusion:
-    return ConcatFusion(in_channels, out_channels, options.upsample)
+    return ConcatFusion(in_channels, out_channels, options.upsample, options.act)

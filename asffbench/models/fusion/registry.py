@@ -27,6 +27,9 @@ class FusionOptions:
     bifpn_layers: int = 1  # BiFPN repeats
     bifpn_weighting: str = "fast"  # BiFPN node inputs: fast (normalised ReLU) | softmax | sum
     bifpn_channels: int = 0  # BiFPN's common width; 0: the neck's stride-16 width
+    # The conv units' activation (`ACTIVATIONS`): the backbone's (its `BackboneInfo.act`), ReLU6
+    # for MobileNetV2 as in the reference's `ASFFmobile`; read by none, sum, concat and asff.
+    act: str = "leaky"
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 class Downsample(nn.Module):
     """x2: a 3x3 stride-2 conv unit; x4: max-pool (3, stride 2, pad 1) then the same conv."""
 
-    def __init__(self, in_channels: int, out_channels: int, factor: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, factor: int, act: str = "leaky") -> None:
         super().__init__()
         if factor not in (2, 4):
             raise ValueError(f"downsampling factor must be 2 or 4, got {factor}")
         self.pool = nn.MaxPool2d(3, stride=2, padding=1) if factor == 4 else nn.Identity()
-        self.conv = ConvBNAct(in_channels, out_channels, 3, stride=2)
+        self.conv = ConvBNAct(in_channels, out_channels, 3, stride=2, act=act)
 
     def forward(self, x: Tensor, size: Sequence[int]) -> Tensor:
         return self.conv(self.pool(x))
@@ -29,12 +29,12 @@ class Downsample(nn.Module):
 class Upsample(nn.Module):
     """A 1x1 conv unit to the target width (skipped when the widths match), then interpolation."""
 
-    def __init__(self, in_channels: int, out_channels: int, mode: str) -> None:
+    def __init__(self, in_channels: int, out_channels: int, mode: str, act: str = "leaky") -> None:
         super().__init__()
         if mode not in UPSAMPLE_MODES:
             raise ValueError(f"upsample mode must be one of {UPSAMPLE_MODES}, got {mode!r}")
         same_width = in_channels == out_channels
-        self.compress = nn.Identity() if same_width else ConvBNAct(in_channels, out_channels, 1)
+        self.compress = nn.Identity() if same_width else ConvBNAct(in_channels, out_channels, 1, act=act)
         self.mode = mode
 
     def forward(self, x: Tensor, size: Sequence[int]) -> Tensor:
@@ -55,7 +55,7 @@ class Keep(nn.Module):
 class LevelResize(nn.Module):
     """Resizes the three level features (stride 32, 16, 8) to `level`'s size and width."""
 
-    def __init__(self, level: int, in_channels: Sequence[int], upsample: str) -> None:
+    def __init__(self, level: int, in_channels: Sequence[int], upsample: str, act: str = "leaky") -> None:
         super().__init__()
         self.level = level
         target = in_channels[level]
@@ -64,9 +64,9 @@ class LevelResize(nn.Module):
             if source == level:
                 resizers.append(Keep())
             elif source > level:  # a finer level (smaller stride): downsample by 2 or 4
-                resizers.append(Downsample(channels, target, factor=2 ** (source - level)))
+                resizers.append(Downsample(channels, target, factor=2 ** (source - level), act=act))
             else:
-                resizers.append(Upsample(channels, target, upsample))
+                resizers.append(Upsample(channels, target, upsample, act))
         self.resizers = nn.ModuleList(resizers)
 
     def forward(self, features: Sequence[Tensor]) -> list[Tensor]:

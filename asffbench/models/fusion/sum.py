@@ -17,9 +17,9 @@ class SumLevel(ResizeFuseLevel):
 
 class SumFusion(MultiLevelFusion):
     def __init__(
-        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest"
+        self, in_channels: Sequence[int], out_channels: Sequence[int], upsample: str = "nearest", act: str = "leaky"
     ) -> None:
-        levels = [SumLevel(level, in_channels, c_out, upsample) for level, c_out in enumerate(out_channels)]
+        levels = [SumLevel(level, in_channels, c_out, upsample, act) for level, c_out in enumerate(out_channels)]
         super().__init__(levels, out_channels)
 
 
@@ -27,4 +27,4 @@ class SumFusion(MultiLevelFusion):
 def build_sum(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> SumFusion:
-    return SumFusion(in_channels, out_channels, options.upsample)
+    return SumFusion(in_channels, out_channels, options.upsample, options.act)

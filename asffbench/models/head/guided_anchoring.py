@@ -47,7 +47,11 @@ class FeatureAdaption(nn.Module):
 
 
 class GuidedAnchorLevelHead(nn.Module):
-    """One level: shape conv, feature adaption, prediction conv for 3 + 1 slots."""
+    """One level: shape conv, feature adaption, prediction conv for 3 + 1 slots.
+
+    Without `feature_adaption` (the reference's MobileNetV2 heads, its `sep=True`) the prediction
+    conv runs on the level feature itself; the shapes still set the decoding anchors.
+    """
 
     def __init__(
         self,
@@ -57,8 +61,11 @@ class GuidedAnchorLevelHead(nn.Module):
         stride: int,
         rfb: bool = False,
         deform_conv: str = "torchvision",
+        feature_adaption: bool = True,
     ) -> None:
         super().__init__()
+        if rfb and not feature_adaption:
+            raise ValueError("RFB sits in the feature adaption: it needs feature_adaption=True")
         self.num_classes = num_classes
         self.num_slots = len(priors) + 1
         self.stride = stride
@@ -66,7 +73,9 @@ class GuidedAnchorLevelHead(nn.Module):
         base = [list(map(float, p)) for p in priors] + [[free_size, free_size]]
         self.register_buffer("base_sizes", torch.tensor(base, dtype=torch.float32), persistent=False)
         self.shape = nn.Conv2d(in_channels, 2 * self.num_slots, 1)
-        self.adaption = FeatureAdaption(in_channels, self.num_slots, rfb=rfb, deform_conv=deform_conv)
+        self.adaption = (
+            FeatureAdaption(in_channels, self.num_slots, rfb=rfb, deform_conv=deform_conv) if feature_adaption else None
+        )
         self.pred = nn.Conv2d(in_channels, self.num_slots * (5 + num_classes), 1)
         # Shapes start near their base sizes (exp(~0) = 1).
         nn.init.normal_(self.shape.weight, std=0.01)
@@ -75,7 +84,8 @@ class GuidedAnchorLevelHead(nn.Module):
 
     def forward(self, x: Tensor) -> LevelOutput:
         shape_raw = self.shape(x)
-        pred = to_slots(self.pred(self.adaption(x, shape_raw)), self.num_slots)
+        adapted = x if self.adaption is None else self.adaption(x, shape_raw)
+        pred = to_slots(self.pred(adapted), self.num_slots)
         shape_pred = to_slots(shape_raw, self.num_slots)
         # Decoding anchors are constants for the box losses; the shape loss trains shape_pred.
         base = self.base_sizes.to(shape_pred.dtype).view(1, self.num_slots, 1, 1, 2)

@@ -50,7 +50,8 @@ class YOLOHead(nn.Module):
     `guided_anchoring` each level predicts anchor shapes and adds an anchor-free slot; `rfb`
     puts an RFB block before the guided head's feature adaption (ASFF*), or before the plain
     prediction conv when guided anchoring is off. `deform_conv` names the deformable-conv
-    implementation of the guided head (`DEFORM_CONVS`).
+    implementation of the guided head (`DEFORM_CONVS`); without `feature_adaption` the guided
+    head predicts from the level feature directly (the reference's MobileNetV2 heads).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class YOLOHead(nn.Module):
         guided_anchoring: bool = False,
         rfb: bool = False,
         deform_conv: str = "torchvision",
+        feature_adaption: bool = True,
     ) -> None:
         super().__init__()
         num_levels = len(strides)
@@ -78,7 +80,8 @@ class YOLOHead(nn.Module):
             priors = [list(map(float, a)) for a in anchors[first : first + ANCHORS_PER_LEVEL]]
             if guided_anchoring:
                 levels.append(
-                    GuidedAnchorLevelHead(channels, num_classes, priors, stride, rfb=rfb, deform_conv=deform_conv)
+                    GuidedAnchorLevelHead(channels, num_classes, priors, stride, rfb=rfb, deform_conv=deform_conv,
+                                          feature_adaption=feature_adaption)
                 )
             else:
                 levels.append(YOLOLevelHead(channels, num_classes, priors, stride, rfb=rfb))

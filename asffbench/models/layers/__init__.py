@@ -1,6 +1,6 @@
 """Building blocks shared by the backbone, neck, fusion and head."""
 
-from asffbench.models.layers.conv import ConvBNAct, scale_channels
+from asffbench.models.layers.conv import ACTIVATIONS, ConvBNAct, scale_channels
 from asffbench.models.layers.deform_conv import DEFORM_CONVS, SampledDeformConv2d, resolve_deform_conv
 from asffbench.models.layers.dropblock import (
     DROPBLOCK_FORMS,
@@ -13,6 +13,7 @@ from asffbench.models.layers.rfb import RFB
 from asffbench.models.layers.spp import SPP
 
 __all__ = [
+    "ACTIVATIONS",
     "ConvBNAct",
     "DEFORM_CONVS",
     "DROPBLOCK_FORMS",

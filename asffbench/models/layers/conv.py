@@ -1,26 +1,40 @@
-"""The conv unit of Darknet/YOLOv3: Conv2d (no bias) + BatchNorm + LeakyReLU(0.1)."""
+"""The conv unit of Darknet/YOLOv3: Conv2d (no bias) + BatchNorm + LeakyReLU(0.1) (or ReLU6)."""
 
 from __future__ import annotations
 
 import math
 
+from typing import Callable
+
 from torch import Tensor, nn
+
+# The unit's activation by name: Darknet-53 models use LeakyReLU(0.1), the reference's
+# MobileNetV2 model ReLU6 (its `add_conv(..., leaky=False)`).
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "leaky": lambda: nn.LeakyReLU(0.1, inplace=True),
+    "relu6": lambda: nn.ReLU6(inplace=True),
+}
 
 
 class ConvBNAct(nn.Module):
-    """Conv2d without bias (BN supplies it), BatchNorm2d, LeakyReLU(0.1); 'same' padding.
+    """Conv2d without bias (BN supplies it), BatchNorm2d, the activation `act` (`ACTIVATIONS`);
+    'same' padding.
 
     The children are registered conv, bn, act in that order so that BN folding and the darknet
     weight loader can rely on it.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1, act: str = "leaky"
+    ) -> None:
         super().__init__()
+        if act not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=False
         )
         self.bn = nn.BatchNorm2d(out_channels)
-        self.act = nn.LeakyReLU(0.1, inplace=True)
+        self.act = ACTIVATIONS[act]()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(self.bn(self.conv(x)))

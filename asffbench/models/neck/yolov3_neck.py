@@ -29,7 +29,9 @@ DROPBLOCK_SLOTS = ("stride32", "stride16", "stride8")
 class YOLOv3Neck(nn.Module):
     """Takes the backbone taps (stride 8, 16, 32), returns level features ordered stride 32, 16, 8.
 
-    Level widths are 512 / 256 / 256 (x width). Each path has one DropBlock slot after its 3x3
+    Level widths are 512 / 256 / 256 (x width); 512 / 256 / 128 without `stride8_expand` (the
+    reference's MobileNetV2 neck, whose stride-8 path ends at its 1x1 conv). `act` is the conv
+    units' activation (`ACTIVATIONS`: LeakyReLU for Darknet-53, ReLU6 for MobileNetV2). Each path has one DropBlock slot after its 3x3
     conv; with `dropblock=True` the slots follow `set_epoch` (ASFF*), otherwise they are identity.
     The slots sit inside the paths' `nn.Sequential`s (so the state-dict keys are the reference
     layout's) and are also held by name in `dropblock_slots`, a plain dict: DropBlock has no
@@ -46,6 +48,8 @@ class YOLOv3Neck(nn.Module):
         dropblock_keep_prob: float = 0.9,
         dropblock_epochs: int = SCHEDULE_EPOCHS,
         dropblock_form: str = "torchvision",
+        act: str = "leaky",
+        stride8_expand: bool = True,
     ) -> None:
         super().__init__()
         c8, c16, c32 = in_channels
@@ -58,36 +62,40 @@ class YOLOv3Neck(nn.Module):
         slots = {name: ScheduledDropBlock2d(dropblock_form) if dropblock else nn.Identity() for name in DROPBLOCK_SLOTS}
         self.dropblock_slots: dict[str, nn.Module] = slots
 
-        # Stride 32: residual pair without shortcut, SPP, then 1x1 / 3x3 / [DropBlock] / 1x1.
+        # Stride 32: a conv pair without shortcut (1x1 to 512, 3x3 to 1024: for Darknet-53 its
+        # residual pair, for MobileNetV2 a `ressepblock` from 1280), SPP, then
+        # 1x1 / 3x3 / [DropBlock] / 1x1.
         self.path32 = nn.Sequential(
-            ResidualBlock(c32, shortcut=False),
-            ConvBNAct(c32, w512, 1),
+            ResidualBlock(c32, shortcut=False, hidden=w1024 // 2, out_channels=w1024, act=act),
+            ConvBNAct(w1024, w512, 1, act=act),
             SPP(),
-            ConvBNAct(4 * w512, w512, 1),
-            ConvBNAct(w512, w1024, 3),
+            ConvBNAct(4 * w512, w512, 1, act=act),
+            ConvBNAct(w512, w1024, 3, act=act),
             slots["stride32"],
-            ConvBNAct(w1024, w512, 1),
+            ConvBNAct(w1024, w512, 1, act=act),
         )
         # Stride 16: reduce and upsample level 0, concat with the tap, 1x1 / 3x3 / [DropBlock] / ...
-        self.lateral16 = ConvBNAct(w512, w256, 1)
+        self.lateral16 = ConvBNAct(w512, w256, 1, act=act)
         self.path16 = nn.Sequential(
-            ConvBNAct(w256 + c16, w256, 1),
-            ConvBNAct(w256, w512, 3),
+            ConvBNAct(w256 + c16, w256, 1, act=act),
+            ConvBNAct(w256, w512, 3, act=act),
             slots["stride16"],
-            ResidualBlock(w512, shortcut=False),
-            ConvBNAct(w512, w256, 1),
+            ResidualBlock(w512, shortcut=False, act=act),
+            ConvBNAct(w512, w256, 1, act=act),
         )
-        # Stride 8: the same pattern, ending in a 3x3 conv to 256.
-        self.lateral8 = ConvBNAct(w256, w128, 1)
-        self.path8 = nn.Sequential(
-            ConvBNAct(w128 + c8, w128, 1),
-            ConvBNAct(w128, w256, 3),
+        # Stride 8: the same pattern; Darknet-53's ends in a 3x3 conv to 256.
+        self.lateral8 = ConvBNAct(w256, w128, 1, act=act)
+        path8 = [
+            ConvBNAct(w128 + c8, w128, 1, act=act),
+            ConvBNAct(w128, w256, 3, act=act),
             slots["stride8"],
-            ResidualBlock(w256, shortcut=False),
-            ConvBNAct(w256, w128, 1),
-            ConvBNAct(w128, w256, 3),
-        )
-        self.out_channels: tuple[int, int, int] = (w512, w256, w256)
+            ResidualBlock(w256, shortcut=False, act=act),
+            ConvBNAct(w256, w128, 1, act=act),
+        ]
+        if stride8_expand:
+            path8.append(ConvBNAct(w128, w256, 3, act=act))
+        self.path8 = nn.Sequential(*path8)
+        self.out_channels: tuple[int, int, int] = (w512, w256, w256 if stride8_expand else w128)
 
     @property
     def dropblocks(self) -> list[nn.Module]:

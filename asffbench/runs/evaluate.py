@@ -1,0 +1,60 @@
+"""`evaluate(cfg, run_dir, model=None) -> metrics`: the config read (`settings.eval_settings`,
+`data_settings`), the weights chosen (`resolve_weights(cfg, "eval")`), then
+`engine.evaluate.evaluate_model`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import open_dict
+from torch import nn
+
+from asffbench.device import resolve_device
+from asffbench.engine.coco_eval import coco_backend
+from asffbench.engine.distributed import process_rank
+from asffbench.engine.evaluate import eval_dtype, evaluate_model
+from asffbench.errors import UserError
+from asffbench.settings import data_settings, eval_settings
+from asffbench.weights.load import build_with_weights
+from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
+
+
+def eval_run_dir(cfg: Any) -> Path:
+    """Where detections.json and metrics.json go: run_dir, else the run directory of the weights
+    evaluated (eval.checkpoint, model.weights) or, for a file outside one, its folder."""
+    if cfg.run_dir:
+        return Path(cfg.run_dir)
+    source = resolve_weights(cfg, EVAL)
+    if source is None:
+        raise UserError("eval: nothing to evaluate; set run_dir=DIR (a train run), eval.checkpoint=FILE or "
+                        "model.weights=FILE")
+    return run_dir_of(source.path) or source.path.parent
+
+
+def weights_to_evaluate(cfg: Any, run_dir: Path) -> WeightsSource:
+    """`resolve_weights(cfg, "eval")`, with the run dir evaluated into standing for an unset
+    `run_dir` (its checkpoints/last.pt is the last choice)."""
+    if not cfg.run_dir:
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.run_dir = str(run_dir)
+    source = resolve_weights(cfg, EVAL)
+    assert source is not None  # run_dir is set
+    return source
+
+
+def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
+             weights: Optional[WeightsSource] = None) -> dict:
+    """The metrics of `engine.evaluate.evaluate_model` (see there). Without `model`, the weights are
+    `resolve_weights(cfg, "eval")`'s (eval.checkpoint, model.weights, run_dir/checkpoints/last.pt);
+    `weights` says where a given model's came from. Only rank 0 evaluates (others: {})."""
+    if process_rank() != 0:
+        return {}
+    settings = eval_settings(cfg)
+    coco_backend(settings.backend)  # a missing optional backend fails before the weights load
+    eval_dtype(settings.precision, resolve_device(settings.device))  # fp16 without CUDA fails before building
+    if model is None:
+        weights = weights_to_evaluate(cfg, Path(run_dir))
+        model = build_with_weights(cfg, weights)
+    return evaluate_model(settings, data_settings(cfg), run_dir, model, weights)
