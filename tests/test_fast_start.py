@@ -39,6 +39,12 @@ def test_help_imports_no_torch(args):
     assert result["code"] == 0 and result["heavy"] == []
 
 
+def test_sweep_status_imports_no_torch(tmp_path):
+    # `sweep --status` only reads records and locks (runs/record_io.py, runs/lock.py).
+    result = probe("sweep", "--status", str(tmp_path))
+    assert result["code"] == 0 and result["heavy"] == [], result
+
+
 # One command per kind of config error; a command whose config error loads torch belongs here too.
 @pytest.mark.parametrize("args, message", [
     (("config", "fusion=asf"), "fusion=asf: unknown option for 'fusion'"),

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from asffbench.runs.record import read_record
+from asffbench.runs.record_io import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
 

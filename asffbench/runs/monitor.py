@@ -24,7 +24,7 @@ from asffbench.errors import UserError
 from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import RunRecord, or_none
 from asffbench.runs.lock import Holder, read_holder
-from asffbench.runs.record import read_run_record
+from asffbench.runs.record_io import read_run_record
 
 STATES = ("done", "skipped", "failed", "running", "remaining")
 

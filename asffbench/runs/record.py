@@ -23,9 +23,10 @@ from asffbench.device import device_kind_of
 from asffbench.engine.distributed import process_rank as launch_rank
 from asffbench.engine.distributed import process_world_size as launch_world_size
 from asffbench.environment import hardware_info, software_versions
+from asffbench.models.backbone import backbone_info
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import SCHEMA_VERSION
-from asffbench.record_types import Hardware, RunRecord, Versions, record_from_json
+from asffbench.record_types import Hardware, RunRecord, Versions
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
@@ -120,8 +121,6 @@ def fusion_uses(plain: dict, part: str) -> bool:
 
 def backbone_uses_depth(plain: dict) -> bool:
     """Whether the configured backbone has a depth multiplier (`BackboneInfo.uses_depth`)."""
-    from asffbench.models.backbone import backbone_info  # lazily, as fusion_uses: models load torch
-
     return bool(backbone_info(str(plain["model"].get("backbone", "darknet53"))).uses_depth)
 
 
@@ -152,22 +151,6 @@ def write_record(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
         return False
     write_json_atomic(Path(path), record.to_dict() if isinstance(record, RunRecord) else record)
     return True
-
-
-def read_record(path: Path) -> Optional[dict]:
-    """The JSON object at `path` as written, or None when it is absent or unreadable (never raises)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def read_run_record(path: Path) -> Optional[RunRecord]:
-    """The record at `path`, None when it is absent or unreadable; a schema_version no asffbench
-    wrote is refused (UserError naming the file and the version)."""
-    data = read_record(path)
-    return None if data is None else record_from_json(data, Path(path))
 
 
 def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRecord:

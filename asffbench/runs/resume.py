@@ -27,7 +27,8 @@ from typing import Optional
 
 from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, part
-from asffbench.runs.record import process_rank, read_run_record
+from asffbench.runs.record import process_rank
+from asffbench.runs.record_io import read_run_record
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 SKIP, RESUME, FRESH = "skip", "resume", "fresh"

@@ -121,7 +121,8 @@ def test_unknown_schema_version_is_refused_with_one_line(tmp_path):
 
 
 def test_records_written_now_have_no_unknown_keys_and_read_back_equal(tmp_path):
-    from asffbench.runs.record import new_record, read_run_record, write_record
+    from asffbench.runs.record import new_record, write_record
+    from asffbench.runs.record_io import read_run_record
 
     cfg = compose_config(["model=tiny", "device=cpu", f"run_dir={tmp_path}"])
     record = new_record(cfg, "0" * 16, {"seed": 0})

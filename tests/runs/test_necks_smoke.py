@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from asffbench.runs.record import read_record
+from asffbench.runs.record_io import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
 LABELS = {"none": "YOLOv3 baseline", "sum": "sum", "concat": "concat", "pan": "PAN", "bifpn": "BiFPN",

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from asffbench.config.compose import compose_config, to_plain
-from asffbench.runs.record import experiment_hash, read_record, write_record
+from asffbench.runs.record import experiment_hash, write_record
+from asffbench.runs.record_io import read_record
 from asffbench.runs.sweep_spec import iter_run_overrides, load_sweep, shipped_sweeps
 
 

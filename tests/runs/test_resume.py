@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from asffbench.runs.lock import read_holder
-from asffbench.runs.record import read_record
+from asffbench.runs.record_io import read_record
 from tests.runs.conftest import TINY_TRAIN
 
 TIMEOUT_S = 600

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from asffbench.runs.lock import HOLDER_NAME
-from asffbench.runs.record import read_record
+from asffbench.runs.record_io import read_record
 from tests.runs.conftest import TINY, TINY_TRAIN
 
 # One epoch of two iterations per run: the shortest real training.

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from asffbench.runs.record import read_record
+from asffbench.runs.record_io import read_record
 from tests.runs.conftest import TINY, TINY_TRAIN, as_overrides
 
 
