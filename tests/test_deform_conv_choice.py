@@ -59,7 +59,7 @@ def test_trained_with_one_and_evaluated_with_the_other_gives_the_same_detections
     from asffbench.runs.evaluate import evaluate
     from asffbench.weights.load import build_with_weights
     from asffbench.weights.resolve import EVAL, resolve_weights
-    from asffbench.engine.train import train
+    from asffbench.runs.training import train
 
     run_dir = tmp_path_factory.mktemp("sampled")
     common = TINY + [

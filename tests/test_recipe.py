@@ -149,7 +149,7 @@ def test_readme_table_names_every_switch():
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_both_recipes_train_the_tiny_model(recipe, tmp_path):
-    from asffbench.engine.train import train
+    from asffbench.runs.training import train
 
     cfg = compose_config([
         f"recipe={recipe}", "model=tiny", "model.num_classes=6", "fusion=asff_star", "img_size=96",

@@ -25,7 +25,7 @@ from asffbench.build import resolved_deform_conv
 from asffbench.config.compose import first_line, write_run_config
 from asffbench.device import configure_cpu_threads
 from asffbench.runs.evaluate import evaluate
-from asffbench.engine.train import train
+from asffbench.runs.training import train
 from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
 from asffbench.runs.benchmark import benchmark

@@ -16,7 +16,7 @@ from asffbench.config.compose import write_run_config
 from asffbench.device import resolve_device
 from asffbench.engine.distributed import broadcast_from_main, process_group
 from asffbench.runs.evaluate import evaluate
-from asffbench.engine.train import train
+from asffbench.runs.training import train
 from asffbench.runs.run import fresh_run_dir, own_run
 
 

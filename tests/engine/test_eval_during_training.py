@@ -11,7 +11,7 @@ import torch
 
 from asffbench.config.compose import compose_config
 from asffbench.runs.evaluate import evaluate
-from asffbench.engine.train import train
+from asffbench.runs.training import train
 from tests.engine.test_train_loop import tiny_overrides
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from asffbench.config.compose import compose_config
 from asffbench.runs.evaluate import evaluate
-from asffbench.engine.train import train
+from asffbench.runs.training import train
 
 LEARNS_OVERRIDES = [
     "model=tiny", "model.num_classes=6", "img_size=128", "device=cpu", "data.workers=0",

@@ -11,7 +11,7 @@ import torch
 
 from asffbench.config.compose import compose_config
 from asffbench.engine.checkpoint import load_checkpoint, save_checkpoint
-from asffbench.engine.train import train
+from asffbench.runs.training import train
 from asffbench.engine.trainer import NonFiniteLossError, Trainer
 from asffbench.runs.train_only import train_only
 
@@ -96,7 +96,7 @@ def test_preemption_right_after_a_checkpoint_still_logs_its_epoch(trained, cache
     import os
     import signal
 
-    import asffbench.engine.train as train_module
+    import asffbench.runs.training as train_module
 
     run_dir = tmp_path / "preempted"
     real_save = train_module.save_checkpoint

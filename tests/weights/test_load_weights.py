@@ -51,7 +51,7 @@ def test_data_parallel_prefix_and_missing_bn_counters_are_accepted(tiny_model, t
 
 
 def test_train_starts_from_model_weights(tiny_model, tmp_path):
-    from asffbench.engine.train import train
+    from asffbench.runs.training import train
 
     source = tiny_model("fusion=asff", "model.num_classes=6", seed=1)  # the synthetic set's 6 classes
     path = as_reference(source, tmp_path / "ref.pth")
