@@ -172,6 +172,19 @@ class PeakMemory(Section):
 
 
 @dataclass
+class RuntimeInfo(Section):
+    """What ran the forward pass (`bench.runtime`, `eval.runtime`)."""
+
+    runtime: Optional[str] = absent()  # "torch" | "onnxruntime"; records before bench.runtime lack it
+    runtime_version: Optional[str] = absent()
+    execution_provider: Optional[str] = absent()  # the torch device, or ONNX Runtime's provider
+    graph_optimization: Optional[str] = absent()  # ONNX Runtime's level; None for torch
+    threads: Optional[int] = absent()
+    opset: Optional[int] = absent()
+    export_seconds: Optional[float] = absent()
+
+
+@dataclass
 class Metrics(Section):
     """What `runs.evaluate.evaluate` (`engine.evaluate.evaluate_model`) returns: COCO metrics (fractions), VOC ones with eval.metric=voc."""
 
@@ -201,6 +214,9 @@ class Metrics(Section):
     ground_truth: Optional[str] = absent()
     fusion_weights: Optional[dict[str, Any]] = absent()  # DESIGN.md "Run directory and records"
     edge_weights: Optional[dict[str, Any]] = absent()  # BiFPN's normalised input-edge weights, likewise
+    runtime: RuntimeInfo = absent()  # eval.runtime; records before it lack it (eager PyTorch)
+
+    NESTED: ClassVar[Mapping[str, Callable]] = {"runtime": RuntimeInfo.from_dict}
 
 
 @dataclass
@@ -296,19 +312,6 @@ class BenchRun(Section):
 
     NESTED: ClassVar[Mapping[str, Callable]] = {
         "memory": PeakMemory.from_dict, "protocol": BenchProtocol.from_dict, "versions": Versions.from_dict}
-
-
-@dataclass
-class RuntimeInfo(Section):
-    """What ran the timed forward pass (`bench.runtime`)."""
-
-    runtime: Optional[str] = absent()  # "torch" | "onnxruntime"; records before bench.runtime lack it
-    runtime_version: Optional[str] = absent()
-    execution_provider: Optional[str] = absent()  # the torch device, or ONNX Runtime's provider
-    graph_optimization: Optional[str] = absent()  # ONNX Runtime's level; None for torch
-    threads: Optional[int] = absent()
-    opset: Optional[int] = absent()
-    export_seconds: Optional[float] = absent()
 
 
 @dataclass

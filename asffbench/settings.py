@@ -71,6 +71,7 @@ class EvalSettings:
     every: int = 0  # train.eval_every (0: only the final evaluation)
     precision: str = "fp32"  # eval.precision: fp16 runs the whole model in half (CUDA only)
     epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
+    runtime: RuntimeSettings = RuntimeSettings(option="eval.runtime")  # eval.runtime
 
 
 @dataclass(frozen=True)
@@ -200,11 +201,12 @@ def eval_settings(cfg: Any, during_training: bool = False) -> EvalSettings:
         anchors=tuple(tuple(pair) for pair in anchors_from_config(cfg)),
         every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
         precision=choice_str(cfg.eval.get("precision", "fp32")),
+        runtime=runtime_settings(cfg, choice_str(cfg.eval.get("runtime", "torch")), "eval.runtime"),
     )
 
 
 def runtime_settings(cfg: Any, runtime: str, option: str) -> RuntimeSettings:
-    """`bench.runtime` with the ONNX Runtime session keys (`bench.ort_*`)."""
+    """`bench.runtime` or `eval.runtime` (`option`) with the ONNX Runtime session keys (`bench.ort_*`)."""
     bench = cfg.bench
     return RuntimeSettings(runtime=runtime, provider=choice_str(bench.ort_provider),
                            optimization=choice_str(bench.ort_optimization), threads=int(bench.ort_threads),

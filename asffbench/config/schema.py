@@ -319,6 +319,8 @@ class EvalConfig:
     backend: EvalBackend = EvalBackend.pycocotools
     metric: EvalMetric = EvalMetric.auto
     precision: EvalPrecision = EvalPrecision.fp32
+    # What runs the forward pass: onnxruntime evaluates the exported graph (bench.ort_* session keys)
+    runtime: Runtime = Runtime.torch
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
 

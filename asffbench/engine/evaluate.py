@@ -77,7 +77,7 @@ def coco_results(det: dict, image_id: Any, cat_ids: torch.Tensor) -> list[dict]:
 
 
 def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, model: nn.Module,
-                   weights: Optional[WeightsSource] = None) -> dict:
+                   weights: Optional[WeightsSource] = None, runtime: Optional[dict] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
     `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
@@ -86,7 +86,9 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
     (`FusionWeightStats.result()`), for fusions with learned scalar edge weights (BiFPN)
     `edge_weights` (the fusion module's `edge_weights()`).
 
-    `weights` says where the model's weights came from. In a distributed run only rank 0
+    `weights` says where the model's weights came from; `runtime` (what runs the forward pass:
+    the caller's stand-in for an exported model answers like the eager one) is recorded as
+    `runtime`. In a distributed run only rank 0
     evaluates (and writes); the other ranks return {}.
     """
     if process_rank() != 0:
@@ -101,6 +103,8 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
     fusion_stats = fusion_weight_stats(settings, model)
     metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
+    if runtime is not None:
+        metrics["runtime"] = runtime
     if fusion_stats is not None:
         metrics["fusion_weights"] = fusion_stats.result()
     edge_weights = fusion_edge_weights(settings, model)

@@ -1,6 +1,8 @@
 """`evaluate(cfg, run_dir, model=None) -> metrics`: the config read (`settings.eval_settings`,
 `data_settings`), the weights chosen (`resolve_weights(cfg, "eval")`), then
-`engine.evaluate.evaluate_model`."""
+`engine.evaluate.evaluate_model`. With `eval.runtime=onnxruntime` the model is exported here and its
+ONNX Runtime stand-in (`deploy.session.OrtDetector`, which answers like the eager model) is what
+`evaluate_model` runs, so engine/ knows nothing of ONNX."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from typing import Any, Optional
 from omegaconf import open_dict
 from torch import nn
 
+from asffbench.bench.onnx_timing import torch_fields
+from asffbench.deploy.session import exported_model
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import coco_backend
 from asffbench.engine.distributed import process_rank
 from asffbench.engine.evaluate import eval_dtype, evaluate_model
 from asffbench.errors import UserError
-from asffbench.settings import data_settings, eval_settings
+from asffbench.settings import EvalSettings, data_settings, eval_settings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import EVAL, WeightsSource, resolve_weights, run_dir_of
 
@@ -54,7 +58,25 @@ def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
     settings = eval_settings(cfg)
     coco_backend(settings.backend)  # a missing optional backend fails before the weights load
     eval_dtype(settings.precision, resolve_device(settings.device))  # fp16 without CUDA fails before building
+    check_eval_runtime(settings)
     if model is None:
         weights = weights_to_evaluate(cfg, Path(run_dir))
         model = build_with_weights(cfg, weights)
-    return evaluate_model(settings, data_settings(cfg), run_dir, model, weights)
+    data = data_settings(cfg)
+    model, runtime = model_for_runtime(model, settings, data.img_size)
+    return evaluate_model(settings, data, run_dir, model, weights, runtime=runtime)
+
+
+def check_eval_runtime(settings: EvalSettings) -> None:
+    """The exported graph is fp32: fp16 evaluation is an eager PyTorch setting."""
+    if settings.runtime.onnx and settings.precision != "fp32":
+        raise UserError(f"eval.precision={settings.precision}: an eager PyTorch setting; "
+                        "eval.runtime=onnxruntime evaluates the exported fp32 graph")
+
+
+def model_for_runtime(model: nn.Module, settings: EvalSettings, img_size: int) -> tuple[nn.Module, dict]:
+    """What `evaluate_model` runs and the metrics' `runtime` fields: the eager model, or with
+    `eval.runtime=onnxruntime` its export (at the val images' size, dynamic batch) in a session."""
+    if not settings.runtime.onnx:
+        return model, torch_fields(resolve_device(settings.device))
+    return exported_model(model.to(resolve_device(settings.device)).float(), img_size, settings.runtime)
