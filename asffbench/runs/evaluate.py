@@ -13,6 +13,7 @@ from omegaconf import open_dict
 from torch import nn
 
 from asffbench.bench.onnx_timing import torch_fields
+from asffbench.deploy.optional import require
 from asffbench.deploy.session import exported_model
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import coco_backend
@@ -68,8 +69,12 @@ def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
 
 
 def check_eval_runtime(settings: EvalSettings) -> None:
-    """The exported graph is fp32: fp16 evaluation is an eager PyTorch setting."""
-    if settings.runtime.onnx and settings.precision != "fp32":
+    """Before the weights load: the deploy extra is installed, and no fp16 (the exported graph is fp32)."""
+    if not settings.runtime.onnx:
+        return
+    for module in ("onnx", "onnxruntime"):
+        require(module, settings.runtime.option)
+    if settings.precision != "fp32":
         raise UserError(f"eval.precision={settings.precision}: an eager PyTorch setting; "
                         "eval.runtime=onnxruntime evaluates the exported fp32 graph")
 
