@@ -27,6 +27,7 @@ from asffbench.results.methods import methods_markdown
 from asffbench.results.records import as_text
 from asffbench.results.reference import load_paper_reference
 from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
+from asffbench.results.runtimes import runtime_markdown
 from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
 from asffbench.results.tables import ResultTable, build_tables
 
@@ -141,6 +142,9 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
+    speeds = runtime_markdown(completed(collection))
+    if speeds:
+        out += ["## Speed by runtime\n", speeds]
     edges = edge_weights_markdown(completed(collection))
     if edges:
         out += ["## BiFPN edge weights\n", edges]
