@@ -43,7 +43,6 @@ def trained(tmp_path_factory):
     return model, config, root
 
 
-@pytest.mark.slow
 def test_onnx_runtime_ap_equals_eager_ap(trained):
     model, config, root = trained
     eager = evaluate(config("torch"), root / "torch", model=model)
