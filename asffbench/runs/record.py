@@ -20,8 +20,7 @@ from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
 from asffbench.config.schema import ExperimentConfig
 from asffbench.device import device_kind_of
-from asffbench.engine.distributed import process_rank as launch_rank
-from asffbench.engine.distributed import process_world_size as launch_world_size
+from asffbench.engine.distributed import process_rank, process_world_size
 from asffbench.environment import hardware_info, software_versions
 from asffbench.models.backbone import backbone_info
 from asffbench.models.fusion import fusion_info
@@ -127,15 +126,6 @@ def backbone_uses_depth(plain: dict) -> bool:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def process_rank() -> int:
-    """This process's rank as the launcher describes it (0 when not distributed)."""
-    return launch_rank()
-
-
-def process_world_size() -> int:
-    return launch_world_size()
 
 
 def device_seconds(record: RunRecord, attempt_seconds: float) -> float:

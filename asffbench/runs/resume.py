@@ -27,7 +27,7 @@ from typing import Optional
 
 from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, part
-from asffbench.runs.record import process_rank
+from asffbench.engine.distributed import process_rank
 from asffbench.runs.record_io import read_run_record
 
 CHECKPOINT = Path("checkpoints") / "last.pt"

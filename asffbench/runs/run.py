@@ -30,7 +30,8 @@ from asffbench.record_schema import RECORD_NAME
 from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
 from asffbench.runs.benchmark import benchmark
 from asffbench.runs.lock import hold_run
-from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, process_rank, write_record
+from asffbench.engine.distributed import process_rank
+from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, write_record
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import RUN, resolve_weights

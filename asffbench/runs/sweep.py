@@ -39,7 +39,8 @@ from asffbench.runs.isolation import run_in_fresh_process
 from asffbench.runs.launchers import LAUNCHER_PRESETS, check_launcher
 from asffbench.runs.lock import RunLockedError, hold_run, read_holder, wait_until_free
 from asffbench.runs.monitor import SweepMonitor
-from asffbench.runs.record import experiment_hash, process_rank
+from asffbench.engine.distributed import process_rank
+from asffbench.runs.record import experiment_hash
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.run import run_experiment
 from asffbench.runs.sweep_spec import (
