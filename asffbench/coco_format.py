@@ -3,12 +3,19 @@
 A ground-truth dict for COCOeval: a missing `iscrowd` is 0, a missing `area` is w * h, and boxes
 with w or h <= 0 are left out, as `asffbench.data.coco` reads annotation files for evaluation.
 The readers of an annotation file and a results file for scoring fail with one line naming it.
+
+A split file without an `annotations` key holds image info only (COCO's
+`image_info_test-dev2017.json`): a test split, whose AP only the evaluation server computes. An
+`annotations` list that is empty is an annotated split without objects (every AP undefined).
+The detections of a test split go to the server as `detections_[testset]_[alg]_results.json`
+(`server_results_name`).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,30 @@ def ground_truth_dict(dataset: dict) -> dict:
     return gt
 
 
+def has_annotations(data: Any) -> bool:
+    """Whether a split file holds annotations: False for image info only (a test split)."""
+    return not isinstance(data, dict) or "annotations" in data
+
+
+def server_part(text: str) -> str:
+    """`text` as one part of the server's file name: letters, digits and hyphens only (the
+    underscores separate the parts)."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-") or "x"
+
+
+def testset_name(ann_file: Path) -> str:
+    """The server's test-set name of a split file: `image_info_test-dev2017.json` -> `test-dev2017`."""
+    stem = Path(ann_file).stem
+    for prefix in ("image_info_", "instances_"):
+        stem = stem.removeprefix(prefix)
+    return server_part(stem)
+
+
+def server_results_name(testset: str, alg: str) -> str:
+    """The COCO evaluation server's name of a results file: detections_[testset]_[alg]_results.json."""
+    return f"detections_{server_part(testset)}_{server_part(alg)}_results.json"
+
+
 def read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -44,10 +75,14 @@ def read_json(path: Path, what: str) -> Any:
 
 
 def read_ground_truth(path: Path) -> dict:
-    """An annotation file as `ground_truth_dict` gives it."""
+    """An annotation file as `ground_truth_dict` gives it; image info without annotations (a test
+    split) is refused: nothing can be scored against it."""
     data = read_json(path, "annotation file")
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise UserError(f"{path}: not a COCO annotation file (no 'images' list)")
+    if not has_annotations(data):
+        raise UserError(f"{path}: image info without annotations (a test split): no AP can be computed "
+                        "against it; its detections go to the evaluation server")
     return ground_truth_dict(data)
 
 

@@ -18,6 +18,9 @@ DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
 GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)
 MATCHES_NAME = "coco_matches.npz"  # the detections' match table (engine.match_table), so no reader matches twice
+# A test split's evaluation (image info, no annotations: no AP) writes its metrics here, beside the
+# evaluation server's results file, and leaves the run's metrics.json (its val evaluation) alone.
+TEST_METRICS_NAME = "metrics_{testset}.json"
 # In a sweep dir: `sweep NAME --estimate`'s device-hours per run (runs.sweep_estimate; the report reads it).
 ESTIMATE_NAME = "estimate.json"
 # Training's JSON-lines log (written by engine.logging; read by a resumed run and by results/).

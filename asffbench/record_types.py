@@ -215,8 +215,20 @@ class Metrics(Section):
     fusion_weights: Optional[dict[str, Any]] = absent()  # DESIGN.md "Run directory and records"
     edge_weights: Optional[dict[str, Any]] = absent()  # BiFPN's normalised input-edge weights, likewise
     runtime: RuntimeInfo = absent()  # eval.runtime; records before it lack it (eager PyTorch)
+    # A test split (image info without annotations): `annotated` False, every metric None, why in
+    # `no_ap_reason`, the detections in the evaluation server's results file and its zip.
+    # Absent (every record before them, and every annotated split): scored as usual.
+    annotated: Optional[bool] = absent()
+    no_ap_reason: Optional[str] = absent()
+    server_results: Optional[str] = absent()
+    server_zip: Optional[str] = absent()
 
     NESTED: ClassVar[Mapping[str, Callable]] = {"runtime": RuntimeInfo.from_dict}
+
+    @property
+    def scored(self) -> bool:
+        """False when the evaluation computed no AP (a test split: `annotated` False)."""
+        return self.annotated is not False
 
 
 @dataclass

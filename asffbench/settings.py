@@ -72,6 +72,9 @@ class EvalSettings:
     precision: str = "fp32"  # eval.precision: fp16 runs the whole model in half (CUDA only)
     epochs: int = 0  # train.epochs: the last epoch is left to the final evaluation
     runtime: RuntimeSettings = RuntimeSettings(option="eval.runtime")  # eval.runtime
+    # A test split's results file is detections_[testset]_[alg]_results.json (the evaluation
+    # server's name); alg is `<model>-<fusion>-<img_size>`.
+    alg: str = "asffbench"
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ def eval_settings(cfg: Any, during_training: bool = False) -> EvalSettings:
         every=int(cfg.train.get("eval_every", 0) or 0), epochs=int(cfg.train.epochs),
         precision=choice_str(cfg.eval.get("precision", "fp32")),
         runtime=runtime_settings(cfg, choice_str(cfg.eval.get("runtime", "torch")), "eval.runtime"),
+        alg=f"{cfg.model.name}-{cfg.fusion.name}-{int(cfg.img_size)}",
     )
 
 

@@ -33,6 +33,9 @@ def print_metrics(metrics: dict) -> None:
 
     from asffbench.record_schema import VOC_METRIC
 
+    if metrics.get("annotated") is False:
+        print_unscored(metrics)
+        return
     if metrics.get("metric") == VOC_METRIC:
         print_voc_metrics(metrics)
         typer.echo("COCO metrics on the same detections:")
@@ -56,3 +59,11 @@ def print_voc_metrics(metrics: dict) -> None:
     for name, ap in (metrics.get("per_class_voc") or {}).items():
         texts = ["n/a" if ap[k] is None else f"{ap[k]:.4f}" for k in ("AP", "AP07")]
         typer.echo(f"  {name:<20} {texts[0]} / {texts[1]}")
+
+
+def print_unscored(metrics: dict) -> None:
+    """A test split's evaluation: where its detections are, and that AP is the server's to give."""
+    typer.echo(f"no AP computed: {metrics['no_ap_reason']}")
+    typer.echo(f"{metrics['num_detections']} detections on {metrics['num_images']} images for the evaluation server:")
+    typer.echo(f"  {metrics['server_results']}")
+    typer.echo(f"  {metrics['server_zip']} (the upload)")

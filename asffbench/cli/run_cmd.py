@@ -40,11 +40,10 @@ def print_summary(record: RunRecord) -> None:
     run_dir = record.config_value("run_dir")
     if record.status == "completed":
         metrics, bench = part(record.metrics, Metrics), part(record.bench, InferBench)
-        ap = number_or_none(metrics.AP)
         fps = number_or_none(bench.fps)
         voc = f"  mAP {metrics.mAP:.4f}" if number_or_none(metrics.mAP) is not None else ""
         typer.echo(
-            f"completed: {run_dir}/{RECORD_NAME}{voc}  AP {ap if ap is None else f'{ap:.4f}'}"
+            f"completed: {run_dir}/{RECORD_NAME}{voc}  AP {ap_text(metrics)}"
             f"  FPS {fps if fps is None else f'{fps:.1f}'}  hash {record.experiment_hash}"
         )
         return
@@ -53,6 +52,15 @@ def print_summary(record: RunRecord) -> None:
         f"asffbench: run failed in {or_none(error.where)}: {or_none(error.type)}: {or_none(error.message)}"
         f" (record: {run_dir}/{RECORD_NAME})\n"
     )
+
+
+def ap_text(metrics: Metrics) -> str:
+    ap = number_or_none(metrics.AP)
+    if ap is not None:
+        return f"{ap:.4f}"
+    if not metrics.scored:
+        return f"n/a (a test split: {metrics.server_zip} is for the evaluation server)"
+    return "None"
 
 
 def number_or_none(value: object) -> Optional[float]:

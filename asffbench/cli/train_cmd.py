@@ -41,5 +41,7 @@ def metrics_line(metrics: dict) -> str:
     def fmt(value):
         return "n/a" if value is None else f"{100 * value:.1f}"
 
+    if metrics.get("annotated") is False:
+        return f"no AP (a test split): {metrics['server_zip']} is for the evaluation server"
     names = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
     return "  ".join(f"{name} {fmt(metrics.get(name))}" for name in names)

@@ -2,6 +2,8 @@
 
 Conventions (decided here, tested in tests/data):
 - images without annotations are kept (negatives);
+- a file without an `annotations` key is a test split (image info only, as COCO's test-dev):
+  `annotated` is False; an empty `annotations` list is an annotated split without objects;
 - `iscrowd` annotations stay in `coco` (COCOeval ignores them) and become training targets only
   when asked (`targets(i, include_crowd=True)`: `recipe.crowd_targets`, as the reference trains
   on them); VOC `difficult` objects (stored as crowd) never do;
@@ -28,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pycocotools.coco import COCO
 
+from asffbench.coco_format import has_annotations
 from asffbench.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -176,8 +179,12 @@ class CocoDataset:
         self.image_dir = Path(image_dir)
         if not self.image_dir.is_dir():
             raise UserError(f"{self.image_dir}: image directory not found (for {self.ann_file})")
+        # False: the file is image info only, a test split (coco_format.has_annotations).
+        self.annotated = True
         if data is None:
-            data = validated_coco_dict(read_json(self.ann_file), self.ann_file)
+            raw = read_json(self.ann_file)
+            self.annotated = has_annotations(raw)
+            data = validated_coco_dict(raw, self.ann_file)
         self.coco = make_coco(data)
         cats = sorted(self.coco.dataset["categories"], key=lambda c: c["id"])
         self.label_to_cat_id: list = [c["id"] for c in cats]

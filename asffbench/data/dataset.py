@@ -117,6 +117,11 @@ class DetectionDataset(Dataset):
     def ann_file(self) -> Path:
         return self.source.ann_file
 
+    @property
+    def annotated(self) -> bool:
+        """False for a test split (image info only) and for plain image files: nothing to score against."""
+        return bool(getattr(self.source, "annotated", False))
+
     def __len__(self) -> int:
         return len(self.source)
 

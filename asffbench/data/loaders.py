@@ -130,6 +130,15 @@ def load_split(data: DataSettings, split: str) -> CocoDataset:
     return source
 
 
+def annotated_split(data: DataSettings, split: str) -> CocoDataset:
+    """`load_split`, refusing a test split (image info only): there is nothing to train on."""
+    source = load_split(data, split)
+    if not source.annotated:
+        raise UserError(f"{source.ann_file}: no annotations (image info only: a test split); "
+                        f"data.{split}.ann must name an annotated split")
+    return source
+
+
 def check_num_classes(num_classes: int, categories: int, ann_file: Any) -> None:
     """A model must have a class for every category of the annotations it is used with."""
     if categories > num_classes:
@@ -162,7 +171,7 @@ def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int 
     )
     schedule.check()  # before the dataset: loading (or generating) it can take minutes
     dataset = DetectionDataset(
-        load_split(data, "train"), train=True, img_size=data.img_size, min_box_size=data.min_box_size,
+        annotated_split(data, "train"), train=True, img_size=data.img_size, min_box_size=data.min_box_size,
         seed=data.seed, mixup_prob=augment.mixup_prob, resize=augment.resize, expand_max=augment.expand_max,
         augment=augment.augment, crowd_targets=augment.crowd_targets, box_convention=augment.box_convention,
     )

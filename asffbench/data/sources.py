@@ -64,6 +64,9 @@ class CocoFiles:
     default_files: Files
     layout: str = COCO_LAYOUT
     default_classes: Optional[tuple[str, ...]] = None  # the annotation file names its categories
+    # Where relative `data.<split>.*` paths are (COCO: data.root, as its default files); None: the
+    # working directory.
+    base: Optional[Callable[[DataSource], Path]] = None
 
     def load(self, source: DataSource, split: str) -> CocoDataset:
         return CocoDataset(*self.paths(source, split))
@@ -72,7 +75,7 @@ class CocoFiles:
         self.paths(source, split)
 
     def paths(self, source: DataSource, split: str) -> tuple[Path, Path]:
-        ann, images = source.split(split).ann, source.split(split).images
+        ann, images = self.given(source, source.split(split).ann), self.given(source, source.split(split).images)
         if ann is None or images is None:
             default_ann, default_images = self.default_files(source, split)
             ann, images = ann or default_ann, images or default_images
@@ -82,6 +85,13 @@ class CocoFiles:
         if not image_dir.is_dir():
             raise UserError(f"{image_dir}: image directory not found (data.{split}.images)")
         return ann_path, image_dir
+
+    def given(self, source: DataSource, path: Optional[str]) -> Optional[Path]:
+        """A `data.<split>.*` path as given, a relative one under `base` (None: unset)."""
+        if not path:
+            return None
+        given = Path(path).expanduser()
+        return given if given.is_absolute() or self.base is None else self.base(source) / given
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,7 @@ def voc_synth_root(source: DataSource) -> Path:
 
 DATASETS = DatasetRegistry()
 DATASETS.add(DatasetKind("synth", CocoFiles(synth_files), synthetic=True))
-DATASETS.add(DatasetKind("coco", CocoFiles(coco2017_files), needs_root=True,
+DATASETS.add(DatasetKind("coco", CocoFiles(coco2017_files, base=dataset_root), needs_root=True,
                          root_holds="the COCO 2017 folder with annotations/, train2017/, val2017/"))
 DATASETS.add(DatasetKind("folder", CocoFiles(given_files)))
 DATASETS.add(DatasetKind("voc", VocFolders(dataset_root, VOC_CLASSES), default_metric=VOC_METRIC, needs_root=True,

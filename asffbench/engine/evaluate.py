@@ -6,10 +6,13 @@ back to original image pixels, labels to category ids, `detections.json` (COCO r
 `metrics.json` in the run directory, then COCOeval with the configured backend, and with
 `eval.metric=voc` (the default on VOC-format data) the VOC mAP of the same detections; last, the
 detections' match table (`coco_matches.npz`, `engine.match_table`) for `compare` and `report`.
+A test split (image info without annotations) is not scored: its detections are written for the
+evaluation server, with its metrics saying so, beside the run's own files (`engine.server_results`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -29,10 +32,13 @@ from asffbench.engine.inference import infer
 from asffbench.engine.voc_eval import voc_evaluate
 from asffbench.errors import UserError
 from asffbench.engine.run_matches import run_matches
+from asffbench.engine.server_results import unscored_metrics, write_test_split_outputs
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
 from asffbench.settings import EvalSettings, PostprocessSettings
 from asffbench.weights.resolve import WeightsSource
+
+log = logging.getLogger(__name__)
 
 
 def predict(
@@ -86,6 +92,11 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
     (`FusionWeightStats.result()`), for fusions with learned scalar edge weights (BiFPN)
     `edge_weights` (the fusion module's `edge_weights()`).
 
+    On a test split (`dataset.annotated` False) every metric is None, `annotated` False with
+    `no_ap_reason`, and the detections go to `server_results` / `server_zip` (the evaluation
+    server's results file and its upload), the metrics to metrics_<testset>.json: the run dir's
+    detections.json and metrics.json (its val evaluation) are left alone.
+
     `weights` says where the model's weights came from; `runtime` (what runs the forward pass:
     the caller's stand-in for an exported model answers like the eager one) is recorded as
     `runtime`. In a distributed run only rank 0
@@ -100,7 +111,7 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
     model.to(device, dtype=dtype)
     loader, dataset = build_val_loader(data)
     check_classes(model, dataset)
-    fusion_stats = fusion_weight_stats(settings, model)
+    fusion_stats = fusion_weight_stats(settings, model) if dataset.annotated else None  # no boxes to read them at
     metrics, detections = score_model(settings, model, loader, dataset, device, fusion_stats)
     metrics["checkpoint"] = str(weights.path) if weights is not None and weights.whole_model else None
     if runtime is not None:
@@ -112,10 +123,19 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
         metrics["edge_weights"] = edge_weights
     run_dir.mkdir(parents=True, exist_ok=True)
     metrics["ground_truth"] = ground_truth_file(dataset, run_dir)
+    write_outputs(settings, run_dir, metrics, detections, dataset)
+    return metrics
+
+
+def write_outputs(settings: EvalSettings, run_dir: Path, metrics: dict, detections: list[dict], dataset: Any) -> None:
+    """detections.json, metrics.json and the match table; for a test split the server's results
+    file, its zip and metrics_<testset>.json instead (`server_results.write_test_split_outputs`)."""
+    if not dataset.annotated:
+        write_test_split_outputs(run_dir, metrics, detections, Path(dataset.ann_file), settings.alg)
+        return
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
     write_json_atomic(run_dir / METRICS_NAME, metrics)
     store_match_table(run_dir, Path(metrics["ground_truth"]), metrics["metric"] == VOC_METRIC)
-    return metrics
 
 
 def eval_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -152,23 +172,33 @@ def ground_truth_file(dataset: Any, run_dir: Path) -> str:
 def score_model(settings: EvalSettings, model: nn.Module, loader: Iterable, dataset: Any, device: torch.device,
                 fusion_stats: Optional[Any] = None) -> tuple[dict, list[dict]]:
     """The metrics (as `evaluate` returns them, less `checkpoint` and `ground_truth`, which name
-    files) and the detections of `model` on the val `loader`; writes nothing."""
+    files) and the detections of `model` on the val `loader`; writes nothing. A test split's
+    detections are not scored (`server_results.unscored_metrics`; `backend` None)."""
     started = time.perf_counter()
     detections, image_ids = predict(model, loader, dataset.label_to_cat_id, device, settings.postprocess,
                                     fusion_stats=fusion_stats)
-    scores = coco_evaluate(dataset.coco.dataset, detections, backend=settings.backend, image_ids=image_ids)
     metrics: dict[str, Any] = {"metric": settings.metric}
-    metrics.update({name: scores[name] for name in METRIC_NAMES})
-    metrics["per_class"] = scores["per_class"]
-    if metrics["metric"] == VOC_METRIC:
-        metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
+    if dataset.annotated:
+        metrics.update(scores_of(settings, dataset, detections, image_ids))
+    else:
+        metrics.update(unscored_metrics(METRIC_NAMES, dataset.ann_file))
     metrics.update(
         num_images=len(image_ids),
         num_detections=len(detections),
-        backend=settings.backend,
+        backend=settings.backend if dataset.annotated else None,
         eval_seconds=time.perf_counter() - started,
     )
     return metrics, detections
+
+
+def scores_of(settings: EvalSettings, dataset: Any, detections: list[dict], image_ids: list[Any]) -> dict:
+    """COCOeval's metrics and per-class AP, with `eval.metric=voc` also the VOC ones."""
+    scores = coco_evaluate(dataset.coco.dataset, detections, backend=settings.backend, image_ids=image_ids)
+    metrics: dict[str, Any] = {name: scores[name] for name in METRIC_NAMES}
+    metrics["per_class"] = scores["per_class"]
+    if settings.metric == VOC_METRIC:
+        metrics.update(voc_evaluate(dataset.coco.dataset, detections, image_ids))
+    return metrics
 
 
 def fusion_weight_stats(settings: EvalSettings, model: nn.Module) -> Optional[FusionWeightStats]:
@@ -201,10 +231,17 @@ class PeriodicEvaluator:
         # The last epoch is left to the final evaluation, which the record keeps.
         return self.every > 0 and epochs_done % self.every == 0 and epochs_done < self.settings.epochs
 
-    def __call__(self, model: nn.Module, device: torch.device) -> dict:
+    def __call__(self, model: nn.Module, device: torch.device) -> Optional[dict]:
+        """The metrics; None on a test split (no annotations: nothing to score, said once)."""
         if self.data is None:
             self.data = self.val_data()
+            if not self.data[1].annotated:
+                log.warning("train.eval_every=%d: %s has no annotations (a test split); no evaluation during "
+                            "training, the final one writes the detections for the evaluation server",
+                            self.every, self.data[1].ann_file)
         loader, dataset = self.data
+        if not dataset.annotated:
+            return None
         was_training = model.training
         # Evaluation must not change what training does next: its random state is put back.
         devices = [device.index or 0] if device.type == "cuda" else []

@@ -27,7 +27,8 @@ from asffbench.coco_format import read_ground_truth, read_json, read_results
 from asffbench.engine.run_matches import run_matches
 from asffbench.errors import UserError
 from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME,
-                                     RECORD_NAME, VOC_METRIC)
+                                     RECORD_NAME, TEST_METRICS_NAME, VOC_METRIC)
+from asffbench.record_types import Metrics, or_none
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
                                             combine_seeds, compare_sides, image_set_difference, sample_run)
@@ -64,6 +65,25 @@ def run_ground_truth(run_dir: Path) -> Optional[Path]:
     return None
 
 
+def run_without_ap(run_dir: Path) -> Optional[str]:
+    """Why a run has no AP to resample (evaluated on a test split only, whose detections went to
+    the evaluation server's file), from metrics.json, else the record, else a test split's
+    metrics file; None for a scored run."""
+    test_split = sorted(run_dir.glob(TEST_METRICS_NAME.format(testset="*")))
+    for path in (run_dir / METRICS_NAME, run_dir / RECORD_NAME, *test_split):
+        if not path.is_file():
+            continue
+        data = read_json(path, path.name)
+        found = data.get("metrics") if isinstance(data, dict) and path.name == RECORD_NAME else data
+        if not isinstance(found, dict):
+            continue
+        metrics = Metrics.from_dict(found)
+        if metrics.scored:
+            return None
+        return f"no AP: {or_none(metrics.no_ap_reason)} (detections: {or_none(metrics.server_results)})"
+    return None
+
+
 def run_metric(run_dir: Path) -> str:
     """The metric a run was evaluated with (`coco` or `voc`, from metrics.json; `coco` without one)."""
     path = run_dir / METRICS_NAME
@@ -87,6 +107,9 @@ def resolve_input(spec: str, gt: Optional[Path], metric: str = "auto") -> list[R
     inputs = []
     for path in paths:
         if path.is_dir():
+            no_ap = run_without_ap(path)
+            if no_ap is not None:
+                raise UserError(f"{path}: {no_ap}")
             truth = gt or run_ground_truth(path)
             if truth is None:
                 raise UserError(f"{path}: no ground-truth path in its metrics.json or record (pass --gt ANN)")

@@ -18,7 +18,7 @@ import numpy as np
 from asffbench.errors import UserError
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
 from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, VOC_METRIC
-from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric
+from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric, run_without_ap
 from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
 from asffbench.results.tables import Cell, ResultTable
 
@@ -57,6 +57,9 @@ class RunSamples:
         return sample_run(matched, weights)
 
     def _match(self, run_dir: Path) -> MatchedDetections | str:
+        no_ap = run_without_ap(run_dir)
+        if no_ap is not None:
+            return f"{run_dir.name}: {no_ap}"
         if not (run_dir / DETECTIONS_NAME).is_file():
             return f"{run_dir.name}: no {DETECTIONS_NAME}"
         truth = run_ground_truth(run_dir)

@@ -105,7 +105,7 @@ def dataset(record: RunRecord) -> Any:
         synth = cfg.get("synth") or {}
         return (f"synthetic tiny COCO ({synth.get('images', '?')} images, "
                 f"val fraction {synth.get('val_fraction', '?')}, seed {synth.get('seed', '?')}); "
-                "evaluated on its val split")
+                f"evaluated on {val.get('ann') or 'its val split'}")
     if kind is not None and kind.source.layout == VOC_LAYOUT:
         train = cfg.get("train") or {}
         where = "the synthetic tiny COCO as a VOCdevkit" if kind.synthetic else f"root {cfg.get('root')}"
@@ -124,6 +124,9 @@ def voc_sets(sets: Any, default: str) -> str:
 
 def evaluation(record: RunRecord) -> Any:
     coco = "COCO bbox AP (pycocotools summarize, maxDets 100)"
+    if not part(record.metrics, Metrics).scored:
+        return ("no AP computed: a split without annotations (a test split), its detections written "
+                "for the COCO evaluation server")
     if part(record.metrics, Metrics).metric == VOC_METRIC:
         return ("VOC mAP@0.5 with difficult objects ignored, as area under the PR curve (VOC2010+, "
                 f"mAP) and 11-point (VOC2007, mAP@07); beside it {coco} on the same detections, "

@@ -255,6 +255,7 @@ METRIC_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100"
 VALUE_COLUMNS = (
     *(metric_column(key) for key in METRIC_KEYS),
     text("metric", lambda r: part(r.metrics, Metrics).metric),
+    Column("ap_computed", lambda r: part(r.metrics, Metrics).scored, same),  # False: a test split's evaluation
     number("params", lambda r: bench_run(r).params),
     number("params.backbone", lambda r: part(bench(r).params_by_part, PartCounts).backbone),
     number("params.neck", lambda r: part(bench(r).params_by_part, PartCounts).neck),

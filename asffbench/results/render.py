@@ -147,6 +147,7 @@ def table_notes(table: ResultTable) -> list[str]:
             "(a row with one seed adds no spread)."
         )
     notes += interval_notes(table)
+    notes += unscored_notes(table)
     failed = [c.label for c in table.cells if c.n == 0 and c.failed]
     if failed:
         notes.append(f"failed: every run of {', '.join(failed)} failed (see the failed runs).")
@@ -159,6 +160,17 @@ def table_notes(table: ResultTable) -> list[str]:
         method = FUSION_LABELS.get(entry.method, entry.method)
         notes.append(f"Paper, {method} at {entry.img_size} (COCO {entry.split}, {kind}): {entry.source}.")
     return notes
+
+
+def unscored_notes(table: ResultTable) -> list[str]:
+    """Rows with runs evaluated on a test split: shown without their AP, which only the server gives."""
+    rows = [c.label if c.unscored == c.n else f"{c.label} ({c.unscored} of {c.n} runs)"
+            for c in table.cells if c.unscored]
+    if not rows:
+        return []
+    return [f"No AP for {', '.join(rows)}: evaluated on a split without annotations (a test split); "
+            "their AP comes from the evaluation server, which takes the detections_*_results.json "
+            "(zipped) in their run directories. The AP columns are over the other runs only."]
 
 
 def interval_notes(table: ResultTable) -> list[str]:

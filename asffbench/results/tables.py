@@ -79,6 +79,7 @@ class Cell:
     base: Optional["Cell"] = None  # what the deltas are against (itself on the baseline row)
     intervals: dict[str, Any] = field(default_factory=dict)  # key -> bootstrap MetricDelta (percent)
     own_ci95: dict[str, tuple] = field(default_factory=dict)  # key -> the cell's own 95% interval
+    unscored: int = 0  # completed runs evaluated on a test split (no AP; in n, not in the AP means)
 
 
 @dataclass
@@ -193,8 +194,10 @@ def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, refere
                            cell_setting(rows, "tricks_state"),
                            cell_setting(rows, "backbone") if "backbone" in rows else DEFAULT_BACKBONE)
     runs = [str(r) for r in done["run_dir"]] if "run_dir" in done else []
+    unscored = int(done["ap_computed"].map(lambda v: v is False).sum()) if "ap_computed" in done else 0
     return Cell(context=context, value=value, label=axis.label(value), n=len(done),
-                failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper, runs=runs)
+                failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper, runs=runs,
+                unscored=unscored)
 
 
 def set_deltas(cell: Cell, base: Optional[Cell], quantities: Sequence[Quantity] = QUANTITIES) -> None:

@@ -113,7 +113,13 @@ def evaluate_if_missed(trainer: Trainer, evaluator: PeriodicEvaluator, env: Dist
     if not env.is_main or done == 0 or not evaluator.due(done):
         return
     if not trainer.logger.has_line(epoch=done - 1, event="eval"):
-        trainer.logger.eval_result(epoch=done - 1, metrics=evaluator(trainer.final_model(), trainer.device))
+        log_eval(trainer, done - 1, evaluator(trainer.final_model(), trainer.device))
+
+
+def log_eval(trainer: Trainer, epoch: int, metrics: Optional[dict]) -> None:
+    """The eval line of an evaluation during training; none where nothing was scored (a test split)."""
+    if metrics is not None:
+        trainer.logger.eval_result(epoch=epoch, metrics=metrics)
 
 
 def after_epoch_hooks(
@@ -141,7 +147,7 @@ def after_epoch_hooks(
 
     def evaluate_now(trainer: Trainer, epoch: int, summary: dict) -> None:
         if env.is_main and evaluator.due(epoch + 1):
-            trainer.logger.eval_result(epoch=epoch, metrics=evaluator(trainer.final_model(), trainer.device))
+            log_eval(trainer, epoch, evaluator(trainer.final_model(), trainer.device))
 
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -60,3 +61,29 @@ def test_root_messages_come_from_the_entry():
 def test_the_registry_imports_no_torch():
     code = "import sys; import asffbench.data.sources, asffbench.results.methods; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_coco_split_paths_are_under_data_root_and_test_dev_is_a_test_split(tmp_path, monkeypatch):
+    """`data=coco data.val.ann=annotations/image_info_test-dev2017.json data.val.images=test2017`:
+    relative paths are in the COCO folder; the image-info file (no `annotations` key) loads as
+    a test split, an annotation file with an empty list as an annotated one."""
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "test2017").mkdir()
+    (root / "test2017" / "a.jpg").write_bytes(b"")
+    info = {"images": [{"id": 7, "file_name": "a.jpg", "width": 4, "height": 4}],
+            "categories": [{"id": 1, "name": "x"}]}
+    (root / "annotations" / "image_info_test-dev2017.json").write_text(json.dumps(info))
+    (root / "annotations" / "empty.json").write_text(json.dumps({**info, "annotations": []}))
+    monkeypatch.chdir(tmp_path)  # not the folder the relative paths are read from
+    test_dev = ["data=coco", f"data.root={root}", "data.val.ann=annotations/image_info_test-dev2017.json",
+                "data.val.images=test2017"]
+    split = load_source(data_source(compose_config(test_dev)), "val")
+    assert split.ann_file == root / "annotations" / "image_info_test-dev2017.json"
+    assert split.annotated is False and split.image_ids == [7]
+    empty = load_source(data_source(compose_config([*test_dev, "data.val.ann=annotations/empty.json"])), "val")
+    assert empty.annotated is True
+    absolute = [*test_dev, f"data.val.ann={root / 'annotations' / 'empty.json'}"]
+    assert load_source(data_source(compose_config(absolute)), "val").ann_file == root / "annotations" / "empty.json"
+    with pytest.raises(UserError, match=f"^{root / 'annotations' / 'nope.json'}: annotation file not found"):
+        check_source_paths(data_source(compose_config([*test_dev, "data.val.ann=annotations/nope.json"])), "val")
