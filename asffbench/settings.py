@@ -328,7 +328,7 @@ def data_settings(cfg: Any) -> DataSettings:
         source=data_source(cfg), num_classes=int(cfg.model.num_classes), img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), workers=int(cfg.data.workers),
         device=choice_str(cfg.get("device", "auto")), test_resize=choice_str(cfg.recipe.test_resize),
-        val_batch_size=int(cfg.eval.batch_size),
+        test_interp=choice_str(cfg.recipe.test_interp), val_batch_size=int(cfg.eval.batch_size),
     )
 
 
