@@ -62,11 +62,22 @@ def source_of_options(overrides: Sequence[str]) -> ModelSource:
     if run is None and not cfg.model.get("weights"):
         raise UserError(NO_MODEL)
     if run is not None:
-        cfg = run_config(run, overrides, prefix="run_dir=")
+        cfg = without_starting_weights(run_config(run, overrides, prefix="run_dir="), overrides)
     weights = resolve_weights(cfg, EVAL)
     if weights is None:
         raise UserError(NO_MODEL)
     return ModelSource(cfg, weights, run)
+
+
+def without_starting_weights(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    """A run's own `model.weights` say where its training started, not what it learned: its
+    checkpoint wins unless `model.weights` is given again on the command line."""
+    if any(o.split("=", 1)[0].strip().lstrip("+") == "model.weights" for o in overrides):
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.model.weights = None
+    return cfg
 
 
 def run_config(run: Path, overrides: Sequence[str], prefix: str) -> DictConfig:

@@ -178,6 +178,7 @@ class RuntimeInfo(Section):
     runtime: Optional[str] = absent()  # "torch" | "onnxruntime"; records before bench.runtime lack it
     runtime_version: Optional[str] = absent()
     execution_provider: Optional[str] = absent()  # the torch device, or ONNX Runtime's provider
+    execution_providers: Optional[list] = absent()  # ONNX Runtime's: the first, then its fallbacks
     graph_optimization: Optional[str] = absent()  # ONNX Runtime's level; None for torch
     threads: Optional[int] = absent()
     opset: Optional[int] = absent()

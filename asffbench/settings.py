@@ -52,6 +52,7 @@ class RuntimeSettings:
     optimization: str = "all"
     threads: int = 0
     option: str = "bench.runtime"  # the key an error names
+    fp16: bool = False  # TensorRT's fp16 kernels (bench.precision=fp16 with provider tensorrt)
 
     @property
     def onnx(self) -> bool:
@@ -209,12 +210,12 @@ def eval_settings(cfg: Any, during_training: bool = False) -> EvalSettings:
     )
 
 
-def runtime_settings(cfg: Any, runtime: str, option: str) -> RuntimeSettings:
+def runtime_settings(cfg: Any, runtime: str, option: str, fp16: bool = False) -> RuntimeSettings:
     """`bench.runtime` or `eval.runtime` (`option`) with the ONNX Runtime session keys (`bench.ort_*`)."""
     bench = cfg.bench
     return RuntimeSettings(runtime=runtime, provider=choice_str(bench.ort_provider),
                            optimization=choice_str(bench.ort_optimization), threads=int(bench.ort_threads),
-                           option=f"{option}={runtime}")
+                           option=f"{option}={runtime}", fp16=fp16)
 
 
 def bench_settings(cfg: Any) -> BenchSettings:
@@ -232,7 +233,8 @@ def bench_settings(cfg: Any) -> BenchSettings:
         postprocess=postprocess_settings(cfg), device=choice_str(cfg.device), seed=int(cfg.seed),
         fusion=str(cfg.fusion.name), model=str(cfg.model.name),
         deform_conv=resolved_deform_conv(cfg) if bool(cfg.tricks.guided_anchoring) else None,
-        runtime=runtime_settings(cfg, choice_str(bench.runtime), "bench.runtime"),
+        runtime=runtime_settings(cfg, choice_str(bench.runtime), "bench.runtime",
+                                 fp16=choice_str(bench.precision) == "fp16"),
     )
 
 
@@ -330,7 +332,7 @@ def data_settings(cfg: Any) -> DataSettings:
         source=data_source(cfg), num_classes=int(cfg.model.num_classes), img_size=int(cfg.img_size),
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), workers=int(cfg.data.workers),
         device=choice_str(cfg.get("device", "auto")), test_resize=choice_str(cfg.recipe.test_resize),
-        val_batch_size=int(cfg.eval.batch_size),
+        test_interp=choice_str(cfg.recipe.test_interp), val_batch_size=int(cfg.eval.batch_size),
     )
 
 

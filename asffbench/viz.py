@@ -19,13 +19,13 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
-from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
 from asffbench.atomic import write_path_atomic
+from asffbench.data.coco import load_rgb
 from asffbench.data.images import find_images
 from asffbench.data.loaders import load_split
-from asffbench.data.transforms import preprocess_test_image
+from asffbench.data.test_time import decoder_of, preprocess_test_image
 from asffbench.device import resolve_device
 from asffbench.drawing import draw_detections
 from asffbench.engine.inference import infer
@@ -49,14 +49,12 @@ def default_images(cfg: DictConfig, count: int) -> tuple[list[Path], Optional[li
     return [dataset.image_path(i) for i in range(min(count, len(dataset)))], dataset.class_names
 
 
-def load_image(path: Path, size: int, resize: str = "letterbox") -> tuple[np.ndarray, torch.Tensor, dict]:
-    """(resized RGB uint8 (S, S, 3) for display, normalised (3, S, S) model input, its meta)."""
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except (OSError, UnidentifiedImageError):
-        raise UserError(f"{path}: not a readable image") from None
-    model_input, shown, meta = preprocess_test_image(F.pil_to_tensor(rgb), size, resize)
+def load_image(path: Path, size: int, resize: str = "letterbox",
+               interp: str = "torchvision") -> tuple[np.ndarray, torch.Tensor, dict]:
+    """(resized RGB uint8 (S, S, 3) for display, normalised (3, S, S) model input, its meta),
+    decoded and resized as evaluation does (`recipe.test_resize`, `recipe.test_interp`)."""
+    rgb = load_rgb(path, path.name, decoder_of(interp))
+    model_input, shown, meta = preprocess_test_image(F.pil_to_tensor(rgb), size, resize, interp)
     return shown.permute(1, 2, 0).numpy(), model_input, meta
 
 
@@ -108,7 +106,7 @@ def visualize(
     settings = replace(postprocess_settings(cfg), score_thresh=score_thresh)
     written = []
     for path in paths[:max_images]:
-        shown, tensor, meta = load_image(path, size, cfg.recipe.test_resize)
+        shown, tensor, meta = load_image(path, size, cfg.recipe.test_resize, cfg.recipe.test_interp)
         step = next(infer(model, [(tensor[None], None, [meta])], device, settings,
                           fusion_weights=True, per_level=True))
         weights = [w[0].float().cpu() for w in step.output.fusion_weights]

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The GPU check: on a machine with one CUDA GPU, in about 5 minutes, every GPU path of asffbench
-# runs once and prints one line with its figure:
+# The GPU check: on a machine with one CUDA GPU, in about 5 to 10 minutes, every GPU path of
+# asffbench runs once and prints one line with its figure:
 #   train    a short AMP training of the full-size ASFF model (Darknet-53) on the synthetic COCO;
 #            PASS when the loss falls
 #   eval     COCO evaluation of that model
 #   bench    inference speed in fp32, fp16 and bf16, without and with torch.compile (val images)
 #   step     the training-step benchmark (bench --mode train, fp16 with the AMP scaler)
+#   ort      the exported model in ONNX Runtime: bench with the CUDA and TensorRT (fp32, fp16)
+#            execution providers, eval with CUDA (PASS when its AP is the eager eval's within 0.1);
+#            SKIP, with the reason, where the installed onnxruntime lacks the provider
+#            (the GPU build: pip install '.[deploy-gpu]'; TensorRT also needs tensorrt-cu12)
 #   sweep    a 2-run sweep (tiny model) through the sweep machinery
 # Without a GPU it says so and exits 0. The virtual environment is created (make venv) when
-# missing. Exit status: 0 when every check passed (or no GPU), 1 otherwise.
+# missing. Exit status: 0 when every check passed or was skipped (or no GPU), 1 otherwise.
 #
 #   bash scripts/gpu-check.sh [WORK_DIR]      (default: runs/gpu-check; logs in WORK_DIR/logs)
 set -u
@@ -40,7 +44,7 @@ echo "gpu-check: $("$PY" -c 'import torch; print(torch.cuda.get_device_name(0), 
 # result NAME STATUS SECONDS FIGURE: one line per check.
 result() {
     printf '%-4s  %-26s %-60s (%ss)\n' "$2" "$1" "$4" "$3"
-    [ "$2" = PASS ] || FAILED=1
+    [ "$2" = PASS ] || [ "$2" = SKIP ] || FAILED=1
 }
 
 # report NAME START CODE FIGURE LOG: PASS with FIGURE when the command exited 0 and gave one.
@@ -119,6 +123,72 @@ out="$LOGS/step.json"
 code=$?
 figure=$(json_field "$out" "f'{r[\"images_per_s\"]:.1f} img/s at batch {r[\"batch_size\"]} (loader {r[\"loader\"][\"images_per_s\"]:.0f} img/s), fwd/loss/bwd/opt ' + '/'.join(format(p['median'], '.0f') for p in r['phases_ms'].values()) + f' ms, {r[\"memory\"][\"allocated_mib\"]:.0f} MiB'")
 report "step (bench --mode train)" $start $code "$figure" "$LOGS/step.log"
+
+# --- ort: the exported model under ONNX Runtime's CUDA and TensorRT execution providers ---------
+# ort_missing PROVIDER: why this install cannot run ONNX Runtime's PROVIDER (nothing when it can).
+ort_missing() {
+    "$PY" - "$1" <<'EOF' 2>/dev/null || echo "onnx or onnxruntime is not installed (pip install '.[deploy-gpu]')"
+import sys
+import onnx  # noqa: F401 - the export needs it
+import onnxruntime as ort
+if sys.argv[1] not in ort.get_available_providers():
+    print(f"onnxruntime {ort.__version__} has no {sys.argv[1]} ({', '.join(ort.get_available_providers())}); "
+          "the GPU build: pip install '.[deploy-gpu]'" + (" and tensorrt-cu12" if "Tensorrt" in sys.argv[1] else ""))
+EOF
+}
+
+# ort_report NAME START CODE FIGURE LOG: as report, but a provider that is listed and cannot
+# start (its libraries missing: TensorRT's, cuDNN's) is a SKIP that quotes asffbench's one line.
+ort_report() {
+    if [ "$3" -ne 0 ] && grep -q "could not start" "$5"; then
+        result "$1" SKIP $((SECONDS - $2)) "$(grep -o 'could not start.*' "$5" | head -1 | cut -c1-60)"
+    else
+        report "$@"
+    fi
+}
+
+ORT=(fusion=asff model.deform_conv=sampled)  # torchvision's deformable conv has no ONNX form
+for variant in cuda:fp32 tensorrt:fp32 tensorrt:fp16; do
+    provider=${variant%%:*}
+    precision=${variant##*:}
+    name="ort bench $provider $precision"
+    start=$SECONDS
+    missing=$(ort_missing "$([ "$provider" = cuda ] && echo CUDA || echo Tensorrt)ExecutionProvider")
+    if [ -n "$missing" ]; then
+        result "$name" SKIP 0 "$missing"
+        continue
+    fi
+    out="$LOGS/ort-bench-$provider-$precision.json"
+    # TensorRT builds its engine in the first warm-up iteration: minutes for the full-size model.
+    timeout 600 "$CLI" bench "${COMMON[@]}" "${ORT[@]}" img_size=608 eval.checkpoint="$CKPT" \
+        bench.runtime=onnxruntime bench.ort_provider=$provider bench.precision=$precision \
+        bench.warmup=10 bench.iters=30 bench.repeats=1 --json >"$out" 2>"$LOGS/ort-bench-$provider-$precision.log"
+    code=$?
+    figure=$(json_field "$out" "f'{r[\"fps\"]:.1f} FPS, forward median {r[\"latency_ms\"][\"forward\"][\"median\"]:.2f} ms, ' + '>'.join(p.replace('ExecutionProvider', '') for p in r['runtime']['execution_providers'])")
+    ort_report "$name" $start $code "$figure" "$LOGS/ort-bench-$provider-$precision.log"
+done
+
+start=$SECONDS
+missing=$(ort_missing CUDAExecutionProvider)
+if [ -n "$missing" ]; then
+    result "ort eval cuda" SKIP 0 "$missing"
+else
+    "$CLI" eval "${COMMON[@]}" "${ORT[@]}" img_size=320 eval.checkpoint="$CKPT" run_dir="$WORK/ort-eval" \
+        eval.runtime=onnxruntime bench.ort_provider=cuda --json >"$LOGS/ort-eval.json" 2>"$LOGS/ort-eval.log"
+    code=$?
+    figure=$("$PY" - "$LOGS/ort-eval.json" "$LOGS/eval.json" <<'EOF' 2>/dev/null
+import json, sys
+ort, eager = (json.load(open(path)) for path in sys.argv[1:])
+verdict = "equal" if abs(ort["AP"] - eager["AP"]) <= 0.001 else "DIFFERENT"
+print(f"AP {ort['AP']:.4f} vs eager {eager['AP']:.4f} ({verdict} within 0.1 AP), {ort['runtime']['execution_provider']}")
+EOF
+)
+    if [ $code -eq 0 ] && [ -n "$figure" ] && [ "${figure/DIFFERENT/}" != "$figure" ]; then
+        result "ort eval cuda" FAIL $((SECONDS - start)) "$figure"
+    else
+        ort_report "ort eval cuda" $start $code "$figure" "$LOGS/ort-eval.log"
+    fi
+fi
 
 # --- sweep: 2 runs ------------------------------------------------------------------------------
 start=$SECONDS

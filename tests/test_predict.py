@@ -98,6 +98,29 @@ def make_run(root, *overrides):
     return root
 
 
+def test_predict_of_a_run_uses_its_checkpoint_not_its_starting_weights(tmp_path, cli):
+    """A run trained from `model.weights=START` keeps that key in its config.yaml: predicting with
+    the run must use what the run learned (its last.pt), unless model.weights is given again."""
+    start_cfg = compose_config([*TINY, "model.num_classes=6"])
+    torch.manual_seed(1)
+    start = tmp_path / "start.pt"
+    save_checkpoint({"model": build_model(start_cfg).state_dict(), "epoch": 0}, start)
+    run = make_run(tmp_path / "run", f"model.weights={start}")
+    scene(tmp_path / "a.png")
+
+    def detections(*options):
+        code, out, err = cli("predict", str(tmp_path / "a.png"), *options, "--json", "--score-thresh", "0.0")
+        assert code == 0, err
+        found = json.loads(out)["images"][0]["detections"]
+        return [(d["box_xyxy"], d["score"], d["class"]) for d in found]  # a run also knows class names
+
+    learned = detections(*TINY, "model.num_classes=6", f"model.weights={run / 'checkpoints' / 'last.pt'}")
+    started = detections(*TINY, "model.num_classes=6", f"model.weights={start}")
+    assert learned != started
+    assert detections(f"run_dir={run}") == learned
+    assert detections(f"run_dir={run}", f"model.weights={start}") == started
+
+
 def test_predict_of_a_run_uses_its_config_and_class_names(tmp_path, cli):
     run = make_run(tmp_path / "run")
     scene(tmp_path / "a.png")

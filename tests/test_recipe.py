@@ -63,6 +63,7 @@ def test_reference_recipe_values():
     assert cfg.model.anchors == "asff_release"
     assert anchors_from_config(cfg) == [[float(w), float(h)] for w, h in ASFF_RELEASE_ANCHORS]
     assert cfg.recipe.train_resize == "stretch" and cfg.recipe.test_resize == "stretch"
+    assert cfg.recipe.test_interp == "opencv_linear"
     assert cfg.recipe.multi_label is False and cfg.recipe.warmup_form == "power4"
     assert (cfg.train.warmup_epochs, cfg.data.min_box_size) == (5, 6)
     assert (cfg.eval.score_thresh, cfg.eval.max_det, cfg.train.eval_score_thresh) == (0.001, 0, 0.01)

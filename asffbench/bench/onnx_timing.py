@@ -19,11 +19,15 @@ def check_runtime(settings: BenchSettings) -> None:
         return
     eager_only = {"bench.fuse=true": settings.fuse, "bench.channels_last=true": settings.channels_last,
                   f"bench.compile={settings.compile}": settings.compile != "false",
-                  f"bench.precision={settings.precision}": settings.precision != "fp32"}
+                  "bench.precision=bf16": settings.precision == "bf16"}
     for key, given in eager_only.items():
         if given:
             raise UserError(f"{key}: an eager PyTorch setting; bench.runtime=onnxruntime times the "
                             "exported fp32 graph (ONNX Runtime folds batch norm itself)")
+    if settings.precision == "fp16" and settings.runtime.provider != "tensorrt":
+        raise UserError(f"bench.precision=fp16: with bench.runtime=onnxruntime only bench.ort_provider=tensorrt "
+                        f"runs fp16 (TensorRT's fp16 kernels); the {settings.runtime.provider} provider runs "
+                        "the exported fp32 graph")
 
 
 def torch_fields(device: torch.device) -> dict:

@@ -138,6 +138,11 @@ class ResizeMode(str, Enum):
     stretch = "stretch"  # resize each axis to the square (the reference)
 
 
+class TestInterp(str, Enum):
+    torchvision = "torchvision"  # PIL decode, torchvision's bilinear resize with antialiasing
+    opencv_linear = "opencv_linear"  # OpenCV decode, cv2.INTER_LINEAR, no antialiasing (the reference)
+
+
 class Augment(str, Enum):
     asffbench = "asffbench"  # torchvision transforms.v2: photometric, zoom-out, IoU crop, flip
     reference = "reference"  # the reference's OpenCV pipeline, step for step (data/reference_augment/)
@@ -360,6 +365,7 @@ class RecipeConfig:
     box_convention: BoxConvention = BoxConvention.continuous  # how training boxes are read
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
+    test_interp: TestInterp = TestInterp.torchvision  # the test-time decoder and resize kernel
     multi_label: bool = True  # every (box, class) pair above the threshold; false: best class per box
     score_inclusive: bool = False  # keep a score equal to the threshold (the reference's >=)
     clip_boxes: bool = True  # clip detections to the image (the reference does not)

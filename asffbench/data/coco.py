@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pycocotools.coco import COCO
@@ -153,8 +154,11 @@ def make_coco(data: dict, coco_cls: type = COCO) -> Any:
     return coco
 
 
-def load_rgb(path: Path, image_id: Any) -> Image.Image:
-    """Open an image upright (EXIF orientation applied) as RGB (grayscale, RGBA, palette...)."""
+def load_rgb(path: Path, image_id: Any, decoder: str = "pil") -> Image.Image:
+    """Open an image upright (EXIF orientation applied) as RGB (grayscale, RGBA, palette...),
+    decoded by PIL or by OpenCV (`decoder="opencv"`, the reference's `cv2.imread`)."""
+    if decoder == "opencv":
+        return Image.fromarray(decode_opencv(path, image_id))
     try:
         with Image.open(path) as raw:
             upright = ImageOps.exif_transpose(raw)
@@ -163,6 +167,21 @@ def load_rgb(path: Path, image_id: Any) -> Image.Image:
         raise UserError(f"{path}: image file not found (image id {image_id})") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise UserError(f"{path}: cannot read image (image id {image_id}): {err}") from None
+
+
+def decode_opencv(path: Path, image_id: Any) -> np.ndarray:
+    """uint8 (H, W, 3) RGB as OpenCV decodes the file (BGR, EXIF orientation applied, flipped to
+    RGB); read as bytes so that any path OpenCV's own file reader would mangle still opens."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise UserError(f"{path}: image file not found (image id {image_id})") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read image (image id {image_id}): {err}") from None
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise UserError(f"{path}: cannot read image (image id {image_id}): OpenCV cannot decode it")
+    return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
 class CocoDataset:
@@ -236,5 +255,5 @@ class CocoDataset:
     def image_path(self, index: int) -> Path:
         return self.image_dir / self.images[index]["file_name"]
 
-    def load_image(self, index: int) -> Image.Image:
-        return load_rgb(self.image_path(index), self.image_ids[index])
+    def load_image(self, index: int, decoder: str = "pil") -> Image.Image:
+        return load_rgb(self.image_path(index), self.image_ids[index], decoder)

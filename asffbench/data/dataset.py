@@ -26,6 +26,7 @@ from asffbench.data.coco import CocoDataset
 from asffbench.data.mixup import mixup, sample_lambda
 from asffbench.data.reference_augment import ReferenceAugment, Sample, blend_raw, draw_lambda, make_sample
 from asffbench.data.sampler import SampleKey, derive_seed
+from asffbench.data.test_time import decoder_of, resize_for_test
 from asffbench.data.transforms import (
     build_train_augment,
     drop_small_boxes,
@@ -67,13 +68,16 @@ class DetectionDataset(Dataset):
         augment: str = "asffbench",
         crowd_targets: bool = False,
         box_convention: str = "continuous",
+        test_interp: str = "torchvision",
     ) -> None:
         """`mixup_prob`: share of training samples blended with a second image while mixup is
         on; `resize`: letterbox or stretch to the input square; `expand_max`: largest zoom-out;
         `augment`: the training pipeline (`asffbench`: transforms.v2, mixup of the resized
         images; `reference`: the reference's OpenCV steps, mixup of the raw images first);
         `crowd_targets`: train on crowd boxes too; `box_convention`: `inclusive` reads training
-        boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w."""
+        boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w; `test_interp`: the
+        test-time decoder and resize (`data.test_time`: `torchvision` or the reference's
+        `opencv_linear`)."""
         self.source = source
         self.train = train
         self.img_size = img_size
@@ -81,6 +85,10 @@ class DetectionDataset(Dataset):
         self.seed = seed
         self.mixup_prob = mixup_prob
         self.resize = resize
+        self.test_interp = choice_str(test_interp)
+        # Training decodes with PIL either way: PIL's and OpenCV's JPEG decoders give equal pixels
+        # (tests/data/test_test_time.py); the key is about the reference's evaluation.
+        self.decoder = "pil" if train else decoder_of(self.test_interp)
         self.crowd_targets = crowd_targets
         self.box_shrink = 1.0 if choice_str(box_convention) == "inclusive" else 0.0
         augment = choice_str(augment)
@@ -153,7 +161,7 @@ class DetectionDataset(Dataset):
 
     def prepare(self, index: int, size: int) -> tuple[Tensor, Tensor, dict]:
         """Load, augment (train) and resize one image: (0..1 float image, (N, 6) target, meta)."""
-        pil = self.source.load_image(index)
+        pil = self.source.load_image(index, self.decoder)
         width, height = pil.size
         image = tv_tensors.Image(F.pil_to_tensor(pil))
         xyxy, labels = self.training_boxes(index)
@@ -162,7 +170,10 @@ class DetectionDataset(Dataset):
         if self.augment is not None:
             out = self.augment({"image": image, "boxes": boxes, "labels": labels})
             image, boxes, labels = out["image"], out["boxes"], out["labels"]
-        image, boxes, scale, pad = resize_to_input(image, boxes, size, self.resize)
+        if self.train:
+            image, boxes, scale, pad = resize_to_input(image, boxes, size, self.resize)
+        else:
+            image, boxes, scale, pad = resize_for_test(image, boxes, size, self.resize, self.test_interp)
         boxes, labels = drop_small_boxes(boxes, labels, self.min_box_size)
         target = torch.cat(
             [labels.float()[:, None], boxes.as_subclass(Tensor).float(), torch.ones(len(labels), 1)], dim=1

@@ -32,6 +32,7 @@ class DataSettings:
     workers: int
     device: str  # the `device` choice: pinned memory unless cpu
     test_resize: str
+    test_interp: str  # recipe.test_interp: the test-time decoder and resize kernel
     val_batch_size: int  # eval.batch_size
 
 
@@ -195,5 +196,5 @@ def val_dataset(data: DataSettings, source: Any) -> DetectionDataset:
     """The test-time pipeline over `source` (a `CocoDataset`, or `ImageFiles` for predict)."""
     return DetectionDataset(
         source, train=False, img_size=data.img_size, min_box_size=data.min_box_size, seed=data.seed,
-        resize=data.test_resize,
+        resize=data.test_resize, test_interp=data.test_interp,
     )

@@ -2,8 +2,9 @@
 
 Train: photometric distortion, random zoom-out (expand), random IoU crop, horizontal flip (the
 SSD-style recipe of the YOLOv3 reference), then resize to the batch's square size. Test time
-(evaluation, predict, viz, benchmark on real images): the resize only. The resize is a letterbox
-or a stretch (`recipe.train_resize`, `recipe.test_resize`), always through `resize_to_input`.
+(evaluation, predict, viz, benchmark on real images): the resize only (`data.test_time`, which
+can use OpenCV's instead). The resize is a letterbox or a stretch (`recipe.train_resize`,
+`recipe.test_resize`), here always through `resize_to_input`.
 Then boxes are clamped and those under the minimum size dropped, and the image normalised with
 the ImageNet mean/std (after mixup, which works on 0..1 floats).
 """
@@ -107,20 +108,6 @@ def resize_to_input(
     if mode == "stretch":
         return stretch(image, boxes, size)
     raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
-
-
-def preprocess_test_image(image: Tensor, size: int, mode: str) -> tuple[Tensor, Tensor, dict]:
-    """A uint8 (3, H, W) RGB image as the model sees it at test time.
-
-    Returns (normalised (3, S, S) input, resized uint8 (3, S, S) for display, meta) with
-    meta = `{"orig_size": (h, w), "scale", "pad"}`, the mapping `boxes_to_original` undoes.
-    """
-    height, width = image.shape[-2:]
-    no_boxes = to_boxes(torch.zeros(0, 4), height, width)
-    resized, _, scale, pad = resize_to_input(image, no_boxes, size, mode)
-    resized = resized.as_subclass(Tensor)
-    meta = {"orig_size": (int(height), int(width)), "scale": scale, "pad": pad}
-    return normalize(to_float01(resized)), resized, meta
 
 
 def drop_small_boxes(

@@ -20,33 +20,64 @@ from asffbench.settings import RuntimeSettings
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
              "tensorrt": "TensorrtExecutionProvider"}
+# onnxruntime-gpu provides the `onnxruntime` module too: it replaces onnxruntime, never beside it.
+GPU_INSTALL_HINT = ("onnxruntime-gpu in place of onnxruntime (pip install 'asffbench[deploy-gpu]'; "
+                    "tensorrt-cu12 too for tensorrt)")
 OPTIMIZATION_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
                        "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
 
+def provider_chain(settings: RuntimeSettings) -> list:
+    """The providers a session gets, by precedence: ONNX Runtime runs each node on the first one
+    that takes it, so TensorRT leaves what it cannot build to CUDA, and CUDA leaves the rest (shape
+    arithmetic) to the CPU. TensorRT's fp16 kernels are on with `fp16` (bench.precision=fp16)."""
+    chain = {"cpu": [PROVIDERS["cpu"]], "cuda": [PROVIDERS["cuda"], PROVIDERS["cpu"]],
+             "tensorrt": [(PROVIDERS["tensorrt"], {"trt_fp16_enable": settings.fp16}), PROVIDERS["cuda"],
+                          PROVIDERS["cpu"]]}
+    return chain[settings.provider]
+
+
+def provider_names(chain: list) -> list[str]:
+    return [entry[0] if isinstance(entry, tuple) else entry for entry in chain]
+
+
 def open_session(onnx_bytes: bytes, settings: RuntimeSettings):
-    """An InferenceSession with the settings' provider (ONNX Runtime's CPU provider has no fallback
-    to pick: a provider this install lacks is refused with one line), optimisation and threads."""
+    """An InferenceSession with the settings' provider chain, optimisation and threads. A provider
+    this install lacks, or one that fails to start, is refused with one line: ONNX Runtime would
+    otherwise fall back to the CPU and the result would time another provider than asked."""
     ort = require("onnxruntime", settings.option)
-    provider = PROVIDERS[settings.provider]
+    chain = provider_chain(settings)
     available = ort.get_available_providers()
-    if provider not in available:
+    missing = [name for name in provider_names(chain) if name not in available]
+    if missing:
         raise UserError(
-            f"{settings.option}: ONNX Runtime's {provider} is not available here (available: "
+            f"{settings.option}: ONNX Runtime's {missing[0]} is not available here (available: "
             f"{', '.join(available)}); bench.ort_provider={settings.provider} needs a CUDA machine with "
-            "onnxruntime-gpu (and TensorRT for tensorrt)"
+            f"{GPU_INSTALL_HINT}"
         )
     options = ort.SessionOptions()
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[settings.optimization])
     options.intra_op_num_threads = settings.threads
-    return ort.InferenceSession(onnx_bytes, options, providers=[provider])
+    try:
+        # enable_fallback=0: a provider failing to start raises instead of a retry on the CPU alone.
+        session = ort.InferenceSession(onnx_bytes, options, providers=chain, enable_fallback=0)
+    except (RuntimeError, ValueError) as err:
+        first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise UserError(f"{settings.option}: ONNX Runtime could not start {PROVIDERS[settings.provider]}: "
+                        f"{first[:300]}") from None
+    session.disable_fallback()  # nor a retry on other providers when a run fails
+    if session.get_providers()[0] != PROVIDERS[settings.provider]:
+        raise UserError(f"{settings.option}: ONNX Runtime runs {session.get_providers()[0]}, not the "
+                        f"{PROVIDERS[settings.provider]} asked for")
+    return session
 
 
 def session_fields(session, settings: RuntimeSettings) -> dict:
-    """What a result states about the runtime: name, version, provider, optimisation, threads."""
+    """What a result states about the runtime: name, version, the provider the session runs first
+    and all its providers (the fallbacks), optimisation, threads."""
     ort = require("onnxruntime", settings.option)
     return {"runtime": "onnxruntime", "runtime_version": ort.__version__,
-            "execution_provider": session.get_providers()[0],
+            "execution_provider": session.get_providers()[0], "execution_providers": session.get_providers(),
             "graph_optimization": settings.optimization, "threads": settings.threads}
 
 

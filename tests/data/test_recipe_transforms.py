@@ -12,7 +12,8 @@ from asffbench.data.loaders import build_train_loader, build_val_loader
 from asffbench.settings import data_settings, train_data_settings
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset
-from asffbench.data.transforms import PAD_VALUE, PhotometricDistort, build_train_augment, preprocess_test_image
+from asffbench.data.test_time import preprocess_test_image
+from asffbench.data.transforms import PAD_VALUE, PhotometricDistort, build_train_augment
 from asffbench.engine.postprocess import boxes_to_original
 import test_data_pipeline
 from test_data_pipeline import BOXES, synth_cfg

@@ -11,7 +11,6 @@ import torch
 
 from asffbench.config.compose import compose_config
 from asffbench.deploy import optional
-from asffbench.deploy import optional
 from asffbench.errors import UserError
 from asffbench.runs.evaluate import evaluate
 from asffbench.runs.training import train

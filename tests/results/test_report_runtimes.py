@@ -38,3 +38,39 @@ def test_no_table_unless_two_runtimes_ran():
 def test_a_missing_baseline_reads_n_a():
     lines = runtime_markdown([record("asff", "torch", 12.0), record("asff", "onnxruntime", 3.0)]).splitlines()
     assert lines[2] == "| asff | 83.3 | 333.3 | n/a | n/a |"
+
+
+def sized(fusion: str, runtime: str, total_ms: float, img_size: int, model: str = "tiny",
+          axes: dict | None = None) -> LoadedRecord:
+    loaded = record(fusion, runtime, total_ms)
+    data = loaded.record.to_dict()
+    data["config"]["model"] = {"name": model}
+    data["bench"].update(img_size=img_size, batch_size=1, device="cpu", precision="fp32")
+    data["axes"] = {"fusion": fusion, "bench.runtime": runtime, **(axes or {})}
+    return LoadedRecord(Path(f"{fusion}-{runtime}-{img_size}-{model}/record.json"), Path("."), RunRecord.from_dict(data))
+
+
+def test_records_that_differ_in_another_setting_are_not_merged():
+    records = [sized("none", "torch", 10.0, 320), sized("asff", "torch", 12.0, 320),
+               sized("none", "onnxruntime", 2.0, 320), sized("asff", "onnxruntime", 3.0, 320),
+               sized("none", "torch", 40.0, 608), sized("asff", "torch", 60.0, 608),
+               sized("none", "onnxruntime", 8.0, 608), sized("asff", "onnxruntime", 10.0, 608)]
+    lines = runtime_markdown(records).splitlines()
+    # img_size varies (a column, each ratio within its size); model, batch, device, precision do not.
+    assert lines[0].startswith("| Fusion | img_size | FPS (torch) |")
+    assert lines[2:6] == ["| none | 320 | 100.0 | 500.0 | 1.00x | 1.00x |",
+                          "| asff | 320 | 83.3 | 333.3 | 1.20x | 1.50x |",
+                          "| none | 608 | 25.0 | 125.0 | 1.00x | 1.00x |",
+                          "| asff | 608 | 16.7 | 100.0 | 1.50x | 1.25x |"]
+
+
+def test_a_swept_axis_and_a_second_model_each_get_a_column():
+    records = [sized(f, r, ms, 320, model, {"bench.ort_threads": threads})
+               for model, threads, scale in (("tiny", 1, 1.0), ("darknet53", 4, 5.0))
+               for f, r, ms in (("none", "torch", 10.0), ("asff", "torch", 11.0),
+                                ("none", "onnxruntime", 4.0), ("asff", "onnxruntime", 6.0))
+               for ms in [ms * scale]]
+    lines = runtime_markdown(records).splitlines()
+    assert lines[0].startswith("| Fusion | model | bench.ort_threads | FPS (torch) |")
+    assert lines[2] == "| none | darknet53 | 4 | 20.0 | 50.0 | 1.00x | 1.00x |"
+    assert lines[5] == "| asff | tiny | 1 | 90.9 | 166.7 | 1.10x | 1.50x |"
