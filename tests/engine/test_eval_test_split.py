@@ -43,7 +43,7 @@ def split_file(tmp_path: Path, cache: Path, name: str, annotations: bool | None)
     return [f"data.val.ann={path}", f"data.val.images={images}"]
 
 
-def test_a_test_split_gets_the_servers_results_file_and_no_ap(tmp_path, cache) -> None:
+def test_a_test_split_gets_the_servers_results_file_and_no_ap(tmp_path, cache, one_thread) -> None:
     run_dir = tmp_path / "run"
     oracle = oracle_for(compose_config(overrides(run_dir, cache)))  # the val boxes, image by image
     test_split = split_file(tmp_path, cache, "image_info_test-dev2017.json", annotations=None)
@@ -87,7 +87,7 @@ def test_an_empty_annotations_list_is_still_a_val_split(tmp_path, cache) -> None
     assert not list(run_dir.glob("detections_*"))
 
 
-def test_eval_command_names_the_file_for_the_server(cli, tmp_path, cache) -> None:
+def test_eval_command_names_the_file_for_the_server(cli, tmp_path, cache, one_thread) -> None:
     test_split = split_file(tmp_path, cache, "image_info_test-dev2017.json", annotations=None)
     cfg = compose_config(overrides(tmp_path / "run", cache, "fusion=asff"))
     torch.save(build_model(cfg).state_dict(), tmp_path / "weights.pt")
@@ -98,7 +98,7 @@ def test_eval_command_names_the_file_for_the_server(cli, tmp_path, cache) -> Non
     assert str(tmp_path / "run" / SERVER_NAME) in out and SERVER_NAME.replace(".json", ".zip") in out
 
 
-def test_training_skips_its_evaluations_on_a_test_split_and_refuses_one_to_train_on(cli, tmp_path, cache,
+def test_training_skips_its_evaluations_on_a_test_split_and_refuses_one_to_train_on(cli, tmp_path, cache, one_thread,
                                                                                    caplog) -> None:
     from asffbench.runs.training import train
 
