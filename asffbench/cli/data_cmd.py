@@ -106,6 +106,10 @@ def check_command(
         print_json(stats)
         return
     for split, info in stats.items():
+        if not info["annotated"]:
+            typer.echo(f"{split}: {info['images']} images, a test split (image info, no annotations: its AP comes "
+                       f"from the evaluation server), {len(info['classes'])} classes, {info['ann_file']}")
+            continue
         sizes = info["boxes_by_size"]
         typer.echo(
             f"{split}: {info['images']} images ({info['negatives']} without boxes), {info['boxes']} boxes "

@@ -17,7 +17,8 @@ def size_range(area: float) -> str:
 
 def split_stats(source: CocoDataset) -> dict:
     """Counts of images, negatives, boxes per COCO size range and per class, crowd boxes and
-    VOC `difficult` boxes (held as crowd regions, counted apart)."""
+    VOC `difficult` boxes (held as crowd regions, counted apart); `annotated` False for a test
+    split (image info only)."""
     anns = source.coco.dataset["annotations"]
     difficult = [a for a in anns if a.get("difficult", 0)]
     crowd = [a for a in anns if a.get("iscrowd", 0) and not a.get("difficult", 0)]
@@ -31,6 +32,7 @@ def split_stats(source: CocoDataset) -> dict:
     return {
         "ann_file": str(source.ann_file),
         "images": len(source),
+        "annotated": source.annotated,
         "negatives": negatives,
         "boxes": len(boxes),
         "crowd": len(crowd),

@@ -253,6 +253,18 @@ def test_cli_data_check_prints_statistics(cli, tmp_path):
     stats = json.loads(out)
     assert stats["train"]["images"] == 3 and stats["train"]["negatives"] == 2
     assert stats["val"]["classes"] == {"dog": 0, "cat": 1}
+    assert stats["val"]["annotated"] is True
+
+
+def test_cli_data_check_names_a_test_split(cli, tmp_path):
+    ann, images = write_dataset(tmp_path, coco_dict(images=3))
+    info = tmp_path / "image_info_test.json"
+    info.write_text(json.dumps({k: v for k, v in coco_dict(images=3).items() if k != "annotations"}))
+    code, out, err = cli("data", "check", "data=folder", f"data.train.ann={ann}",
+                         f"data.train.images={images}", f"data.val.ann={info}", f"data.val.images={images}")
+    assert code == 0, err
+    val = next(line for line in out.splitlines() if line.startswith("val:"))
+    assert "3 images, a test split" in val and "no annotations" in val and str(info) in val
 
 
 @pytest.mark.parametrize(
