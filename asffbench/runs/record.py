@@ -63,6 +63,8 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("every", "min", "max", "fixed_epochs")},
     "eval.runtime": lambda c: c["eval"].get("runtime", "torch") != "torch",
     "recipe.test_interp": lambda c: c["recipe"].get("test_interp", "torchvision") != "torchvision",
+    # ONNX Runtime's session keys, read by bench.runtime and eval.runtime alike.
+    **{f"bench.ort_{key}": (lambda c: uses_onnxruntime(c)) for key in ("provider", "optimization", "threads")},
 }
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
@@ -100,6 +102,10 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def uses_onnxruntime(plain: dict) -> bool:
+    return any(plain[section].get("runtime", "torch") != "torch" for section in ("bench", "eval"))
 
 
 @lru_cache(maxsize=1)

@@ -135,6 +135,17 @@ def test_neck_keys_change_the_hash_only_of_the_necks_that_use_them():
         assert not same(["fusion=bifpn"], ["fusion=bifpn", f"fusion.{key}"]), key
 
 
+def test_onnx_runtime_session_keys_matter_only_where_onnx_runtime_runs():
+    def same(*overrides_pairs):
+        return len({experiment_hash(compose_config(list(o))) for o in overrides_pairs}) == 1
+
+    assert same([], ["bench.ort_threads=4", "bench.ort_optimization=basic"])
+    assert same(["bench.ort_threads=4"], ["bench.ort_threads=2"])  # eager runs: one experiment
+    assert not same(["bench.runtime=onnxruntime"], ["bench.runtime=onnxruntime", "bench.ort_threads=4"])
+    assert not same(["eval.runtime=onnxruntime"], ["eval.runtime=onnxruntime", "bench.ort_optimization=basic"])
+    assert not same([], ["bench.runtime=onnxruntime"])
+
+
 @pytest.mark.parametrize("overrides", [
     ["fusion=asff"], ["fusion=asff_star"], ["fusion=asff", "model=tiny", "tricks=none"], ["fusion=none"],
 ])
