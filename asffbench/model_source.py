@@ -1,4 +1,4 @@
-"""Which config and weights a command that runs a trained model uses (predict, viz).
+"""Which config and weights a command that runs a trained model uses (predict, viz, eval).
 
 A run's model is rebuilt from the run's own `config.yaml` (plus `key=value` overrides that do
 not change the model); weights outside a run go with the config composed from the overrides.
@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from asffbench.config.compose import RUN_CONFIG, compose_config, load_run_config
+from asffbench.config.compose import RUN_CONFIG, compose_config, load_run_config, names_a_group
 from asffbench.errors import UserError
 from asffbench.weights.resolve import EVAL, VIZ, WeightsSource, resolve_weights, run_dir_of
 
@@ -67,6 +67,18 @@ def source_of_options(overrides: Sequence[str]) -> ModelSource:
     if weights is None:
         raise UserError(NO_MODEL)
     return ModelSource(cfg, weights, run)
+
+
+def eval_config(overrides: Sequence[str]) -> DictConfig:
+    """`eval`'s config. `eval run_dir=R` evaluates R as it was configured: R's config.yaml with
+    the `key.path=value` overrides, less its starting weights. Overrides that choose a config
+    group (`model=tiny`) state the whole model instead, and so does a run_dir without a
+    config.yaml: then the config is composed from the overrides alone, as for a loose file."""
+    cfg = compose_config(list(overrides))
+    config = Path(cfg.run_dir) / RUN_CONFIG if cfg.run_dir else None
+    if config is None or not config.is_file() or any(names_a_group(o) for o in overrides):
+        return cfg
+    return without_starting_weights(load_run_config(config, overrides), overrides)
 
 
 def without_starting_weights(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:

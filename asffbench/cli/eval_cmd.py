@@ -15,10 +15,11 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[list[str]] = OverridesArg,
         as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
     ) -> None:
-        """Evaluate run_dir=DIR (its checkpoints/last.pt) or eval.checkpoint=FILE on the val split."""
-        from asffbench.config.compose import compose_config
+        """Evaluate run_dir=DIR (its checkpoints/last.pt, with the run's own config) or
+        eval.checkpoint=FILE on the val split."""
+        from asffbench.model_source import eval_config
 
-        cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
+        cfg = eval_config(overrides_list(overrides))  # a config error before torch loads
         from asffbench.runs.evaluate import eval_run_dir, evaluate
 
         metrics = evaluate(cfg, eval_run_dir(cfg))

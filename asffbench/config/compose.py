@@ -101,6 +101,14 @@ def write_run_config(run_dir: Path, cfg: DictConfig) -> Path:
 
 # Group choices would rebuild another model than the run's weights fit.
 RUN_FIXED_GROUPS = ("fusion", "model", "tricks", "data")
+# Every config group of conf/ an override can choose an option of (`recipe=reference`).
+CONFIG_GROUPS = (*RUN_FIXED_GROUPS, "recipe")
+
+
+def names_a_group(override: str) -> bool:
+    """`model=tiny`, not `model.width=0.5`: the override picks an option of a config group."""
+    key = override.split("=", 1)[0].strip().lstrip("+~")
+    return key in CONFIG_GROUPS
 
 
 def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from asffbench.config.compose import compose_config
@@ -137,6 +138,34 @@ def test_eval_json_of_a_checkpoint_from_train(cli, tmp_path, cache) -> None:
         assert metrics[name] is None or 0.0 <= metrics[name] <= 1.0
     assert metrics["checkpoint"] == str(run_dir / "checkpoints" / "last.pt")
     assert (run_dir / "detections.json").is_file() and (run_dir / "metrics.json").is_file()
+
+
+def test_eval_of_a_run_dir_alone_uses_the_runs_config_and_checkpoint(cli, tmp_path, cache) -> None:
+    """`eval run_dir=R` with no group override evaluates R as it was configured (its model,
+    data, img_size), from its last.pt even where its config names starting weights."""
+    run_dir = tmp_path / "run"
+    code, _out, err = cli("train", *overrides(run_dir, cache, "fusion=asff", "train.epochs=0"), "--json")
+    assert code == 0, err
+    code, out, err = cli("eval", *overrides(run_dir, cache, "fusion=asff"), "--json")
+    assert code == 0, err
+    explicit = json.loads(out)
+    # Where the run started from: a file that is not its result.
+    config = OmegaConf.load(run_dir / "config.yaml")
+    assert config.model.weights is None
+    config.model.weights = str(tmp_path / "start.pt")
+    OmegaConf.save(config, run_dir / "config.yaml")
+    code, out, err = cli("eval", f"run_dir={run_dir}", "--json")
+    assert code == 0, err
+    by_run = json.loads(out)
+    assert by_run["checkpoint"] == str(run_dir / "checkpoints" / "last.pt")
+    for key in ("AP", "AP50", "num_detections", "num_images", "fusion_weights"):
+        assert by_run.get(key) == explicit.get(key), key
+    # A key.path override applies to the run's config; a group override states the model anew.
+    code, out, err = cli("eval", f"run_dir={run_dir}", "eval.score_thresh=0.5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["num_detections"] <= explicit["num_detections"]
+    code, _out, err = cli("eval", f"run_dir={run_dir}", "model=darknet53", "--json")
+    assert code == 2 and "last.pt" in err
 
 
 def test_eval_writes_into_run_dir_else_the_checkpoints_run(tmp_path) -> None:
