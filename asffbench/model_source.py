@@ -62,7 +62,7 @@ def source_of_options(overrides: Sequence[str]) -> ModelSource:
     if run is None and not cfg.model.get("weights"):
         raise UserError(NO_MODEL)
     if run is not None:
-        cfg = without_starting_weights(run_config(run, overrides, prefix="run_dir="), overrides)
+        cfg = own_config(run, overrides)
     weights = resolve_weights(cfg, EVAL)
     if weights is None:
         raise UserError(NO_MODEL)
@@ -78,7 +78,12 @@ def eval_config(overrides: Sequence[str]) -> DictConfig:
     config = Path(cfg.run_dir) / RUN_CONFIG if cfg.run_dir else None
     if config is None or not config.is_file() or any(names_a_group(o) for o in overrides):
         return cfg
-    return without_starting_weights(load_run_config(config, overrides), overrides)
+    return own_config(Path(cfg.run_dir), overrides)
+
+
+def own_config(run: Path, overrides: Sequence[str]) -> DictConfig:
+    """What `predict`/`eval run_dir=R` run: R's config.yaml with the overrides, less its starting weights."""
+    return without_starting_weights(run_config(run, overrides, prefix="run_dir="), overrides)
 
 
 def without_starting_weights(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:

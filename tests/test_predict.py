@@ -151,6 +151,8 @@ def test_predict_errors_are_one_line(tmp_path, cli, one_line_error):
     (tmp_path / "bad.png").write_text("not an image")
     run = make_run(tmp_path / "run")
     one_line_error(*cli("predict", str(tmp_path / "bad.png"), f"run_dir={run}")[::2], "bad.png: cannot read image")
+    for group in ("model=darknet53", "recipe=reference"):  # a run's config groups are fixed, the recipe's too
+        one_line_error(*cli("predict", image, f"run_dir={run}", group)[::2], f"override '{group}'", "is fixed")
 
 
 def test_items_split_into_images_and_overrides(tmp_path):

@@ -100,9 +100,9 @@ def write_run_config(run_dir: Path, cfg: DictConfig) -> Path:
 
 
 # Group choices would rebuild another model than the run's weights fit.
-RUN_FIXED_GROUPS = ("fusion", "model", "tricks", "data")
-# Every config group of conf/ an override can choose an option of (`recipe=reference`).
-CONFIG_GROUPS = (*RUN_FIXED_GROUPS, "recipe")
+# Every config group of conf/ an override can choose an option of (`recipe=reference`): a run's
+# config is fixed in all of them.
+CONFIG_GROUPS = ("fusion", "model", "tricks", "data", "recipe")
 
 
 def names_a_group(override: str) -> bool:
@@ -117,7 +117,7 @@ def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
         cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(path))
     except (OmegaConfBaseException, OSError, ValueError) as err:
         raise UserError(f"{path}: not a usable run config ({str(err).splitlines()[0]})") from None
-    bad = [o for o in overrides if "=" not in o or o.split("=", 1)[0].strip() in RUN_FIXED_GROUPS]
+    bad = [o for o in overrides if "=" not in o or names_a_group(o)]
     if bad:
         raise UserError(f"override '{bad[0]}': a run's config is fixed; only key.path=value overrides "
                         "(e.g. device=cpu eval.nms_iou=0.5) apply to it")
