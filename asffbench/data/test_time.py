@@ -21,16 +21,21 @@ from asffbench.config.schema import choice_str
 from asffbench.data.opencv_resize import resize_array, scale_boxes
 from asffbench.data.transforms import Scale, normalize, resize_to_input, to_boxes, to_float01
 
-TEST_INTERPS = ("torchvision", "opencv_linear")
 DECODERS = {"torchvision": "pil", "opencv_linear": "opencv"}  # which library decodes the file
+TEST_INTERPS = tuple(DECODERS)
+
+
+def checked_interp(interp: str) -> str:
+    """`recipe.test_interp` as a plain str, refused unless one of TEST_INTERPS."""
+    interp = choice_str(interp)
+    if interp not in DECODERS:
+        raise ValueError(f"test_interp must be one of {TEST_INTERPS}, got {interp!r}")
+    return interp
 
 
 def decoder_of(interp: str) -> str:
     """The image decoder `load_rgb` uses under `recipe.test_interp=interp`."""
-    interp = choice_str(interp)
-    if interp not in DECODERS:
-        raise ValueError(f"test_interp must be one of {TEST_INTERPS}, got {interp!r}")
-    return DECODERS[interp]
+    return DECODERS[checked_interp(interp)]
 
 
 def resize_for_test(
@@ -38,7 +43,7 @@ def resize_for_test(
 ) -> tuple[Tensor, tv_tensors.BoundingBoxes, Scale, tuple[int, int]]:
     """A uint8 (3, H, W) image and its boxes resized to size x size as `interp` says:
     (image, boxes, scale, (left, top) pad), input px = px * scale + pad."""
-    if decoder_of(interp) == "pil":
+    if checked_interp(interp) == "torchvision":
         return resize_to_input(image, boxes, size, mode)
     array = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
     resized, scale, pad = resize_array(array, size, mode, cv2.INTER_LINEAR)
