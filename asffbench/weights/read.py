@@ -36,14 +36,19 @@ class LoadedWeights:
     conv_units: Optional[int] = None  # backbone loads: conv units loaded
 
 
-def read_torch_file(path: Path, where: str, map_location: Any = "cpu") -> Any:
+def read_torch_file(path: Path, where: str, map_location: Any = "cpu",
+                    safe_globals: Sequence[tuple[type, str]] = ()) -> Any:
     """`torch.load(path, weights_only=True)`; UserError naming `where` when the file is missing
-    or cannot be read that way (truncated, not torch's, or holding pickled code)."""
+    or cannot be read that way (truncated, not torch's, or holding pickled code).
+
+    `safe_globals`: (class, "module.Name") pairs that the file's pickle may name besides torch's
+    own, each built as that class (only `ultralytics_pickle`'s inert holders are ever passed)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{where}: no such file")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a truncated or foreign file
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise UserError(f"{where}: not a readable weights file (truncated, or not written by "
