@@ -19,7 +19,7 @@ from typing import Any, Optional
 import torch
 
 from asffbench.errors import UserError
-from asffbench.weights.read import read_torch_file
+from asffbench.weights.read import only_safe_globals, read_torch_file
 
 # The classes a YOLOv8 detection checkpoint pickles, by their last name. ultralytics has moved
 # them between modules (`ultralytics.nn.modules.Conv` in its first releases, `...modules.conv.Conv`
@@ -89,10 +89,17 @@ def inert_class(qualified_name: str, base: type) -> type:
     return type(qualified_name.rpartition(".")[2], (base,), {"qualified_name": qualified_name})
 
 
-def globals_named(path: Path, where: str) -> list[str]:
-    """The globals the file's pickle names beyond torch's own tensor machinery, read statically."""
-    try:
+def globals_beyond_torch(path: Path) -> list[str]:
+    """The globals the file's pickle names beyond torch's own tensor machinery, read statically
+    (none set aside as admitted because something else in the process registered it)."""
+    with only_safe_globals(()):
         return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+
+
+def globals_named(path: Path, where: str) -> list[str]:
+    """`globals_beyond_torch`, UserError naming `where` when the file is not a torch zip checkpoint."""
+    try:
+        return globals_beyond_torch(path)
     except Exception as err:  # noqa: BLE001 - not a zip written by torch.save, truncated, TorchScript
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise UserError(f"{where}: not a checkpoint written by torch.save ({reason})") from None
@@ -101,7 +108,7 @@ def globals_named(path: Path, where: str) -> list[str]:
 def names_ultralytics(path: Path) -> bool:
     """Whether the file pickles ultralytics objects (a release or a training checkpoint of it)."""
     try:
-        return any(name.startswith("ultralytics.") for name in torch.serialization.get_unsafe_globals_in_checkpoint(path))
+        return any(name.startswith("ultralytics.") for name in globals_beyond_torch(path))
     except Exception:  # noqa: BLE001 - not a zip checkpoint: not an ultralytics file either
         return False
 

@@ -25,6 +25,7 @@ from asffbench.weights.formats import (
     read_weights_file,
 )
 from asffbench.weights.ultralytics_checkpoint import UltralyticsCheckpoint, read_ultralytics_checkpoint
+from asffbench.weights.ultralytics_pickle import InertModule, read_ultralytics_pickle
 
 from .conftest import TINY, as_reference, randomized
 
@@ -179,3 +180,17 @@ def test_yolov3_model_refuses_ultralytics_files_in_one_line(oracle, tmp_path, cl
     release = str(oracle[2])
     one_line_error(*cli("weights", "convert", release, "--out", str(tmp_path / "x.pt"), *TINY)[::2],
                    release, "ultralytics release: scale n with 80 classes", "does not take ultralytics' layout")
+
+
+def test_classes_registered_elsewhere_stay_inert(oracle):
+    """A name another library admitted for torch (ultralytics' own restricted loading does) is
+    still an inert holder here, and what it registered is back afterwards."""
+    torch.serialization.add_safe_globals([DetectionModel])
+    try:
+        before = torch.serialization.get_safe_globals()
+        model = read_ultralytics_pickle(oracle[2], "r")["model"]
+        assert isinstance(model, InertModule) and not isinstance(model, torch.nn.Module)
+        assert sorted(map(str, torch.serialization.get_safe_globals())) == sorted(map(str, before))
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals([g for g in before if g is not DetectionModel])
