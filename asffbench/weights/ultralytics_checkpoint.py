@@ -85,18 +85,25 @@ def module_tensors(module: InertModule, where: str, prefix: str = "") -> dict[st
         raise UserError(f"{where}: the pickled model's {prefix.rstrip('.') or 'root'} is not a module")
     found: dict[str, Tensor] = {}
     transient = module.field("_non_persistent_buffers_set") or set()
-    tensors = [*module.field("_parameters", {}).items(),
-               *((name, b) for name, b in module.field("_buffers", {}).items() if name not in transient)]
-    for name, tensor in tensors:
+    buffers = {name: b for name, b in members(module, "_buffers", where, prefix).items() if name not in transient}
+    for name, tensor in {**members(module, "_parameters", where, prefix), **buffers}.items():
         if tensor is None:
             continue
         if not isinstance(tensor, Tensor):
             raise UserError(f"{where}: the pickled model's {prefix}{name} is not a tensor")
         found[prefix + name] = tensor
-    for name, child in module.field("_modules", {}).items():
+    for name, child in members(module, "_modules", where, prefix).items():
         if child is not None:
             found.update(module_tensors(child, where, f"{prefix}{name}."))
     return found
+
+
+def members(module: InertModule, field_name: str, where: str, prefix: str) -> Mapping[str, Any]:
+    """A pickled module's `_parameters`, `_buffers` or `_modules` (a mapping of names)."""
+    value = module.field(field_name, {})
+    if not isinstance(value, Mapping) or not all(isinstance(name, str) for name in value):
+        raise UserError(f"{where}: the pickled model's {prefix.rstrip('.') or 'root'} has no {field_name} mapping")
+    return value
 
 
 def pickled_model(checkpoint: Any, where: str) -> tuple[InertModule, bool]:

@@ -24,7 +24,7 @@ from asffbench.weights.read import only_safe_globals, read_torch_file
 # The classes a YOLOv8 detection checkpoint pickles, by their last name. ultralytics has moved
 # them between modules (`ultralytics.nn.modules.Conv` in its first releases, `...modules.conv.Conv`
 # now), so the module only has to be under one of these packages.
-ULTRALYTICS_MODULES = {
+MODEL_CLASSES = {
     "ultralytics.nn.tasks": ("DetectionModel",),
     "ultralytics.nn.modules": ("Conv", "Concat", "C2f", "Bottleneck", "SPPF", "Detect", "DFL"),
     "torch.nn.modules": ("Conv2d", "BatchNorm2d", "SiLU", "Sequential", "ModuleList", "MaxPool2d",
@@ -34,7 +34,7 @@ ULTRALYTICS_MODULES = {
 # admitted as inert records too, never used for the weights.
 RECORD_GLOBALS = frozenset({
     "ultralytics.utils.IterableSimpleNamespace",
-    "ultralytics.yolo.utils.IterableSimpleNamespace",  # releases before ultralytics 8.0.44
+    "ultralytics.yolo.utils.IterableSimpleNamespace",  # its path in the first 8.0 releases
     "numpy.dtype",
     "numpy.core.multiarray.scalar",
     "numpy._core.multiarray.scalar",
@@ -78,7 +78,7 @@ def admitted_kind(qualified_name: str) -> Optional[type]:
     if qualified_name in RECORD_GLOBALS:
         return InertObject
     module, _, name = qualified_name.rpartition(".")
-    for package, names in ULTRALYTICS_MODULES.items():
+    for package, names in MODEL_CLASSES.items():
         if name in names and (module == package or module.startswith(package + ".")):
             return InertModule
     return None

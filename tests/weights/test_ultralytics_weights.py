@@ -13,6 +13,7 @@ import sys
 from copy import deepcopy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,10 +39,12 @@ NAMES = {i: f"class{i}" for i in range(80)}
 
 
 def trainer_checkpoint(model: torch.nn.Module, path: Path, epoch: int = 7) -> Path:
-    """What ultralytics' trainer saves each epoch: the model's EMA in half precision, "model" None."""
+    """What ultralytics' trainer saves each epoch: the model's EMA in half precision, "model" None,
+    metrics as numpy scalars and a path among the arguments (records the reader keeps inert)."""
     ema = deepcopy(model).half()
-    torch.save({"epoch": epoch, "best_fitness": 0.5, "model": None, "ema": ema, "updates": 70,
-                "optimizer": None, "train_args": dict(DEFAULT_CFG_DICT), "version": "8.4.190"}, path)
+    torch.save({"epoch": epoch, "best_fitness": np.float64(0.5), "model": None, "ema": ema, "updates": 70,
+                "optimizer": None, "train_args": {**DEFAULT_CFG_DICT, "save_dir": Path("runs/detect/train")},
+                "train_metrics": {"metrics/mAP50-95(B)": np.float64(0.25)}, "version": "8.4.190"}, path)
     return path
 
 
@@ -194,3 +197,11 @@ def test_classes_registered_elsewhere_stay_inert(oracle):
     finally:
         torch.serialization.clear_safe_globals()
         torch.serialization.add_safe_globals([g for g in before if g is not DetectionModel])
+
+
+def test_a_broken_module_tree_is_one_line(oracle, tmp_path):
+    model = deepcopy(oracle[0]).half()
+    model.model[0].conv.__dict__["_parameters"] = ["not", "a", "mapping"]
+    torch.save({"model": model, "ema": None}, tmp_path / "broken.pt")
+    with pytest.raises(UserError, match=r"^b: the pickled model's model\.0\.conv has no _parameters mapping$"):
+        read_ultralytics_checkpoint(tmp_path / "broken.pt", "b")
