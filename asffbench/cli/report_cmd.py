@@ -97,13 +97,17 @@ def register(app: typer.Typer) -> None:
             help="The row deltas and intervals are taken against, e.g. fusion=asff (default: the "
             "axis's own baseline, fusion=none). Repeat for several axes.",
         ),
+        adjust: str = typer.Option(
+            "simultaneous", "--adjust", help="How `*` is decided within each table's family of deltas: "
+            "simultaneous (max-|t| intervals), holm (Holm-adjusted p-values) or none (each interval alone).",
+        ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
         from asffbench.results.render import rich_table
         from asffbench.results.report import write_report
 
         summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
-                               baselines=parse_baselines(baseline))
+                               baselines=parse_baselines(baseline), adjustment=adjust)
         terminal = console()
         for table in summary.tables:
             terminal.print(rich_table(table))

@@ -97,11 +97,20 @@ def family_sentence(table: ResultTable) -> str:
             for cell, key, m in family if m.significant]
     alone = sum(m.significant_unadjusted for _, _, m in family)
     if not hits:
-        extra = f" ({alone} would be, each taken alone)" if method != "none" and alone else ""
+        extra = f"; {alone} would be, each taken alone" if method != "none" and alone else ""
         return (f"**No difference in this table is significant with its family of {size} comparisons "
-                f"taken together ({how}){extra}.**\n\n")
+                f"taken together ({how}){extra}.**{holm_resolution(table, method, size)}\n\n")
     return (f"**Significant with its family of {size} comparisons taken together ({how}): "
             f"{len(hits)} of {size}: " + "; ".join(hits) + ".**\n\n")
+
+
+def holm_resolution(table: ResultTable, method: str, size: int) -> str:
+    """Holm's smallest threshold is 0.05/m; a bootstrap p-value is never below 2/(R+1)."""
+    if method != "holm" or not table.bootstrap or 2 * size / (table.bootstrap + 1) <= 0.05:
+        return ""
+    needed = math.ceil(2 * size / 0.05)
+    return (f" With {table.bootstrap} replicates no bootstrap p-value can reach Holm's smallest threshold "
+            f"0.05/{size}: use --bootstrap {needed} or more, or the simultaneous intervals.")
 
 
 def seed_notes(table: ResultTable) -> list[str]:

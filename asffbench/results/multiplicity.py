@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from asffbench.errors import UserError
+
 ADJUSTMENTS = ("none", "holm", "simultaneous")
 DEFAULT_ADJUSTMENT = "simultaneous"
 FAMILY_LEVEL = 0.95
@@ -46,9 +48,9 @@ class Adjusted:
     family: int  # how many deltas the family holds
 
 
-def check_method(method: str) -> str:
+def check_adjustment(method: str) -> str:
     if method not in ADJUSTMENTS:
-        raise ValueError(f"adjustment {method!r}: choose one of {', '.join(ADJUSTMENTS)}")
+        raise UserError(f"--adjust {method}: unknown adjustment; choose one of {', '.join(ADJUSTMENTS)}")
     return method
 
 
@@ -107,7 +109,7 @@ def simultaneous(deltas: Sequence[float], replicates: np.ndarray, level: float =
 def adjust(deltas: Sequence[float], replicates: np.ndarray, raw_ci95: Sequence[tuple[float, float]],
            raw_p: Sequence[float], method: str) -> list[Adjusted]:
     """Each delta's decision within its family (all of `deltas`) under `method`."""
-    check_method(method)
+    check_adjustment(method)
     d = np.asarray(deltas, dtype=float)
     family = int(np.isfinite(d).sum())
     if method == "simultaneous":

@@ -22,7 +22,9 @@ from asffbench.results.error_plots import plot_error_bars
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
+from asffbench.results.families import prepare_families
 from asffbench.results.intervals import add_intervals
+from asffbench.results.multiplicity import DEFAULT_ADJUSTMENT, check_adjustment
 from asffbench.results.methods import methods_markdown
 from asffbench.results.records import as_text
 from asffbench.results.reference import load_paper_reference
@@ -195,10 +197,12 @@ def write_report(
     bootstrap_seed: int = DEFAULT_SEED,
     error_analysis: bool = True,
     baselines: Optional[Mapping[str, str]] = None,
+    adjustment: str = DEFAULT_ADJUSTMENT,
 ) -> ReportSummary:
     """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none);
     `error_analysis` adds TIDE's error types per row (a COCOeval matching of every run);
-    `baselines` ({axis: value}) picks the rows the deltas and intervals are taken against."""
+    `baselines` ({axis: value}) picks the rows the deltas and intervals are taken against;
+    `adjustment` (`multiplicity.ADJUSTMENTS`) decides `*` within each table's family of deltas."""
     if table_format not in FORMATS:
         raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
     collection = collect(sweep_dirs)
@@ -207,6 +211,7 @@ def write_report(
     tables = build_tables(collection.frame, reference, baselines)
     if bootstrap > 0:
         add_intervals(tables, bootstrap, bootstrap_seed)
+        prepare_families(tables, check_adjustment(adjustment), bootstrap_seed)
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,

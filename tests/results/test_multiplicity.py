@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from asffbench.errors import UserError
 from asffbench.results.multiplicity import adjust, holm_adjusted, simultaneous
 from asffbench.results.significance import percentile_interval, two_sided_p
 
@@ -64,5 +65,5 @@ def test_a_large_delta_stays_significant_after_adjustment_and_a_marginal_one_doe
 
 
 def test_unknown_method_is_refused():
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(UserError, match="choose one of"):
         adjust([0.0], np.zeros((5, 1)), [(0, 0)], [1.0], "bonferroni")
