@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -130,6 +130,17 @@ def seed_notes(table: ResultTable) -> list[str]:
         note += (f" Here those intervals are widened by the seed spread of this table's multi-seed rows "
                  f"(pooled seed std: {stds}), which takes training's randomness in.")
     return [note]
+
+
+def adjust_deltas(deltas: Mapping[str, MetricDelta], method: str) -> None:
+    """`compare`'s and `analyze`'s family: all their metric deltas of one B - A, adjusted together."""
+    family = [m for m in deltas.values() if m.replicates is not None]
+    if not family:
+        return
+    replicates = np.column_stack([m.replicates for m in family])
+    decided = adjust([m.delta for m in family], replicates, [m.ci95 for m in family], [m.p for m in family], method)
+    for m, decision in zip(family, decided):
+        m.adjusted = decision
 
 
 def prepare_families(tables: Sequence[ResultTable], method: str = DEFAULT_ADJUSTMENT, seed: int = 0) -> None:

@@ -156,16 +156,18 @@ def pilot_variances(skill_gap: float, images: int, replicates: int, rng: np.rand
 
 
 def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 150, replicates: int = 200,
-                seed: int = 2, truth: float | None = None) -> dict[str, float]:
-    """`plan`'s predicted power (from a two-seed pilot on `pilot_images`) for one seed per variant
-    on `images` images, against the observed rejection rate of the paired bootstrap there."""
+                seed: int = 2, truth: float | None = None, pilots: int = 3, pilot_seeds: int = 4) -> dict[str, float]:
+    """`plan`'s predicted power (the median over `pilots` pilots of `pilot_seeds` seeds per variant,
+    on `pilot_images`) for one seed per variant on `images` images, against the observed rejection
+    rate of the paired bootstrap there."""
     true_ap = 100 * (true_delta(skill_gap) if truth is None else truth)
     rng = np.random.default_rng(seed)
-    variances = pilot_variances(skill_gap, pilot_images, replicates, rng)
-    predicted = power(true_ap, variances.delta_variance(1, images))
+    predictions = [power(true_ap, pilot_variances(skill_gap, pilot_images, replicates, rng, pilot_seeds)
+                         .delta_variance(1, images)) for _ in range(pilots)]
     rejected = 0
     for _ in range(draws):
         draw = family_draw(1, images, replicates, rng, skill_gaps=[skill_gap], keys=("AP",))
         lo, hi = draw.raw_ci95[0]
         rejected += lo > 0 or hi < 0
-    return {"true_delta": true_ap, "predicted": predicted, "observed": rejected / draws}
+    return {"true_delta": true_ap, "predicted": float(np.median(predictions)),
+            "predicted_range": [float(min(predictions)), float(max(predictions))], "observed": rejected / draws}
