@@ -55,8 +55,9 @@ def main() -> None:
     print(f"coverage, true ΔAP {cov['true_delta']:.2f}: one 95% interval {cov['single']:.3f}, "
           f"3-row simultaneous {cov['simultaneous']:.3f}")
     pw = out["power"]
-    print(f"power, true ΔAP {pw['true_delta']:.2f} on {args.power_images} images: predicted {pw['predicted']:.3f}, "
-          f"observed {pw['observed']:.3f}")
+    low, high = pw["predicted_range"]
+    print(f"power, true ΔAP {pw['true_delta']:.2f} on {args.power_images} images, one seed per variant: predicted "
+          f"{pw['predicted']:.3f} (median of 3 four-seed pilots; {low:.3f} to {high:.3f}), observed {pw['observed']:.3f}")
 
 
 if __name__ == "__main__":

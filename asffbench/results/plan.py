@@ -110,7 +110,8 @@ def plan_lines(plan: Plan) -> list[str]:
     for row in plan.rows:
         needed = "unreachable" if row.images is None else f"{row.images:,}"
         lines.append(f"{row.seeds:>17}  {needed:>17}  {row.power_at_pilot_images:>22.2f}")
-    lines += ["", "unreachable: the seeds' own variance alone is too large for this delta; add seeds."]
+    if any(row.images is None for row in plan.rows):
+        lines += ["", "unreachable: the seeds' own variance alone is too large for this delta; add seeds."]
     return lines
 
 
