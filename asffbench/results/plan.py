@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from asffbench.coco_format import read_json
 from asffbench.errors import UserError
 from asffbench.results.collect import collect
 from asffbench.results.families import row_name
@@ -122,3 +123,21 @@ def recommended_seeds(plan: Plan, images: Optional[int] = None) -> Optional[int]
         if row.images is not None and row.images <= target:
             return row.seeds
     return None
+
+
+def seeds_from_plan_file(path: Path, val_images: Optional[int] = None) -> tuple[int, int]:
+    """(seeds per variant, val images) a `plan --json` file recommends: the fewest seeds whose
+    images needed fit `val_images` (default: the pilot's). UserError for a file that is not a plan
+    or a plan no listed design fits."""
+    data = read_json(Path(path), "plan (asffbench plan --json)")
+    try:
+        images = int(val_images or data["pilot"]["images"])
+        designs = sorted(data["designs"], key=lambda d: int(d["seeds"]))
+        fits = [int(d["seeds"]) for d in designs if d["images"] is not None and int(d["images"]) <= images]
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{path}: not a plan (write one with asffbench plan RUN_DIRS --delta D --json)") from None
+    if not fits:
+        raise UserError(f"{path}: no design of the plan detects Δ{data.get('metric', 'AP')} = {data.get('delta')} "
+                        f"on {images} val images with up to {int(designs[-1]['seeds'])} seeds; "
+                        "use more val images (--val-images) or a larger delta")
+    return fits[0], images
