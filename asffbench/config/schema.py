@@ -158,6 +158,16 @@ class Init(str, Enum):
     reference = "reference"  # kaiming normal (fan-in, a = 0.1) on every conv, conv biases zero
 
 
+class LrDecay(str, Enum):
+    per_iteration = "per_iteration"  # asffbench's and the reference's: a factor every iteration (engine/schedule.py)
+    per_epoch = "per_epoch"  # ultralytics': lr0 x f(epoch), warm-up per iteration (engine/epoch_schedule.py)
+
+
+class EmaStart(str, Enum):
+    copy = "copy"  # the first update copies the model; the k-th blends with the ramped decay of k - 1
+    ramp = "ramp"  # ultralytics' ModelEMA: the k-th update, the first too, blends with that of k
+
+
 class LrScaling(str, Enum):
     linear = "linear"  # train.lr is for a total batch of 64, scaled linearly to the run's batch
     none = "none"  # train.lr is used as given, whatever the batch (the reference)
@@ -353,6 +363,15 @@ class RecipeConfig:
     lr_flat_epochs: float = 0.0  # constant LR between the warm-up and the cosine
     lr_final_epochs: float = 0.0  # constant train.min_lr for the last N epochs (the cosine ends before)
     lr_scaling: LrScaling = LrScaling.linear  # what train.lr is stated for (README, "Recipes")
+    lr_decay: LrDecay = LrDecay.per_iteration  # per_epoch: ultralytics' schedule (tricks.cosine_lr: its cosine)
+    # Read by lr_decay=per_epoch only: the warm-up's start of the biases' LR and of the momentum,
+    # and the nominal batch (gradients accumulate over round(nominal / batch) batches, weight
+    # decay scaled to match; null: one batch per step).
+    warmup_bias_lr: float = 0.1
+    warmup_momentum: float = 0.8
+    nominal_batch: Optional[int] = None
+    nesterov: bool = False  # SGD's Nesterov momentum
+    ema_start: EmaStart = EmaStart.copy  # how train.ema's ramp counts its updates
     # Model.
     init: Init = Init.torch
     dropblock: DropBlockForm = DropBlockForm.torchvision  # ASFF*'s DropBlock (fusion.dropblock)

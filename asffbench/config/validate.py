@@ -103,6 +103,9 @@ RULES: tuple[Rule, ...] = (
     Rule("recipe.label_smoothing_max", at_least(0), NOT_NEGATIVE),
     Rule("recipe.lr_flat_epochs", at_least(0), NOT_NEGATIVE),
     Rule("recipe.lr_final_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.warmup_bias_lr", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.warmup_momentum", lambda m: 0.0 <= m < 1.0, "{key}={value}: must be in [0, 1)"),
+    Rule("recipe.nominal_batch", at_least(1), "{key}={value}: must be at least 1 (or null: one batch per step)"),
     Rule("recipe.expand_max", at_least(1), "{key}={value}: must be at least 1 (1: no zoom-out)"),
     Rule("recipe.mixup_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
 )
