@@ -20,6 +20,7 @@ from asffbench.config.schema import choice_str
 from asffbench.data.loaders import AugmentSettings, DataSettings, SamplingSettings, TrainDataSettings
 from asffbench.data.sources import DATASETS, DataSource, SplitFiles
 from asffbench.data.synth import SynthParams
+from asffbench.data.ultralytics_augment import UltralyticsAugment
 
 # bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
 MAX_BATCH_START = 256
@@ -352,18 +353,25 @@ def augment_settings(cfg: Any) -> AugmentSettings:
         resize=choice_str(recipe.train_resize), mixup_prob=float(recipe.mixup_prob),
         expand_max=float(recipe.expand_max), augment=choice_str(recipe.augment),
         crowd_targets=bool(recipe.crowd_targets), box_convention=choice_str(recipe.box_convention),
+        ultralytics=UltralyticsAugment(
+            mosaic_prob=float(recipe.mosaic_prob), translate=float(recipe.affine_translate),
+            scale=float(recipe.affine_scale), hsv_gains=tuple(float(g) for g in recipe.hsv_gains),
+            flip_prob=float(recipe.flip_prob),
+        ),
     )
 
 
 def sampling_settings(cfg: Any) -> SamplingSettings:
     train = cfg.train
     max_batches = train.max_iters_per_epoch
+    mosaic = choice_str(cfg.recipe.augment) == "ultralytics"
     return SamplingSettings(
         batch_size=int(train.batch_size), epochs=int(train.epochs), multiscale=bool(cfg.tricks.multiscale),
         multiscale_every=int(train.multiscale_every), multiscale_min=int(train.multiscale_min),
         multiscale_max=int(train.multiscale_max), multiscale_fixed_epochs=int(train.multiscale_fixed_epochs),
         mixup=bool(cfg.tricks.mixup), mixup_off_epochs=int(train.mixup_off_epochs),
         max_batches=None if max_batches is None else int(max_batches),
+        mosaic=mosaic, close_mosaic=int(cfg.recipe.close_mosaic),
     )
 
 

@@ -146,6 +146,7 @@ class TestInterp(str, Enum):
 class Augment(str, Enum):
     asffbench = "asffbench"  # torchvision transforms.v2: photometric, zoom-out, IoU crop, flip
     reference = "reference"  # the reference's OpenCV pipeline, step for step (data/reference_augment/)
+    ultralytics = "ultralytics"  # ultralytics' mosaic, affine, HSV, flip (data/ultralytics_augment/)
 
 
 class BoxConvention(str, Enum):
@@ -382,6 +383,15 @@ class RecipeConfig:
     augment: Augment = Augment.asffbench  # the training augmentation pipeline
     crowd_targets: bool = False  # COCO crowd boxes (iscrowd=1) become training targets too
     box_convention: BoxConvention = BoxConvention.continuous  # how training boxes are read
+    # Read by augment=ultralytics only: mosaic probability and its last epochs off, the affine's
+    # translation (fraction of the input) and scale gain range (1 +- scale), the HSV gains and
+    # the horizontal flip probability.
+    mosaic_prob: float = 1.0
+    close_mosaic: int = 10
+    affine_translate: float = 0.1
+    affine_scale: float = 0.5
+    hsv_gains: list[float] = field(default_factory=lambda: [0.015, 0.7, 0.4])
+    flip_prob: float = 0.5
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
     test_interp: TestInterp = TestInterp.torchvision  # the test-time decoder and resize kernel
