@@ -12,7 +12,9 @@ R's lock, before anything is written:
   else refused (also when no experiment can be read from it).
 
 Whatever a start afresh would replace (record, config, weights, log, metrics) is first moved into
-`R/.replaced-<time>/`, never deleted; the leading dot keeps it out of reports' run scans.
+`R/.replaced-<time>/`, never deleted. Reports find records by name anywhere below a sweep dir,
+so the old record is kept there as `record.replaced.json`, and the leading dot keeps the folder
+out of the scan for runs without a record.
 The ranks of a DDP launch decide alike from the same files; only rank 0 moves anything.
 """
 
@@ -37,6 +39,7 @@ from asffbench.runs.resume import CHECKPOINT, FRESH, RESUME, SKIP, attempt_id
 from asffbench.runs.run import own_run, run_experiment
 
 REPLACED_PREFIX = ".replaced-"
+REPLACED_RECORD = "record.replaced.json"  # not a record.json: a report must not count it twice
 KEPT_IN_PLACE = (LOCK_NAME, HOLDER_NAME)  # the lock of this very run
 
 
@@ -125,5 +128,5 @@ def set_aside(run_dir: Path) -> Optional[Path]:
     aside = run_dir / f"{REPLACED_PREFIX}{datetime.now():%Y%m%d-%H%M%S-%f}"
     aside.mkdir()
     for entry in entries:
-        entry.replace(aside / entry.name)
+        entry.replace(aside / (REPLACED_RECORD if entry.name == RECORD_NAME else entry.name))
     return aside

@@ -16,7 +16,7 @@ from asffbench.errors import UserError
 from asffbench.record_schema import RECORD_NAME
 from asffbench.runs.record import experiment_hash, new_record, write_record
 from asffbench.runs.resume import FRESH, RESUME, SKIP
-from asffbench.runs.single_run import plan_single_run, set_aside
+from asffbench.runs.single_run import REPLACED_RECORD, plan_single_run, set_aside
 from tests.conftest import assert_one_line_error
 from tests.runs.conftest import TINY_TRAIN, as_overrides
 
@@ -98,7 +98,8 @@ def test_set_aside_keeps_every_file_but_the_lock(tmp_path):
     aside = set_aside(run)
     assert aside.parent == run and aside.name.startswith(".replaced-")
     assert sorted(p.name for p in run.iterdir()) == sorted([".lock", aside.name])
-    assert (aside / CHECKPOINT).is_file() and (aside / RECORD_NAME).read_text() == "{}"
+    assert (aside / CHECKPOINT).is_file() and (aside / REPLACED_RECORD).read_text() == "{}"
+    assert not list(run.rglob(RECORD_NAME))  # reports collect record.json files: none left to count twice
     assert set_aside(run) is None  # nothing left to keep
 
 
@@ -126,7 +127,7 @@ def test_run_twice_skips_refuses_forces_and_resumes(cli, tmp_path, one_thread):
     code, out, err = cli("run", *ONE_EPOCH, f"run_dir={run}", "--force", "--json")
     assert code == 0, err
     [aside] = list(run.glob(".replaced-*"))
-    assert json.loads((aside / RECORD_NAME).read_text())["started"] == first["started"]
+    assert json.loads((aside / REPLACED_RECORD).read_text())["started"] == first["started"]
     assert (aside / CHECKPOINT).read_bytes() == weights
     assert json.loads(out)["started"] != first["started"]
 
