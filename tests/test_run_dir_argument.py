@@ -142,3 +142,14 @@ def test_group_override_that_changes_the_model_is_refused_in_one_line(cli, sweep
         group = override.split("=")[0]
         code, _out, err = cli("eval", str(sweep_run), override)
         one_line_error(code, err, f"override '{override}'", f"a run's {group} is fixed", str(sweep_run))
+
+
+def test_a_sweeps_shared_path_overrides_reach_hydra_quoted(tmp_path):
+    from types import SimpleNamespace
+
+    from asffbench.runs.sweep import multirun_overrides
+
+    spec = SimpleNamespace(name="smoke", axes=["fusion"], isolate=False)
+    shared = [f"data.root={tmp_path / 'a=b'}", "img_size=64"]
+    overrides = multirun_overrides(spec, {"fusion": ["none", "asff"]}, shared, [], tmp_path, "basic", False)
+    assert overrides[:3] == [f"data.root='{tmp_path / 'a=b'}'", "img_size=64", "fusion=none,asff"]
