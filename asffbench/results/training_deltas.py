@@ -23,7 +23,7 @@ from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, TRAINING_EVAL
 from asffbench.results.bootstrap import MatchedDetections
 from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric
 from asffbench.results.families import row_name
-from asffbench.results.intervals import RunSamples
+from asffbench.results.intervals import RunSamples, scaled_delta
 from asffbench.results.significance import MetricDelta, combine_seeds, compare_sides
 from asffbench.results.tables import Cell, ResultTable
 
@@ -64,11 +64,13 @@ def epoch_matching(run_dir: str, folder: Path) -> MatchedDetections | None:
         return None  # an unreadable evaluation leaves its epoch out; the table stands
 
 
-def side_at(samples: RunSamples, cell: Cell, epoch: int, dirs: dict[str, dict[int, Path]]):
+def side_at(samples: RunSamples, cell: Cell, epoch: int, dirs: dict[str, dict[int, Path]],
+            rng: np.random.Generator):
+    """One side at `epoch`, as `intervals.cell_delta` builds it (None when a run's evaluation is unreadable)."""
     matched = [(f"{run}@{epoch}", epoch_matching(run, dirs[run][epoch])) for run in cell.runs]
     if any(m is None for _, m in matched):
         return None
-    return combine_seeds([samples.sample(name, m) for name, m in matched], np.random.default_rng(samples.seed))
+    return combine_seeds([samples.sample(name, m) for name, m in matched], rng)
 
 
 def cell_curve(table: ResultTable, cell: Cell, samples: RunSamples) -> Optional[DeltaCurve]:
@@ -79,22 +81,14 @@ def cell_curve(table: ResultTable, cell: Cell, samples: RunSamples) -> Optional[
     common = sorted(set.intersection(*(set(d) for d in dirs.values())))
     curve = DeltaCurve(row_name(table, cell), row_name(table, base), final=cell.intervals.get(KEY))
     for epoch in common:
-        a, b = side_at(samples, base, epoch, dirs), side_at(samples, cell, epoch, dirs)
+        rng = np.random.default_rng(samples.seed)  # one generator for both sides, as the table's deltas
+        a, b = side_at(samples, base, epoch, dirs, rng), side_at(samples, cell, epoch, dirs, rng)
         if a is None or b is None or KEY not in a.point or KEY not in b.point:
             continue
         m = compare_sides(a, b)[KEY]
         curve.epochs.append(epoch)
-        curve.deltas.append(percent(m))
+        curve.deltas.append(scaled_delta(m, 100.0))
     return curve if curve.epochs else None
-
-
-def percent(m: MetricDelta) -> MetricDelta:
-    def pair(v: tuple[float, float]) -> tuple[float, float]:
-        return (100 * v[0], 100 * v[1])
-
-    return MetricDelta(a=100 * m.a, b=100 * m.b, delta=100 * m.delta, ci95=pair(m.ci95), p=m.p,
-                       a_ci95=pair(m.a_ci95), b_ci95=pair(m.b_ci95), a_seed_std=100 * m.a_seed_std,
-                       b_seed_std=100 * m.b_seed_std)
 
 
 def training_curves(tables: Sequence[ResultTable], replicates: int, seed: int = 0) -> dict[str, list[DeltaCurve]]:
