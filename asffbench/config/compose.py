@@ -7,6 +7,7 @@ against validate.py's rules.
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from pathlib import Path
 from typing import Sequence
@@ -42,6 +43,14 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     return validate_config(cfg)
 
 
+def group_options(group: str) -> list[str]:
+    """The option names of a config group of conf/ (its YAML files); none for an unknown group."""
+    folder = importlib.resources.files(CONFIG_MODULE).joinpath(group)
+    if not group or not folder.is_dir():
+        return []
+    return [f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml")]
+
+
 def check_resolvable(cfg: DictConfig) -> None:
     """Resolve every interpolation and reject mandatory values left unset (`???`)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -52,10 +61,13 @@ def check_resolvable(cfg: DictConfig) -> None:
 
 def describe_config_error(err: Exception) -> str:
     """One line saying what is wrong with which override, and what would be valid."""
-    if isinstance(err, MissingConfigException) and err.options is not None:
-        group, _, option = (err.missing_cfg_file or "").rpartition("/")
-        choices = ", ".join(sorted(o for o in err.options if not o.endswith("_schema")))
-        return f"{group}={option}: unknown option for '{group}'; choose from {choices}"
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file:
+        group, _, option = err.missing_cfg_file.rpartition("/")
+        # Hydra lists the options of a single choice, not those of a list group (logger=[...]).
+        options = err.options if err.options is not None else group_options(group)
+        if options:
+            choices = ", ".join(sorted(o for o in options if not o.endswith("_schema")))
+            return f"{group}={option}: unknown option for '{group}'; choose from {choices}"
     if isinstance(err, OverrideParseException):
         return f"cannot parse override: {first_line(str(err))}"
     cause = err.__cause__ or err.__context__
