@@ -38,9 +38,10 @@ def first_line(err: BaseException) -> str:
     return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 3] + "..."
 
 
-def warn(tracker: str, what: str, err: BaseException) -> None:
-    log.warning("logger=%s: %s (%s: %s); the run goes on without it", tracker, what, type(err).__name__,
-                first_line(err))
+def warn(tracker: str, what: str, err: BaseException, goes_on: bool = True) -> None:
+    """One line: `logger=<tracker>: <what> (<error>)[; the run goes on without it]`."""
+    log.warning("logger=%s: %s (%s: %s)%s", tracker, what, type(err).__name__, first_line(err),
+                "; the run goes on without it" if goes_on else "")
 
 
 class TrackerSet:

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 from urllib.parse import urlparse
 
 from asffbench.extras import require_extra
-from asffbench.trackers.base import Tracker
+from asffbench.trackers.base import Tracker, warn
 from asffbench.trackers.events import line_metrics
 from asffbench.trackers.ids import store_id, stored_id
 from asffbench.trackers.options import TRACK_EXTRA, MlflowOptions
@@ -142,11 +142,14 @@ class MlflowSession:
             self.client.delete_run(run_id)
 
     def continues(self, run_id: str) -> bool:
-        """Whether `run_id` is a live run of this store; if so it is this session's, running again."""
+        """Whether `run_id` is a live run of this store; if so it is this session's, running again.
+        One that cannot be read (deleted, or torn by a kill inside a file-store write) is said in
+        a warning line, and the caller opens a new run."""
         with self.environment():
             try:
                 run = self.client.get_run(run_id)
-            except self.mlflow.exceptions.MlflowException:
+            except Exception as err:  # noqa: BLE001 - MlflowException, or a file store's ValueError
+                warn(NAME, f"stored run {run_id} not continued, a new one is opened", err, goes_on=False)
                 return False
             if run.info.lifecycle_stage != "active":
                 return False

@@ -65,7 +65,8 @@ class WandbTracker(Tracker):
 
     def finish(self, outcome: RunOutcome) -> None:
         self.run.summary.update({**outcome.metrics, "status": outcome.status})
-        save_files(run_artifacts(self.run_dir), self.run_dir, Path(self.run.dir))
+        for copy in copy_files(run_artifacts(self.run_dir), self.run_dir, Path(self.run.dir)):
+            self.run.save(str(copy), base_path=self.run.dir, policy="now")  # already in place: no link
         self.finished = True
         self.run.finish(exit_code=1 if outcome.failed else 0)
 
@@ -74,13 +75,16 @@ class WandbTracker(Tracker):
             self.run.finish(exit_code=1)
 
 
-def save_files(files: list[Path], run_dir: Path, wandb_files: Path) -> None:
-    """Copies in the W&B run's files folder, which W&B uploads at the end of the run (or on
-    `wandb sync`): a snapshot, without `wandb.save`'s links and their warning lines."""
+def copy_files(files: list[Path], run_dir: Path, wandb_files: Path) -> list[Path]:
+    """Copies in the W&B run's files folder (a snapshot: `wandb.save` of a file elsewhere would
+    link it, with a warning line per call)."""
+    copies = []
     for path in files:
         target = wandb_files / path.relative_to(run_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
+        copies.append(target)
+    return copies
 
 
 def start_wandb(options: WandbOptions, run: TrackedRun) -> WandbTracker:
