@@ -27,6 +27,7 @@ from asffbench.trackers.run_info import RunOutcome, TrackedRun, run_artifacts
 NAME = "wandb"
 TAG_LIMIT = 64  # W&B's longest tag
 INIT_TIMEOUT_S = 60.0
+LOGIN_TIMEOUT_S = 10.0
 # Metric families and the step each is plotted against (events.py's names).
 STEP_OF = {"train/*": ITER, "epoch/*": EPOCH, "eval/*": EPOCH}
 
@@ -95,8 +96,10 @@ def start_wandb(options: WandbOptions, run: TrackedRun) -> WandbTracker:
         project=options.project, entity=options.entity, mode=options.mode, dir=str(run.run_dir),
         id=resume_id, resume="allow" if resume_id else None, name=run.name, group=run.group,
         config=run_config(run), tags=run_tags(run), reinit="create_new",
-        # console off: stdout stays the `--json` commands' own; no git calls (the record has the commit).
-        settings=wandb.Settings(silent=True, console="off", disable_git=True, init_timeout=INIT_TIMEOUT_S),
+        # console off: stdout stays the `--json` commands' own; no git calls (the record has the commit);
+        # online without a stored key, W&B's login prompt gives up instead of holding the run.
+        settings=wandb.Settings(silent=True, console="off", disable_git=True, init_timeout=INIT_TIMEOUT_S,
+                                login_timeout=LOGIN_TIMEOUT_S),
     )
     store_id(run.run_dir, NAME, {"id": wandb_run.id, "project": options.project, "mode": options.mode})
     return WandbTracker(wandb_run, run.run_dir)

@@ -179,3 +179,13 @@ def test_tensorboard_without_its_package_is_skipped_silently(tmp_path, caplog):
         trackers = open_trackers(TrackerSettings(tensorboard=True), tracked_run({}, tmp_path, experiment_hash=""))
     assert trackers.names == () and caplog.records == []
     assert not Path(tmp_path / "tensorboard").exists()
+
+
+def test_the_trackers_unit_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, asffbench.trackers.open, asffbench.trackers.mlflow_push\n"
+            "print(sorted(m for m in ('torch', 'mlflow', 'wandb') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"  # the optional packages too wait until a tracker starts
