@@ -121,6 +121,15 @@ def test_the_trackers_get_every_train_log_line_as_written(tmp_path):
     assert not recording.closed  # the trackers are the caller's: it finishes and closes them
 
 
+def test_a_logger_of_a_rank_above_0_feeds_no_tracker(tmp_path):
+    recording = Recording()  # DDP: only rank 0's logger is enabled; the others write and send nothing
+    logger = TrainLogger(tmp_path, epochs=1, iters_per_epoch=1, enabled=False, trackers=TrackerSet([recording]))
+    logger.step(epoch=0, global_iter=0, loss=1.0, parts={}, lr=0.1, images_per_s=1.0)
+    logger.epoch_end(epoch=0, loss=1.0)
+    logger.close()
+    assert recording.lines == [] and not (tmp_path / "train_log.jsonl").exists()
+
+
 def test_a_tracker_failing_mid_run_is_one_warning_and_the_run_goes_on(tmp_path, caplog):
     breaking, recording = Breaking(), Recording()
     trackers = TrackerSet([breaking, recording])
