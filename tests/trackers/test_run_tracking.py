@@ -18,7 +18,7 @@ from asffbench.trackers.events import line_metrics
 from asffbench.trackers.ids import stored_id
 from tests.runs.conftest import TINY_TRAIN, as_overrides
 from tests.trackers.conftest import history, only_run
-from tests.trackers.wandb_file import offline_runs, records
+from tests.trackers.wandb_file import closed_records, offline_runs
 
 TIMEOUT_S = 600
 
@@ -107,7 +107,7 @@ def test_a_killed_run_resumes_its_mlflow_and_wandb_runs(cli, tmp_path, mlflow_cl
     first, second = offline_runs(run_dir)  # one W&B run id in both attempts (`wandb sync` joins them)
     assert first.name == second.name == f"run-{stored['id']}.wandb"
     assert stored_id(run_dir, "wandb") == stored
-    later = records(second)
+    later = closed_records(second)
     (wandb_run,) = [r.run for r in later if r.WhichOneof("record_type") == "run"]
     assert (wandb_run.run_id, wandb_run.display_name, wandb_run.run_group) == (stored["id"], "tiny", "asffbench")
     epochs = [json.loads(i.value_json) for r in later if r.WhichOneof("record_type") == "history"

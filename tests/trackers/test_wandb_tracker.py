@@ -11,7 +11,7 @@ from asffbench.trackers.options import WandbOptions
 from asffbench.trackers.run_info import RunOutcome
 from asffbench.trackers.wandb_tracker import start_wandb
 from tests.trackers.conftest import STEP_LINES, identity
-from tests.trackers.wandb_file import offline_runs, records
+from tests.trackers.wandb_file import closed_records, offline_runs
 
 pytest.importorskip("wandb")
 
@@ -55,21 +55,21 @@ def test_an_offline_wandb_run_and_its_resumption(tmp_path):
     assert first.name == second.name == f"run-{stored['id']}.wandb"
     assert stored_id(run_dir, "wandb") == stored
     for path in (first, second):
-        (run,) = of_kind(records(path), "run")
+        (run,) = of_kind(closed_records(path), "run")
         assert (run.run_id, run.display_name, run.run_group, run.project) == (
             stored["id"], "fusion=asff", "ablation", "asffbench")
         assert list(run.tags) == ["fusion=asff", "hash=0123456789abcdef"]
         config = items(run.config.update)
         assert config["fusion"] == {"name": "asff", "compress_c": 16}
         assert config["asffbench"]["experiment_hash"] == "0123456789abcdef"
-    rows = history_rows(records(first))
+    rows = history_rows(closed_records(first))
     assert [(r.get("iter"), r.get("train/loss")) for r in rows if "train/loss" in r] == [(0, 4.0), (1, 3.0)]
     assert [(r["epoch"], r["epoch/loss"]) for r in rows if "epoch/loss" in r] == [(0, 3.5)]
     assert [(r["epoch"], r["eval/AP"]) for r in rows if "eval/AP" in r] == [(0, 0.125)]
-    later = records(second)
+    later = closed_records(second)
     assert [(r["epoch"], r["epoch/loss"]) for r in history_rows(later) if "epoch/loss" in r] == [(1, 2.5)]
     assert summary(later)["AP"] == 0.25 and summary(later)["status"] == "completed"
     assert [f.path for files in of_kind(later, "files") for f in files.files if f.path == "record.json"]
     assert (second.parent / "files" / "record.json").read_text() == json.dumps({"status": "completed"})
-    assert [e.exit_code for e in of_kind(records(first), "exit")] == [1]  # cut short
+    assert [e.exit_code for e in of_kind(closed_records(first), "exit")] == [1]  # cut short
     assert [e.exit_code for e in of_kind(later, "exit")] == [0]

@@ -9,6 +9,7 @@ length, 1-byte type: full, first, middle, last) carry serialized `wandb_internal
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -56,6 +57,17 @@ def records(path: Path) -> list[Any]:
         record.ParseFromString(body)
         out.append(record)
     return out
+
+
+def closed_records(path: Path, timeout_s: float = 60.0) -> list[Any]:
+    """The records once the file holds its run's `exit` record: W&B's core process may still be
+    writing the log when `finish()` has returned."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = records(path)
+        if any(r.WhichOneof("record_type") == "exit" for r in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def offline_runs(run_dir: Path) -> list[Path]:
