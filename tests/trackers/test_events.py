@@ -177,6 +177,7 @@ def test_a_missing_extra_names_the_extra(monkeypatch):
         import_mlflow()
 
 
+@pytest.mark.slow  # imports torch (torch.utils.tensorboard) in a fresh test process
 def test_tensorboard_without_its_package_is_skipped_silently(tmp_path, caplog):
     pytest.importorskip("torch")
     try:
