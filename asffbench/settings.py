@@ -36,6 +36,8 @@ class PostprocessSettings:
     multi_label: bool = True
     score_inclusive: bool = False  # keep scores equal to the threshold (>=)
     clip_boxes: bool = True  # clip the boxes mapped back to the original image (`infer`)
+    pre_nms_topk: int = 10000  # best candidates per image that enter NMS
+    class_offset: float = 0.0  # 0: exact class-wise NMS; > 0: ultralytics' class shift (px)
 
     def kwargs(self) -> dict[str, Any]:
         """The keywords of `postprocess` (clipping happens after it, in original pixels)."""
