@@ -131,7 +131,8 @@ def test_builders_follow_the_reference_recipe():
     assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None
     assert loss.shared_prediction == "last_box"
     assert postprocess_settings(cfg).kwargs() == {"score_thresh": 0.001, "nms_iou": 0.65, "max_det": 0,
-                                                  "multi_label": False, "score_inclusive": True}
+                                                  "multi_label": False, "score_inclusive": True,
+                                                  "pre_nms_topk": 10000, "class_offset": 0.0}
     assert postprocess_settings(cfg).clip_boxes is False
     assert eval_settings(cfg).postprocess.score_thresh == 0.001  # evaluation: its eval.py
     assert eval_settings(cfg, during_training=True).postprocess.score_thresh == 0.01  # its in-training cfg
