@@ -89,8 +89,8 @@ class TaskAlignedAssigner:
         best_overlap = (overlaps * positive).amax(dim=-1, keepdim=True)  # (B, G, 1)
         best_metric = metric.amax(dim=-1, keepdim=True)
         normalised = (metric * best_overlap / (best_metric + self.eps)).amax(dim=1)  # (B, A)
-        one_hot = torch.nn.functional.one_hot(labels, self.num_classes).to(metric.dtype)
-        scores = one_hot * (normalised * foreground)[..., None]
+        scores = metric.new_zeros((*labels.shape, self.num_classes)).scatter_(
+            -1, labels[..., None], (normalised * foreground)[..., None])  # one-hot x normalised metric
         return Assignment(labels, boxes, scores, foreground, gt_index)
 
     def background(self, scores: Tensor, pred_boxes: Tensor) -> Assignment:
