@@ -68,6 +68,14 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("every", "min", "max", "fixed_epochs")},
     "eval.runtime": lambda c: c["eval"].get("runtime", "torch") != "torch",
     "recipe.test_interp": lambda c: c["recipe"].get("test_interp", "torchvision") != "torchvision",
+    # The ultralytics recipe's schedule keys (engine/epoch_schedule.py), EMA start and SGD form.
+    "recipe.lr_decay": lambda c: c["recipe"].get("lr_decay", "per_iteration") != "per_iteration",
+    **{f"recipe.{key}": (lambda c: c["recipe"].get("lr_decay", "per_iteration") == "per_epoch")
+       for key in ("warmup_bias_lr", "warmup_momentum", "nominal_batch")},
+    "recipe.nesterov": lambda c: bool(c["recipe"].get("nesterov", False)),
+    **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
+       for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
+    "recipe.ema_start": lambda c: bool(c["train"].get("ema", True)) and c["recipe"].get("ema_start", "copy") != "copy",
     # Ultralytics' NMS forms (docs/anchor-free.md): hashed where they leave asffbench's defaults.
     "eval.pre_nms_topk": lambda c: c["eval"].get("pre_nms_topk", 10000) != 10000,
     "eval.nms_class_offset": lambda c: c["eval"].get("nms_class_offset", 0.0) != 0.0,
@@ -77,8 +85,11 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
 ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
-                          "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "eval.pre_nms_topk",
-                          "eval.nms_class_offset")
+                          "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "recipe.lr_decay",
+                          "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
+                          "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
+                          "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
+                          "eval.pre_nms_topk", "eval.nms_class_offset")
 # Sections that change a run only when its model uses them, with that test; elsewhere they are left
 # out of the hash (so runs recorded before the section existed keep their hash).
 CONDITIONAL_SECTIONS: dict[str, Callable[[dict], bool]] = {
