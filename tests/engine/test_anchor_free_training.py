@@ -99,9 +99,7 @@ def test_inference_loop_decodes_anchor_free_levels():
 
 
 def test_ultralytics_post_processing_is_chosen_by_named_keys():
-    keys = ["eval.nms_iou=0.7", "eval.max_det=300", "eval.pre_nms_topk=30000", "eval.nms_class_offset=7680",
-            "eval.predict_score_thresh=0.25", "eval.predict_multi_label=false"]
-    cfg = compose_config(keys)
+    cfg = compose_config(["recipe=ultralytics", "tricks=none"])
     val, predict = postprocess_settings(cfg), predict_settings(cfg)
     assert (val.score_thresh, val.nms_iou, val.max_det, val.pre_nms_topk, val.class_offset, val.multi_label) == (
         0.001, 0.7, 300, 30000, 7680.0, True)
