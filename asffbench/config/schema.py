@@ -191,13 +191,16 @@ class FusionConfig:
 
 @dataclass
 class ModelConfig:
-    """YOLOv3 on a backbone (`BACKBONES`: darknet53, mobilenetv2); width/depth multipliers give
-    the CPU-sized variants."""
+    """A detector on a backbone (`BACKBONES`: darknet53, mobilenetv2 for YOLOv3; csp_darknet_v8
+    for the YOLOv8 family); width/depth multipliers give the CPU-sized variants."""
 
     name: str = "darknet53"
     backbone: str = "darknet53"
-    width: float = 1.0
-    depth: float = 1.0
+    # The YOLOv8 family's named scale (n, s, m, l, x: depth, width, channel cap of yolov8.yaml);
+    # width and depth left null take the scale's. The YOLOv3 family has no scales.
+    scale: str = "n"
+    width: Optional[float] = 1.0
+    depth: Optional[float] = 1.0
     num_classes: int = 80
     # A named set (asffbench.anchors: darknet, asff_release) or 9 [w, h] pairs, small to large.
     anchors: Any = DEFAULT_ANCHORS

@@ -57,6 +57,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("layers", "weighting", "channels")},
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
     "model.depth": lambda c: backbone_uses_depth(c),
+    "model.scale": lambda c: bool(backbone_info(str(c["model"].get("backbone", "darknet53"))).uses_scale),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
     "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
@@ -68,7 +69,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
 }
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
-ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
+ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
                           "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp")
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
