@@ -61,6 +61,7 @@ class WeightsFormat(str, Enum):
     auto = "auto"  # told apart by the tensor names
     asffbench = "asffbench"  # an asffbench checkpoint (checkpoints/last.pt) or its bare state dict
     reference = "reference"  # a state dict of the paper's reference implementation
+    ultralytics = "ultralytics"  # a state dict in ultralytics' YOLOv8 layout (`model.<i>.` names)
 
 
 class BenchMode(str, Enum):

@@ -1,8 +1,10 @@
 """Loading weights into a model: a whole model from either format, or the configured source.
 
 `load_weights(model, path, weights_format)` reads the file (`read.read_torch_file`), tells an
-asffbench checkpoint from a reference-implementation state dict by the tensor names (`auto`),
-renames reference tensors with `reference_names(model)`, checks that every tensor fits before
+asffbench checkpoint from a reference-implementation state dict or one in ultralytics' YOLOv8
+layout by the tensor names (`auto`), renames their tensors with `reference_names(model)` /
+`ultralytics_names(model)` (a file for another class count or scale of the family refused in one
+line naming it: `ultralytics_layout.file_mismatch`), checks that every tensor fits before
 copying any (`read.check_fits`), and loads them. `load_source(model, source)` loads what
 `resolve.resolve_weights` named (a backbone for `model.pretrained`); `build_with_weights(cfg,
 source)` is the configured model with them: building and loading are two steps.
@@ -23,14 +25,22 @@ from asffbench.weights.pretrained import load_pretrained_backbone
 from asffbench.weights.read import LoadedWeights, check_fits, read_torch_file, state_dict_of
 from asffbench.weights.reference_layout import NoReferenceLayout, reference_names
 from asffbench.weights.resolve import WeightsSource
+from asffbench.weights.ultralytics_layout import (
+    NoUltralyticsLayout,
+    file_mismatch,
+    is_ultralytics_state,
+    ultralytics_names,
+)
 
-FORMATS = ("auto", "asffbench", "reference")
+FORMATS = ("auto", "asffbench", "reference", "ultralytics")
 # Top-level names of the reference implementation's modules (Darknet-53 + neck, ASFF levels).
 REFERENCE_ROOTS = ("module_list.", "level_")
 
 
 def detect_format(state: Mapping[str, Tensor]) -> str:
-    return "reference" if any(key.startswith(REFERENCE_ROOTS) for key in state) else "asffbench"
+    if any(key.startswith(REFERENCE_ROOTS) for key in state):
+        return "reference"
+    return "ultralytics" if is_ultralytics_state(state) else "asffbench"
 
 
 def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) -> tuple[dict, dict, list]:
@@ -42,6 +52,23 @@ def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) ->
     ours_of = {ref: ours for ours, ref in names.items()}
     renamed = {ours_of[key]: value for key, value in state.items() if key in ours_of}
     return renamed, names, [key for key in state if key not in ours_of]
+
+
+def from_ultralytics(model: nn.Module, state: Mapping[str, Tensor], where: str) -> tuple[dict, dict, list]:
+    """Ultralytics names -> ours: (renamed tensors, our key -> its key, unknown names)."""
+    try:
+        names = ultralytics_names(model)
+    except NoUltralyticsLayout as err:
+        raise UserError(f"{where}: the configured model cannot take ultralytics weights: {err}") from None
+    mismatch = file_mismatch(model, state, names)
+    if mismatch:
+        raise UserError(f"{where}: {mismatch}")
+    ours_of = {theirs: ours for ours, theirs in names.items()}
+    renamed = {ours_of[key]: value for key, value in state.items() if key in ours_of}
+    return renamed, names, [key for key in state if key not in ours_of]
+
+
+RENAMERS = {"reference": from_reference, "ultralytics": from_ultralytics}
 
 
 def load_weights(
@@ -64,8 +91,8 @@ def load_weights(
     found_format = detect_format(state) if weights_format == "auto" else weights_format
     file_names: Mapping[str, str] = {}
     unknown: list[str] = []
-    if found_format == "reference":
-        state, file_names, unknown = from_reference(model, state, where)
+    if found_format in RENAMERS:
+        state, file_names, unknown = RENAMERS[found_format](model, state, where)
     check_fits(model, state, f"{where} ({found_format} format)", file_names, unknown)
     model.load_state_dict(state, strict=False)  # strict but for the optional BN counters checked above
     return LoadedWeights(path=path, format=found_format, tensors=len(state))
