@@ -22,6 +22,7 @@ from asffbench.models import (
     BACKBONES,
     FUSIONS,
     BackboneInfo,
+    TapsAsLevels,
     YOLOHead,
     YOLOv3,
     YOLOv3Neck,
@@ -86,7 +87,8 @@ def build_yolov3(
     if refused:
         raise ValueError(f"backbone {backbone!r} has no {refused[0]}")
     body = BACKBONES.build(backbone, width, depth)
-    neck = YOLOv3Neck(
+    # A fusion that is a whole neck itself (AFPN) takes the backbone's taps.
+    neck = TapsAsLevels(body.out_channels) if info.replaces_neck else YOLOv3Neck(
         body.out_channels,
         width=width,
         dropblock=dropblock,
