@@ -32,6 +32,7 @@ LAYERS = (
     ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models"),
     ("config", "record_types"),
     ("device", "data"),
+    ("build_yolov8",),
     ("build", "memory", "environment"),
     ("settings", "weights"),
     ("engine",),

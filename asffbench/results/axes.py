@@ -73,6 +73,7 @@ FUSION_LABELS = {
     "asff": "ASFF",
     "asff_pan": "ASFF on PAN",
     "asff_star": "ASFF*",
+    "afpn": "AFPN",
 }
 
 register_axis(Axis(
@@ -99,7 +100,7 @@ register_axis(Axis(
 ))
 register_axis(Axis(
     name="model", column="model", title="Model variants", header="Model",
-    order=("darknet53", "tiny", "mobilenetv2"), record_keys=("model", "model.name"),
+    order=("darknet53", "tiny", "mobilenetv2", "yolov8"), record_keys=("model", "model.name"),
 ))
 
 # Seeds are repetitions of one cell, never a table axis: they are aggregated (mean, std, n).
