@@ -24,6 +24,9 @@ class Axis:
     baseline: Any = None  # deltas are taken against this value's row (the first row if absent)
     cumulative: bool = False  # deltas against the previous row instead (Table 1 style)
     record_keys: tuple = ()  # the keys in a record's `axes` that mean this axis
+    # The report groups by it wherever the records vary along it, swept or not (the model
+    # family: a neck on YOLOv3 and on YOLOv8 is never one row, nor one baseline).
+    groups: bool = False
 
     def label(self, value: Any) -> str:
         if value in self.labels:
@@ -103,6 +106,12 @@ register_axis(Axis(
     order=("darknet53", "tiny", "mobilenetv2", "yolov8"), record_keys=("model", "model.name"),
 ))
 
+register_axis(Axis(
+    name="family", column="family", title="Model families", header="Family",
+    order=("yolov3", "yolov8"), labels={"yolov3": "YOLOv3", "yolov8": "YOLOv8 (anchor-free)"},
+    baseline="yolov3", groups=True,
+))
+
 # Seeds are repetitions of one cell, never a table axis: they are aggregated (mean, std, n).
 SEED_KEYS = ("seed",)
 
@@ -132,8 +141,9 @@ def varies(frame: pd.DataFrame, axis: Axis) -> bool:
 def detect_axes(frame: pd.DataFrame) -> list[Axis]:
     """The axes the records vary along, in the registry's order (generic axes last).
 
-    The records' own `axes` say what was swept. Records without them (older versions) fall back
-    to the config columns; an axis whose value is fixed by an earlier one (ASFF* brings its own
+    The records' own `axes` say what was swept, plus the grouping axes (`Axis.groups`, the model
+    family; listed first) wherever they vary. Records without them (older versions) fall back to the config
+    columns; an axis whose value is fixed by an earlier one (ASFF* brings its own
     compress_c) is a consequence, not an axis.
     """
     if frame.empty:
@@ -148,7 +158,11 @@ def detect_axes(frame: pd.DataFrame) -> list[Axis]:
         for axis in AXES.values():
             if varies(frame, axis) and not determined_by(frame, axis, list(found.values())):
                 found[axis.name] = axis
-    known = [a for name, a in AXES.items() if name in found]
+    for axis in AXES.values():
+        if axis.groups and axis.name not in found and varies(frame, axis):
+            found[axis.name] = axis
+    # Grouping axes first: they are the outermost context of every other table.
+    known = sorted((a for name, a in AXES.items() if name in found), key=lambda a: not a.groups)
     generic = [a for name, a in found.items() if name not in AXES]
     return known + generic
 

@@ -160,6 +160,7 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRe
         experiment_hash=exp_hash,
         sweep=cfg.sweep.name,
         axes=dict(axes),
+        family=backbone_info(str(cfg.model.backbone)).family,
         config=to_plain(cfg),
         metrics=None,
         bench=None,
