@@ -176,7 +176,7 @@ ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `rec
 
 @dataclass
 class FusionConfig:
-    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan`)."""
+    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan|afpn`)."""
 
     name: str = "asff"
     compress_c: int = 16
@@ -197,9 +197,9 @@ class ModelConfig:
 
     name: str = "darknet53"
     backbone: str = "darknet53"
-    # The YOLOv8 family's named scale (n, s, m, l, x: depth, width, channel cap of yolov8.yaml);
-    # width and depth left null take the scale's. The YOLOv3 family has no scales.
-    scale: str = "n"
+    # The YOLOv8 family's named scale (n, s, m, l, x: depth, width, channel cap of yolov8.yaml;
+    # model=yolov8 sets n); width and depth left null take the scale's. YOLOv3 has no scales.
+    scale: Optional[str] = None
     width: Optional[float] = 1.0
     depth: Optional[float] = 1.0
     num_classes: int = 80
