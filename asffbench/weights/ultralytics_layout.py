@@ -9,7 +9,7 @@ levels it numbers from stride 8 (`cv2.<j>` box, `cv3.<j>` class; ours `box_branc
 `class_branches` from stride 32). Inside the blocks the children carry other names (C2f: split
 cv1, blocks m, merge cv2; bottleneck conv1 cv1, conv2 cv2; SPPF reduce cv1, merge cv2).
 Only the family's own model (`fusion=pan`) has such a layout: `NoUltralyticsLayout` otherwise.
-`file_mismatch(model, state)` names a file's other class count or scale in one line. Pure.
+`file_mismatch(model, state, names)` names a file's other scale in one line. Pure.
 """
 
 from __future__ import annotations
@@ -28,16 +28,10 @@ CHILD_NAMES = {"split": "cv1", "merge": "cv2", "blocks": "m", "conv1": "cv1", "c
 NECK_OFFSETS = (2, 5)  # the top-down C2f blocks, counted from the first module after the backbone
 PAN_OFFSET = 6  # the first bottom-up module; each step is down, concat, merge
 HEAD_OFFSET = 12
-ULTRALYTICS_KEY = re.compile(r"^model\.\d+\.")
 
 
 class NoUltralyticsLayout(ValueError):
     """The model has a part ultralytics' YOLOv8 does not have."""
-
-
-def is_ultralytics_state(state: Mapping[str, Tensor]) -> bool:
-    """Tensor names in ultralytics' layout (`model.<index>.`)."""
-    return any(ULTRALYTICS_KEY.match(key) for key in state)
 
 
 def renamed(key: str) -> str:
@@ -86,18 +80,16 @@ def ultralytics_names(model: nn.Module) -> Names:
 
 
 def file_mismatch(model: nn.Module, state: Mapping[str, Tensor], names: Names) -> Optional[str]:
-    """The file's other class count or scale (stem width, then depth), in words; None if it matches."""
-    mine = model.state_dict()
-    checks = (
-        ("head.class_branches.0.2.bias", 0, "classes", "model.num_classes"),
-        ("backbone.layers.0.conv.weight", 0, "stem channels (another model.scale or model.width)", "model.scale"),
-    )
-    for key, dim, what, option in checks:
-        theirs = state.get(names[key])
-        if theirs is not None and theirs.shape[dim] != mine[key].shape[dim]:
-            return f"the file has {theirs.shape[dim]} {what}, the configured model {mine[key].shape[dim]} ({option})"
+    """The file's other scale (stem width, then the first C2f's depth), in words; None if it
+    matches. (Its class count: `UltralyticsCheckpoint.check_builds`.)"""
+    stem = "backbone.layers.0.conv.weight"
+    theirs, ours_stem = state.get(names[stem]), model.state_dict()[stem]
+    if theirs is not None and theirs.shape[0] != ours_stem.shape[0]:
+        return (f"its stem has {theirs.shape[0]} channels, the configured model's {ours_stem.shape[0]} "
+                "(another model.scale or model.width)")
     blocks = sum(1 for key in state if re.match(r"^model\.2\.m\.\d+\.cv1\.conv\.weight$", key))
     ours = len(model.backbone.layers[2].blocks)
     if blocks and blocks != ours:
-        return f"the file has {blocks} bottlenecks in its first C2f, the configured model {ours} (model.scale or model.depth)"
+        return (f"its first C2f has {blocks} bottlenecks, the configured model's {ours} "
+                "(another model.scale or model.depth)")
     return None

@@ -39,7 +39,7 @@ def test_outputs_equal_oracle_on_same_weights(scale, size, tmp_path):
     torch.save(oracle.state_dict(), path)
     ours = build_yolov8(scale=scale).eval()
     loaded = load_weights(ours, path)
-    assert loaded.format == "ultralytics"
+    assert loaded.format == "ultralytics-layout state dict"
     images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         _, raw = oracle(images)
