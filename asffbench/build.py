@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Sequence
 
 from omegaconf import OmegaConf
-
 from torch import nn
 
 from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors

@@ -21,6 +21,9 @@ class Axis:
     header: str  # heading of the row-label column
     order: tuple = ()  # preferred value order; other values follow, sorted
     labels: dict = field(default_factory=dict)  # value -> display name
+    # model family -> {value: display name} where a value means something else on that family
+    # (fusion=none is YOLOv3's baseline, but YOLOv8's top-down path without its PAN).
+    family_labels: dict = field(default_factory=dict)
     baseline: Any = None  # deltas are taken against this value's row (the first row if absent)
     cumulative: bool = False  # deltas against the previous row instead (Table 1 style)
     record_keys: tuple = ()  # the keys in a record's `axes` that mean this axis
@@ -28,7 +31,9 @@ class Axis:
     # family: a neck on YOLOv3 and on YOLOv8 is never one row, nor one baseline).
     groups: bool = False
 
-    def label(self, value: Any) -> str:
+    def label(self, value: Any, family: Optional[str] = None) -> str:
+        if value in self.family_labels.get(family, {}):
+            return self.family_labels[family][value]
         if value in self.labels:
             return self.labels[value]
         if isinstance(value, float) and value.is_integer():
@@ -82,6 +87,7 @@ FUSION_LABELS = {
 register_axis(Axis(
     name="fusion", column="fusion", title="Fusion methods (Table 3 layout)", header="Method",
     order=tuple(FUSION_LABELS), labels=FUSION_LABELS, baseline="none",
+    family_labels={"yolov8": {"none": "top-down only (no PAN)", "pan": "PAN (YOLOv8's PAFPN)"}},
     record_keys=("fusion", "fusion.name"),
 ))
 register_axis(Axis(

@@ -61,5 +61,5 @@ def test_fusion_info_says_what_each_fusion_is():
     assert [name for name in FUSIONS if fusion_info(name).replaces_neck] == ["afpn"]
     assert [name for name in FUSIONS if fusion_info(name).uses_bifpn] == ["bifpn"]
     assert [name for name in FUSIONS if fusion_info(name).edge_weights] == ["bifpn"]
-    assert sorted(name for name in FUSIONS if fusion_info(name).uses_compress_c) == ["asff", "asff_pan", "asff_star"]
+    assert sorted(name for name in FUSIONS if fusion_info(name).uses_compress_c) == ["afpn", "asff", "asff_pan", "asff_star"]
     assert fusion_info("asff_star").default_compress_c == 8 and fusion_info("asff").default_compress_c == 16

@@ -209,3 +209,7 @@ def test_report_groups_rows_by_model_family(fixtures, reference):
     v8_asff = next(c for c in fusion_table.cells if c.context == ("yolov8",) and c.value == "asff")
     v3_asff = next(c for c in fusion_table.cells if c.context == ("yolov3",) and c.value == "asff")
     assert v8_asff.deltas["AP"] == pytest.approx(v3_asff.deltas["AP"])  # each against its own baseline
+    # fusion=none is YOLOv3's baseline but YOLOv8's top-down path alone: each row says which.
+    labels = {(c.context, c.value): c.label for c in fusion_table.cells}
+    assert labels[(("yolov3",), "none")] == "YOLOv3 baseline"
+    assert labels[(("yolov8",), "none")] == "top-down only (no PAN)"
