@@ -9,6 +9,10 @@ import pytest
 from asffbench.runs.record_io import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
+# Training the family needs its loss (engine/anchor_free_loss.py, another part of the same issue):
+# until it is in the tree these tests skip, and they run as soon as it is.
+pytest.importorskip("asffbench.engine.anchor_free_loss")
+
 NECKS = ["pan", "none", "asff", "asff_pan", "afpn", "bifpn"]
 TINY_V8 = ("model=yolov8", "model.width=0.0625", "model.num_classes=6", "tricks=none", "data=synth",
            "data.synth.images=8", "data.synth.image_size=160", "data.workers=0", "device=cpu", "img_size=64",
