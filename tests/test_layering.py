@@ -29,8 +29,8 @@ OPTIONAL_IMPORTS = (
 # imports only units of lower rows.
 LAYERS = (
     ("asffbench", "errors"),
-    ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models"),
-    ("config", "record_types"),
+    ("atomic", "anchors", "coco_format", "drawing", "models"),
+    ("config", "record"),
     ("device", "data"),
     ("build", "memory", "environment"),
     ("settings", "weights"),

@@ -29,12 +29,12 @@ from asffbench.engine.coco_eval import METRIC_NAMES, coco_backend, coco_evaluate
 from asffbench.engine.distributed import process_rank
 from asffbench.engine.fusion_weights import FusionWeightStats
 from asffbench.engine.inference import infer
-from asffbench.engine.voc_eval import voc_evaluate
-from asffbench.errors import UserError
 from asffbench.engine.run_matches import run_matches
 from asffbench.engine.server_results import unscored_metrics, write_test_split_outputs
+from asffbench.engine.voc_eval import voc_evaluate
+from asffbench.errors import UserError
 from asffbench.models.fusion import fusion_info
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
+from asffbench.record.layout import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
 from asffbench.settings import EvalSettings, PostprocessSettings
 from asffbench.weights.resolve import WeightsSource
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from asffbench.record_schema import ESTIMATE_NAME
+from asffbench.record.layout import ESTIMATE_NAME
 from asffbench.results.collect import Collection, sweep_folder
 from asffbench.results.records import device_hours, run_label
 

@@ -10,16 +10,9 @@ import pandas as pd
 
 from asffbench.atomic import write_path_atomic
 from asffbench.errors import UserError
-from asffbench.record_schema import TRAIN_LOG_NAME
-from asffbench.results.records import (
-    RECORD_NAME,
-    LoadedRecord,
-    RecordProblem,
-    find_record_files,
-    flatten_record,
-    load_record,
-    schema_problem,
-)
+from asffbench.record.layout import RECORD_NAME, TRAIN_LOG_NAME
+from asffbench.record.storage import RecordProblem, newer_schema_warning
+from asffbench.results.records import LoadedRecord, find_record_files, flatten_record, load_record
 
 # Files a run writes before its final record: a directory holding one but no record.json is a
 # run that never finished (killed, or still going).
@@ -81,11 +74,12 @@ def collect(paths: Sequence[Path | str]) -> Collection:
             if path.resolve() in seen:
                 continue  # the same record reached through two of the given directories
             seen.add(path.resolve())
-            loaded = load_record(path, root)
-            if isinstance(loaded, RecordProblem):
-                problems.append(loaded)
+            try:
+                loaded = load_record(path, root)
+            except RecordProblem as problem:
+                problems.append(problem)
                 continue
-            newer = schema_problem(loaded)
+            newer = newer_schema_warning(path, loaded.record)
             if newer is not None:
                 problems.append(newer)
             records.append(loaded)

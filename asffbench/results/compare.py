@@ -26,9 +26,9 @@ from pycocotools.coco import COCO
 from asffbench.coco_format import read_ground_truth, read_json, read_results
 from asffbench.engine.run_matches import run_matches
 from asffbench.errors import UserError
-from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME,
-                                     RECORD_NAME, TEST_METRICS_NAME, VOC_METRIC)
-from asffbench.record_types import Metrics, or_none
+from asffbench.record.layout import COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, RECORD_NAME, TEST_METRICS_NAME, VOC_METRIC
+from asffbench.record.run_record import Metrics
+from asffbench.record.sections import or_none
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
                                             combine_seeds, compare_sides, image_set_difference, sample_run)

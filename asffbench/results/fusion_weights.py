@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from matplotlib.figure import Figure
 
-from asffbench.record_types import Metrics
+from asffbench.record.run_record import Metrics
 from asffbench.results.plots import save
 from asffbench.results.records import LoadedRecord, run_label
 

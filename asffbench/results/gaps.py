@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from asffbench.record.layout import run_name
+from asffbench.record.sections import MISSING
 from asffbench.results.collect import Collection, sweep_folder
-from asffbench.record_schema import run_name
-from asffbench.record_types import MISSING
 from asffbench.results.records import error_text, run_label
 
 # Above this many combinations the grid is not a product sweep worth checking.

@@ -16,8 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from asffbench.errors import UserError
+from asffbench.record.layout import DETECTIONS_NAME, MATCHES_NAME, VOC_METRIC
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
-from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, VOC_METRIC
 from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric, run_without_ap
 from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
 from asffbench.results.tables import Cell, ResultTable

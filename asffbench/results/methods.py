@@ -10,8 +10,9 @@ import json
 from typing import Any, Callable, Sequence
 
 from asffbench.data.sources import COCO_LAYOUT, DATASETS, VOC_LAYOUT
-from asffbench.record_schema import FLOPS_CONVENTION, VOC_METRIC
-from asffbench.record_types import MISSING, Hardware, Metrics, RunRecord, Section, Versions, or_none, part
+from asffbench.record.layout import FLOPS_CONVENTION, VOC_METRIC
+from asffbench.record.run_record import Hardware, Metrics, RunRecord, Versions
+from asffbench.record.sections import MISSING, Section, or_none, part
 from asffbench.results.records import LoadedRecord, bench, bench_run
 
 

@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
-from asffbench.record_types import Metrics
+from asffbench.record.layout import TRAIN_LOG_NAME, train_log_entries
+from asffbench.record.run_record import Metrics
 from asffbench.results.axes import FUSION_LABELS
 from asffbench.results.records import LoadedRecord, run_label
 from asffbench.results.tables import Cell, ResultTable

@@ -2,11 +2,11 @@
 
 Records come from other asffbench versions too, so every field may be absent: a missing field
 becomes NaN (numbers) or the text ``missing`` (everything else), never an error. A record that is
-not readable JSON at all, or whose schema_version no asffbench wrote, is reported as a problem
-with its path instead of stopping the caller.
+not readable JSON at all, or whose schema_version no asffbench wrote, is a `RecordProblem`
+(`record.storage`), which `collect` lists with its path instead of stopping.
 
 The row is the table `COLUMNS`: a column name and the accessor of its field in the typed record
-(`asffbench.record_types`), so a renamed field fails loudly instead of reading as NaN.
+(`asffbench.record.run_record`), so a renamed field fails loudly instead of reading as NaN.
 """
 
 from __future__ import annotations
@@ -17,35 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from asffbench.errors import UserError
-from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
+from asffbench.record.layout import RECORD_NAME, run_name
+from asffbench.record.run_record import BenchInput, BenchRun, Hardware, InferBench, Metrics, PartCounts, RunRecord, Stats, Versions
+from asffbench.record.sections import MISSING, Section, part
+from asffbench.record.storage import read_record
 from asffbench.results.reference import DEFAULT_BACKBONE
-from asffbench.record_types import (
-    MISSING,
-    BenchInput,
-    BenchRun,
-    Hardware,
-    InferBench,
-    Metrics,
-    PartCounts,
-    RunRecord,
-    Section,
-    Stats,
-    Versions,
-    is_newer_schema,
-    part,
-    record_from_json,
-)
 
-SUPPORTED_SCHEMA = SCHEMA_VERSION  # the newest record schema this version reads
 MISSING_TEXT = "missing"
-
-
-@dataclass(frozen=True)
-class RecordProblem:
-    path: Path
-    reason: str
-    loaded: bool = False  # True: the record was still read (a warning, not an unreadable record)
 
 
 @dataclass(frozen=True)
@@ -75,20 +53,9 @@ def find_record_files(root: Path) -> list[Path]:
     return sorted(root.rglob(RECORD_NAME))
 
 
-def load_record(path: Path, sweep_dir: Path) -> LoadedRecord | RecordProblem:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        return RecordProblem(path, f"cannot read: {err}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return RecordProblem(path, f"not valid JSON ({err.msg} at line {err.lineno})")
-    try:
-        record = record_from_json(data, path)
-    except UserError as err:
-        return RecordProblem(path, str(err).removeprefix(f"{path}: "))
-    return LoadedRecord(path=path, sweep_dir=sweep_dir, record=record)
+def load_record(path: Path, sweep_dir: Path) -> LoadedRecord:
+    """The record at `path`, found under `sweep_dir`; a `RecordProblem` when it cannot be read."""
+    return LoadedRecord(path=path, sweep_dir=sweep_dir, record=read_record(path))
 
 
 def as_number(value: Any) -> float:
@@ -314,16 +281,3 @@ def flatten_record(loaded: LoadedRecord) -> dict[str, Any]:
         row.update((f"tricks.{name}", as_text(value)) for name, value in tricks.items())
     row.update((c.name, c.value(record)) for c in (*TRICKS_COLUMNS, *VALUE_COLUMNS))
     return row
-
-
-def schema_problem(loaded: LoadedRecord) -> RecordProblem | None:
-    """A readable record written by a newer asffbench: loaded, but say its fields may differ."""
-    version = loaded.record.schema_version
-    if is_newer_schema({"schema_version": version}):
-        return RecordProblem(
-            loaded.path,
-            f"schema_version {version} is newer than this asffbench reads ({SUPPORTED_SCHEMA}); "
-            "loaded as far as its fields are known",
-            loaded=True,
-        )
-    return None

@@ -14,7 +14,8 @@ from collections import defaultdict
 from statistics import mean
 from typing import Any, Callable, Optional, Sequence
 
-from asffbench.record_types import RunRecord, RuntimeInfo, part
+from asffbench.record.run_record import RunRecord, RuntimeInfo
+from asffbench.record.sections import part
 from asffbench.results.records import LoadedRecord, as_axis, as_number, bench, latency
 
 BASELINE = "none"

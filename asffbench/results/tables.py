@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pandas as pd
 
 from asffbench.errors import UserError
-from asffbench.record_schema import VOC_METRIC
+from asffbench.record.layout import VOC_METRIC
 from asffbench.results.axes import AXES, Axis, detect_axes
 from asffbench.results.records import MISSING_TEXT
 from asffbench.results.reference import DEFAULT_BACKBONE, PaperEntry, find_entry

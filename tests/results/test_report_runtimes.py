@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asffbench.record_types import RunRecord
+from asffbench.record.run_record import RunRecord
 from asffbench.results.records import LoadedRecord
 from asffbench.results.runtimes import runtime_markdown
 

@@ -38,7 +38,7 @@ def write_sweep(tmp_path, fixtures):
 
 def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
     from asffbench.results.plots import eval_curve
-    from asffbench.record_types import RunRecord
+    from asffbench.record.run_record import RunRecord
     from asffbench.results.records import LoadedRecord
     from asffbench.results.report import write_report
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from asffbench.record.run_record import RunRecord
 from asffbench.results.methods import methods_lines
-from asffbench.record_types import RunRecord
 from asffbench.results.records import LoadedRecord
 
 

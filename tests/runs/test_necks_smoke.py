@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from asffbench.runs.record_io import read_record
+from asffbench.record.storage import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
 LABELS = {"none": "YOLOv3 baseline", "sum": "sum", "concat": "concat", "pan": "PAN", "bifpn": "BiFPN",
@@ -19,7 +19,7 @@ def test_necks_smoke_runs_every_neck_and_reports_it(cli, tmp_path, one_thread):
     code, out, err = cli("sweep", "necks_smoke", f"hydra.sweep.dir={sweep_dir}", "--no-live")
     assert code == 0, err
     assert "8 runs: completed 8, skipped 0, failed 0" in out
-    records = {fusion: read_record(sweep_dir / f"fusion={fusion}" / "record.json") for fusion in LABELS}
+    records = {fusion: read_record(sweep_dir / f"fusion={fusion}" / "record.json").to_dict() for fusion in LABELS}
     for fusion, record in records.items():
         assert record["status"] == "completed" and record["bench"]["params"] > 0, fusion
     exported = {fusion: {"edge_weights", "fusion_weights"} & set(r["metrics"]) for fusion, r in records.items()}

@@ -1,7 +1,7 @@
 """What a run record and the other files of a run directory are called, which schema the record
 follows, how a run is named, and how its train log reads.
 
-A leaf module (no torch, no hydra, nothing of asffbench): `runs/` writes records with it,
+A leaf of the record package (no torch, no hydra, nothing of asffbench): `runs/` writes records with it,
 `results/` reads them with it, and `bench/` states its FLOPs convention from it.
 """
 

@@ -1,8 +1,8 @@
-"""The run record (`record.json`): experiment hash, environment facts and atomic writing.
+"""A run's record as the run makes it: the experiment hash, a new record with the environment's
+facts, the device time, and who writes it.
 
-The record format is DESIGN.md's schema_version 1, typed in `asffbench.record_types`. Records are
-written by rank 0 only and always atomically, so a reader (or a sweep deciding what to skip) never
-sees a torn file.
+The record itself (its schema, its atomic writing and its reader) is `asffbench.record`. Records
+are written by rank 0 only (`write_record_on_rank0`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any, Callable, Mapping, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import to_plain
 from asffbench.config.schema import ExperimentConfig
 from asffbench.device import device_kind_of
@@ -24,8 +23,9 @@ from asffbench.engine.distributed import process_rank, process_world_size
 from asffbench.environment import hardware_info, software_versions
 from asffbench.models.backbone import backbone_info
 from asffbench.models.fusion import fusion_info
-from asffbench.record_schema import SCHEMA_VERSION
-from asffbench.record_types import Hardware, RunRecord, Versions
+from asffbench.record.layout import SCHEMA_VERSION
+from asffbench.record.run_record import Hardware, RunRecord, Versions
+from asffbench.record.storage import write_record
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
@@ -142,12 +142,12 @@ def device_seconds(record: RunRecord, attempt_seconds: float) -> float:
     return (record.devices or 1) * (trained + max(attempt_seconds - this_training, 0.0))
 
 
-def write_record(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
-    """Write the record atomically on rank 0 (temp file in the same folder, fsync, rename, fsync
-    the folder); other ranks write nothing. Returns whether this process wrote it."""
+def write_record_on_rank0(path: Path, record: RunRecord | Mapping[str, Any]) -> bool:
+    """Write the record (atomically, `record.storage.write_record`) on rank 0; other ranks write
+    nothing. Returns whether this process wrote it."""
     if process_rank() != 0:
         return False
-    write_json_atomic(Path(path), record.to_dict() if isinstance(record, RunRecord) else record)
+    write_record(path, record)
     return True
 
 

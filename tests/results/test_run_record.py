@@ -11,16 +11,9 @@ import pytest
 
 from asffbench.config.compose import compose_config, to_plain
 from asffbench.errors import UserError
-from asffbench.record_types import (
-    MISSING,
-    InferBench,
-    Metrics,
-    RunRecord,
-    TrainBench,
-    part,
-    record_from_json,
-    unknown_keys,
-)
+from asffbench.record.run_record import InferBench, Metrics, RunRecord, TrainBench
+from asffbench.record.sections import MISSING, part, unknown_keys
+from asffbench.record.storage import RefusedRecord, read_record, record_from_json
 from asffbench.results.collect import collect
 from asffbench.results.records import COLUMNS, MISSING_TEXT, Column, LoadedRecord, flatten_record, load_record
 
@@ -109,8 +102,10 @@ def test_unknown_schema_version_is_refused_with_one_line(tmp_path):
         run = tmp_path / f"v{version}"
         run.mkdir()
         (run / "record.json").write_text(json.dumps({"schema_version": version, "status": "completed"}))
-        problem = load_record(run / "record.json", tmp_path)
-        assert not isinstance(problem, LoadedRecord) and not problem.loaded
+        with pytest.raises(RefusedRecord) as refused:
+            load_record(run / "record.json", tmp_path)
+        problem = refused.value
+        assert not problem.loaded
         assert problem.reason == (f"schema_version {json.dumps(version)} is not a record schema this "
                                   "asffbench knows (1..1)")
         with pytest.raises(UserError) as err:
@@ -121,13 +116,12 @@ def test_unknown_schema_version_is_refused_with_one_line(tmp_path):
 
 
 def test_records_written_now_have_no_unknown_keys_and_read_back_equal(tmp_path):
-    from asffbench.runs.record import new_record, write_record
-    from asffbench.runs.record_io import read_run_record
+    from asffbench.runs.experiment import new_record, write_record_on_rank0
 
     cfg = compose_config(["model=tiny", "device=cpu", f"run_dir={tmp_path}"])
     record = new_record(cfg, "0" * 16, {"seed": 0})
-    write_record(tmp_path / "record.json", record)
-    back = read_run_record(tmp_path / "record.json")
+    write_record_on_rank0(tmp_path / "record.json", record)
+    back = read_record(tmp_path / "record.json")
     assert back == record and unknown_keys(back) == []
     assert list(read(tmp_path / "record.json")) == [
         "schema_version", "status", "experiment_hash", "sweep", "axes", "config", "metrics", "bench",
