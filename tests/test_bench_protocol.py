@@ -10,7 +10,7 @@ import torch
 
 from asffbench.bench.rows import append_row, check_row_file, columns
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, measure_speed
-from asffbench.bench.stats import interquartile_range, outlier_share, percentile, summarize
+from asffbench.bench.timing_stats import interquartile_range, outlier_share, percentile, summarize
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.errors import UserError

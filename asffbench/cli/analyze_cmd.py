@@ -36,7 +36,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from asffbench.results.error_tables import FOOTNOTE, analyse_inputs, analysis_header, class_table, error_tables
+        from asffbench.results.analyze import analyse_inputs
+        from asffbench.results.error_analysis.error_tables import FOOTNOTE, analysis_header, class_table, error_tables
 
         result = analyse_inputs(run, run_b, gt, bootstrap, seed, metric)
         if as_json:

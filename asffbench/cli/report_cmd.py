@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         """Gather every run record into one table: a row per run (CSV, and Parquet)."""
         from collections import Counter
 
-        from asffbench.results.collect import collect, sweep_folder, write_frame
+        from asffbench.results.reading.collect import collect, sweep_folder, write_frame
 
         collection = collect(sweep_dirs)
         for problem in collection.problems:
@@ -99,8 +99,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
-        from asffbench.results.render import rich_table
-        from asffbench.results.report import write_report
+        from asffbench.results.tables.render import rich_table
+        from asffbench.results.report.report_writer import write_report
 
         summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
                                baselines=parse_baselines(baseline))

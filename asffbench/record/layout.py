@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 RECORD_NAME = "record.json"
-# The evaluation's files in a run directory (written by engine.evaluate, read by results.compare).
+# The evaluation's files in a run directory (written by engine.evaluate_model, read by results.reading.run_inputs).
 DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
 GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)

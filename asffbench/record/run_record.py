@@ -66,7 +66,7 @@ class RuntimeInfo(Section):
 
 @dataclass
 class Metrics(Section):
-    """What `runs.evaluate.evaluate` (`engine.evaluate.evaluate_model`) returns: COCO metrics (fractions), VOC ones with eval.metric=voc."""
+    """What `runs.evaluate.evaluate` (`engine.evaluate_model.evaluate_model`) returns: COCO metrics (fractions), VOC ones with eval.metric=voc."""
 
     metric: Optional[str] = absent()  # "coco" | "voc"
     AP: Optional[float] = absent()
@@ -113,7 +113,7 @@ class Metrics(Section):
 
 @dataclass
 class Stats(Section):
-    """`bench.stats.summarize`: one timed quantity over the timed iterations (milliseconds)."""
+    """`bench.timing_stats.summarize`: one timed quantity over the timed iterations (milliseconds)."""
 
     mean: Optional[float] = absent()
     std: Optional[float] = absent()

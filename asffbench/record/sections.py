@@ -9,7 +9,7 @@ Records come from other asffbench versions too, so the reading is deliberate abo
 - a section of the wrong shape (a list where an object belongs) is kept in the parent's `extra`
   and reads as `MISSING`;
 - the keys are written back in the order the file held them, at every level.
-Values are kept as found (no coercion): a reader converts (`results.reading.columns.as_number`).
+Values are kept as found (no coercion): a reader converts (`results.reading.records.as_number`).
 
 Why hand-written rather than pydantic v2, cattrs or msgspec: each of them writes declared fields
 before unknown ones (the file's key order is lost), and rejects or drops a misshapen section

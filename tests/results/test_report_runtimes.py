@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from asffbench.record.run_record import RunRecord
-from asffbench.results.records import LoadedRecord
-from asffbench.results.runtimes import runtime_markdown
+from asffbench.results.reading.records import LoadedRecord
+from asffbench.results.report.runtimes import runtime_markdown
 
 
 def record(fusion: str, runtime: str, total_ms: float, status: str = "completed") -> LoadedRecord:

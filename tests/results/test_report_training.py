@@ -37,10 +37,10 @@ def write_sweep(tmp_path, fixtures):
 
 
 def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
-    from asffbench.results.plots import eval_curve
+    from asffbench.results.report.figures import eval_curve
     from asffbench.record.run_record import RunRecord
-    from asffbench.results.records import LoadedRecord
-    from asffbench.results.report import write_report
+    from asffbench.results.reading.records import LoadedRecord
+    from asffbench.results.report.report_writer import write_report
 
     sweep = write_sweep(tmp_path, fixtures)
     run = sweep / "fusion=asff"
@@ -62,7 +62,7 @@ def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
 
 
 def test_no_eval_lines_no_curve(tmp_path, fixtures):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     sweep = write_sweep(tmp_path, fixtures)
     for log in sweep.rglob("train_log.jsonl"):

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from asffbench.errors import UserError
-from asffbench.results.plots import read_loss_curve
-from asffbench.results.report import write_report
+from asffbench.results.report.figures import read_loss_curve
+from asffbench.results.report.report_writer import write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -14,8 +14,8 @@ from asffbench.errors import UserError
 from asffbench.record.run_record import InferBench, Metrics, RunRecord, TrainBench
 from asffbench.record.sections import MISSING, part, unknown_keys
 from asffbench.record.storage import RefusedRecord, read_record, record_from_json
-from asffbench.results.collect import collect
-from asffbench.results.records import COLUMNS, MISSING_TEXT, Column, LoadedRecord, flatten_record, load_record
+from asffbench.results.reading.collect import collect
+from asffbench.results.reading.records import COLUMNS, MISSING_TEXT, Column, LoadedRecord, flatten_record, load_record
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1 = FIXTURES / "schema_v1"  # written by `asffbench run` before records were typed (schema_version 1)
@@ -128,3 +128,20 @@ def test_records_written_now_have_no_unknown_keys_and_read_back_equal(tmp_path):
         "train_seconds", "train_seconds_attempt", "devices", "device_seconds", "hardware", "versions", "started",
         "finished", "error"]
     assert copy.deepcopy(back) == back
+
+
+BEFORE_PACKAGE = FIXTURES / "before_record_package" / "fusion=asff" / "record.json"  # a smoke sweep's ASFF run
+
+
+def test_a_record_written_before_the_record_package_reads_as_it_was_written():
+    """record.json of the smoke sweep's ASFF run as the code before asffbench/record/ wrote it:
+    the one reader reads it with every key known, and its report row carries its numbers."""
+    record = read_record(BEFORE_PACKAGE)
+    assert record.schema_version == 1 and record.status == "completed" and unknown_keys(record) == []
+    assert record.to_dict() == read(BEFORE_PACKAGE)
+    assert record.axes == {"fusion": "asff"} and record.config_value("fusion.name") == "asff"
+    assert isinstance(record.bench, InferBench) and record.bench.fps > 0
+    assert set(record.metrics.fusion_weights) == {"sources", "by_size", "by_owner"}
+    row = flatten_record(LoadedRecord(BEFORE_PACKAGE, BEFORE_PACKAGE.parent.parent, record))
+    assert row["fusion"] == "asff" and row["AP"] == record.metrics.AP and row["fps"] == record.bench.fps
+    assert row["params"] == record.bench.params > 0 and not math.isnan(row["latency_forward_ms"])

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from asffbench.results.bootstrap import IouPoints, interpolated_sum, over_chunks, thresholds_reached
-from asffbench.results.errors import (BKG, CLS, ERROR_TYPES, IGNORED, LOC, SPECIAL_TYPES, STATUS_OF_ERROR, TP,
+from asffbench.results.intervals.bootstrap import IouPoints, interpolated_sum, over_chunks, thresholds_reached
+from asffbench.results.error_analysis.error_types import (BKG, CLS, ERROR_TYPES, IGNORED, LOC, SPECIAL_TYPES, STATUS_OF_ERROR, TP,
                                       AreaErrors, ErrorMatching)
 
 SCENARIOS = ("base",) + ERROR_TYPES + SPECIAL_TYPES

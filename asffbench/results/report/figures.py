@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 
 from asffbench.record.layout import TRAIN_LOG_NAME, train_log_entries
 from asffbench.record.run_record import Metrics
-from asffbench.results.axes import FUSION_LABELS
-from asffbench.results.records import LoadedRecord, run_label
-from asffbench.results.tables import Cell, ResultTable
+from asffbench.results.reading.records import LoadedRecord, run_label
+from asffbench.results.tables.axes import FUSION_LABELS
+from asffbench.results.tables.result_tables import Cell, ResultTable
 
 DPI = 120
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from asffbench.record.layout import ESTIMATE_NAME
-from asffbench.results.collect import Collection, sweep_folder
-from asffbench.results.records import device_hours, run_label
+from asffbench.results.reading.collect import Collection, sweep_folder
+from asffbench.results.reading.records import device_hours, run_label
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The same machinery builds every table: the fusion comparison (Table 3 layout), compress_c,
 upsample, the cumulative tricks (Table 1 style, each row against the previous one) and input size
 (AP versus FPS). Other swept axes become leading context columns; each context group has its own
-baseline. Rendering (markdown, CSV, LaTeX, rich) is in `asffbench.results.render`.
+baseline. Rendering (markdown, CSV, LaTeX, rich) is in `asffbench.results.tables.render`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pandas as pd
 
 from asffbench.errors import UserError
 from asffbench.record.layout import VOC_METRIC
-from asffbench.results.axes import AXES, Axis, detect_axes
-from asffbench.results.records import MISSING_TEXT
-from asffbench.results.reference import DEFAULT_BACKBONE, PaperEntry, find_entry
-from asffbench.results.stats import EMPTY, Stat, scaled, summarize, within_noise
+from asffbench.results.reading.paper_reference import DEFAULT_BACKBONE, PaperEntry, find_entry
+from asffbench.results.reading.records import MISSING_TEXT
+from asffbench.results.tables.axes import AXES, Axis, detect_axes
+from asffbench.results.tables.seed_noise import EMPTY, Stat, scaled, summarize, within_noise
 
 TABLE_STATUSES = ("completed", "failed")
 

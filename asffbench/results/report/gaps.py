@@ -11,8 +11,8 @@ from typing import Sequence
 
 from asffbench.record.layout import run_name
 from asffbench.record.sections import MISSING
-from asffbench.results.collect import Collection, sweep_folder
-from asffbench.results.records import error_text, run_label
+from asffbench.results.reading.collect import Collection, sweep_folder
+from asffbench.results.reading.records import error_text, run_label
 
 # Above this many combinations the grid is not a product sweep worth checking.
 MAX_GRID = 10_000

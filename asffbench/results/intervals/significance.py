@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from asffbench.results.bootstrap import MatchedDetections, point_metrics, replicate_metrics
+from asffbench.errors import UserError
+from asffbench.results.intervals.bootstrap import MatchedDetections, bootstrap_weights, point_metrics, replicate_metrics
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 0
@@ -131,3 +132,20 @@ def image_set_difference(sides: Sequence[Sequence[MatchedDetections]]) -> Option
             return (f"{len(reference - ids)} of {len(reference)} images of the first are not in the "
                     f"other, {len(ids - reference)} of {len(ids)} of the other not in the first")
     return None
+
+
+def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetections],
+                      replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED,
+                      sample: Callable[[Any, np.ndarray], RunSample] = sample_run) -> dict[str, MetricDelta]:
+    """Paired (two-level with several seeds) bootstrap of B - A; UserError for unequal image sets.
+    `sample` scores one input on the resamples (`analyze` passes its error scenarios)."""
+    differ = image_set_difference([a, b])
+    if differ is not None:
+        raise UserError(f"A and B cover different images: {differ}")
+    if replicates < 1:
+        raise UserError(f"--bootstrap {replicates}: must be at least 1")
+    rng = np.random.default_rng(seed)
+    weights = bootstrap_weights(a[0].num_images, replicates, rng)
+    side_a = combine_seeds([sample(m, weights) for m in a], rng)
+    side_b = combine_seeds([sample(m, weights) for m in b], rng)
+    return compare_sides(side_a, side_b)

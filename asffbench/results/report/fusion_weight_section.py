@@ -12,8 +12,8 @@ from typing import Optional, Sequence
 from matplotlib.figure import Figure
 
 from asffbench.record.run_record import Metrics
-from asffbench.results.plots import save
-from asffbench.results.records import LoadedRecord, run_label
+from asffbench.results.reading.records import LoadedRecord, run_label
+from asffbench.results.report.figures import save
 
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from asffbench.results.fusion_weights import runs_with_metric
-from asffbench.results.records import LoadedRecord
+from asffbench.results.reading.records import LoadedRecord
+from asffbench.results.report.fusion_weight_section import runs_with_metric
 
 NAMING = ("Nodes and edges are named by stride: `inS` is the neck's level at stride S, `td16` the "
           "top-down node at stride 16, `outS` the output node at stride S. Each node's weights sum "

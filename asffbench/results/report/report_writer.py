@@ -14,22 +14,22 @@ from typing import Mapping, Optional, Sequence
 
 from asffbench.atomic import write_dir_atomic
 from asffbench.errors import UserError
-from asffbench.results import plots
-from asffbench.results.budget import budget_markdown
-from asffbench.results.collect import Collection, collect, sweep_folder, write_frame
-from asffbench.results.edge_weights import edge_weights_markdown
-from asffbench.results.error_plots import plot_error_bars
-from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
-from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
-from asffbench.results.gaps import Gap, failed_runs, missing_runs
-from asffbench.results.intervals import add_intervals
-from asffbench.results.methods import methods_markdown
-from asffbench.results.records import as_text
-from asffbench.results.reference import load_paper_reference
-from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
-from asffbench.results.runtimes import runtime_markdown
-from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
-from asffbench.results.tables import ResultTable, build_tables
+from asffbench.results.intervals.cell_intervals import add_intervals
+from asffbench.results.intervals.significance import DEFAULT_REPLICATES, DEFAULT_SEED
+from asffbench.results.reading.collect import Collection, collect, sweep_folder, write_frame
+from asffbench.results.reading.paper_reference import load_paper_reference
+from asffbench.results.reading.records import as_text
+from asffbench.results.report.budget import budget_markdown
+from asffbench.results.report.edge_weight_section import edge_weights_markdown
+from asffbench.results.report.error_section import plot_error_bars
+from asffbench.results.report.error_section import ErrorSection, analyse_tables, error_markdown
+from asffbench.results.report.figures import plot_ap_by_scale, plot_ap_over_training, plot_ap_versus, plot_training_curves
+from asffbench.results.report.fusion_weight_section import fusion_weights_markdown, plot_fusion_weights
+from asffbench.results.report.gaps import Gap, failed_runs, missing_runs
+from asffbench.results.report.methods import methods_markdown
+from asffbench.results.report.runtimes import runtime_markdown
+from asffbench.results.tables.render import EXTENSIONS, FORMATS, render, to_markdown
+from asffbench.results.tables.result_tables import ResultTable, build_tables
 
 REPORT_NAME = "report.md"
 FORMAT_NAMES = {"md": "in markdown, as above", "csv": "as CSV numbers (means, stds, deltas)",
@@ -97,12 +97,12 @@ def write_figures(tables: list[ResultTable], collection: Collection, out: Path) 
     written = []
     for table in tables:
         name = table.name.replace(".", "_")
-        written.append(plots.plot_ap_versus(table, "fps", "FPS", folder / f"{name}_ap_vs_fps.png"))
-        written.append(plots.plot_ap_versus(table, "gflops", "GFLOPs",
+        written.append(plot_ap_versus(table, "fps", "FPS", folder / f"{name}_ap_vs_fps.png"))
+        written.append(plot_ap_versus(table, "gflops", "GFLOPs",
                                             folder / f"{name}_ap_vs_gflops.png"))
-        written.append(plots.plot_ap_by_scale(table, folder / f"{name}_ap_by_scale.png"))
-    written.append(plots.plot_training_curves(collection.records, folder / "training_curves.png"))
-    written.append(plots.plot_ap_over_training(collection.records, folder / "ap_over_training.png"))
+        written.append(plot_ap_by_scale(table, folder / f"{name}_ap_by_scale.png"))
+    written.append(plot_training_curves(collection.records, folder / "training_curves.png"))
+    written.append(plot_ap_over_training(collection.records, folder / "ap_over_training.png"))
     written.append(plot_fusion_weights(completed(collection), folder / "fusion_weights.png"))
     return [p for p in written if p is not None]
 

@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from asffbench.results.axes import FUSION_LABELS
-from asffbench.results.stats import Stat
-from asffbench.results.tables import Cell, ResultTable
+from asffbench.results.tables.axes import FUSION_LABELS
+from asffbench.results.tables.result_tables import Cell, ResultTable
+from asffbench.results.tables.seed_noise import Stat
 
 GAP = "n/a"
 NOISE_MARK = " ~"

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from asffbench.record.run_record import RunRecord, RuntimeInfo
 from asffbench.record.sections import part
-from asffbench.results.records import LoadedRecord, as_axis, as_number, bench, latency
+from asffbench.results.reading.records import LoadedRecord, as_axis, as_number, bench, latency
 
 BASELINE = "none"
 Speed = tuple[float, float]  # (mean FPS, mean total latency in ms)

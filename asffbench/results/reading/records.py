@@ -21,7 +21,7 @@ from asffbench.record.layout import RECORD_NAME, run_name
 from asffbench.record.run_record import BenchInput, BenchRun, Hardware, InferBench, Metrics, PartCounts, RunRecord, Stats, Versions
 from asffbench.record.sections import MISSING, Section, part
 from asffbench.record.storage import read_record
-from asffbench.results.reference import DEFAULT_BACKBONE
+from asffbench.results.reading.paper_reference import DEFAULT_BACKBONE
 
 MISSING_TEXT = "missing"
 

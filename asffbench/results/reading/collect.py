@@ -12,7 +12,7 @@ from asffbench.atomic import write_path_atomic
 from asffbench.errors import UserError
 from asffbench.record.layout import RECORD_NAME, TRAIN_LOG_NAME
 from asffbench.record.storage import RecordProblem, newer_schema_warning
-from asffbench.results.records import LoadedRecord, find_record_files, flatten_record, load_record
+from asffbench.results.reading.records import LoadedRecord, find_record_files, flatten_record, load_record
 
 # Files a run writes before its final record: a directory holding one but no record.json is a
 # run that never finished (killed, or still going).

@@ -13,7 +13,7 @@ from asffbench.data.sources import COCO_LAYOUT, DATASETS, VOC_LAYOUT
 from asffbench.record.layout import FLOPS_CONVENTION, VOC_METRIC
 from asffbench.record.run_record import Hardware, Metrics, RunRecord, Versions
 from asffbench.record.sections import MISSING, Section, or_none, part
-from asffbench.results.records import LoadedRecord, bench, bench_run
+from asffbench.results.reading.records import LoadedRecord, bench, bench_run
 
 
 

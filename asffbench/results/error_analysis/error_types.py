@@ -32,7 +32,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from asffbench.results.bootstrap import evaluated
+from asffbench.results.intervals.bootstrap import evaluated
 
 BACKGROUND_IOU = 0.1
 # A detection's status at one threshold (TP / IGNORED: COCOeval's verdict; the rest: TIDE types).

@@ -3,24 +3,30 @@
 Each table of the report (one per swept axis) gets one here with the same rows: every cell's AP
 and the dAP of each error type at IoU .50:.95 (.50 for VOC runs), all objects, averaged over its
 seeds, and every non-baseline row's change against the row its table compares it with, with the
-paired bootstrap interval of `intervals` (same resamples and seeds handling; `*` where the
-interval excludes 0). The figure (`error_plots`) stacks each row's main dAPs.
+paired bootstrap interval of `intervals.cell_intervals` (same resamples and seeds handling; `*` where the
+interval excludes 0). The figure (`plot_error_bars`, matplotlib's Agg canvas) stacks each row's
+main dAPs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from asffbench.results.compare import RunInput
-from asffbench.results.error_bootstrap import ALL_IOUS, IOU50, ScenarioSet, point_scenario_metrics
-from asffbench.results.error_tables import (FOOTNOTE, IOU_TITLES, KIND_TITLES, KINDS, TextTable, delta_text,
-                                            input_scenarios, mean_points, percent, sample_scenarios)
-from asffbench.results.intervals import RunSamples, cell_delta
-from asffbench.results.significance import MetricDelta, RunSample
-from asffbench.results.tables import Cell, ResultTable
+from asffbench.results.error_analysis.analysis import KINDS, input_scenarios, mean_points, sample_scenarios
+from asffbench.results.error_analysis.error_bootstrap import ALL_IOUS, IOU50, ScenarioSet, point_scenario_metrics
+from asffbench.results.error_analysis.error_tables import (ERROR_COLOURS, FOOTNOTE, IOU_TITLES, KIND_TITLES, TextTable,
+                                                           delta_text, percent)
+from asffbench.results.error_analysis.error_types import ERROR_TYPES
+from asffbench.results.intervals.cell_intervals import RunSamples, cell_delta
+from asffbench.results.intervals.significance import MetricDelta, RunSample
+from asffbench.results.reading.run_inputs import RunInput
+from asffbench.results.report.figures import cell_name, finite, save
+from asffbench.results.tables.result_tables import Cell, ResultTable
 
 
 class ErrorSamples(RunSamples):
@@ -125,3 +131,24 @@ def error_markdown(sections: Sequence[ErrorSection], figures: dict[str, str]) ->
             out.append(f"\n![{section.table.title}: dAP per error type]({figures[section.table.name]})\n")
         out.append("")
     return "\n".join(out)
+
+
+def plot_error_bars(section: ErrorSection, path: Path) -> Optional[Path]:
+    """A horizontal bar per row, one segment per main error type (its dAP)."""
+    rows = [row for row in section.rows if row.point]
+    if not rows:
+        return None
+    figure = Figure(figsize=(9.6, max(2.4, 0.5 * len(rows) + 1.6)))
+    ax = figure.add_subplot()
+    labels = [cell_name(section.table, row.cell) for row in rows]
+    left = [0.0] * len(rows)
+    for kind in ERROR_TYPES:
+        values = [100 * v if finite(v := row.point.get(f"{kind}|{section.iou}|all")) else 0.0 for row in rows]
+        ax.barh(labels, values, left=left, color=ERROR_COLOURS[kind], label=KIND_TITLES[kind])
+        left = [a + b for a, b in zip(left, values)]
+    ax.invert_yaxis()  # first row on top, as in the table
+    ax.set_xlabel(f"dAP (AP points gained by fixing only that error, {IOU_TITLES[section.iou]})")
+    ax.set_title(f"{section.table.title}: where the AP goes")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never on them
+    ax.grid(True, axis="x", alpha=0.3)
+    return save(figure, path)

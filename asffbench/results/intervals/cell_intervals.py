@@ -2,7 +2,7 @@
 
 Every table cell against its baseline (or previous row, for cumulative tables) is a paired
 bootstrap over the val images, two-level when the cells have several seeds (see
-`asffbench.results.significance`). All cells on the same images share one set of resamples, and
+`asffbench.results.intervals.significance`). All cells on the same images share one set of resamples, and
 each run's detections are matched once. A run without detections or ground truth leaves its cell
 without intervals and says why (`IntervalGap`); the rest of the report does not depend on it.
 """
@@ -17,10 +17,11 @@ import numpy as np
 
 from asffbench.errors import UserError
 from asffbench.record.layout import DETECTIONS_NAME, MATCHES_NAME, VOC_METRIC
-from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights
-from asffbench.results.compare import RunInput, match_input, run_ground_truth, run_metric, run_without_ap
-from asffbench.results.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
-from asffbench.results.tables import Cell, ResultTable
+from asffbench.results.intervals.bootstrap import MatchedDetections, bootstrap_weights
+from asffbench.results.intervals.matching import match_input
+from asffbench.results.intervals.significance import MetricDelta, RunSample, combine_seeds, compare_sides, sample_run
+from asffbench.results.reading.run_inputs import RunInput, run_ground_truth, run_metric, run_without_ap
+from asffbench.results.tables.result_tables import Cell, ResultTable
 
 
 def interval_keys(table: ResultTable, result: dict[str, MetricDelta]) -> list[str]:
