@@ -35,13 +35,6 @@ def parse_baselines(items: list[str]) -> dict[str, str]:
     return baselines
 
 
-def console():
-    from rich.console import Console
-
-    # Piped output gets a wide console so tables are not cropped to 80 columns.
-    return Console(width=None if sys.stdout.isatty() else 250, soft_wrap=False)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("collect")
     def collect_command(
@@ -99,14 +92,15 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
-        from asffbench.results.tables.render import rich_table
+        from asffbench.cli.console import rich_table, wide_console
         from asffbench.results.report.report_writer import write_report
+        from asffbench.results.tables.render import display_table
 
         summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
                                baselines=parse_baselines(baseline))
-        terminal = console()
+        terminal = wide_console()
         for table in summary.tables:
-            terminal.print(rich_table(table))
+            terminal.print(rich_table(display_table(table)))
         for gap in summary.failed:
             terminal.print(f"failed: {gap.run} ({gap.where}): {gap.reason}", markup=False)
         for gap in summary.missing:

@@ -6,6 +6,7 @@ import copy
 import json
 
 from PIL import Image
+from tests.results.markdown_text import unpadded
 
 WEIGHTS = {"sources": [32, 16, 8],
            "by_size": {"small": {"boxes": 4, "weights": {"32": [0.1, 0.2, 0.7], "16": [0.2, 0.2, 0.6], "8": [0.0, 0.1, 0.9]}},
@@ -54,7 +55,7 @@ def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
     assert {"ap_over_training.png", "fusion_weights.png"} <= names
     with Image.open(tmp_path / "report" / "figures" / "ap_over_training.png") as image:
         assert image.size[0] > 500
-    text = summary.report.read_text()
+    text = unpadded(summary.report.read_text())
     assert "## Fusion weights by object size" in text
     assert "| small | 4 | stride 32 | 0.10 | 0.20 | 0.70 |" in text
     assert "| owned by stride 16 | 5 | stride 16 | 0.10 | 0.80 | 0.10 |" in text

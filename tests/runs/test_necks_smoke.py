@@ -7,6 +7,7 @@ import pytest
 
 from asffbench.record.storage import read_record
 from asffbench.runs.sweep_spec import load_sweep
+from tests.results.markdown_text import unpadded
 
 LABELS = {"none": "YOLOv3 baseline", "sum": "sum", "concat": "concat", "pan": "PAN", "bifpn": "BiFPN",
           "asff": "ASFF", "asff_pan": "ASFF on PAN", "asff_star": "ASFF*"}
@@ -33,6 +34,6 @@ def test_necks_smoke_runs_every_neck_and_reports_it(cli, tmp_path, one_thread):
              if line.startswith("| ") and not line.startswith("| Method")]
     assert table == [LABELS[f] for f in ("none", "concat", "sum", "pan", "bifpn", "asff", "asff_pan", "asff_star")]
     assert "- Δ: change against the ASFF row." in report
-    assert "## BiFPN edge weights" in report and "| 1 | out16 | in16 " in report
+    assert "## BiFPN edge weights" in report and "| 1 | out16 | in16 " in unpadded(report)
     weights_section = report.split("## Fusion weights by object size")[1].split("## BiFPN")[0]
     assert "### fusion=asff_pan" in weights_section and "### fusion=pan" not in weights_section

@@ -4,32 +4,17 @@ report's error section shows."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 from asffbench.results.error_analysis.analysis import AREAS, KINDS, ErrorAnalysis
 from asffbench.results.error_analysis.error_bootstrap import ALL_IOUS, IOU50
 from asffbench.results.intervals.significance import MetricDelta
+from asffbench.results.tables.text_table import TextTable
 
 KIND_TITLES = {"AP": "AP", "cls": "classification", "loc": "localisation", "both": "both (cls + loc)",
                "dupe": "duplicate", "bkg": "background", "miss": "missed", "FP": "all false positives",
                "FN": "all false negatives"}
 IOU_TITLES = {IOU50: "IoU .50", ALL_IOUS: "IoU .50:.95"}
-
-
-@dataclass
-class TextTable:
-    """A table as text cells: rendered as rich (CLI) or markdown (report)."""
-
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
-
-    def markdown(self) -> str:
-        lines = [f"**{self.title}**", "", "| " + " | ".join(self.headers) + " |",
-                 "|" + "|".join([":--"] + ["--:"] * (len(self.headers) - 1)) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in self.rows]
-        return "\n".join(lines) + "\n"
 
 
 def percent(value: Optional[float], sign: bool = False) -> str:
@@ -63,8 +48,8 @@ def error_tables(result: ErrorAnalysis) -> list[TextTable]:
                 rows.append([KIND_TITLES[kind]] + [percent(result.point_a.get(key)) for key in keys])
         headers = (["", "A", "B"] + [f"Δ {area}" for area in AREAS]) if result.b else ([""] + list(AREAS))
         what = "AP and dAP of each error (percent)"
-        tables.append(TextTable(f"{IOU_TITLES[iou]}: {what}" + (", B - A with 95% interval" if result.b else ""),
-                                headers, rows))
+        tables.append(TextTable(headers, rows, title=f"{IOU_TITLES[iou]}: {what}"
+                                + (", B - A with 95% interval" if result.b else "")))
     return tables
 
 
@@ -83,7 +68,7 @@ def class_table(result: ErrorAnalysis) -> TextTable:
     for iou in result.iou_labels:
         name = "AP50" if iou == IOU50 else "AP"
         headers += [f"{name} A", f"{name} B", f"Δ{name}"] if result.b else [name]
-    return TextTable("AP per class (percent)", headers, rows)
+    return TextTable(headers, rows, title="AP per class (percent)")
 
 
 def analysis_header(result: ErrorAnalysis) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Optional
 from asffbench.record.layout import ESTIMATE_NAME
 from asffbench.results.reading.collect import Collection, sweep_folder
 from asffbench.results.reading.records import device_hours, run_label
+from asffbench.results.tables.text_table import TextTable, markdown
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,16 @@ def budget_markdown(collection: Collection) -> str:
     if not estimates and not problems:
         return ""
     rows = budget_rows(collection, estimates)
-    lines = ["Device-hours of each run: `sweep --estimate`'s figure before the launch beside the "
-             "record's (wall time x devices, every attempt).\n",
-             "| Run | Estimated | Actual | Actual / estimated |", "|:--|--:|--:|--:|"]
+    table = TextTable(["Run", "Estimated", "Actual", "Actual / estimated"], [])
     for row in rows:
         ratio = "–" if row.estimated in (None, 0) or row.actual is None else f"{row.actual / row.estimated:.2f}"
-        lines.append(f"| {row.run} | {hours(row.estimated)} | {hours(row.actual)} | {ratio} |")
+        table.rows.append([row.run, hours(row.estimated), hours(row.actual), ratio])
     both = [row for row in rows if row.estimated is not None and row.actual is not None]
     estimated, actual = sum(r.estimated for r in both), sum(r.actual for r in both)
     if both and estimated > 0:
-        lines.append(f"| **total of the {len(both)} runs with both** | {estimated:.2f} | {actual:.2f} | "
-                     f"{actual / estimated:.2f} |")
+        table.rows.append([f"**total of the {len(both)} runs with both**", f"{estimated:.2f}", f"{actual:.2f}",
+                           f"{actual / estimated:.2f}"])
+    lines = ["Device-hours of each run: `sweep --estimate`'s figure before the launch beside the "
+             "record's (wall time x devices, every attempt).\n", markdown(table)]
     lines += [f"\n{problem}" for problem in problems]
     return "\n".join(lines) + "\n"

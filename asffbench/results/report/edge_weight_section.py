@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 from asffbench.results.reading.records import LoadedRecord
 from asffbench.results.report.fusion_weight_section import runs_with_metric
+from asffbench.results.tables.text_table import TextTable, markdown
 
 NAMING = ("Nodes and edges are named by stride: `inS` is the neck's level at stride S, `td16` the "
           "top-down node at stride 16, `outS` the output node at stride S. Each node's weights sum "
@@ -30,11 +31,10 @@ def edge_weights_markdown(records: Sequence[LoadedRecord]) -> Optional[str]:
         return None
     out = []
     for name, weights in runs:
-        lines = [f"### {name} (weighting: {weights.get('weighting', 'n/a')})\n",
-                 "| Layer | Node | Input edges: normalised weight |", "|--:|:--|:--|"]
+        table = TextTable(["Layer", "Node", "Input edges: normalised weight"], [], align=["right", "left", "left"])
         for index, layer in enumerate(weights["layers"], start=1):
             for node, edges in (layer.items() if isinstance(layer, dict) else []):
-                lines.append(f"| {index} | {node} | {edge_text(edges)} |")
-        out.append("\n".join(lines) + "\n")
+                table.rows.append([str(index), node, edge_text(edges)])
+        out.append(f"### {name} (weighting: {weights.get('weighting', 'n/a')})\n\n{markdown(table)}\n")
     out.append(NAMING + "\n")
     return "\n".join(out)

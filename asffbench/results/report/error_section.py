@@ -19,14 +19,15 @@ from matplotlib.figure import Figure
 
 from asffbench.results.error_analysis.analysis import KINDS, input_scenarios, mean_points, sample_scenarios
 from asffbench.results.error_analysis.error_bootstrap import ALL_IOUS, IOU50, ScenarioSet, point_scenario_metrics
-from asffbench.results.error_analysis.error_tables import (ERROR_COLOURS, FOOTNOTE, IOU_TITLES, KIND_TITLES, TextTable,
-                                                           delta_text, percent)
+from asffbench.results.error_analysis.error_tables import (ERROR_COLOURS, FOOTNOTE, IOU_TITLES, KIND_TITLES, delta_text,
+                                                           percent)
 from asffbench.results.error_analysis.error_types import ERROR_TYPES
 from asffbench.results.intervals.cell_intervals import RunSamples, cell_delta
 from asffbench.results.intervals.significance import MetricDelta, RunSample
 from asffbench.results.reading.run_inputs import RunInput
 from asffbench.results.report.figures import cell_name, finite, save
 from asffbench.results.tables.result_tables import Cell, ResultTable
+from asffbench.results.tables.text_table import TextTable, titled_markdown
 
 
 class ErrorSamples(RunSamples):
@@ -104,7 +105,7 @@ def section_table(section: ErrorSection) -> TextTable:
             values.append(text)
         rows.append(row_label(section, row.cell) + values)
     title = f"{section.table.title}: where the AP goes ({IOU_TITLES[section.iou]}, all objects, percent)"
-    return TextTable(title, headers, rows)
+    return TextTable(headers, rows, title=title)
 
 
 def section_notes(section: ErrorSection) -> list[str]:
@@ -125,7 +126,7 @@ def error_markdown(sections: Sequence[ErrorSection], figures: dict[str, str]) ->
         return "No table to analyse.\n"
     out = [FOOTNOTE + " Run `asffbench analyze RUN [RUN_B]` for IoU .50, sizes and classes.\n"]
     for section in sections:
-        out.append(section_table(section).markdown())
+        out.append(titled_markdown(section_table(section)))
         out += [f"- {note}" for note in section_notes(section)]
         if section.table.name in figures:
             out.append(f"\n![{section.table.title}: dAP per error type]({figures[section.table.name]})\n")

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from asffbench.record.run_record import Metrics
 from asffbench.results.reading.records import LoadedRecord, run_label
 from asffbench.results.report.figures import save
+from asffbench.results.tables.text_table import TextTable, markdown
 
 SOURCE_NAMES = ("α", "β", "γ")  # the paper's names, sources in level order (stride 32, 16, 8)
 
@@ -46,15 +47,15 @@ def fusion_weights_markdown(records: Sequence[LoadedRecord]) -> Optional[str]:
     out = []
     for name, weights in runs:
         sources = weights.get("sources", [32, 16, 8])
-        header = " | ".join(f"{s} (from stride {stride})" for s, stride in zip(SOURCE_NAMES, sources))
-        lines = [f"### {name}\n", f"| Boxes | n | Output level | {header} |",
-                 "|:--|--:|:--|" + "--:|" * len(sources)]
-        for table, label in (("by_size", "{}"), ("by_owner", "owned by stride {}")):
-            for group, cell in weights.get(table, {}).items():
+        headers = ["Boxes", "n", "Output level"]
+        headers += [f"{s} (from stride {stride})" for s, stride in zip(SOURCE_NAMES, sources)]
+        table = TextTable(headers, [], align=["left", "right", "left"] + ["right"] * len(sources))
+        for part, label in (("by_size", "{}"), ("by_owner", "owned by stride {}")):
+            for group, cell in weights.get(part, {}).items():
                 for stride, values in cell.get("weights", {}).items():
-                    lines.append(f"| {label.format(group)} | {cell.get('boxes', 0)} | stride {stride} | "
-                                 + " | ".join(weight_text(values)) + " |")
-        out.append("\n".join(lines) + "\n")
+                    table.rows.append([label.format(group), str(cell.get("boxes", 0)), f"stride {stride}",
+                                       *weight_text(values)])
+        out.append(f"### {name}\n\n{markdown(table)}\n")
     out.append("Mean fusion weights at the centres of the val boxes (non-crowd, as used for training "
                "targets); size by box area in original pixels (COCO: small < 32², large > 96²); "
                "owner: the level of the box's best prior. Each row's weights sum to 1.\n")

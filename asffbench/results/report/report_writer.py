@@ -30,6 +30,7 @@ from asffbench.results.report.methods import methods_markdown
 from asffbench.results.report.runtimes import runtime_markdown
 from asffbench.results.tables.render import EXTENSIONS, FORMATS, render, to_markdown
 from asffbench.results.tables.result_tables import ResultTable, build_tables
+from asffbench.results.tables.text_table import TextTable, aligned, escape_cell, markdown
 
 REPORT_NAME = "report.md"
 FORMAT_NAMES = {"md": "in markdown, as above", "csv": "as CSV numbers (means, stds, deltas)",
@@ -81,14 +82,9 @@ def sweep_statement(collection: Collection, failed: list[Gap], missing: list[Gap
     return f"{prefix}: {', '.join(parts)}."
 
 
-def escape_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def gap_table(gaps: list[Gap], reason_header: str) -> str:
-    lines = [f"| Run | Where | {reason_header} |", "|:--|:--|:--|"]
-    lines += [f"| {escape_cell(g.run)} | {escape_cell(g.where)} | {escape_cell(g.reason)} |" for g in gaps]
-    return "\n".join(lines) + "\n"
+    table = TextTable(["Run", "Where", reason_header], [[g.run, g.where, g.reason] for g in gaps], align=aligned(3, 0))
+    return markdown(table) + "\n"
 
 
 def write_figures(tables: list[ResultTable], collection: Collection, out: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 from asffbench.record.run_record import RunRecord, RuntimeInfo
 from asffbench.record.sections import part
 from asffbench.results.reading.records import LoadedRecord, as_axis, as_number, bench, latency
+from asffbench.results.tables.text_table import TextTable, aligned, markdown
 
 BASELINE = "none"
 Speed = tuple[float, float]  # (mean FPS, mean total latency in ms)
@@ -83,14 +84,14 @@ def runtime_markdown(records: Sequence[LoadedRecord]) -> Optional[str]:
     rows = sorted({(fusion, values) for fusion, _, values in speeds},
                   key=lambda row: (tuple(map(sort_key, row[1])), row[0] != BASELINE, row[0]))
     header = ["Fusion", *names] + [f"FPS ({r})" for r in runtimes] + [f"latency / {BASELINE} ({r})" for r in runtimes]
-    lines = ["| " + " | ".join(header) + " |", "|:--|" + ":--|" * len(names) + "--:|" * (len(header) - 1 - len(names))]
+    table = TextTable(header, [], align=aligned(1 + len(names), len(header) - 1 - len(names)))
     for fusion, values in rows:
         fps = [fps_text(speeds.get((fusion, r, values))) for r in runtimes]
         ratios = [ratio_text(speeds.get((fusion, r, values)), speeds.get((BASELINE, r, values))) for r in runtimes]
-        lines.append("| " + " | ".join([fusion, *map(str, values), *fps, *ratios]) + " |")
+        table.rows.append([fusion, *map(str, values), *fps, *ratios])
     note = (f"Latency is the mean total (forward and NMS) per batch; its ratio to `{BASELINE}` is "
             "taken within each runtime and row. n/a: no completed benchmark.")
-    return "\n".join(lines) + "\n\n" + note + "\n"
+    return markdown(table) + "\n\n" + note + "\n"
 
 
 def sort_key(value: Any) -> tuple:

@@ -1,4 +1,5 @@
-"""Result tables as text: markdown (default), CSV (the numbers), LaTeX, and a rich terminal table.
+"""Result tables as text: markdown (default, through `text_table.markdown`), CSV (the numbers), LaTeX,
+and the `TextTable` the CLI shows.
 
 Display conventions follow the paper: AP in percent with one decimal, mean ± std over seeds when
 a cell has several, Δ signed against the baseline row (0.0 on the baseline itself) with its 95%
@@ -12,11 +13,11 @@ import math
 from typing import Any
 
 import pandas as pd
-from rich.table import Table
 
 from asffbench.results.tables.axes import FUSION_LABELS
 from asffbench.results.tables.result_tables import Cell, ResultTable
 from asffbench.results.tables.seed_noise import Stat
+from asffbench.results.tables.text_table import TextTable, aligned, markdown
 
 GAP = "n/a"
 NOISE_MARK = " ~"
@@ -200,11 +201,17 @@ def significance_sentence(table: ResultTable) -> str:
     return ""
 
 
-def to_markdown(table: ResultTable, heading_level: int = 3) -> str:
+def display_table(table: ResultTable) -> TextTable:
+    """The table as shown (markdown here, rich in the CLI): `display_frame`'s strings, labels left."""
     frame = display_frame(table)
     labels = len(table.context_axes) + 1
-    align = ["left"] * labels + ["right"] * (len(frame.columns) - labels)
-    body = frame.to_markdown(index=False, tablefmt="pipe", colalign=align, disable_numparse=True)
+    rows = [[str(value) for value in values] for values in frame.itertuples(index=False)]
+    return TextTable(list(frame.columns), rows, title=table.title,
+                     align=aligned(labels, len(frame.columns) - labels))
+
+
+def to_markdown(table: ResultTable, heading_level: int = 3) -> str:
+    body = markdown(display_table(table))
     notes = "\n".join(f"- {note}" for note in table_notes(table))
     sentence = significance_sentence(table)
     return f"{'#' * heading_level} {table.title}\n\n{body}\n\n{sentence}{notes}\n"
@@ -243,14 +250,3 @@ def render(table: ResultTable, fmt: str) -> str:
         return to_latex(table)
     raise ValueError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
 
-
-def rich_table(table: ResultTable):
-    """A rich Table for the terminal."""
-    frame = display_frame(table)
-    labels = len(table.context_axes) + 1
-    out = Table(title=table.title, title_justify="left")
-    for i, column in enumerate(frame.columns):
-        out.add_column(column, justify="left" if i < labels else "right", no_wrap=True)
-    for values in frame.itertuples(index=False):
-        out.add_row(*[str(v) for v in values])
-    return out
