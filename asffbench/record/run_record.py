@@ -276,7 +276,7 @@ class RunRecord(Section):
     """`record.json` (DESIGN.md "Run directory and records")."""
 
     schema_version: Optional[int] = absent()
-    status: Optional[str] = absent()  # record_schema.STATUSES
+    status: Optional[str] = absent()  # record.layout.STATUSES
     experiment_hash: Optional[str] = absent()
     sweep: Optional[str] = absent()
     axes: dict[str, Any] = absent()  # swept override keys -> values
