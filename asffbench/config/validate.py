@@ -62,6 +62,17 @@ def batch_or_max(value: Any) -> bool:
     return value == "max" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
+def not_blank(value: Any) -> bool:
+    return bool(str(value).strip())
+
+
+WANDB_PROJECT_FORBIDDEN = "/\\#?%:"  # W&B refuses these in a project name
+
+
+def wandb_project(value: Any) -> bool:
+    return not_blank(value) and not any(c in str(value) for c in WANDB_PROJECT_FORBIDDEN)
+
+
 def compile_mode(value: Any) -> bool:
     return str(value).lower() in ("false", "default", "reduce-overhead")
 
@@ -103,8 +114,22 @@ RULES: tuple[Rule, ...] = (
     Rule("recipe.label_smoothing_max", at_least(0), NOT_NEGATIVE),
     Rule("recipe.lr_flat_epochs", at_least(0), NOT_NEGATIVE),
     Rule("recipe.lr_final_epochs", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.warmup_bias_lr", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.mosaic_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
+    Rule("recipe.close_mosaic", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.affine_translate", lambda t: 0.0 <= t <= 0.5, "{key}={value}: must be between 0 and 0.5"),
+    Rule("recipe.affine_scale", lambda s: 0.0 <= s < 1.0, "{key}={value}: must be in [0, 1)"),
+    Rule("recipe.hsv_gains", lambda g: len(g) == 3 and all(0.0 <= x <= 1.0 for x in g),
+         "{key}={value}: must be three gains (hue, saturation, value) between 0 and 1"),
+    Rule("recipe.flip_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
+    Rule("recipe.warmup_momentum", lambda m: 0.0 <= m < 1.0, "{key}={value}: must be in [0, 1)"),
+    Rule("recipe.nominal_batch", at_least(1), "{key}={value}: must be at least 1 (or null: one batch per step)"),
     Rule("recipe.expand_max", at_least(1), "{key}={value}: must be at least 1 (1: no zoom-out)"),
     Rule("recipe.mixup_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
+    Rule("logger.mlflow.uri", not_blank, "{key}='{value}': give a tracking URI (file:DIR, sqlite:///FILE, "
+         "http://HOST:PORT) or null for the sweep's file store"),
+    Rule("logger.mlflow.experiment", not_blank, "{key}='{value}': give a name, or null for the sweep's name"),
+    Rule("logger.wandb.project", wandb_project, "{key}='{value}': a W&B project name, without any of / \\ # ? % :"),
 )
 
 
