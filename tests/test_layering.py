@@ -55,8 +55,9 @@ RESULTS_ROOMS = (
     ("report",),
     ("compare", "analyze"),
 )
-# Basenames that may repeat: each means the same thing wherever it is.
-SHARED_BASENAMES = ("__init__.py", "registry.py")
+# Basenames that may repeat: each means the same thing wherever it is (a package's registry of
+# named builders; the base class its entries derive from).
+SHARED_BASENAMES = ("__init__.py", "registry.py", "base.py")
 # Config and command-line libraries the models never see (DESIGN.md: models take explicit arguments).
 NOT_IN_MODELS = ("hydra", "omegaconf", "typer")
 
@@ -277,7 +278,7 @@ def test_results_rooms_import_only_lower_rooms_and_no_section_imports_a_command(
 
 def test_no_two_modules_share_a_basename():
     """A module's file name says what it is: two `stats.py` meaning different things make a reader
-    open both (`__init__.py` and `registry.py` mean the same thing wherever they are)."""
+    open both (`SHARED_BASENAMES` mean the same thing wherever they are)."""
     by_name: dict[str, list[str]] = {}
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         if path.name not in SHARED_BASENAMES:

@@ -9,11 +9,11 @@ from typing import Callable
 import numpy as np
 
 from asffbench.data.reference_augment.sample import Sample
-from asffbench.data.ultralytics_augment.affine import random_affine
-from asffbench.data.ultralytics_augment.colour import random_flip, random_hsv
-from asffbench.data.ultralytics_augment.mixup import blend
 from asffbench.data.ultralytics_augment.mosaic import mosaic4
-from asffbench.data.ultralytics_augment.resize import long_side_to
+from asffbench.data.ultralytics_augment.ultralytics_affine import random_affine
+from asffbench.data.ultralytics_augment.ultralytics_colour import random_flip, random_hsv
+from asffbench.data.ultralytics_augment.ultralytics_mixup import blend
+from asffbench.data.ultralytics_augment.ultralytics_resize import long_side_to
 
 MOSAIC_IMAGES = 4
 
