@@ -25,7 +25,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from asffbench.results.bootstrap import bootstrap_weights, matched_from, replicate_metrics
+from asffbench.results.intervals.bootstrap import bootstrap_weights, matched_from, replicate_metrics
 
 
 def synthetic_coco(images: int, classes: int, detections: int, seed: int = 0) -> tuple[COCO, list[dict]]:

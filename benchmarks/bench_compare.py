@@ -31,9 +31,10 @@ from pycocotools.cocoeval import COCOeval
 from asffbench.coco_format import read_ground_truth, read_results
 from asffbench.engine.coco_match import match_coco, matches_from_evaluator
 from asffbench.engine.run_matches import run_matches
-from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME
-from asffbench.results.bootstrap import matched_from_table, point_metrics
-from asffbench.results.compare import bootstrap_compare, compare_inputs
+from asffbench.record.layout import DETECTIONS_NAME, MATCHES_NAME
+from asffbench.results.compare import compare_inputs
+from asffbench.results.intervals.bootstrap import matched_from_table, point_metrics
+from asffbench.results.intervals.significance import bootstrap_compare
 
 
 def text(clock: Clock) -> str:

@@ -17,9 +17,9 @@ import json
 
 import numpy as np
 
-from asffbench.results.bootstrap import bootstrap_weights, matched_from, replicate_metrics
-from asffbench.results.error_bootstrap import build_scenarios, scenario_metrics
-from asffbench.results.errors import type_errors
+from asffbench.results.error_analysis.error_bootstrap import build_scenarios, scenario_metrics
+from asffbench.results.error_analysis.error_types import type_errors
+from asffbench.results.intervals.bootstrap import bootstrap_weights, matched_from, replicate_metrics
 from benchmarks.bench_bootstrap import Clock, evaluated, synthetic_coco
 
 

@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 
-from asffbench.results.simulation import KEYS, coverage, false_positive_rates, power_check, true_delta
+from asffbench.results.intervals.simulation import KEYS, coverage, false_positive_rates, power_check, true_delta
 
 
 def main() -> None:

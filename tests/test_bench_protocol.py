@@ -8,14 +8,15 @@ import json
 import pytest
 import torch
 
-from asffbench.runs.benchmark import benchmark
 from asffbench.bench.rows import append_row, check_row_file, columns
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, measure_speed
-from asffbench.bench.stats import interquartile_range, outlier_share, percentile, summarize
+from asffbench.bench.timing_stats import interquartile_range, outlier_share, percentile, summarize
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.errors import UserError
-from asffbench.record_types import bench_from_dict, unknown_keys
+from asffbench.record.run_record import bench_from_dict
+from asffbench.record.sections import unknown_keys
+from asffbench.runs.benchmark import benchmark
 
 TINY = ["model=tiny", "model.num_classes=6", "img_size=64", "device=cpu", "data.workers=0"]
 QUICK = ["bench.warmup=1", "bench.iters=2", "bench.repeats=1"]
@@ -114,7 +115,7 @@ def test_train_mode_phases_add_up_to_the_step(cli):
     assert result["images_per_s"] == pytest.approx(2 / (result["step_ms"]["mean"] / 1e3))
     assert result["loader"]["images_per_s"] > 0
     assert "rss_growth_mib" in result["memory"]
-    # Every key of the train-mode result has its field in asffbench.record_types.
+    # Every key of the train-mode result has its field in asffbench.record.run_record.
     assert unknown_keys(bench_from_dict(result)) == []
 
 
@@ -135,7 +136,7 @@ def test_variant_errors_are_one_line(cli, one_line_error, args, needles):
 
 # --- variants --------------------------------------------------------------------------------
 def test_variants_are_stated_and_hashed():
-    from asffbench.runs.record import experiment_hash
+    from asffbench.runs.experiment import experiment_hash
 
     plain = compose_config(TINY)
     for override in ("bench.channels_last=true", "bench.compile=default", "bench.cudnn_benchmark=true",
@@ -258,7 +259,7 @@ def test_runs_time_given_weights_on_val_images_and_fresh_models_on_random(tmp_pa
     fresh = run_experiment(cfg)
     assert fresh.status == "completed", fresh.error
     assert fresh.metrics is None and fresh.bench.input.kind == "random"
-    assert unknown_keys(fresh) == []  # every key the run wrote has its field in record_types
+    assert unknown_keys(fresh) == []  # every key the run wrote has its field in record.run_record
     checkpoint = tmp_path / "weights.pt"
     torch.manual_seed(0)
     torch.save({"model": build_model(cfg).state_dict()}, checkpoint)

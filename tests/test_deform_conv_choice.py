@@ -11,7 +11,7 @@ from torchvision.ops import DeformConv2d
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.models.layers import SampledDeformConv2d
-from asffbench.runs.record import experiment_hash
+from asffbench.runs.experiment import experiment_hash
 from asffbench.runs.run import prepare_config
 
 TINY = ["model=tiny", "model.num_classes=6", "device=cpu"]

@@ -40,7 +40,7 @@ def test_help_imports_no_torch(args):
 
 
 def test_sweep_status_imports_no_torch(tmp_path):
-    # `sweep --status` only reads records and locks (runs/record_io.py, runs/lock.py).
+    # `sweep --status` only reads records and locks (record/storage.py, runs/lock.py).
     result = probe("sweep", "--status", str(tmp_path))
     assert result["code"] == 0 and result["heavy"] == [], result
 

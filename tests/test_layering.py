@@ -33,8 +33,8 @@ OPTIONAL_IMPORTS = (
 # imports only units of lower rows.
 LAYERS = (
     ("asffbench", "errors"),
-    ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models", "extras"),
-    ("config", "record_types"),
+    ("atomic", "anchors", "coco_format", "drawing", "models", "extras"),
+    ("config", "record"),
     ("device", "data", "trackers"),
     ("build_yolov8",),
     ("build", "memory", "environment"),
@@ -45,6 +45,20 @@ LAYERS = (
     ("runs", "predict", "viz", "convert", "exporting"),
     ("cli",),
 )
+# The rooms of asffbench/results/, bottom first (DESIGN.md "The results layer"): a room imports only
+# rooms of lower rows; the last row holds the command modules, which no other module of results/
+# imports (a report section never imports a command).
+RESULTS_ROOMS = (
+    ("reading",),
+    ("tables",),
+    ("intervals",),
+    ("error_analysis",),
+    ("report",),
+    ("compare", "analyze", "plan"),
+)
+# Basenames that may repeat: each means the same thing wherever it is (a package's registry of
+# named builders; the base class its entries derive from).
+SHARED_BASENAMES = ("__init__.py", "registry.py", "base.py")
 # Config and command-line libraries the models never see (DESIGN.md: models take explicit arguments).
 NOT_IN_MODELS = ("hydra", "omegaconf", "typer")
 
@@ -238,3 +252,36 @@ def test_models_import_no_config_or_cli_libraries():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def results_room(name: str) -> str | None:
+    """The room of asffbench/results/ a module belongs to (None: the package itself, or outside it)."""
+    parts = name.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "results" else None
+
+
+def test_results_rooms_import_only_lower_rooms_and_no_section_imports_a_command():
+    row = {room: i for i, rooms in enumerate(RESULTS_ROOMS) for room in rooms}
+    bad = []
+    for name, targets in module_graph().items():
+        room = results_room(name)
+        if room is None:
+            continue
+        if room not in row:
+            bad.append(f"{name}: not in RESULTS_ROOMS (add its room there and to DESIGN.md)")
+            continue
+        for target in sorted(targets):
+            other = results_room(target)
+            if other is not None and other != room and row.get(other, len(RESULTS_ROOMS)) >= row[room]:
+                bad.append(f"{name} imports {target}")
+    assert bad == []
+
+
+def test_no_two_modules_share_a_basename():
+    """A module's file name says what it is: two `stats.py` meaning different things make a reader
+    open both (`SHARED_BASENAMES` mean the same thing wherever they are)."""
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        if path.name not in SHARED_BASENAMES:
+            by_name.setdefault(path.name, []).append(str(path.relative_to(PACKAGE_DIR)))
+    assert {name: paths for name, paths in by_name.items() if len(paths) > 1} == {}

@@ -14,7 +14,7 @@ import yaml
 from asffbench.build import anchors_from_config
 from asffbench.config.compose import compose_config, to_plain
 from asffbench.config.schema import ASFF_RELEASE_ANCHORS, COCO_ANCHORS, RecipeConfig
-from asffbench.runs.record import experiment_hash
+from asffbench.runs.experiment import experiment_hash
 
 RECIPES = ("asffbench", "reference")
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from asffbench.runs.record_io import read_record
+from asffbench.record.storage import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
 
@@ -49,7 +49,7 @@ def test_smoke_sweep_through_submitit_slurm(cli, tmp_path):
     assert code == 0, err
     assert f"{len(fusions)} runs: completed {len(fusions)}, skipped 0, failed 0" in out
     for fusion in fusions:
-        record = read_record(out_dir / f"fusion={fusion}" / "record.json")
+        record = read_record(out_dir / f"fusion={fusion}" / "record.json").to_dict()
         assert record is not None and record["status"] == "completed", record
         assert record["axes"] == {"fusion": fusion}
         assert record["attempt"]["id"].startswith("slurm-")  # it really ran as a SLURM job
@@ -59,7 +59,7 @@ def test_smoke_sweep_through_submitit_slurm(cli, tmp_path):
 
 
 def epoch_end_times(run_dir) -> dict[int, float]:
-    from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
+    from asffbench.record.layout import TRAIN_LOG_NAME, train_log_entries
 
     log = run_dir / TRAIN_LOG_NAME
     entries = train_log_entries(log) if log.is_file() else []
@@ -117,7 +117,7 @@ def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
                 subprocess.run(["scancel", folder.parent.name], check=False)  # no orphan job
     assert proc.returncode == 0, out
     assert "1 runs: completed 1, skipped 0, failed 0" in out
-    record = read_record(run_dir / "record.json")
+    record = read_record(run_dir / "record.json").to_dict()
     assert record["status"] == "completed"
     assert record["attempt"]["action"] == "resume" and record["attempt"]["id"].endswith("-1")
     ends = epoch_end_times(run_dir)

@@ -26,11 +26,11 @@ from asffbench.bench.params import count_params, params_by_part
 from asffbench.bench.speed import SpeedProtocol, SpeedResult, autocast_context, measure_speed
 from asffbench.deploy.session import exported_model
 from asffbench.device import device_name
-from asffbench.environment import software_versions
 from asffbench.engine.inference import forward_batches
 from asffbench.engine.postprocess import nms_candidate_counts, postprocess
+from asffbench.environment import software_versions
 from asffbench.errors import UserError
-from asffbench.record_schema import FLOPS_CONVENTION
+from asffbench.record.layout import FLOPS_CONVENTION
 from asffbench.settings import BenchRun, BenchSettings
 
 

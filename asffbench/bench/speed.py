@@ -16,9 +16,9 @@ from typing import Callable, ContextManager, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from asffbench.memory import PeakMemory
-from asffbench.bench.stats import percentile, summarize
+from asffbench.bench.timing_stats import percentile, summarize
 from asffbench.device import synchronize
+from asffbench.memory import PeakMemory
 
 PostProcess = Callable[[list], list]
 

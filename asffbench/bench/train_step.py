@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from asffbench.bench.oom import run_halving_on_oom
 from asffbench.bench.runner import compile_errors, run_fields
 from asffbench.bench.speed import cudnn_benchmark, images_per_second
-from asffbench.bench.stats import percentile, summarize
+from asffbench.bench.timing_stats import percentile, summarize
 from asffbench.data.loaders import TrainDataSettings, build_train_loader
 from asffbench.device import synchronize
 from asffbench.engine.distributed import DistEnv

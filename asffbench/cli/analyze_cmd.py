@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -39,26 +38,20 @@ def register(app: typer.Typer) -> None:
 
         With RUN_B, every number's change B - A on the same paired bootstrap resamples as `compare`.
         """
-        from rich.console import Console
-        from rich.table import Table
-
+        from asffbench.cli.console import rich_table, wide_console
+        from asffbench.results.analyze import analyse_inputs
         from asffbench.results.compare import adjustment_legend
-        from asffbench.results.error_tables import FOOTNOTE, analyse_inputs, analysis_header, class_table, error_tables
+        from asffbench.results.error_analysis.error_tables import FOOTNOTE, analysis_header, class_table, error_tables
 
         result = analyse_inputs(run, run_b, gt, bootstrap, seed, metric, adjust)
         if as_json:
             typer.echo(json.dumps(result.to_json(), indent=2))
             return
-        terminal = Console(width=None if sys.stdout.isatty() else 250, soft_wrap=False)
+        terminal = wide_console()
         for line in analysis_header(result):
             terminal.print(line, markup=False)
-        for text_table in error_tables(result) + [class_table(result)]:
-            table = Table(title=text_table.title, title_justify="left")
-            for i, header in enumerate(text_table.headers):
-                table.add_column(header, justify="left" if i == 0 else "right", no_wrap=True)
-            for row in text_table.rows:
-                table.add_row(*row)
-            terminal.print(table)
+        for table in error_tables(result) + [class_table(result)]:
+            terminal.print(rich_table(table))
         terminal.print(FOOTNOTE, markup=False)
         if result.deltas and adjust != "none":
             terminal.print(adjustment_legend(result.deltas).split("\n")[0], markup=False)

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         elif result["mode"] == "train":
             print_train_table(result)
         else:
-            print_table(result)
+            print_infer_table(result)
 
 
 def latency_text(summary: dict) -> str:
@@ -86,14 +86,12 @@ def add_run_rows(table, result: dict, switches: tuple[str, ...]) -> None:
     )
 
 
-def print_table(result: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def print_infer_table(result: dict) -> None:
+    from asffbench.cli.console import print_table
+    from asffbench.results.tables.text_table import TextTable
 
     lat = result["latency_ms"]
-    table = Table(title=f"asffbench bench: fusion={result['fusion']} model={result['model']}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    table = TextTable(["measure", "value"], [], title=f"asffbench bench: fusion={result['fusion']} model={result['model']}")
     table.add_row("params", f"{result['params']:,} ({result['params'] / 1e6:.2f} M)")
     for part, n in result["params_by_part"].items():
         table.add_row(f"  params: {part}", f"{n:,}")
@@ -114,16 +112,15 @@ def print_table(result: dict) -> None:
     add_run_rows(table, result, ("fused", "channels_last", "compile", "cudnn_benchmark"))
     table.add_row("uncounted ops", ", ".join(result["uncounted_ops"]) or "none")
     table.add_row("torch", result["torch"])
-    Console().print(table)
+    print_table(table, wrap=True)
 
 
 def print_train_table(result: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from asffbench.cli.console import print_table
+    from asffbench.results.tables.text_table import TextTable
 
-    table = Table(title=f"asffbench bench --mode train: fusion={result['fusion']} model={result['model']}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    table = TextTable(["measure", "value"], [],
+                      title=f"asffbench bench --mode train: fusion={result['fusion']} model={result['model']}")
     table.add_row("training step", latency_text(result["step_ms"]))
     for phase, summary in result["phases_ms"].items():
         table.add_row(f"  {phase}", latency_text(summary))
@@ -133,4 +130,4 @@ def print_train_table(result: dict) -> None:
     table.add_row("peak memory (timed steps)", memory_text(result["memory"]))
     add_run_rows(table, result, ("channels_last", "compile"))
     table.add_row("torch", result["torch"])
-    Console().print(table)
+    print_table(table, wrap=True)

@@ -103,7 +103,7 @@ def check_command(
     cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
     from asffbench.data.loaders import load_split
     from asffbench.data.sources import SPLITS
-    from asffbench.data.stats import split_stats
+    from asffbench.data.split_stats import split_stats
     from asffbench.settings import data_settings
 
     data = data_settings(cfg)

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 def print_metrics(metrics: dict) -> None:
     from asffbench.engine.coco_eval import METRIC_NAMES
 
-    from asffbench.record_schema import VOC_METRIC
+    from asffbench.record.layout import VOC_METRIC
 
     if metrics.get("annotated") is False:
         print_unscored(metrics)

@@ -35,13 +35,6 @@ def parse_baselines(items: list[str]) -> dict[str, str]:
     return baselines
 
 
-def console():
-    from rich.console import Console
-
-    # Piped output gets a wide console so tables are not cropped to 80 columns.
-    return Console(width=None if sys.stdout.isatty() else 250, soft_wrap=False)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("collect")
     def collect_command(
@@ -55,7 +48,7 @@ def register(app: typer.Typer) -> None:
         """Gather every run record into one table: a row per run (CSV, and Parquet)."""
         from collections import Counter
 
-        from asffbench.results.collect import collect, sweep_folder, write_frame
+        from asffbench.results.reading.collect import collect, sweep_folder, write_frame
 
         collection = collect(sweep_dirs)
         for problem in collection.problems:
@@ -108,14 +101,15 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
-        from asffbench.results.render import rich_table
-        from asffbench.results.report import write_report
+        from asffbench.cli.console import rich_table, wide_console
+        from asffbench.results.report.report_writer import write_report
+        from asffbench.results.tables.render import display_table
 
         summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
                                baselines=parse_baselines(baseline), adjustment=adjust)
-        terminal = console()
+        terminal = wide_console()
         for table in summary.tables:
-            terminal.print(rich_table(table))
+            terminal.print(rich_table(display_table(table)))
         for gap in summary.failed:
             terminal.print(f"failed: {gap.run} ({gap.where}): {gap.reason}", markup=False)
         for gap in summary.missing:
@@ -123,7 +117,7 @@ def register(app: typer.Typer) -> None:
         terminal.print(summary.statement, markup=False)
         terminal.print(f"report written to {summary.report}", markup=False)
         if mlflow_uri:
-            from asffbench.results.records import find_record_files
+            from asffbench.results.reading.records import find_record_files
             from asffbench.trackers.mlflow_push import push_records
 
             records = [path for folder in sweep_dirs for path in find_record_files(Path(folder))]

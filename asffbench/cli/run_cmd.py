@@ -8,8 +8,9 @@ from typing import Optional
 import typer
 
 from asffbench.cli.common import OverridesArg, overrides_list, print_json
-from asffbench.record_schema import RECORD_NAME
-from asffbench.record_types import InferBench, Metrics, RunError, RunRecord, or_none, part
+from asffbench.record.layout import RECORD_NAME
+from asffbench.record.run_record import InferBench, Metrics, RunError, RunRecord
+from asffbench.record.sections import or_none, part
 
 
 def register(app: typer.Typer) -> None:

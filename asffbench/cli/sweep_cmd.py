@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         Exits 1 when any run failed.
         """
         from asffbench.errors import UserError
-        from asffbench.record_schema import RECORD_NAME, run_name
+        from asffbench.record.layout import RECORD_NAME, run_name
         from asffbench.runs.launchers import check_launcher
         from asffbench.runs.sweep_spec import load_sweep
 

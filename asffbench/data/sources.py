@@ -20,7 +20,7 @@ from asffbench.data.synth_draw import CLASS_NAMES as SYNTH_CLASSES
 from asffbench.data.voc import DEFAULT_SETS, VOC_CLASSES, load_voc_split, parse_sets
 from asffbench.data.voc_write import ensure_voc_synth
 from asffbench.errors import UserError
-from asffbench.record_schema import COCO_METRIC, VOC_METRIC
+from asffbench.record.layout import COCO_METRIC, VOC_METRIC
 
 SPLITS = ("train", "val")
 COCO_LAYOUT, VOC_LAYOUT = "coco", "voc"  # an annotation JSON + image folder; VOCdevkit folders

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from asffbench.atomic import write_text_atomic
-from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
+from asffbench.record.layout import TRAIN_LOG_NAME, train_log_entries
 from asffbench.trackers.base import TrackerSet
 
 LOG_NAME = TRAIN_LOG_NAME

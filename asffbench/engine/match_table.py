@@ -2,7 +2,7 @@
 
 Matching is the slow part of scoring (pycocotools' `evaluate()`) and does not depend on which
 images a bootstrap replicate draws, so `evaluate` stores its outcome in the run directory
-(`record_schema.MATCHES_NAME`) and `compare` and `report` read it instead of matching again. The
+(`record.layout.MATCHES_NAME`) and `compare` and `report` read it instead of matching again. The
 file is a compressed numpy archive (no pickle) with a fingerprint of what it was matched from
 (the detections' and ground truth's bytes, max_det, the table version): a table whose
 fingerprint differs is stale and is matched again. A VOC run's `VocMatches` ride along.

@@ -4,7 +4,7 @@ A split file without annotations (image info only, as COCO's `image_info_test-de
 cannot be scored locally. Its detections are written as the server names a results file,
 `detections_[testset]_[alg]_results.json` (`coco_format.server_results_name`), with the `.zip`
 the server takes as upload beside it; the metrics say that no AP was computed and why, in
-`metrics_<testset>.json` (`record_schema.TEST_METRICS_NAME`): the run's metrics.json and
+`metrics_<testset>.json` (`record.layout.TEST_METRICS_NAME`): the run's metrics.json and
 detections.json, an evaluation of its val split, stay as they were. Torch-free.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from asffbench.atomic import write_atomic, write_json_atomic
 from asffbench.coco_format import server_results_name, testset_name
-from asffbench.record_schema import TEST_METRICS_NAME
+from asffbench.record.layout import TEST_METRICS_NAME
 
 
 def write_test_split_outputs(run_dir: Path, metrics: dict, detections: Sequence[dict], ann_file: Path,

@@ -1,6 +1,8 @@
 """The results layer: run records -> a table of runs -> paper-style tables, figures and reports.
 
-`collect` (records to a DataFrame), `tables` + `render` (paper-style tables in markdown, CSV,
-LaTeX, rich), `reference` (the paper's published figures), `report` (report.md with figures).
-This layer never imports torch, so it runs wherever the records are.
+Rooms, each importing only the ones before it: `reading` (records and run directories),
+`tables` (paper-style tables and their renderings), `intervals` (bootstrap and significance),
+`error_analysis` (TIDE's error types), `report` (report.md and its sections). On top, the command
+modules `compare` and `analyze`, which no section imports. This layer never imports torch, so it
+runs wherever the records are.
 """

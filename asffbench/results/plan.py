@@ -15,13 +15,13 @@ from typing import Optional, Sequence
 
 from asffbench.coco_format import read_json
 from asffbench.errors import UserError
-from asffbench.results.collect import collect
-from asffbench.results.families import row_name
-from asffbench.results.intervals import RunSamples
-from asffbench.results.power import (DEFAULT_POWER, DEFAULT_SEEDS, PilotRun, PlanRow, Variances, detectable_delta,
+from asffbench.results.reading.collect import collect
+from asffbench.results.intervals.families import row_name
+from asffbench.results.intervals.cell_intervals import RunSamples
+from asffbench.results.intervals.power import (DEFAULT_POWER, DEFAULT_SEEDS, PilotRun, PlanRow, Variances, detectable_delta,
                                      estimate_variances, plan_rows)
-from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
-from asffbench.results.tables import ResultTable, build_tables
+from asffbench.results.intervals.significance import DEFAULT_REPLICATES, DEFAULT_SEED
+from asffbench.results.tables.result_tables import ResultTable, build_tables
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """`evaluate(cfg, run_dir, model=None) -> metrics`: the config read (`settings.eval_settings`,
 `data_settings`), the weights chosen (`resolve_weights(cfg, "eval")`), then
-`engine.evaluate.evaluate_model`. With `eval.runtime=onnxruntime` the model is exported here and its
+`engine.evaluate_model.evaluate_model`. With `eval.runtime=onnxruntime` the model is exported here and its
 ONNX Runtime stand-in (`deploy.session.OrtDetector`, which answers like the eager model) is what
 `evaluate_model` runs, so engine/ knows nothing of ONNX."""
 
@@ -19,7 +19,7 @@ from asffbench.deploy.session import exported_model
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import coco_backend
 from asffbench.engine.distributed import process_rank
-from asffbench.engine.evaluate import eval_dtype, evaluate_model
+from asffbench.engine.evaluate_model import eval_dtype, evaluate_model
 from asffbench.errors import UserError
 from asffbench.settings import EvalSettings, data_settings, eval_settings
 from asffbench.weights.load import build_with_weights
@@ -52,7 +52,7 @@ def weights_to_evaluate(cfg: Any, run_dir: Path) -> WeightsSource:
 
 def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
              weights: Optional[WeightsSource] = None, device: Optional[torch.device] = None) -> dict:
-    """The metrics of `engine.evaluate.evaluate_model` (see there). Without `model`, the weights are
+    """The metrics of `engine.evaluate_model.evaluate_model` (see there). Without `model`, the weights are
     `resolve_weights(cfg, "eval")`'s (eval.checkpoint, model.weights, run_dir/checkpoints/last.pt);
     `weights` says where a given model's came from; `device` as the caller resolved it
     (`run_experiment`), else `device=` resolved here. Only rank 0 evaluates (others: {})."""

@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.live import Live
 
 from asffbench.errors import UserError
-from asffbench.record_schema import RECORD_NAME
-from asffbench.record_types import RunRecord, or_none
+from asffbench.record.layout import RECORD_NAME
+from asffbench.record.run_record import RunRecord
+from asffbench.record.sections import or_none
+from asffbench.record.storage import RecordProblem, read_record
 from asffbench.runs.lock import Holder, read_holder
-from asffbench.runs.record_io import read_run_record
 
 STATES = ("done", "skipped", "failed", "running", "remaining")
 
@@ -40,8 +41,8 @@ def readable_record(path: Path) -> Optional[RunRecord]:
     """The record at `path`; None when absent, unreadable or of a schema no asffbench wrote
     (progress is shown, not judged: the sweep itself says why such a record is refused)."""
     try:
-        return read_run_record(path)
-    except UserError:
+        return read_record(path)
+    except RecordProblem:
         return None
 
 

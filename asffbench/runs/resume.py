@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from asffbench.record_schema import RECORD_NAME
-from asffbench.record_types import Attempt, part
 from asffbench.engine.distributed import process_rank
-from asffbench.runs.record_io import read_run_record
+from asffbench.record.layout import RECORD_NAME
+from asffbench.record.run_record import Attempt, RunRecord
+from asffbench.record.sections import part
+from asffbench.record.storage import UnreadableRecord, read_record
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 SKIP, RESUME, FRESH = "skip", "resume", "fresh"
@@ -55,8 +56,17 @@ def attempt_id() -> str:
     return f"local-{os.getpid()}-{_LOCAL_ATTEMPT}"
 
 
+def record_if_readable(path: Path) -> Optional[RunRecord]:
+    """The record at `path`; None when there is none to read (absent, or cut short). A record of
+    a schema no asffbench wrote stops the sweep (`RefusedRecord`) rather than being overwritten."""
+    try:
+        return read_record(path)
+    except UnreadableRecord:
+        return None
+
+
 def plan_run(exp_hash: str, run_dir: Path, sweep_dir: Path, force: bool) -> Plan:
-    own = read_run_record(run_dir / RECORD_NAME)
+    own = record_if_readable(run_dir / RECORD_NAME)
     attempt = part(own.attempt if own else None, Attempt)
     if own and own.status == "running" and attempt.id == attempt_id():
         return Plan(attempt.action if isinstance(attempt.action, str) else FRESH, "decided by rank 0 of this attempt")
@@ -78,7 +88,7 @@ def completed_record(exp_hash: str, run_dir: Path, sweep_dir: Path) -> Optional[
     """A completed record of this experiment: the run's own first, then any in the sweep dir."""
     candidates = [run_dir / RECORD_NAME, *sorted(sweep_dir.glob(f"*/{RECORD_NAME}"))]
     for path in candidates:
-        record = read_run_record(path)
+        record = record_if_readable(path)
         if record and record.status == "completed" and record.experiment_hash == exp_hash:
             return path
     return None

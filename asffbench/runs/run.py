@@ -26,17 +26,17 @@ from omegaconf import DictConfig, open_dict
 from asffbench.build import resolved_deform_conv
 from asffbench.config.compose import first_line, write_run_config
 from asffbench.device import configure_cpu_threads
-from asffbench.runs.evaluate import evaluate
-from asffbench.runs.training import train
-from asffbench.record_schema import RECORD_NAME
-from asffbench.record_types import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
-from asffbench.runs.benchmark import benchmark
-from asffbench.runs.lock import hold_run
 from asffbench.engine.distributed import process_rank
-from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, write_record
+from asffbench.record.layout import RECORD_NAME
+from asffbench.record.run_record import Attempt, Metrics, PeakMemory, RunError, RunRecord, bench_from_dict
+from asffbench.runs.benchmark import benchmark
 from asffbench.runs.choices import RunChoices, resolve_choices
+from asffbench.runs.evaluate import evaluate
+from asffbench.runs.experiment import device_seconds, experiment_hash, new_record, now_iso, write_record_on_rank0
+from asffbench.runs.lock import hold_run
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
 from asffbench.runs.tracking import record_outcome, run_trackers
+from asffbench.runs.training import train
 from asffbench.trackers.base import TrackerSet
 from asffbench.weights.load import build_with_weights
 
@@ -82,7 +82,7 @@ def run_owned(
     if attempt is not None:
         record.attempt = Attempt.from_dict(attempt)
     record_path = run_dir / RECORD_NAME
-    write_record(record_path, record)
+    write_record_on_rank0(record_path, record)
     write_config(run_dir, cfg)
     if attempt is not None and attempt.get("action") == FRESH:
         clear_stale_checkpoint(run_dir)
@@ -121,7 +121,7 @@ def run_owned(
         release_memory()
     record.finished = now_iso()
     record.device_seconds = device_seconds(record, time.perf_counter() - started)
-    write_record(record_path, record)
+    write_record_on_rank0(record_path, record)
     return record
 
 

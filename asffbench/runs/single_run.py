@@ -30,11 +30,11 @@ from omegaconf import DictConfig, open_dict
 from asffbench.engine.checkpoint import load_checkpoint
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-from asffbench.record_schema import RECORD_NAME
-from asffbench.record_types import RunRecord
+from asffbench.record.layout import RECORD_NAME
+from asffbench.record.run_record import RunRecord
+from asffbench.record.storage import UnreadableRecord, read_record
+from asffbench.runs.experiment import experiment_hash
 from asffbench.runs.lock import HOLDER_NAME, LOCK_NAME
-from asffbench.runs.record import experiment_hash
-from asffbench.runs.record_io import read_run_record
 from asffbench.runs.resume import CHECKPOINT, FRESH, RESUME, SKIP, attempt_id
 from asffbench.runs.run import own_run, run_experiment
 
@@ -66,8 +66,7 @@ def run_single(cfg: DictConfig, force: bool = False) -> SingleRun:
     with own_run(run_dir):
         plan = plan_single_run(exp_hash, run_dir, force)
         if plan.action == SKIP:
-            record = read_run_record(run_dir / RECORD_NAME)
-            assert record is not None  # the plan read it
+            record = read_record(run_dir / RECORD_NAME)  # the plan read it
             return SingleRun(plan, record)
         aside = set_aside(run_dir) if plan.replaces and process_rank() == 0 else None
         cfg = cfg.copy()
@@ -80,9 +79,10 @@ def run_single(cfg: DictConfig, force: bool = False) -> SingleRun:
 def plan_single_run(exp_hash: str, run_dir: Path, force: bool) -> SinglePlan:
     """What `asffbench run` does in `run_dir` for experiment `exp_hash` (see the module)."""
     record_path, checkpoint = run_dir / RECORD_NAME, run_dir / CHECKPOINT
-    record = read_run_record(record_path)
-    if record is None and record_path.exists():
-        raise UserError(f"run_dir={run_dir}: its {RECORD_NAME} cannot be read; move it away or choose another run_dir")
+    try:
+        record = read_record(record_path) if record_path.exists() else None
+    except UnreadableRecord:  # a schema no asffbench wrote (RefusedRecord) says so itself
+        raise UserError(f"run_dir={run_dir}: its {RECORD_NAME} cannot be read; move it away or choose another run_dir") from None
     if record is not None:
         return plan_over_record(record, exp_hash, run_dir, checkpoint.is_file(), force)
     if not checkpoint.is_file():

@@ -34,14 +34,14 @@ from asffbench.config.compose import (CONFIG_MODULE, CONFIG_NAME, compose_config
                                       quoted_for_hydra)
 from asffbench.config.schema import register_configs
 from asffbench.data.sources import SPLITS, check_source_paths
+from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
-from asffbench.record_schema import format_value, run_name
+from asffbench.record.layout import format_value, run_name
+from asffbench.runs.experiment import experiment_hash
 from asffbench.runs.isolation import run_in_fresh_process
 from asffbench.runs.launchers import LAUNCHER_PRESETS, check_launcher
 from asffbench.runs.lock import RunLockedError, hold_run, read_holder, wait_until_free
 from asffbench.runs.monitor import SweepMonitor
-from asffbench.engine.distributed import process_rank
-from asffbench.runs.record import experiment_hash
 from asffbench.runs.resume import RESUME, SKIP, attempt_id, plan_run
 from asffbench.runs.run import run_experiment
 from asffbench.runs.sweep_spec import (

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 
 from asffbench.atomic import write_json_atomic
 from asffbench.config.compose import compose_config
-from asffbench.record_schema import ESTIMATE_NAME, run_name
+from asffbench.record.layout import ESTIMATE_NAME, run_name
 from asffbench.runs.estimate import RunEstimate, SlurmRequest, estimate_run, slurm_request, total_device_hours
 from asffbench.runs.estimate_inputs import ThroughputSource, devices_per_job, run_work
 from asffbench.runs.sweep import split_cli_overrides, sweep_dir_from

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 import yaml
 
 from asffbench.errors import UserError
-from asffbench.record_schema import format_value
+from asffbench.record.layout import format_value
 
 SWEEP_PACKAGE = "asffbench.sweeps"
 ALLOWED_KEYS = ("description", "axes", "overrides", "cases", "isolate")

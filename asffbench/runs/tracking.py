@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional
 from omegaconf import DictConfig
 
 from asffbench.config.compose import to_plain
-from asffbench.record_types import RunRecord
+from asffbench.record.run_record import RunRecord
 from asffbench.settings import tracker_settings
 from asffbench.trackers.base import TrackerSet
 from asffbench.trackers.open import open_trackers

@@ -16,10 +16,10 @@ from asffbench.config.compose import write_run_config
 from asffbench.engine.distributed import broadcast_from_main, process_group
 from asffbench.runs.choices import resolve_choices, with_resolved_deform_conv
 from asffbench.runs.evaluate import evaluate
-from asffbench.runs.record import experiment_hash
+from asffbench.runs.experiment import experiment_hash
+from asffbench.runs.run import fresh_run_dir, own_run
 from asffbench.runs.tracking import metrics_outcome, run_trackers
 from asffbench.runs.training import train
-from asffbench.runs.run import fresh_run_dir, own_run
 from asffbench.weights.resolve import TRAIN
 
 

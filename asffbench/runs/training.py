@@ -24,7 +24,7 @@ from asffbench.config.compose import to_plain
 from asffbench.data.loaders import build_val_loader
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
-from asffbench.engine.evaluate import PeriodicEvaluator
+from asffbench.engine.evaluate_model import PeriodicEvaluator
 from asffbench.engine.hooks import EpochHook, Hook, StepLog
 from asffbench.engine.logging import TrainLogger
 from asffbench.engine.signals import signals_deferred

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from asffbench.errors import UserError
-from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
+from asffbench.record.layout import TRAIN_LOG_NAME, train_log_entries
 from asffbench.trackers.base import first_line
 from asffbench.trackers.mlflow_tracker import KEY_TAGS, MlflowSession, import_mlflow
 from asffbench.trackers.run_info import outcome_of_record, tracked_record

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from asffbench.record_schema import RECORD_NAME
+from asffbench.record.layout import RECORD_NAME
 
 LOOSE_GROUP = "asffbench"  # the group (MLflow experiment, W&B group) of a run outside a sweep
 RUN_CONFIG_NAME = "config.yaml"  # compose.RUN_CONFIG (the config layer sits above this unit)

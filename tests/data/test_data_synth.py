@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from asffbench.data.coco import CocoDataset
-from asffbench.data.stats import split_stats
+from asffbench.data.split_stats import split_stats
 from asffbench.data.synth import SynthParams, ensure_synth, generate_synth
 from asffbench.data.synth_draw import CLASS_NAMES
 from asffbench.errors import UserError

@@ -17,7 +17,7 @@ from asffbench.data.reference_augment.affine import random_affine
 from asffbench.data.reference_augment.colour import random_brightness, random_contrast, random_hue_saturation
 from asffbench.data.reference_augment.crop import crop_window, ssd_crop, try_crop
 from asffbench.data.reference_augment.geometry import MEAN_FILL, expand, mirror
-from asffbench.data.reference_augment.resize import INTERPOLATIONS, resize_to_square
+from asffbench.data.reference_augment.train_resize import INTERPOLATIONS, resize_to_square
 
 DRAWS = 700
 RED = (220, 20, 30)

@@ -19,7 +19,7 @@ from asffbench.data.dataset import DetectionDataset
 from asffbench.data.test_time import decoder_of, preprocess_test_image, resize_for_test
 from asffbench.data.transforms import IMAGENET_MEAN, IMAGENET_STD, to_boxes
 from asffbench.errors import UserError
-from asffbench.runs.record import experiment_hash
+from asffbench.runs.experiment import experiment_hash
 from asffbench.settings import data_settings
 
 

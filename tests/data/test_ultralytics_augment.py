@@ -12,11 +12,11 @@ import pytest
 from asffbench.data.reference_augment.sample import make_sample
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
 from asffbench.data.ultralytics_augment import UltralyticsAugment
-from asffbench.data.ultralytics_augment.affine import affine_matrix, kept_boxes, random_affine, transform_boxes
-from asffbench.data.ultralytics_augment.mixup import blend
-from asffbench.data.ultralytics_augment.colour import hsv_tables, random_flip, random_hsv
 from asffbench.data.ultralytics_augment.mosaic import mosaic4, placements
-from asffbench.data.ultralytics_augment.resize import long_side_to
+from asffbench.data.ultralytics_augment.ultralytics_affine import affine_matrix, kept_boxes, random_affine, transform_boxes
+from asffbench.data.ultralytics_augment.ultralytics_colour import hsv_tables, random_flip, random_hsv
+from asffbench.data.ultralytics_augment.ultralytics_mixup import blend
+from asffbench.data.ultralytics_augment.ultralytics_resize import long_side_to
 
 augment = pytest.importorskip("ultralytics.data.augment")
 instance = pytest.importorskip("ultralytics.utils.instance")

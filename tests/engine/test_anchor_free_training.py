@@ -19,7 +19,7 @@ from asffbench.engine.train_builders import build_criterion, build_trainer
 from asffbench.engine.trainer import as_float
 from asffbench.errors import UserError
 from asffbench.models.outputs import AnchorFreeLevel, DetectorOutput
-from asffbench.runs.record import experiment_hash
+from asffbench.runs.experiment import experiment_hash
 from asffbench.settings import loss_settings, postprocess_settings, predict_settings, trainer_settings
 
 CPU = torch.device("cpu")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from asffbench.config.compose import compose_config
-from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, TRAINING_EVALS_DIR, training_eval_epoch
+from asffbench.record.layout import DETECTIONS_NAME, MATCHES_NAME, TRAINING_EVALS_DIR, training_eval_epoch
 from asffbench.runs.evaluate import evaluate
 from asffbench.runs.training import train
 from tests.engine.test_train_loop import tiny_overrides
@@ -54,7 +54,7 @@ def test_eval_every_logs_eval_events_and_leaves_training_alone(evaluated_run, ca
 def test_an_evaluation_cut_short_is_run_by_the_resumed_attempt(evaluated_run, cache, tmp_path, monkeypatch):
     """Killed after epoch 0's checkpoint, during its evaluation: the resumed attempt evaluates the
     weights it loaded first, and its eval lines equal those of the uninterrupted run."""
-    from asffbench.engine.evaluate import PeriodicEvaluator
+    from asffbench.engine.evaluate_model import PeriodicEvaluator
     from tests.engine.test_train_loop import Killed
 
     run_dir = tmp_path / "cut"
@@ -103,7 +103,7 @@ def test_fusion_weights_of_asff_sum_to_one_in_every_cell(evaluated_run, cache):
 @pytest.mark.slow
 def test_report_of_the_trained_run_draws_its_curve_and_weights(evaluated_run, cache, tmp_path):
     from asffbench.config.compose import to_plain
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     run_dir, result = evaluated_run
     cfg = compose_config(asff_overrides(run_dir, cache))
@@ -117,7 +117,7 @@ def test_report_of_the_trained_run_draws_its_curve_and_weights(evaluated_run, ca
 
 def test_plain_fusions_have_no_fusion_weights(tmp_path, cache):
     from asffbench.build import build_model
-    from asffbench.engine.evaluate import fusion_weight_stats
+    from asffbench.engine.evaluate_model import fusion_weight_stats
     from asffbench.settings import eval_settings
 
     for fusion, adaptive in (("none", False), ("sum", False), ("asff", True), ("asff_star", True)):

@@ -12,10 +12,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from asffbench.config.compose import compose_config
-from asffbench.runs.evaluate import evaluate
 from asffbench.engine.match_table import fingerprint, load_matches
 from asffbench.models.outputs import DetectorOutput, LevelOutput
-from asffbench.results.bootstrap import matched_from_table, point_metrics
+from asffbench.results.intervals.bootstrap import matched_from_table, point_metrics
+from asffbench.runs.evaluate import evaluate
 from tests.conftest import assert_one_line_error
 
 STRIDE = 8

@@ -15,7 +15,8 @@ import torch
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
 from asffbench.data.sources import synth_files
-from asffbench.record_types import Metrics, unknown_keys
+from asffbench.record.run_record import Metrics
+from asffbench.record.sections import unknown_keys
 from asffbench.runs.evaluate import evaluate
 from asffbench.settings import data_source
 from tests.conftest import assert_one_line_error

@@ -8,7 +8,7 @@ from torchvision.ops import box_convert
 
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
-from asffbench.engine.evaluate import predict
+from asffbench.engine.evaluate_model import predict
 from asffbench.engine.inference import forward_batches, infer, single_images
 from asffbench.engine.postprocess import boxes_to_original, nms_candidate_counts, postprocess
 from asffbench.settings import PostprocessSettings

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from asffbench.engine.box_coding import decode_level
-from asffbench.engine.evaluate import eval_dtype
+from asffbench.engine.evaluate_model import eval_dtype
 from asffbench.engine.inference import forward_batches
 from asffbench.engine.postprocess import boxes_to_original, decode, postprocess
 from asffbench.errors import UserError

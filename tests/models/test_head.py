@@ -3,7 +3,7 @@ import torch
 
 from asffbench.config.schema import COCO_ANCHORS
 from asffbench.models.head import GuidedAnchorLevelHead, YOLOHead
-from asffbench.models.head.common import OBJECTNESS_PRIOR
+from asffbench.models.head.prediction_slots import OBJECTNESS_PRIOR
 from asffbench.models.layers import RFB
 from asffbench.models.outputs import DetectorOutput, LevelOutput
 

@@ -15,7 +15,7 @@ from asffbench.config.compose import compose_config
 from asffbench.engine.loss import YOLOLoss
 from asffbench.errors import UserError
 from asffbench.models import MobileNetV2Backbone, backbone_info
-from asffbench.runs.record import experiment_hash
+from asffbench.runs.experiment import experiment_hash
 
 MOBILE = {"backbone": "mobilenetv2", "width": 0.25, "num_classes": 3}
 

@@ -12,7 +12,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from asffbench.coco_format import ground_truth_dict
-from asffbench.results.bootstrap import METRICS, match_detections, point_metrics, replicate_metrics
+from asffbench.results.intervals.bootstrap import METRICS, match_detections, point_metrics, replicate_metrics
 from tests.results.coco_cases import detections, ground_truth
 
 

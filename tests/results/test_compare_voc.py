@@ -81,8 +81,9 @@ def test_score_shuffled_detections_are_significantly_worse_on_map(cli, tmp_path,
 
 
 def test_voc_and_coco_metrics_of_a_replicate_use_the_same_weights(gt_file):
-    from asffbench.results.bootstrap import bootstrap_weights, replicate_metrics
-    from asffbench.results.compare import RunInput, match_input
+    from asffbench.results.intervals.bootstrap import bootstrap_weights, replicate_metrics
+    from asffbench.results.intervals.matching import match_input
+    from asffbench.results.reading.run_inputs import RunInput
 
     data = json.loads(gt_file.read_text())
     dets = gt_file.parent / "dets.json"
@@ -125,7 +126,7 @@ def voc_interval_sweep(interval_sweep):
 
 
 def test_voc_report_marks_the_significant_map_delta_only(voc_interval_sweep, tmp_path):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     summary = write_report([voc_interval_sweep], tmp_path / "report", bootstrap=200)
     (table,) = summary.tables

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from asffbench.results.bootstrap import match_detections, point_metrics
-from asffbench.results.error_bootstrap import build_scenarios, point_scenario_metrics
-from asffbench.results.errors import ERROR_TYPES, match_errors
+from asffbench.results.error_analysis.error_bootstrap import build_scenarios, point_scenario_metrics
+from asffbench.results.error_analysis.error_types import ERROR_TYPES, match_errors
+from asffbench.results.intervals.bootstrap import match_detections, point_metrics
 from tests.results.coco_cases import detections, ground_truth, write_run
 from tests.results.tide_case import GOLDEN, tide_case, tide_numbers
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from asffbench.engine import run_matches
-from asffbench.record_schema import MATCHES_NAME
+from asffbench.record.layout import MATCHES_NAME
 from asffbench.results.compare import compare_inputs
 from tests.results.coco_cases import detections, ground_truth, write_run
 from tests.results.test_compare_voc import make_voc

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from asffbench.errors import UserError
-from asffbench.results.multiplicity import adjust, holm_adjusted, simultaneous
-from asffbench.results.significance import percentile_interval, two_sided_p
+from asffbench.results.intervals.multiplicity import adjust, holm_adjusted, simultaneous
+from asffbench.results.intervals.significance import percentile_interval, two_sided_p
 
 
 def test_holm_matches_the_step_down_by_hand():

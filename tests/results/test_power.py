@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from asffbench.results.power import (PilotRun, Variances, detectable_delta, estimate_variances, images_needed,
+from asffbench.results.intervals.power import (PilotRun, Variances, detectable_delta, estimate_variances, images_needed,
                                      plan_rows, power, seeds_needed)
 
 V = Variances(seed=0.09, image_common=40.0, image_seed=60.0, pilot_images=500, pilot_seeds=2)

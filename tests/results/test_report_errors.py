@@ -6,7 +6,7 @@ from tests.results.test_report_intervals import interval_sweep  # noqa: F401 - t
 
 
 def test_report_has_error_analysis_with_intervals_and_figure(interval_sweep, tmp_path):  # noqa: F811
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     summary = write_report([interval_sweep], tmp_path / "report", bootstrap=50)
     (section,) = summary.errors
@@ -26,7 +26,7 @@ def test_report_has_error_analysis_with_intervals_and_figure(interval_sweep, tmp
 
 
 def test_report_without_bootstrap_still_analyses_errors(interval_sweep, tmp_path):  # noqa: F811
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     summary = write_report([interval_sweep], tmp_path / "report", bootstrap=0)
     (section,) = summary.errors

@@ -27,8 +27,9 @@ def shuffled_scores(dets: list[dict], seed: int) -> list[dict]:
 
 
 def make_sweep(tmp_path, fixtures, runs: dict[str, list[list[dict]]], gt_data: dict):
-    from asffbench.results.bootstrap import point_metrics
-    from asffbench.results.compare import RunInput, match_input
+    from asffbench.results.intervals.bootstrap import point_metrics
+    from asffbench.results.intervals.matching import match_input
+    from asffbench.results.reading.run_inputs import RunInput
 
     gt = tmp_path / "instances_val.json"
     gt.write_text(json.dumps(gt_data))
@@ -61,7 +62,7 @@ def null_sweep(tmp_path, fixtures):
 
 @pytest.mark.slow
 def test_shuffled_copies_are_marked_nowhere_once_adjusted(null_sweep, tmp_path):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     adjusted = write_report([null_sweep], tmp_path / "adjusted", bootstrap=300, error_analysis=False)
     (table,) = adjusted.tables
@@ -80,7 +81,7 @@ def test_shuffled_copies_are_marked_nowhere_once_adjusted(null_sweep, tmp_path):
 
 @pytest.mark.slow
 def test_unadjusted_report_marks_what_each_interval_alone_excludes(null_sweep, tmp_path):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     plain = write_report([null_sweep], tmp_path / "plain", bootstrap=300, error_analysis=False, adjustment="none")
     (table,) = plain.tables
@@ -91,7 +92,7 @@ def test_unadjusted_report_marks_what_each_interval_alone_excludes(null_sweep, t
 
 
 def test_a_real_difference_is_named_with_its_row_and_the_family_size(tmp_path, fixtures):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     gt_data = ground_truth(images=80, seed=11)
     runs = {"none": [detections(gt_data, seed=20, quality=0.15)], "sum": [detections(gt_data, seed=21, quality=0.15)],
@@ -110,7 +111,7 @@ def test_a_real_difference_is_named_with_its_row_and_the_family_size(tmp_path, f
 
 
 def test_one_seed_rows_are_widened_by_the_multi_seed_rows_spread(tmp_path, fixtures):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     gt_data = ground_truth(images=60, seed=7)
     runs = {"none": [detections(gt_data, seed=30 + s, quality=0.08) for s in range(3)],

@@ -14,8 +14,9 @@ FUSIONS = {"none": 0.15, "asff": 0.02, "sum": 0.15}  # box jitter: ASFF's detect
 
 @pytest.fixture
 def interval_sweep(tmp_path, fixtures):
-    from asffbench.results.compare import match_input, RunInput
-    from asffbench.results.bootstrap import point_metrics
+    from asffbench.results.intervals.matching import match_input
+    from asffbench.results.reading.run_inputs import RunInput
+    from asffbench.results.intervals.bootstrap import point_metrics
 
     gt_data = ground_truth(images=80, seed=11)
     gt = tmp_path / "instances_val.json"
@@ -36,7 +37,7 @@ def interval_sweep(tmp_path, fixtures):
 
 
 def test_report_marks_the_significant_delta_only(interval_sweep, tmp_path):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     summary = write_report([interval_sweep], tmp_path / "report", bootstrap=200)
     (table,) = summary.tables
@@ -57,7 +58,7 @@ def test_report_marks_the_significant_delta_only(interval_sweep, tmp_path):
 
 
 def test_nothing_significant_is_said_and_missing_detections_are_a_gap(interval_sweep, tmp_path):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     (interval_sweep / "fusion=asff" / "detections.json").unlink()
     summary = write_report([interval_sweep], tmp_path / "report", bootstrap=100)

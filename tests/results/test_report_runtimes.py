@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asffbench.record_types import RunRecord
-from asffbench.results.records import LoadedRecord
-from asffbench.results.runtimes import runtime_markdown
+from asffbench.record.run_record import RunRecord
+from asffbench.results.reading.records import LoadedRecord
+from asffbench.results.report.runtimes import runtime_markdown
+from tests.results.markdown_text import unpadded
 
 
 def record(fusion: str, runtime: str, total_ms: float, status: str = "completed") -> LoadedRecord:
@@ -20,7 +21,7 @@ def test_fps_and_latency_ratio_per_runtime_side_by_side():
     records = [record("none", "torch", 10.0), record("asff", "torch", 12.0), record("asff", "torch", 14.0),
                record("none", "onnxruntime", 2.0), record("asff", "onnxruntime", 3.0),
                record("asff", "onnxruntime", 1.0, status="failed")]
-    lines = runtime_markdown(records).splitlines()
+    lines = unpadded(runtime_markdown(records)).splitlines()
     assert lines[0] == ("| Fusion | FPS (torch) | FPS (onnxruntime) | latency / none (torch) "
                         "| latency / none (onnxruntime) |")
     assert lines[2] == "| none | 100.0 | 500.0 | 1.00x | 1.00x |"
@@ -36,7 +37,7 @@ def test_no_table_unless_two_runtimes_ran():
 
 
 def test_a_missing_baseline_reads_n_a():
-    lines = runtime_markdown([record("asff", "torch", 12.0), record("asff", "onnxruntime", 3.0)]).splitlines()
+    lines = unpadded(runtime_markdown([record("asff", "torch", 12.0), record("asff", "onnxruntime", 3.0)])).splitlines()
     assert lines[2] == "| asff | 83.3 | 333.3 | n/a | n/a |"
 
 
@@ -55,7 +56,7 @@ def test_records_that_differ_in_another_setting_are_not_merged():
                sized("none", "onnxruntime", 2.0, 320), sized("asff", "onnxruntime", 3.0, 320),
                sized("none", "torch", 40.0, 608), sized("asff", "torch", 60.0, 608),
                sized("none", "onnxruntime", 8.0, 608), sized("asff", "onnxruntime", 10.0, 608)]
-    lines = runtime_markdown(records).splitlines()
+    lines = unpadded(runtime_markdown(records)).splitlines()
     # img_size varies (a column, each ratio within its size); model, batch, device, precision do not.
     assert lines[0].startswith("| Fusion | img_size | FPS (torch) |")
     assert lines[2:6] == ["| none | 320 | 100.0 | 500.0 | 1.00x | 1.00x |",
@@ -70,7 +71,7 @@ def test_a_swept_axis_and_a_second_model_each_get_a_column():
                for f, r, ms in (("none", "torch", 10.0), ("asff", "torch", 11.0),
                                 ("none", "onnxruntime", 4.0), ("asff", "onnxruntime", 6.0))
                for ms in [ms * scale]]
-    lines = runtime_markdown(records).splitlines()
+    lines = unpadded(runtime_markdown(records)).splitlines()
     assert lines[0].startswith("| Fusion | model | bench.ort_threads | FPS (torch) |")
     assert lines[2] == "| none | darknet53 | 4 | 20.0 | 50.0 | 1.00x | 1.00x |"
     assert lines[5] == "| asff | tiny | 1 | 90.9 | 166.7 | 1.10x | 1.50x |"

@@ -44,7 +44,7 @@ def mixed_sweep(tmp_path, fixtures):
 
 
 def test_the_report_shows_a_run_without_ap(mixed_sweep, tmp_path):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     sweep, _gt, _info = mixed_sweep
     summary = write_report([sweep], tmp_path / "report", bootstrap=20)

@@ -6,6 +6,7 @@ import copy
 import json
 
 from PIL import Image
+from tests.results.markdown_text import unpadded
 
 WEIGHTS = {"sources": [32, 16, 8],
            "by_size": {"small": {"boxes": 4, "weights": {"32": [0.1, 0.2, 0.7], "16": [0.2, 0.2, 0.6], "8": [0.0, 0.1, 0.9]}},
@@ -37,10 +38,10 @@ def write_sweep(tmp_path, fixtures):
 
 
 def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
-    from asffbench.results.plots import eval_curve
-    from asffbench.record_types import RunRecord
-    from asffbench.results.records import LoadedRecord
-    from asffbench.results.report import write_report
+    from asffbench.results.report.figures import eval_curve
+    from asffbench.record.run_record import RunRecord
+    from asffbench.results.reading.records import LoadedRecord
+    from asffbench.results.report.report_writer import write_report
 
     sweep = write_sweep(tmp_path, fixtures)
     run = sweep / "fusion=asff"
@@ -54,7 +55,7 @@ def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
     assert {"ap_over_training.png", "fusion_weights.png"} <= names
     with Image.open(tmp_path / "report" / "figures" / "ap_over_training.png") as image:
         assert image.size[0] > 500
-    text = summary.report.read_text()
+    text = unpadded(summary.report.read_text())
     assert "## Fusion weights by object size" in text
     assert "| small | 4 | stride 32 | 0.10 | 0.20 | 0.70 |" in text
     assert "| owned by stride 16 | 5 | stride 16 | 0.10 | 0.80 | 0.10 |" in text
@@ -62,7 +63,7 @@ def test_report_draws_ap_over_training_and_fusion_weights(tmp_path, fixtures):
 
 
 def test_no_eval_lines_no_curve(tmp_path, fixtures):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     sweep = write_sweep(tmp_path, fixtures)
     for log in sweep.rglob("train_log.jsonl"):

@@ -18,7 +18,7 @@ def keep_evaluation(run_dir, epochs_done: int, dets: list[dict]) -> None:
 
 @pytest.mark.slow
 def test_a_gain_seen_during_training_that_fades_by_the_end_is_said(tmp_path, fixtures):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     gt_data = ground_truth(images=60, seed=13)
     final = {"none": [detections(gt_data, seed=80, quality=0.1)], "asff": [detections(gt_data, seed=81, quality=0.1)]}
@@ -42,7 +42,7 @@ def test_a_gain_seen_during_training_that_fades_by_the_end_is_said(tmp_path, fix
 
 
 def test_runs_without_kept_evaluations_have_no_section(tmp_path, fixtures):
-    from asffbench.results.report import write_report
+    from asffbench.results.report.report_writer import write_report
 
     gt_data = ground_truth(images=30, seed=13)
     sweep = make_sweep(tmp_path, fixtures, {"none": [detections(gt_data, seed=1)], "asff": [detections(gt_data, seed=2)]},

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from asffbench.errors import UserError
-from asffbench.results.collect import collect, write_frame
+from asffbench.results.reading.collect import collect, write_frame
 
 
 def test_collect_fusion_sweep_rows_columns_and_problems(fixtures):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asffbench.results.methods import methods_lines
-from asffbench.record_types import RunRecord
-from asffbench.results.records import LoadedRecord
+from asffbench.record.run_record import RunRecord
+from asffbench.results.reading.records import LoadedRecord
+from asffbench.results.report.methods import methods_lines
 
 
 def recipe_line(*multiscale_flags: bool) -> str:

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from asffbench.errors import UserError
-from asffbench.results.plots import read_loss_curve
-from asffbench.results.report import write_report
+from asffbench.results.report.figures import read_loss_curve
+from asffbench.results.report.report_writer import write_report
+from tests.results.markdown_text import unpadded
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -28,7 +29,7 @@ def test_partly_failed_sweep_report(sweep_copy, tmp_path):
     sweep = sweep_copy("fusion_sweep")
     summary = write_report([sweep])
     assert summary.out_dir == sweep / "report"
-    text = (sweep / "report" / "report.md").read_text(encoding="utf-8")
+    text = unpadded((sweep / "report" / "report.md").read_text(encoding="utf-8"))
     first_lines = text.splitlines()[:3]
     assert "**Partly failed sweep: 6 of 7 runs completed, 1 failed" in first_lines[2]
     for expected in (
@@ -121,7 +122,7 @@ def test_budget_sets_the_estimate_beside_the_recorded_device_hours(tmp_path, fix
     runs = [{"run": f"img_size={size}", "device_hours": hours} for size, hours in ((320, 1.0), (416, 1.0), (608, 3.0))]
     (sweep / "estimate.json").write_text(json.dumps({"runs": runs}))
     text = write_report([sweep], tmp_path / "out", bootstrap=0).report.read_text()
-    budget = text.split("## Budget")[1]
+    budget = unpadded(text.split("## Budget")[1])
     assert "| img_size=320 | 1.00 | 2.00 | 2.00 |" in budget
     assert "| img_size=416 | 1.00 | 0.50 | 0.50 |" in budget
     assert "| img_size=608 | 3.00 | – | – |" in budget

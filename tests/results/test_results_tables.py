@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from asffbench.errors import UserError
-from asffbench.results.axes import AXES, Axis, detect_axes, get_axis, register_axis
-from asffbench.results.collect import collect
-from asffbench.results.reference import find_entry, load_paper_reference, parse_reference
-from asffbench.results.render import display_frame, numbers_frame, to_csv, to_latex, to_markdown
-from asffbench.results.stats import Stat, summarize, within_noise
-from asffbench.results.tables import build_tables, table_runs
+from asffbench.results.reading.collect import collect
+from asffbench.results.reading.paper_reference import find_entry, load_paper_reference, parse_reference
+from asffbench.results.tables.axes import AXES, Axis, detect_axes, get_axis, register_axis
+from asffbench.results.tables.render import display_frame, numbers_frame, to_csv, to_latex, to_markdown
+from asffbench.results.tables.result_tables import build_tables, table_runs
+from asffbench.results.tables.seed_noise import Stat, summarize, within_noise
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 
-from asffbench.results.collect import collect
-from asffbench.results.methods import methods_markdown
-from asffbench.results.reference import load_paper_reference
-from asffbench.results.render import display_frame, numbers_frame, to_markdown
-from asffbench.results.tables import build_tables
+from asffbench.results.reading.collect import collect
+from asffbench.results.reading.paper_reference import load_paper_reference
+from asffbench.results.report.methods import methods_markdown
+from asffbench.results.tables.render import display_frame, numbers_frame, to_markdown
+from asffbench.results.tables.result_tables import build_tables
 
 # Made-up VOC figures per fusion (fractions): (mAP, mAP07).
 VOC_FIGURES = {"none": (0.80, 0.78), "concat": (0.81, 0.79), "sum": (0.805, 0.785), "asff": (0.83, 0.81),

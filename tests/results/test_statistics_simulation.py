@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from asffbench.results.simulation import coverage, false_positive_rates, power_check, true_delta
+from asffbench.results.intervals.simulation import coverage, false_positive_rates, power_check, true_delta
 
 pytestmark = pytest.mark.slow
 

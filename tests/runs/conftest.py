@@ -42,7 +42,7 @@ TINY_TRAIN = {
 
 
 def as_overrides(settings: dict) -> list[str]:
-    from asffbench.record_schema import format_value
+    from asffbench.record.layout import format_value
 
     return [f"{key}={format_value(value)}" for key, value in settings.items()]
 

@@ -105,8 +105,8 @@ def test_each_setting_is_measured_once_at_the_runs_batch(cli, tmp_path, monkeypa
 
 
 def test_actual_device_seconds_count_every_attempts_training_and_this_attempts_rest():
-    from asffbench.record_types import RunRecord
-    from asffbench.runs.record import device_seconds
+    from asffbench.record.run_record import RunRecord
+    from asffbench.runs.experiment import device_seconds
 
     # Resumed: 100 s of training over all attempts, 30 s of them in this attempt, which ran 50 s.
     resumed = RunRecord(train_seconds=100.0, train_seconds_attempt=30.0, devices=4)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from asffbench.runs.experiment import write_record_on_rank0
 from asffbench.runs.monitor import count_states, describe
-from asffbench.runs.record import write_record
 
 
 def iso(dt: datetime) -> str:
@@ -24,7 +24,7 @@ def test_counts_follow_the_records(tmp_path):
         "seed=1": {"status": "failed", "started": before, "finished": before},  # retried: remaining
     }
     for name, record in records.items():
-        write_record(tmp_path / name / "record.json", record)
+        write_record_on_rank0(tmp_path / name / "record.json", record)
     names = [*records, "seed=2"]  # seed=2 has no record yet
     counts = count_states(tmp_path, names, since)
     assert counts == {"done": 1, "skipped": 1, "failed": 1, "running": 1, "remaining": 3}

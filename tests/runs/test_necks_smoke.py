@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from asffbench.runs.record_io import read_record
+from asffbench.record.storage import read_record
 from asffbench.runs.sweep_spec import load_sweep
+from tests.results.markdown_text import unpadded
 
 LABELS = {"none": "YOLOv3 baseline", "sum": "sum", "concat": "concat", "pan": "PAN", "bifpn": "BiFPN",
           "asff": "ASFF", "asff_pan": "ASFF on PAN", "asff_star": "ASFF*"}
@@ -19,7 +20,7 @@ def test_necks_smoke_runs_every_neck_and_reports_it(cli, tmp_path, one_thread):
     code, out, err = cli("sweep", "necks_smoke", f"hydra.sweep.dir={sweep_dir}", "--no-live")
     assert code == 0, err
     assert "8 runs: completed 8, skipped 0, failed 0" in out
-    records = {fusion: read_record(sweep_dir / f"fusion={fusion}" / "record.json") for fusion in LABELS}
+    records = {fusion: read_record(sweep_dir / f"fusion={fusion}" / "record.json").to_dict() for fusion in LABELS}
     for fusion, record in records.items():
         assert record["status"] == "completed" and record["bench"]["params"] > 0, fusion
     exported = {fusion: {"edge_weights", "fusion_weights"} & set(r["metrics"]) for fusion, r in records.items()}
@@ -33,6 +34,6 @@ def test_necks_smoke_runs_every_neck_and_reports_it(cli, tmp_path, one_thread):
              if line.startswith("| ") and not line.startswith("| Method")]
     assert table == [LABELS[f] for f in ("none", "concat", "sum", "pan", "bifpn", "asff", "asff_pan", "asff_star")]
     assert "- Δ: change against the ASFF row." in report
-    assert "## BiFPN edge weights" in report and "| 1 | out16 | in16 " in report
+    assert "## BiFPN edge weights" in report and "| 1 | out16 | in16 " in unpadded(report)
     weights_section = report.split("## Fusion weights by object size")[1].split("## BiFPN")[0]
     assert "### fusion=asff_pan" in weights_section and "### fusion=pan" not in weights_section

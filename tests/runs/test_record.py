@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from asffbench.config.compose import compose_config, to_plain
-from asffbench.runs.record import experiment_hash, write_record
-from asffbench.runs.record_io import read_record
+from asffbench.record.storage import read_record
+from asffbench.runs.experiment import experiment_hash, write_record_on_rank0
 from asffbench.runs.sweep_spec import iter_run_overrides, load_sweep, shipped_sweeps
 
 
@@ -31,7 +31,7 @@ def test_hash_is_the_same_in_another_process():
     cfg = compose_config(["fusion=sum", "img_size=416", "seed=3"])
     code = (
         "from asffbench.config.compose import compose_config;"
-        "from asffbench.runs.record import experiment_hash;"
+        "from asffbench.runs.experiment import experiment_hash;"
         "print(experiment_hash(compose_config(['fusion=sum', 'img_size=416', 'seed=3'])))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -62,11 +62,11 @@ def test_record_is_written_atomically_by_rank_zero_only(tmp_path, monkeypatch):
     path = tmp_path / "run" / "record.json"
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert write_record(path, {"status": "running"}) is False
+    assert write_record_on_rank0(path, {"status": "running"}) is False
     assert not path.exists()
     monkeypatch.setenv("RANK", "0")
-    assert write_record(path, {"status": "completed"}) is True
-    assert read_record(path) == {"status": "completed"}
+    assert write_record_on_rank0(path, {"status": "completed"}) is True
+    assert read_record(path).to_dict() == {"status": "completed"}
     assert [p.name for p in path.parent.iterdir()] == ["record.json"]  # no temp file left
 
 
@@ -75,9 +75,9 @@ def hammer(sweep_dir: str, index: int, rounds: int) -> None:
     own = Path(sweep_dir) / f"run{index}" / "record.json"
     for step in range(rounds):
         payload = {"run": index, "step": step, "status": "running", "pad": "x" * 20000}
-        write_record(own, payload)
-        write_record(Path(sweep_dir) / "shared" / "record.json", payload)
-    write_record(own, {"run": index, "step": rounds, "status": "completed"})
+        write_record_on_rank0(own, payload)
+        write_record_on_rank0(Path(sweep_dir) / "shared" / "record.json", payload)
+    write_record_on_rank0(own, {"run": index, "step": rounds, "status": "completed"})
 
 
 def test_eight_concurrent_writers_leave_eight_intact_records(tmp_path):
@@ -97,10 +97,10 @@ def test_eight_concurrent_writers_leave_eight_intact_records(tmp_path):
         proc.join(60)
         assert proc.exitcode == 0
     assert torn == 0
-    records = {p.parent.name: read_record(p) for p in tmp_path.glob("run*/record.json")}
+    records = {p.parent.name: read_record(p).to_dict() for p in tmp_path.glob("run*/record.json")}
     assert sorted(records) == [f"run{i}" for i in range(8)]
     assert all(r == {"run": int(n[3:]), "step": 40, "status": "completed"} for n, r in records.items())
-    shared = read_record(tmp_path / "shared" / "record.json")
+    shared = read_record(tmp_path / "shared" / "record.json").to_dict()
     assert shared is not None and shared["status"] == "running" and len(shared["pad"]) == 20000
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -153,7 +153,7 @@ def test_onnx_runtime_session_keys_matter_only_where_onnx_runtime_runs():
     ["fusion=asff"], ["fusion=asff_star"], ["fusion=asff", "model=tiny", "tricks=none"], ["fusion=none"],
 ])
 def test_runs_with_unused_keys_at_their_defaults_keep_their_old_hash_and_still_skip(overrides, monkeypatch, tmp_path):
-    import asffbench.runs.record as record
+    import asffbench.runs.experiment as record
     from asffbench.runs.resume import SKIP, plan_run
 
     cfg = compose_config(overrides)
@@ -167,6 +167,6 @@ def test_runs_with_unused_keys_at_their_defaults_keep_their_old_hash_and_still_s
     old = experiment_hash(before)
     assert old == new
     monkeypatch.undo()
-    write_record(tmp_path / "run" / "record.json", {"status": "completed", "experiment_hash": old})
+    write_record_on_rank0(tmp_path / "run" / "record.json", {"status": "completed", "experiment_hash": old})
     assert plan_run(new, tmp_path / "run", tmp_path, force=False).action == SKIP
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from asffbench.record.storage import read_record
 from asffbench.runs.lock import read_holder
-from asffbench.runs.record_io import read_record
 from tests.runs.conftest import TINY_TRAIN
 
 TIMEOUT_S = 600
@@ -59,9 +59,9 @@ def test_sigkill_mid_training_then_rerun_resumes(cli, write_sweep, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
 
-    first = read_record(out_dir / "fusion=none" / "record.json")
+    first = read_record(out_dir / "fusion=none" / "record.json").to_dict()
     assert first["status"] == "completed"
-    interrupted = read_record(victim / "record.json")
+    interrupted = read_record(victim / "record.json").to_dict()
     assert interrupted["status"] == "running" and interrupted["finished"] is None
     stale = read_holder(victim)  # kill -9 leaves lock.json; the flock went with the process
     assert stale.pid == proc.pid and not stale.is_live()
@@ -71,8 +71,8 @@ def test_sigkill_mid_training_then_rerun_resumes(cli, write_sweep, tmp_path):
     code, out, err = cli(*args)
     assert code == 0, err
     assert "2 runs: completed 1, skipped 1, failed 0" in out
-    assert read_record(out_dir / "fusion=none" / "record.json") == first  # untouched
-    resumed = read_record(victim / "record.json")
+    assert read_record(out_dir / "fusion=none" / "record.json").to_dict() == first  # untouched
+    resumed = read_record(victim / "record.json").to_dict()
     assert resumed["status"] == "completed" and resumed["attempt"]["action"] == "resume"
     assert 0 < resumed["train_seconds_attempt"] < resumed["train_seconds"]  # both attempts counted
     assert read_holder(victim) is None  # released at the end

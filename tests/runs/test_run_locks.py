@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from asffbench.record.storage import read_record
 from asffbench.runs.lock import HOLDER_NAME
-from asffbench.runs.record_io import read_record
 from tests.runs.conftest import TINY, TINY_TRAIN
 
 # One epoch of two iterations per run: the shortest real training.
@@ -65,7 +65,7 @@ def test_two_concurrent_sweeps_train_each_run_once_and_both_finish(write_sweep, 
     assert sum(completed) == 2, outs  # every run trained by exactly one of the two
     assert all("running elsewhere" not in out for out, _ in outs)  # --wait: both saw every run end
     for run in ("fusion=none", "fusion=sum"):
-        record = read_record(sweep_dir / run / "record.json")
+        record = read_record(sweep_dir / run / "record.json").to_dict()
         assert record["status"] == "completed" and record["attempt"]["action"] == "fresh"
         assert trained_once(sweep_dir / run)
         assert not (sweep_dir / run / HOLDER_NAME).exists()
@@ -92,4 +92,4 @@ def test_a_held_run_is_left_to_its_holder_and_waited_for(cli, write_sweep, tmp_p
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err
     assert "2 runs: completed 1, skipped 1, failed 0" in out and "elsewhere" not in out
-    assert read_record(sweep_dir / "fusion=none" / "record.json")["status"] == "completed"
+    assert read_record(sweep_dir / "fusion=none" / "record.json").to_dict()["status"] == "completed"

@@ -13,8 +13,8 @@ import pytest
 from asffbench.config.compose import compose_config, to_plain
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.errors import UserError
-from asffbench.record_schema import RECORD_NAME
-from asffbench.runs.record import experiment_hash, new_record, write_record
+from asffbench.record.layout import RECORD_NAME
+from asffbench.runs.experiment import experiment_hash, new_record, write_record_on_rank0
 from asffbench.runs.resume import FRESH, RESUME, SKIP
 from asffbench.runs.single_run import REPLACED_RECORD, plan_single_run, set_aside
 from tests.conftest import assert_one_line_error
@@ -33,7 +33,7 @@ def leave_record(run_dir: Path, cfg, status: str) -> str:
     record = new_record(cfg, exp_hash, {})
     record.status = status
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_record(run_dir / RECORD_NAME, record)
+    write_record_on_rank0(run_dir / RECORD_NAME, record)
     return exp_hash
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asffbench.errors import UserError
-from asffbench.record_schema import run_name
+from asffbench.record.layout import run_name
 from asffbench.runs.sweep_spec import load_sweep, parse_sweep, shipped_sweeps
 
 

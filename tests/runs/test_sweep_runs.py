@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from asffbench.runs.record_io import read_record
+from asffbench.record.storage import read_record
 from tests.runs.conftest import TINY, TINY_TRAIN, as_overrides
 
 
@@ -25,7 +25,7 @@ def test_a_broken_run_fails_alone_and_reruns_skip_across_launchers(cli, write_sw
     code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--no-live")
     assert code == 1, err
     assert "2 runs: completed 1, skipped 0, failed 1" in out
-    done, broken = read_record(out_dir / "data=synth" / "record.json"), read_record(out_dir / "data=coco" / "record.json")
+    done, broken = read_record(out_dir / "data=synth" / "record.json").to_dict(), read_record(out_dir / "data=coco" / "record.json").to_dict()
     assert done["status"] == "completed" and done["error"] is None
     assert done["sweep"] == "isolation" and done["axes"] == {"data": "synth"}
     assert done["config"]["sweep"] == {"name": "isolation", "axes": ["data"], "force": False, "isolate": False}
@@ -43,14 +43,14 @@ def test_a_broken_run_fails_alone_and_reruns_skip_across_launchers(cli, write_sw
     code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--launcher", "joblib", "--no-live")
     assert code == 1, err
     assert "2 runs: completed 0, skipped 1, failed 1" in out
-    again = read_record(out_dir / "data=synth" / "record.json")
+    again = read_record(out_dir / "data=synth" / "record.json").to_dict()
     assert again["finished"] == finished and again["experiment_hash"] == done["experiment_hash"]
     assert sorted(p.parent.name for p in out_dir.glob("*/record.json")) == ["data=coco", "data=synth"]
 
     # --force reruns the completed one.
     code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--force", "--no-live")
     assert "completed 1, skipped 0, failed 1" in out
-    forced = read_record(out_dir / "data=synth" / "record.json")
+    forced = read_record(out_dir / "data=synth" / "record.json").to_dict()
     assert forced["experiment_hash"] == done["experiment_hash"] and forced["attempt"]["action"] == "fresh"
 
 
@@ -75,18 +75,18 @@ def test_non_finite_loss_ends_as_a_failed_record(tmp_path):
     record = run_experiment(cfg)
     assert record.status == "failed" and record.error.where == "train"
     assert record.error.type == "NonFiniteLossError" and "non-finite loss" in record.error.message
-    assert read_record(run_dir / "record.json")["status"] == "failed"
+    assert read_record(run_dir / "record.json").to_dict()["status"] == "failed"
 
 
 @pytest.mark.slow
 def test_run_command_completes_a_run_with_the_same_hash_as_composed(cli, tmp_path):
     from asffbench.config.compose import compose_config
-    from asffbench.runs.record import experiment_hash
+    from asffbench.runs.experiment import experiment_hash
 
     run_dir = tmp_path / "run"
     code, out, err = cli("run", *as_overrides(TINY), f"run_dir={run_dir}")
     assert code == 0, err
-    record = read_record(run_dir / "record.json")
+    record = read_record(run_dir / "record.json").to_dict()
     assert out.startswith(f"completed: {run_dir}/record.json")
     assert record["status"] == "completed" and record["train_seconds"] is None  # epochs=0: no training
     assert record["experiment_hash"] == experiment_hash(compose_config(as_overrides(TINY)))
@@ -97,7 +97,7 @@ def test_evaluating_given_weights_keeps_the_hash_a_sweep_plans_with(tmp_path):
     # train.epochs=0 train.checkpoint=PATH (the input_size sweep's advice) fills in eval.checkpoint;
     # the record must still carry the composed config's hash, or a rerun never skips it.
     from asffbench.config.compose import compose_config
-    from asffbench.runs.record import experiment_hash
+    from asffbench.runs.experiment import experiment_hash
     from asffbench.runs.run import run_experiment
 
     weights = tmp_path / "no-such-weights.pt"
@@ -105,5 +105,5 @@ def test_evaluating_given_weights_keeps_the_hash_a_sweep_plans_with(tmp_path):
     record = run_experiment(cfg)
     assert record.config["eval"]["checkpoint"] == str(weights)
     assert record.experiment_hash == experiment_hash(cfg)
-    assert read_record(tmp_path / "run" / "record.json")["experiment_hash"] == experiment_hash(cfg)
+    assert read_record(tmp_path / "run" / "record.json").to_dict()["experiment_hash"] == experiment_hash(cfg)
     assert record.devices == 1 and record.device_seconds > 0  # a failed run's time counts too

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from asffbench.runs.record_io import read_record
+from asffbench.record.storage import read_record
 from asffbench.runs.sweep_spec import load_sweep
 
 # Training the family needs its loss (engine/anchor_free_loss.py, another part of the same issue):
@@ -24,7 +24,7 @@ TINY_V8 = ("model=yolov8", "model.width=0.0625", "model.num_classes=6", "tricks=
 def test_a_yolov8_run_trains_evaluates_and_benchmarks(cli, tmp_path, one_thread):
     code, _, err = cli("run", *TINY_V8, "fusion=asff", f"run_dir={tmp_path / 'run'}")
     assert code == 0, err
-    record = read_record(tmp_path / "run" / "record.json")
+    record = read_record(tmp_path / "run" / "record.json").to_dict()
     assert record["status"] == "completed" and record["family"] == "yolov8"
     assert 0.0 <= record["metrics"]["AP"] <= 1.0
     assert record["bench"]["params"] > 0 and record["bench"]["gflops"] > 0 and record["bench"]["fps"] > 0
@@ -38,7 +38,7 @@ def test_v8_necks_smoke_runs_every_neck_and_reports_it(cli, tmp_path, one_thread
     code, out, err = cli("sweep", "v8_necks_smoke", f"hydra.sweep.dir={sweep_dir}", "--no-live")
     assert code == 0, err
     assert "6 runs: completed 6, skipped 0, failed 0" in out
-    records = {fusion: read_record(sweep_dir / f"fusion={fusion}" / "record.json") for fusion in NECKS}
+    records = {fusion: read_record(sweep_dir / f"fusion={fusion}" / "record.json").to_dict() for fusion in NECKS}
     assert all(r["status"] == "completed" and r["family"] == "yolov8" for r in records.values())
     exported = {fusion: {"edge_weights", "fusion_weights"} & set(r["metrics"]) for fusion, r in records.items()}
     assert exported == {**{f: set() for f in NECKS}, "bifpn": {"edge_weights"},

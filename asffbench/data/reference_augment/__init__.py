@@ -7,8 +7,8 @@ geometric, OpenCV's HSV conversion of RGB equals that of the same pixels in BGR,
 colour is given in RGB order, so the result is the reference's with the channels reversed.
 """
 
-from asffbench.data.reference_augment.mixup import blend_raw, draw_lambda
 from asffbench.data.reference_augment.pipeline import ReferenceAugment, reference_steps
+from asffbench.data.reference_augment.raw_mixup import blend_raw, draw_lambda
 from asffbench.data.reference_augment.sample import Sample, Step, make_sample
 
 __all__ = ["ReferenceAugment", "Sample", "Step", "blend_raw", "draw_lambda", "make_sample", "reference_steps"]

@@ -12,8 +12,8 @@ from asffbench.data.reference_augment.affine import random_affine
 from asffbench.data.reference_augment.colour import random_brightness, random_contrast, random_hue_saturation
 from asffbench.data.reference_augment.crop import ssd_crop
 from asffbench.data.reference_augment.geometry import MEAN_FILL, expand, mirror
-from asffbench.data.reference_augment.resize import resize_to_square
 from asffbench.data.reference_augment.sample import Sample, Step
+from asffbench.data.reference_augment.train_resize import resize_to_square
 from asffbench.data.transforms import Scale
 
 MAX_BOXES = 50  # boxes per image the reference keeps (its padded target array)

@@ -7,8 +7,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from asffbench.models.head.common import init_prediction_conv, to_slots
 from asffbench.models.head.guided_anchoring import GuidedAnchorLevelHead
+from asffbench.models.head.prediction_slots import init_prediction_conv, to_slots
 from asffbench.models.layers import RFB
 from asffbench.models.outputs import LevelOutput
 
