@@ -23,6 +23,8 @@ drifted):
   (`Trainer.train_step`, `RunRecord.config_value`): one class of that name must have the member
   (in its body, as a `self.member = ...` of its methods, or from a base class; a base outside
   asffbench is taken to have it).
+- A call without its module: `name(...)` (`hold_run(run_dir)`): some module of asffbench must
+  define the name (at top level or in a class), unless it is a builtin.
 - Not citations: config keys (the first part a config section of `config/schema.py` and the second
   one of its fields: `bench.runtime`, `data.root`), file names (`record.json`, `config.yaml`:
   the last part a file extension) and patterns (the name followed by `*`, `<`, `[` or `.`:
@@ -35,6 +37,7 @@ drifted):
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.util
 import re
 from functools import lru_cache
@@ -267,6 +270,26 @@ def problem_with_dotted(span: str) -> str | None:
     return f"no module asffbench.{'.'.join(parts)}" if absolute else None
 
 
+@lru_cache(maxsize=None)
+def names_anywhere() -> frozenset[str]:
+    """Every top-level name and class member asffbench defines."""
+    found = set()
+    for path in module_files().values():
+        for name, node in defined_names(path).items():
+            found.add(name)
+            if isinstance(node, ast.ClassDef):
+                found |= class_members(node)
+    return frozenset(found)
+
+
+def problem_with_call(span: str) -> str | None:
+    """`name(...)`, a function named without its module: None when asffbench defines it somewhere."""
+    match = re.match(r"([a-z_]\w*)\(", span)
+    if not match or match.group(1) in names_anywhere() or hasattr(builtins, match.group(1)):
+        return None
+    return f"asffbench defines no {match.group(1)}"
+
+
 def design_citations() -> list[tuple[int, str]]:
     return [(number, span) for number, line in without_code_blocks(DESIGN.read_text(encoding="utf-8"))
             for span in re.findall(r"`([^`]+)`", line)]
@@ -285,12 +308,14 @@ def test_design_citations_are_read():
     assert problem_with_member("Trainer.train_step(images, targets)") is None
     assert problem_with_member("Trainer.no_such_method") is not None
     assert problem_with_member("COCOeval.accumulate") is None  # not a class of asffbench
+    assert problem_with_call("hold_run(run_dir)") is None
+    assert problem_with_call("no_such_function(run_dir)") is not None
 
 
 def test_every_module_and_name_design_cites_exists():
+    checks = (problem_with_path, problem_with_dotted, problem_with_member, problem_with_call)
     problems = [f"DESIGN.md:{number}: `{span}`: {problem}" for number, span in design_citations()
-                for problem in [problem_with_path(span) or problem_with_dotted(span) or problem_with_member(span)]
-                if problem]
+                for problem in [next(filter(None, (check(span) for check in checks)), None)] if problem]
     assert not problems, "\n".join(problems)
 
 
