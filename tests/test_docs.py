@@ -1,7 +1,7 @@
 """The docs stay true: DESIGN.md's layer table is the layering test's `LAYERS`, every module and
-name DESIGN.md cites exists, README.md stays short with its two commands, and every relative link
-of README.md and docs/ resolves. Read from the files (ast and text): nothing of asffbench is
-imported but the package root, so no torch.
+name DESIGN.md cites exists, README.md stays short with its two commands, every relative link of
+README.md and docs/ resolves, and every repository file they name exists. Read from the files
+(ast and text): nothing of asffbench is imported but the package root, so no torch.
 
 How DESIGN.md's citations are read (a failure names the line, so a rename shows where the doc
 drifted):
@@ -393,3 +393,18 @@ def test_link_reader_finds_links_and_anchors():
     assert problem_with_link(README, "docs/no_such_file.md") is not None
     assert problem_with_link(README, "docs/data.md#no-such-heading") is not None
     assert problem_with_link(README, "docs/data.md#pascal-voc") is None
+
+
+# --- repository paths named in prose and commands ----------------------------------------------
+
+REPO_PATH = re.compile(r"(?<![\w/.<-])((?:asffbench|tests|benchmarks|scripts|conf|sweeps|reports)/[\w./-]*\.(?:py|yaml|sh|md|png|json))\b")
+
+
+@pytest.mark.parametrize("doc", [DESIGN, *doc_files()], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_repository_file_named_exists(doc):
+    """A file of this repository named by its path (`tests/test_layering.py`, `python
+    benchmarks/bench_compare.py`, in prose, spans or code blocks alike) exists; a placeholder in
+    capitals (`sweeps/NAME.yaml`) is none."""
+    named = {path for path in REPO_PATH.findall(doc.read_text(encoding="utf-8")) if not re.search(r"/[A-Z_]+\.", path)}
+    missing = sorted(path for path in named if not (ROOT / path).is_file())
+    assert not missing, f"{doc.relative_to(ROOT)} names files that do not exist: {missing}"
