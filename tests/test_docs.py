@@ -29,6 +29,8 @@ drifted):
   one of its fields: `bench.runtime`, `data.root`), file names (`record.json`, `config.yaml`:
   the last part a file extension) and patterns (the name followed by `*`, `<`, `[` or `.`:
   `fusion.bifpn_*`, `data.<split>.ann`).
+- Options: a span `group=a|b` names files of conf/<group>/, `section.key=a|b` values of the key's
+  enum in config/schema.py; the lists of DESIGN.md's Config section name every one of them.
 - Defined means at the top level of the module's file (functions, classes, assignments, also
   inside a top-level `if`/`try`); a package `__init__` also defines what it imports from its own
   package. A module named alone (`engine.voc_eval`) must exist.
@@ -317,6 +319,68 @@ def test_every_module_and_name_design_cites_exists():
     problems = [f"DESIGN.md:{number}: `{span}`: {problem}" for number, span in design_citations()
                 for problem in [next(filter(None, (check(span) for check in checks)), None)] if problem]
     assert not problems, "\n".join(problems)
+
+
+# --- the options DESIGN.md lists ---------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def enum_values() -> dict[str, set[str]]:
+    """Config key -> the values of its enum, from config/schema.py (`fusion.upsample` -> ...)."""
+    tree = ast.parse((PACKAGE / "config" / "schema.py").read_text(encoding="utf-8"))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    enums = {name: {item.value.value for item in node.body if isinstance(item, ast.Assign)
+                    and isinstance(item.value, ast.Constant) and isinstance(item.value.value, str)}
+             for name, node in classes.items() if any(ast.unparse(b) == "Enum" for b in node.bases)}
+    sections = {item.target.id: ast.unparse(item.annotation) for node in classes.values() for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+                and ast.unparse(item.annotation) in classes}
+    roots = {name for name, node in classes.items()
+             if any(isinstance(i, ast.AnnAssign) and ast.unparse(i.annotation) in sections.values() for i in node.body)}
+    found = {}
+    for prefix, class_name in [*((f"{s}.", c) for s, c in sections.items()), *(("", r) for r in roots)]:
+        for item in classes[class_name].body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                if ast.unparse(item.annotation) in enums:
+                    found[f"{prefix}{item.target.id}"] = enums[ast.unparse(item.annotation)]
+    return found
+
+
+def listed_options() -> list[tuple[int, str, list[str], bool]]:
+    """(line, key, options, in the Config section) of every `key=a|b|c` span of DESIGN.md."""
+    text = DESIGN.read_text(encoding="utf-8")
+    config = section(text, "## Config")
+    found = []
+    for number, line in without_code_blocks(text):
+        for span in re.findall(r"`([^`]+)`", line):
+            match = re.fullmatch(r"([a-z_.]+)=([^=\s][^=]*\|[^=]*)", span)
+            if match:
+                found.append((number, match.group(1), match.group(2).split("|"), f"`{span}`" in config))
+    return found
+
+
+def test_options_design_lists_exist():
+    """`group=a|b` names options of conf/<group>/, `section.key=a|b` values of the key's enum;
+    the Config section names all of them (a `<placeholder>` option stands for a family, a
+    `[...]` one for a value that is no option)."""
+    problems = []
+    for number, key, options, complete in listed_options():
+        group = ROOT / "conf" / key
+        choices = {p.stem for p in group.glob("*.yaml")} if group.is_dir() else enum_values().get(key)
+        if choices is None:
+            continue
+        literal = [o for o in options if re.fullmatch(r"\w+", o)]
+        patterns = [re.compile(re.sub(r"<[^>]+>", r"\\w+", o)) for o in options if "<" in o]
+        problems += [f"DESIGN.md:{number}: {key}={o}: no such option" for o in literal if o not in choices]
+        if complete:
+            problems += [f"DESIGN.md:{number}: {key}: {c} is not listed" for c in sorted(choices)
+                         if c not in literal and not any(p.fullmatch(c) for p in patterns)]
+    assert not problems, "\n".join(problems)
+
+
+def test_options_reader_reads_the_schema():
+    assert enum_values()["fusion.upsample"] == {"nearest", "bilinear"}
+    assert enum_values()["device"] == {"auto", "cpu", "cuda"}
+    assert any(key == "fusion" and complete for _, key, _, complete in listed_options())
 
 
 # --- README.md ----------------------------------------------------------------------------------
