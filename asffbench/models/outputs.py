@@ -39,3 +39,25 @@ class DetectorOutput:
     # Per level (B, 3, H, W): the softmax fusion weights (alpha, beta, gamma) when asked for and the
     # fusion is adaptive; None otherwise.
     fusion_weights: Optional[list[Tensor]] = None
+
+
+@dataclass
+class AnchorFreeLevel:
+    """Raw predictions of one level of the anchor-free family (YOLOv8-style decoupled head).
+
+    pred:    (B, 4 * reg_max + C, H, W): per cell, the box branch's 4 x reg_max distribution
+             logits (sides left, top, right, bottom, each over bins 0..reg_max-1, in stride
+             units) followed by the class branch's C logits, the layout of ultralytics' Detect.
+    stride:  input pixels per cell.
+    reg_max: bins per side of the distribution focal loss (16 in YOLOv8).
+
+    Decoding: the anchor point of cell (x, y) is ((x + 0.5), (y + 0.5)) in cells; each side's
+    distance is the softmax over its bins projected on 0..reg_max-1; the box is
+    (point - (left, top), point + (right, bottom)) x stride; score = sigmoid(class logit).
+    A `DetectorOutput` of this family holds these in `levels`, ordered stride 32, 16, 8 as for
+    YOLOv3, so the pipeline's level order never depends on the family.
+    """
+
+    pred: Tensor
+    stride: int
+    reg_max: int = 16
