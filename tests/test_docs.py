@@ -43,6 +43,7 @@ import builtins
 import importlib.util
 import re
 from functools import lru_cache
+from itertools import zip_longest
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,10 @@ def design_layers() -> list[tuple[str, ...]]:
 
 
 def test_design_layer_table_is_the_layering_tests_layers():
-    assert design_layers() == [tuple(row) for row in layering_layers()]
+    design, layers = design_layers(), [tuple(row) for row in layering_layers()]
+    differences = [f"row {i} (bottom 0): DESIGN.md {d}, LAYERS {l}"
+                   for i, (d, l) in enumerate(zip_longest(design, layers)) if d != l]
+    assert not differences, "DESIGN.md's layer table is not test_layering's LAYERS:\n" + "\n".join(differences)
 
 
 def test_every_unit_of_the_layer_table_exists():
@@ -395,6 +399,12 @@ def test_readme_quick_start_commands_are_unchanged():
     blocks = re.findall(r"```bash\n(.*?)```", quick_start, re.S)
     assert blocks and blocks[0].splitlines() == list(QUICK_START)
 
+
+def test_readme_links_every_page_of_docs():
+    """A page of docs/ nobody links is a page nobody reads: README's "Where to go next" names each."""
+    linked = {(README.parent / target.partition("#")[0]).resolve() for _, target in links(README)}
+    unlinked = sorted(page.name for page in DOCS.glob("*.md") if page.resolve() not in linked)
+    assert not unlinked, f"add to README.md's \"Where to go next\": {unlinked}"
 
 # --- links of README.md and docs/ --------------------------------------------------------------
 
