@@ -325,6 +325,18 @@ def test_every_module_and_name_design_cites_exists():
     assert not problems, "\n".join(problems)
 
 
+def test_design_record_layout_has_the_run_records_fields():
+    """The record.json block of DESIGN.md names the fields of `RunRecord` (wherever it lives), no more."""
+    text = DESIGN.read_text(encoding="utf-8")
+    block = re.search(r"```\n(\{\n  \"schema_version\".*?)\n```", text, re.S)
+    assert block, "DESIGN.md has no record.json block starting with schema_version"
+    documented = set(re.findall(r'^  "(\w+)":', block.group(1), re.M))
+    [record] = classes()["RunRecord"]
+    fields = {item.target.id for item in record.body  # the dataclass fields: ClassVars are none
+              if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+              and not ast.unparse(item.annotation).startswith("ClassVar")}
+    assert documented == fields, f"only in DESIGN.md: {sorted(documented - fields)}; only in RunRecord: {sorted(fields - documented)}"
+
 # --- the options DESIGN.md lists ---------------------------------------------------------------
 
 @lru_cache(maxsize=None)
