@@ -337,6 +337,16 @@ def test_design_record_layout_has_the_run_records_fields():
               and not ast.unparse(item.annotation).startswith("ClassVar")}
     assert documented == fields, f"only in DESIGN.md: {sorted(documented - fields)}; only in RunRecord: {sorted(fields - documented)}"
 
+def test_layout_names_every_unit_and_only_files_that_exist():
+    """docs/layout.md, the map of the code: every unit of LAYERS has its entry (`unit/` or
+    `unit.py`), and every file name it gives (`speed.py`) is a file of the repository."""
+    text = (DOCS / "layout.md").read_text(encoding="utf-8")
+    units = [u for row in layering_layers() for u in row if u != "asffbench"]
+    unlisted = [u for u in units if not re.search(rf"(?<![\w/]){u}(\.py|/)", text)]
+    files = {p.name for base in ("asffbench", "tests", "benchmarks", "scripts") for p in (ROOT / base).rglob("*.py")}
+    missing = sorted({name for name in re.findall(r"(?<![\w/.])(\w+\.py)\b", text)} - files)
+    assert not unlisted and not missing, f"units without an entry: {unlisted}; no such files: {missing}"
+
 # --- the options DESIGN.md lists ---------------------------------------------------------------
 
 @lru_cache(maxsize=None)
