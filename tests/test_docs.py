@@ -103,9 +103,10 @@ def design_layers() -> list[tuple[str, ...]]:
 
 
 def test_design_layer_table_is_the_layering_tests_layers():
+    """Row by row, bottom first; the order of the units within a row does not matter."""
     design, layers = design_layers(), [tuple(row) for row in layering_layers()]
     differences = [f"row {i} (bottom 0): DESIGN.md {d}, LAYERS {l}"
-                   for i, (d, l) in enumerate(zip_longest(design, layers)) if d != l]
+                   for i, (d, l) in enumerate(zip_longest(design, layers)) if set(d or ()) != set(l or ())]
     assert not differences, "DESIGN.md's layer table is not test_layering's LAYERS:\n" + "\n".join(differences)
 
 
@@ -243,7 +244,9 @@ def problem_with_path(span: str) -> str | None:
             return f"no file {match.group(1)}"
         return problem_with_name(path, match.group(2).split(".")) if match.group(2) else None
     if re.fullmatch(r"[\w.-]+(/[\w.-]+)*/", span):
-        return None if any((base / span).is_dir() for base in (PACKAGE, ROOT)) else f"no folder {span}"
+        if any((base / span).is_dir() for base in (PACKAGE, ROOT)):
+            return None
+        return f"no folder {span} (a folder of a run directory? name it in words: a `name` folder)"
     return None
 
 

@@ -24,14 +24,18 @@ OPTIONAL_IMPORTS = (
     "onnx",
     "onnxruntime",
     "thop",
+    # mlflow and wandb (extra `track`) are imported through asffbench.extras.require_extra
+    # (importlib), so no import statement names them; listed for the trackers that may import them.
+    "mlflow",  # extra `track`
+    "wandb",  # extra `track`
 )
 # DESIGN.md's stack of units (packages and top-level modules of asffbench), bottom first: a unit
 # imports only units of lower rows.
 LAYERS = (
     ("asffbench", "errors"),
-    ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models"),
+    ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models", "extras"),
     ("config", "record_types"),
-    ("device", "data"),
+    ("device", "data", "trackers"),
     ("build", "memory", "environment"),
     ("settings", "weights"),
     ("engine",),
