@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The README's benchmark figures.
+# The fusion latency figures of docs/benchmarks.md.
 bench-latency: $(STAMP)
 	$(BIN)/python benchmarks/bench_fusion_latency.py
 

@@ -379,7 +379,7 @@ class RecipeConfig:
     (`recipe=asffbench|reference`); the defaults are asffbench's. A recipe option also sets keys
     that live in their own sections (model.anchors, train.warmup_epochs, train.eval_score_thresh,
     data.min_box_size, eval.max_det). Both evaluate at eval.score_thresh (0.001, the reference's
-    eval.py); the reference's evaluations during training used 0.01 (train.eval_score_thresh). README.md, "Recipes", says why each default differs."""
+    eval.py); the reference's evaluations during training used 0.01 (train.eval_score_thresh). docs/recipes.md says why each default differs."""
 
     name: str = "asffbench"
     # Loss.
@@ -395,7 +395,7 @@ class RecipeConfig:
     # Phases of the cosine schedule (tricks.cosine_lr), in epochs; cut short when they do not fit.
     lr_flat_epochs: float = 0.0  # constant LR between the warm-up and the cosine
     lr_final_epochs: float = 0.0  # constant train.min_lr for the last N epochs (the cosine ends before)
-    lr_scaling: LrScaling = LrScaling.linear  # what train.lr is stated for (README, "Recipes")
+    lr_scaling: LrScaling = LrScaling.linear  # what train.lr is stated for (docs/recipes.md)
     lr_decay: LrDecay = LrDecay.per_iteration  # per_epoch: ultralytics' schedule (tricks.cosine_lr: its cosine)
     # Read by lr_decay=per_epoch only: the warm-up's start of the biases' LR and of the momentum,
     # and the nominal batch (gradients accumulate over round(nominal / batch) batches, weight

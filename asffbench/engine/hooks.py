@@ -3,7 +3,7 @@
 A `Hook` may act before an epoch, after every training step and after every epoch; each method
 does nothing by default. The trainer's own list (train_builders.py) holds the per-step hooks
 that are part of a training step wherever it runs (the EMA update: `bench --mode train` times
-it too); train.py adds logging, checkpoint, evaluation and the barrier. Their order is today's:
+it too); the training run (runs/training.py) adds logging, checkpoint, evaluation and the barrier. Their order is today's:
 per step the EMA update, then the log line; per epoch the checkpoint with the epoch line, the
 evaluation, the barrier.
 """

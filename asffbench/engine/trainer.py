@@ -4,7 +4,8 @@
 times it (bench/train_step.py), passing a `StepPhases` that synchronizes the device and stamps
 the time after each phase; the default `StepPhases` does nothing. After every step the trainer
 calls its hooks' `after_step` (engine/hooks.py: the EMA update, then the log line), after every
-epoch their `after_epoch` (train.py's: checkpoint and epoch line, evaluation, barrier), in order.
+epoch their `after_epoch` (runs/training.py's: checkpoint and epoch line, evaluation, barrier),
+in order.
 
 `Trainer.state_dict()` is everything a resumed run needs to continue bit for bit on CPU:
 weights, optimizer moments, scheduler position, AMP scaler, EMA and every RNG state.

@@ -1,5 +1,5 @@
 """The neck zoo: BiFPN's edge weighting against hand computations, PAN's bottom-up path, BiFPN's
-nodes, ASFF on PAN, and the full-size parameter and FLOP counts the README quotes."""
+nodes, ASFF on PAN, and the full-size parameter and FLOP counts docs/benchmarks.md quotes."""
 
 from __future__ import annotations
 
