@@ -24,12 +24,13 @@ OPTIONAL_IMPORTS = (
     "onnx",
     "onnxruntime",
     "thop",
+    "imagecorruptions",  # extra `robust` (eval.corruption, asffbench robust)
 )
 # DESIGN.md's stack of units (packages and top-level modules of asffbench), bottom first: a unit
 # imports only units of lower rows.
 LAYERS = (
     ("asffbench", "errors"),
-    ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models"),
+    ("atomic", "anchors", "corruptions", "record_schema", "coco_format", "drawing", "models"),
     ("config", "record_types"),
     ("device", "data"),
     ("build", "memory", "environment"),

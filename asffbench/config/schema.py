@@ -328,6 +328,11 @@ class EvalConfig:
     runtime: Runtime = Runtime.torch
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
+    # An image corruption applied before the test-time resize (asffbench.corruptions: COCO-C's 15
+    # benchmark names and 4 held-out ones; the extra `robust`); null: clean images. The evaluation
+    # then writes into <run_dir>/robust/<name>-<severity>/, leaving the clean one alone.
+    corruption: Optional[str] = None
+    severity: int = 3  # 1-5, read only with a corruption
 
 
 @dataclass

@@ -63,13 +63,16 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("every", "min", "max", "fixed_epochs")},
     "eval.runtime": lambda c: c["eval"].get("runtime", "torch") != "torch",
     "recipe.test_interp": lambda c: c["recipe"].get("test_interp", "torchvision") != "torchvision",
+    # A corrupted evaluation (`asffbench robust`'s cells); the severity only with a corruption.
+    **{f"eval.{key}": (lambda c: c["eval"].get("corruption") is not None) for key in ("corruption", "severity")},
     # ONNX Runtime's session keys, read by bench.runtime and eval.runtime alike.
     **{f"bench.ort_{key}": (lambda c: uses_onnxruntime(c)) for key in ("provider", "optimization", "threads")},
 }
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
 ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
-                          "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp")
+                          "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "eval.corruption",
+                          "eval.severity")
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
