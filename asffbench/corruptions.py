@@ -99,6 +99,14 @@ def parse_severities(text: str, option: str = "--severities") -> tuple[int, ...]
     return tuple(sorted(set(values)))
 
 
+def expand_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Names with `benchmark` / `all` expanded, each once, in the order given."""
+    out: list[str] = []
+    for name in names:
+        out.extend(NAMED_SETS.get(name, (name,)))
+    return tuple(dict.fromkeys(out))
+
+
 def grid(names: Sequence[str], severities: Sequence[int]) -> list[Corruption]:
     """Every (corruption, severity) cell, corruption-major."""
     return [Corruption(name, severity) for name in names for severity in severities]

@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "asffbench.cli.data_cmd",
     "asffbench.cli.report_cmd",
     "asffbench.cli.compare_cmd",
+    "asffbench.cli.robust_cmd",
     "asffbench.cli.analyze_cmd",
     "asffbench.cli.viz_cmd",
     "asffbench.cli.weights_cmd",

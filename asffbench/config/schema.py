@@ -387,6 +387,17 @@ class SweepInfo:
 
 
 @dataclass
+class RobustConfig:
+    """The robustness stage of `run` and the sweeps (`asffbench sweep NAME --robust`, or these keys
+    in a sweep file): after a run's evaluation, its evaluation under every corruption x severity
+    (`asffbench robust`). An extra measurement, never part of the experiment hash."""
+
+    enabled: bool = False
+    corruptions: list[str] = field(default_factory=lambda: ["benchmark"])  # names, or benchmark / all
+    severities: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+
+
+@dataclass
 class ExperimentConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -397,6 +408,7 @@ class ExperimentConfig:
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     sweep: SweepInfo = field(default_factory=SweepInfo)
+    robust: RobustConfig = field(default_factory=RobustConfig)
     img_size: int = 608
     device: Device = Device.auto
     seed: int = 0
