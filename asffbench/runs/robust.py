@@ -171,9 +171,15 @@ def robust_run(run_dir: Path, cells: Sequence[Corruption], say: Say) -> int:
     cfg = eval_config([f"run_dir={run_dir}"])
     require_corruptions("asffbench robust")
     with hold_run(run_dir):
-        if not missing_evaluations(run_dir, cells):
-            say(f"{run_dir}: all {len(cells)} corrupted evaluations stored")
-            return 0
-        weights = weights_to_evaluate(cfg, run_dir)
-        model = build_with_weights(cfg, weights)
-        return robust_with_model(cfg, run_dir, model, weights, cells, say)
+        return robust_for_config(cfg, run_dir, cells, say)
+
+
+def robust_for_config(cfg: DictConfig, run_dir: Path, cells: Sequence[Corruption], say: Say) -> int:
+    """With `run_dir` held: its weights (`eval`'s choice: its last.pt) built into the model when
+    evaluations are missing, then those evaluations. Returns how many it ran."""
+    if not missing_evaluations(run_dir, cells):
+        say(f"{run_dir}: all {len(cells)} corrupted evaluations stored")
+        return 0
+    weights = weights_to_evaluate(cfg, run_dir)
+    model = build_with_weights(cfg, weights)
+    return robust_with_model(cfg, run_dir, model, weights, cells, say)

@@ -11,6 +11,7 @@ dir another live process holds stops with `RunLockedError` before anything is wr
 from __future__ import annotations
 
 import gc
+import logging
 import time
 import traceback
 from contextlib import AbstractContextManager, nullcontext
@@ -33,10 +34,13 @@ from asffbench.runs.lock import hold_run
 from asffbench.engine.distributed import process_rank
 from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, write_record
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
+from asffbench.runs.robust import robust_with_model
+from asffbench.settings import robust_settings
 from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import RUN, resolve_weights
 
 DEFAULT_RUNS_ROOT = Path("runs")
+log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 500
 
 
@@ -101,6 +105,10 @@ def run_owned(
         if cfg.eval.enabled:
             stage = "eval"
             record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights))
+            robust = robust_settings(cfg)
+            if robust.enabled:
+                stage = "robust"  # the evaluations under corruption (robust.*), into run_dir/robust/
+                robust_with_model(cfg, run_dir, model, weights, robust.cells, log.info)
         stage = "bench"
         # A trained model or given weights are timed on val images; a fresh model on random ones.
         record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights))
