@@ -30,9 +30,9 @@ def test_unknown_corruption_or_severity_is_one_line(cli, tmp_path, one_line_erro
     one_line_error(code, err, "robust.severities")
 
 
-def trained_run(cli, run_dir: Path, *extra: str) -> Path:
+def trained_run(cli, run_dir: Path, *extra: str, data: str = "synth") -> Path:
     """A tiny run with a checkpoint (train.epochs=0: the initialised model is saved)."""
-    code, _out, err = cli("train", *as_overrides({**TINY, "run_dir": str(run_dir)}), *extra)
+    code, _out, err = cli("train", *as_overrides({**TINY, "data": data, "run_dir": str(run_dir)}), *extra)
     assert code == 0, err
     return run_dir
 
@@ -101,3 +101,16 @@ def test_robust_on_two_runs_resumes_and_compares(cli, tmp_path, monkeypatch) -> 
     robust.robust_with_model(cfg, tmp_path / "constant", constant, None, cells, print)
     figures = read_robustness(tmp_path / "constant", cells)
     assert figures.rpc == 1.0 and figures.mpc == figures.clean
+
+
+@pytest.mark.slow
+def test_on_voc_data_the_figure_is_voc_map(cli, tmp_path) -> None:
+    """Pascal-C: the metric follows eval.metric (auto: VOC mAP@0.5 on VOC data)."""
+    run = trained_run(cli, tmp_path / "voc", data="voc_synth")
+    code, out, err = cli("robust", str(run), "--corruptions", "fog", "--severities", "1", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    clean, cell = (json.loads((folder / "metrics.json").read_text()) for folder in (run, run / "robust" / "fog-1"))
+    assert clean["metric"] == cell["metric"] == "voc" and result["metric"] == "mAP"
+    assert result["P"] == clean["mAP"] and result["mPC"] == cell["mAP"]
+    assert result["rPC"] == pytest.approx(cell["mAP"] / clean["mAP"])
