@@ -114,3 +114,23 @@ def test_on_voc_data_the_figure_is_voc_map(cli, tmp_path) -> None:
     assert clean["metric"] == cell["metric"] == "voc" and result["metric"] == "mAP"
     assert result["P"] == clean["mAP"] and result["mPC"] == cell["mAP"]
     assert result["rPC"] == pytest.approx(cell["mAP"] / clean["mAP"])
+
+
+@pytest.mark.slow
+def test_a_sweep_with_the_robust_stage_reports_robustness(cli, write_sweep, tmp_path) -> None:
+    grid_keys = {"robust.corruptions": ["gaussian_noise", "fog"], "robust.severities": [1, 2]}
+    sweep = write_sweep("robust", {"fusion": ["none", "asff"]}, {**TINY, **grid_keys})
+    out_dir = tmp_path / "sweep"
+    code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--no-live", "--robust")
+    assert code == 0, err
+    for run in ("fusion=none", "fusion=asff"):
+        stored = sorted(p.name for p in (out_dir / run / "robust").iterdir())
+        assert stored == ["fog-1", "fog-2", "gaussian_noise-1", "gaussian_noise-2"], run
+    report = tmp_path / "report"
+    code, out, err = cli("report", str(out_dir), "--out", str(report), "--bootstrap", "50", "--no-errors")
+    assert code == 0, err
+    text = (report / "report.md").read_text()
+    section = text[text.index("## Robustness"):]
+    assert "| Row | P (AP) | mPC | rPC (%) | Δ mPC [95%] | Δ rPC [95%] |" in section
+    assert "(baseline)" in section and "4 corrupted evaluations per run" in section
+    assert (report / "figures" / "robustness_by_severity.png").is_file()
