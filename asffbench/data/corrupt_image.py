@@ -73,4 +73,4 @@ def corrupt_image(image: np.ndarray, corruption: Corruption, seed: int, image_id
                               corruption_name=corruption.name, **kwargs)
     if out.shape != image.shape:  # some corruptions resample internally; the boxes must not move
         raise RuntimeError(f"{corruption.name}: returned shape {out.shape} for an image of shape {image.shape}")
-    return np.ascontiguousarray(out, dtype=np.uint8)
+    return np.array(out, dtype=np.uint8, order="C")  # a writable copy (some come back read-only)
