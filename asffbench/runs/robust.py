@@ -98,8 +98,9 @@ def format_duration(seconds: float) -> str:
 
 
 def measure_cost(cfg: DictConfig, model: nn.Module, todo: Sequence[Evaluation], images: int = MEASURE_IMAGES) -> Cost:
-    """Seconds per image of each corruption to run (decode, corrupt, resize) plus the model's
-    (forward, decoding, NMS), on the first `images` val images after one warm-up image."""
+    """Seconds per image of each corruption to run (decode, corrupt, resize) and of the model
+    (forward, decoding, NMS), on the first `images` val images after one warm-up image, combined
+    as the val loader runs them (`pipelined`)."""
     data, settings = data_settings(cfg), eval_settings(cfg)
     device = resolve_device(settings.device)
     model.to(device, dtype=eval_dtype(settings.precision, device)).eval()
@@ -113,8 +114,14 @@ def measure_cost(cfg: DictConfig, model: nn.Module, todo: Sequence[Evaluation], 
         per_image[label], batch = preparation_seconds(data, source, evaluation, timed)
         if evaluation is None:
             model_seconds = inference_seconds(model, batch, device, settings.postprocess)
-    seconds = {label: value + model_seconds for label, value in per_image.items()}
+    seconds = {label: pipelined(value, model_seconds, data.workers) for label, value in per_image.items()}
     return Cost(list(todo), len(source), seconds, max(1, len(timed) - 1))
+
+
+def pipelined(prepare: float, model: float, workers: int) -> float:
+    """Seconds per image of the val loader feeding the model: one after the other without loader
+    workers; with them, `workers` images are prepared in parallel while the model runs."""
+    return prepare + model if workers <= 0 else max(prepare / workers, model)
 
 
 def preparation_seconds(data: DataSettings, source: object, evaluation: Evaluation,
