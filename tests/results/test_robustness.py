@@ -102,3 +102,15 @@ def test_paired_intervals_resample_images_once_across_cells(tmp_path, gt_path) -
     assert np.allclose(side.replicates["mPC"], per_cell.mean(axis=0))
     assert np.allclose(side.replicates["rPC"], per_cell.mean(axis=0) / replicate_metrics(matched[0], weights)["AP"])
     assert not math.isnan(result.deltas["fog"].p)
+
+
+def test_the_figure_plots_each_familys_mean_by_severity_from_clean() -> None:
+    from asffbench.results.robustness import Robustness
+    from asffbench.results.robustness_report import family_curve
+
+    cells = {Corruption("gaussian_noise", 1): 0.3, Corruption("shot_noise", 1): 0.1,
+             Corruption("gaussian_noise", 2): 0.2, Corruption("fog", 2): 0.35}
+    figures = Robustness("run", "AP", 0.4, cells)
+    assert family_curve(figures, "noise") == ([0, 1, 2], [0.4, pytest.approx(0.2), 0.2])
+    assert family_curve(figures, "weather") == ([0, 2], [0.4, 0.35])
+    assert family_curve(figures, "digital") == ([], [])

@@ -30,6 +30,19 @@ def test_unknown_corruption_or_severity_is_one_line(cli, tmp_path, one_line_erro
     one_line_error(code, err, "robust.severities")
 
 
+def test_cost_is_evaluations_times_images_times_seconds_per_image() -> None:
+    from asffbench.corruptions import Corruption
+    from asffbench.runs.robust import Cost, pipelined
+
+    cost = Cost([None, Corruption("fog", 1), Corruption("fog", 2)], images=10,
+                seconds_per_image={"clean": 0.1, "fog": 0.3}, measured_on=2)
+    assert cost.total_seconds == pytest.approx(10 * 0.1 + 2 * 10 * 0.3)
+    assert cost.describe().startswith("3 evaluations x 10 images x 0.233 s/image (measured on 2 images")
+    assert pipelined(1.0, 0.1, workers=0) == pytest.approx(1.1)  # prepared, then inferred
+    assert pipelined(1.0, 0.1, workers=4) == pytest.approx(0.25)  # prepared by 4 workers meanwhile
+    assert pipelined(0.2, 0.1, workers=4) == pytest.approx(0.1)
+
+
 def trained_run(cli, run_dir: Path, *extra: str, data: str = "synth") -> Path:
     """A tiny run with a checkpoint (train.epochs=0: the initialised model is saved)."""
     code, _out, err = cli("train", *as_overrides({**TINY, "data": data, "run_dir": str(run_dir)}), *extra)
