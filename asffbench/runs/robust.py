@@ -30,6 +30,7 @@ from asffbench.data.loaders import DataSettings, load_split, val_dataset
 from asffbench.device import resolve_device
 from asffbench.engine.evaluate import eval_dtype
 from asffbench.engine.inference import infer
+from asffbench.errors import UserError
 from asffbench.model_source import eval_config
 from asffbench.results.robustness import evaluation_done
 from asffbench.runs.evaluate import evaluate, weights_to_evaluate
@@ -175,6 +176,8 @@ def robust_run(run_dir: Path, cells: Sequence[Corruption], say: Say) -> int:
     """`asffbench robust RUN`: the run's own config and weights (as `eval run_dir=RUN`), held for
     the duration; the evaluations left are run. Returns how many it ran."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run directory")
     cfg = eval_config([f"run_dir={run_dir}"])
     require_corruptions("asffbench robust")
     with hold_run(run_dir):

@@ -28,6 +28,9 @@ def test_unknown_corruption_or_severity_is_one_line(cli, tmp_path, one_line_erro
     one_line_error(code, err, "eval.severity=6", "1-5")
     code, _out, err = cli("config", "robust.severities=[0]")
     one_line_error(code, err, "robust.severities")
+    code, _out, err = cli("robust", str(tmp_path / "nowhere"), "--corruptions", "fog")
+    one_line_error(code, err, "nowhere: no such run directory")
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_cost_is_evaluations_times_images_times_seconds_per_image() -> None:
