@@ -1,7 +1,8 @@
 """Loading weights into a model: a whole model from either format, or the configured source.
 
-`load_weights(model, path, weights_format)` reads the file (`read.read_torch_file`), tells an
-asffbench checkpoint from a reference-implementation state dict by the tensor names (`auto`),
+`load_weights(model, path, weights_format)` reads the file (`formats.read_weights_file`), tells an
+asffbench checkpoint from a reference-implementation state dict by the tensor names (`auto`;
+ultralytics' files are told apart too, and refused by a model without their layout),
 renames reference tensors with `reference_names(model)`, checks that every tensor fits before
 copying any (`read.check_fits`), and loads them. `load_source(model, source)` loads what
 `resolve.resolve_weights` named (a backbone for `model.pretrained`); `build_with_weights(cfg,
@@ -20,17 +21,12 @@ from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
 from asffbench.models import YOLOv3
 from asffbench.weights.pretrained import load_pretrained_backbone
-from asffbench.weights.read import LoadedWeights, check_fits, read_torch_file, state_dict_of
+from asffbench.weights.formats import ULTRALYTICS_KINDS, read_weights_file
+from asffbench.weights.read import LoadedWeights, check_fits
 from asffbench.weights.reference_layout import NoReferenceLayout, reference_names
 from asffbench.weights.resolve import WeightsSource
 
 FORMATS = ("auto", "asffbench", "reference")
-# Top-level names of the reference implementation's modules (Darknet-53 + neck, ASFF levels).
-REFERENCE_ROOTS = ("module_list.", "level_")
-
-
-def detect_format(state: Mapping[str, Tensor]) -> str:
-    return "reference" if any(key.startswith(REFERENCE_ROOTS) for key in state) else "asffbench"
 
 
 def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) -> tuple[dict, dict, list]:
@@ -60,8 +56,12 @@ def load_weights(
     if weights_format not in FORMATS:
         raise UserError(f"model.weights_format={weights_format}: choose from {', '.join(FORMATS)}")
     where = where or (f"{option}={path}" if option else str(path))
-    state = state_dict_of(read_torch_file(path, where), where)
-    found_format = detect_format(state) if weights_format == "auto" else weights_format
+    weights_file = read_weights_file(path, where)
+    state = weights_file.state
+    found_format = weights_file.kind if weights_format == "auto" else weights_format
+    if found_format in ULTRALYTICS_KINDS:
+        raise UserError(f"{where}: holds an {weights_file.describe()}; the configured model does not "
+                        "take ultralytics' layout")
     file_names: Mapping[str, str] = {}
     unknown: list[str] = []
     if found_format == "reference":

@@ -10,9 +10,10 @@ file: `option=path` (`WeightsSource.where`) or the path alone.
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -36,18 +37,39 @@ class LoadedWeights:
     conv_units: Optional[int] = None  # backbone loads: conv units loaded
 
 
-def read_torch_file(path: Path, where: str, map_location: Any = "cpu") -> Any:
+def read_torch_file(path: Path, where: str, map_location: Any = "cpu",
+                    safe_globals: Sequence[tuple[type, str]] = ()) -> Any:
     """`torch.load(path, weights_only=True)`; UserError naming `where` when the file is missing
-    or cannot be read that way (truncated, not torch's, or holding pickled code)."""
+    or cannot be read that way (truncated, not torch's, or holding pickled code).
+
+    `safe_globals`: (class, "module.Name") pairs that the file's pickle may name besides torch's
+    own, each built as that class (only `ultralytics_pickle`'s inert holders are ever passed);
+    given any, they are the only ones admitted during the load (`only_safe_globals`)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{where}: no such file")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with only_safe_globals(safe_globals) if safe_globals else nullcontext():
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a truncated or foreign file
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise UserError(f"{where}: not a readable weights file (truncated, or not written by "
                         f"torch.save with tensors only: {reason})") from None
+
+
+@contextmanager
+def only_safe_globals(safe_globals: Sequence[tuple[type, str]]) -> Iterator[None]:
+    """torch's process-wide list of globals admitted beside its own is exactly `safe_globals` inside
+    (whatever else registered some is set aside, so a name always means the class given here),
+    restored on exit. Process-wide: the CLI reads one file at a time."""
+    registered = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    try:
+        torch.serialization.add_safe_globals(list(safe_globals))
+        yield
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(registered)
 
 
 def is_state_dict(obj: Any) -> bool:
