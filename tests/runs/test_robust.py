@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.runs.conftest import TINY, as_overrides
+from tests.runs.conftest import TINY, TINY_TRAIN, as_overrides
 
 pytest.importorskip("imagecorruptions")
 
@@ -135,18 +135,24 @@ def test_on_voc_data_the_figure_is_voc_map(cli, tmp_path) -> None:
 @pytest.mark.slow
 def test_a_sweep_with_the_robust_stage_reports_robustness(cli, write_sweep, tmp_path) -> None:
     grid_keys = {"robust.corruptions": ["gaussian_noise", "fog"], "robust.severities": [1, 2]}
-    sweep = write_sweep("robust", {"fusion": ["none", "asff"]}, {**TINY, **grid_keys})
+    sweep = write_sweep("robust", {"fusion": ["none", "asff"]}, {**TINY_TRAIN, **grid_keys})
     out_dir = tmp_path / "sweep"
     code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--no-live", "--robust")
     assert code == 0, err
     for run in ("fusion=none", "fusion=asff"):
         stored = sorted(p.name for p in (out_dir / run / "robust").iterdir())
         assert stored == ["fog-1", "fog-2", "gaussian_noise-1", "gaussian_noise-2"], run
+    # Again with a severity more: the completed runs are skipped and get the two cells they lack.
+    code, out, err = cli("sweep", str(sweep), f"hydra.sweep.dir={out_dir}", "--no-live", "--robust",
+                         "robust.severities=[1,2,3]")
+    assert code == 0 and "completed 0, skipped 2, failed 0" in out, err
+    for run in ("fusion=none", "fusion=asff"):
+        assert {"fog-3", "gaussian_noise-3"} < {p.name for p in (out_dir / run / "robust").iterdir()}
     report = tmp_path / "report"
     code, out, err = cli("report", str(out_dir), "--out", str(report), "--bootstrap", "50", "--no-errors")
     assert code == 0, err
     text = (report / "report.md").read_text()
     section = text[text.index("## Robustness"):]
     assert "| Row | P (AP) | mPC | rPC (%) | Δ mPC [95%] | Δ rPC [95%] |" in section
-    assert "(baseline)" in section and "4 corrupted evaluations per run" in section
+    assert "(baseline)" in section and "6 corrupted evaluations per run" in section
     assert (report / "figures" / "robustness_by_severity.png").is_file()
