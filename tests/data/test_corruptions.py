@@ -117,3 +117,26 @@ def test_corruption_and_severity_lists() -> None:
     for bad in ("0-2", "6", "x", ""):
         with pytest.raises(UserError, match="integers in 1-5"):
             parse_severities(bad)
+
+
+def test_without_the_extra_it_is_one_line_naming_it(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imagecorruptions", None)  # what a missing package looks like to import
+    with pytest.raises(UserError, match=r"eval.corruption=fog: needs the 'imagecorruptions' package .*asffbench\[robust\]"):
+        corrupt_image(photo(), Corruption("fog", 1), seed=0, image_id=1)
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch
+def test_cv2_and_the_corruptions_import_together_in_a_fresh_process() -> None:
+    """asffbench's OpenCV (headless) and the extra's (GUI build) share the `cv2` folder: whichever
+    build's files are there, asffbench's data layer and the package load and run side by side."""
+    import subprocess
+    import sys
+
+    code = ("import cv2, numpy as np; from asffbench.data import dataset; import imagecorruptions; "
+            "out = imagecorruptions.corrupt(np.full((40, 40, 3), 128, np.uint8), 2, 'jpeg_compression'); "
+            "print(cv2.__version__, out.shape)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("(40, 40, 3)")
