@@ -107,6 +107,11 @@ def expand_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def catalogue_order(cells: Sequence[Corruption]) -> list[Corruption]:
+    """Cells by family and corruption as the catalogue lists them, then by severity."""
+    return sorted(cells, key=lambda c: (ALL.index(c.name) if c.name in ALL else len(ALL), c.name, c.severity))
+
+
 def grid(names: Sequence[str], severities: Sequence[int]) -> list[Corruption]:
     """Every (corruption, severity) cell, corruption-major."""
     return [Corruption(name, severity) for name in names for severity in severities]

@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from asffbench.coco_format import read_json
-from asffbench.corruptions import ROBUST_DIR, Corruption, cell_dir, valid_corruption
+from asffbench.corruptions import ROBUST_DIR, Corruption, catalogue_order, cell_dir, valid_corruption
 from asffbench.errors import UserError
 from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, replicate_metrics
@@ -99,7 +99,7 @@ def read_robustness(run_dir: Path, cells: Sequence[Corruption]) -> Robustness:
     clean = read_metrics(run_dir)
     metric = metric_name(clean)
     values = {}
-    for corruption in sorted(cells):
+    for corruption in catalogue_order(cells):
         folder = cell_dir(run_dir, corruption)
         if not evaluation_done(folder):
             raise UserError(f"{folder}: not evaluated (run `asffbench robust {run_dir}`)")
@@ -114,7 +114,7 @@ def stored_cells(run_dir: Path) -> list[Corruption]:
         name, _, severity = folder.name.rpartition("-")
         if valid_corruption(name) and evaluation_done(folder):
             found.append(Corruption(name, int(severity)))
-    return sorted(found)
+    return catalogue_order(found)
 
 
 @dataclass
@@ -161,7 +161,7 @@ def side_estimate(robustness: Robustness, matched: Sequence[MatchedDetections], 
 def compare_robustness(run_a: Path, run_b: Path, cells: Sequence[Corruption],
                        replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED) -> RobustComparison:
     """B - A of P, mPC, rPC and each corruption's mean, with paired bootstrap intervals."""
-    cells = sorted(cells)
+    cells = catalogue_order(cells)
     a, b = read_robustness(run_a, cells), read_robustness(run_b, cells)
     if a.metric != b.metric:
         raise UserError(f"{run_a} is scored by {a.metric}, {run_b} by {b.metric}: not comparable")

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from asffbench.corruptions import FAMILIES, Corruption, family_of
+from asffbench.corruptions import FAMILIES, Corruption, catalogue_order, family_of
 from asffbench.errors import UserError
 from asffbench.results.robustness import Robustness, compare_robustness, read_robustness, stored_cells
 from asffbench.results.significance import DEFAULT_SEED, MetricDelta
@@ -51,7 +51,7 @@ class RobustTable:
 def common_cells(runs: Sequence[str]) -> list[Corruption]:
     """The corrupted evaluations every run has."""
     sets = [set(stored_cells(Path(run))) for run in runs]
-    return sorted(set.intersection(*sets)) if sets else []
+    return catalogue_order(set.intersection(*sets)) if sets else []
 
 
 def first_runs(table: ResultTable) -> list[tuple[Cell, str]]:
