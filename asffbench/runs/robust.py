@@ -107,14 +107,12 @@ def measure_cost(cfg: DictConfig, model: nn.Module, todo: Sequence[Evaluation], 
     model.to(device, dtype=eval_dtype(settings.precision, device)).eval()
     source = load_split(data, "val")
     timed = list(range(min(len(source), 1 + images)))
-    per_image = {}
-    for evaluation in dict.fromkeys([None, *todo]):  # clean first: it gives the model's batch
-        label = label_of(evaluation)
-        if label in per_image:
-            continue  # one severity per corruption: the cost hardly depends on it
-        per_image[label], batch = preparation_seconds(data, source, evaluation, timed)
-        if evaluation is None:
-            model_seconds = inference_seconds(model, batch, device, settings.postprocess)
+    clean_seconds, clean_items = preparation_seconds(data, source, None, timed)
+    model_seconds = inference_seconds(model, clean_items, device, settings.postprocess)
+    per_image = {CLEAN: clean_seconds}
+    for evaluation in todo:  # one severity per corruption: the cost hardly depends on it
+        if evaluation is not None and evaluation.name not in per_image:
+            per_image[evaluation.name] = preparation_seconds(data, source, evaluation, timed)[0]
     seconds = {label: pipelined(value, model_seconds, data.workers) for label, value in per_image.items()}
     return Cost(list(todo), len(source), seconds, max(1, len(timed) - 1))
 
