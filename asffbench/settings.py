@@ -21,6 +21,7 @@ from asffbench.corruptions import Corruption, expand_names, grid
 from asffbench.data.loaders import AugmentSettings, DataSettings, SamplingSettings, TrainDataSettings
 from asffbench.data.sources import DATASETS, DataSource, SplitFiles
 from asffbench.data.synth import SynthParams
+from asffbench.data.ultralytics_augment import UltralyticsAugment
 
 # bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
 MAX_BATCH_START = 256
@@ -118,6 +119,8 @@ class OptimizerSettings:
     weight_decay: float
     decay_norm_and_bias: bool
     lr_scaling: str  # recipe.lr_scaling: linear in the total batch, or none
+    nesterov: bool = False
+    nominal_batch: Optional[int] = None  # recipe.nominal_batch: accumulate towards it (per_epoch decay)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,9 @@ class ScheduleSettings:
     warmup_form: str
     flat_epochs: float
     final_epochs: float
+    lr_decay: str = "per_iteration"  # recipe.lr_decay
+    warmup_bias_lr: float = 0.1  # per_epoch only
+    warmup_momentum: float = 0.8  # per_epoch only
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,7 @@ class TrainerSettings:
     ema: bool
     ema_decay: float
     sync_bn: bool  # on CUDA only
+    ema_start: str = "copy"  # recipe.ema_start
 
 
 @dataclass(frozen=True)
@@ -277,7 +284,8 @@ def optimizer_settings(cfg: Any) -> OptimizerSettings:
     return OptimizerSettings(
         lr=float(train.lr), min_lr=float(train.min_lr), momentum=float(train.momentum),
         weight_decay=float(train.weight_decay), decay_norm_and_bias=bool(cfg.recipe.decay_norm_and_bias),
-        lr_scaling=choice_str(cfg.recipe.lr_scaling),
+        lr_scaling=choice_str(cfg.recipe.lr_scaling), nesterov=bool(cfg.recipe.nesterov),
+        nominal_batch=None if cfg.recipe.nominal_batch is None else int(cfg.recipe.nominal_batch),
     )
 
 
@@ -287,6 +295,8 @@ def schedule_settings(cfg: Any) -> ScheduleSettings:
         epochs=int(train.epochs), warmup_epochs=float(train.warmup_epochs), cosine=bool(cfg.tricks.cosine_lr),
         step_milestones=tuple(float(m) for m in train.step_milestones), warmup_form=choice_str(cfg.recipe.warmup_form),
         flat_epochs=float(cfg.recipe.lr_flat_epochs), final_epochs=float(cfg.recipe.lr_final_epochs),
+        lr_decay=choice_str(cfg.recipe.lr_decay), warmup_bias_lr=float(cfg.recipe.warmup_bias_lr),
+        warmup_momentum=float(cfg.recipe.warmup_momentum),
     )
 
 
@@ -297,6 +307,7 @@ def trainer_settings(cfg: Any) -> TrainerSettings:
         batch_size=int(train.batch_size), amp=bool(train.amp),
         grad_clip=None if train.grad_clip is None else float(train.grad_clip),
         ema=bool(train.ema), ema_decay=float(train.ema_decay), sync_bn=bool(cfg.tricks.sync_bn),
+        ema_start=choice_str(cfg.recipe.ema_start),
     )
 
 
@@ -365,18 +376,25 @@ def augment_settings(cfg: Any) -> AugmentSettings:
         resize=choice_str(recipe.train_resize), mixup_prob=float(recipe.mixup_prob),
         expand_max=float(recipe.expand_max), augment=choice_str(recipe.augment),
         crowd_targets=bool(recipe.crowd_targets), box_convention=choice_str(recipe.box_convention),
+        ultralytics=UltralyticsAugment(
+            mosaic_prob=float(recipe.mosaic_prob), translate=float(recipe.affine_translate),
+            scale=float(recipe.affine_scale), hsv_gains=tuple(float(g) for g in recipe.hsv_gains),
+            flip_prob=float(recipe.flip_prob),
+        ),
     )
 
 
 def sampling_settings(cfg: Any) -> SamplingSettings:
     train = cfg.train
     max_batches = train.max_iters_per_epoch
+    mosaic = choice_str(cfg.recipe.augment) == "ultralytics"
     return SamplingSettings(
         batch_size=int(train.batch_size), epochs=int(train.epochs), multiscale=bool(cfg.tricks.multiscale),
         multiscale_every=int(train.multiscale_every), multiscale_min=int(train.multiscale_min),
         multiscale_max=int(train.multiscale_max), multiscale_fixed_epochs=int(train.multiscale_fixed_epochs),
         mixup=bool(cfg.tricks.mixup), mixup_off_epochs=int(train.mixup_off_epochs),
         max_batches=None if max_batches is None else int(max_batches),
+        mosaic=mosaic, close_mosaic=int(cfg.recipe.close_mosaic),
     )
 
 

@@ -36,16 +36,37 @@ def dotted_keys(node: dict, prefix: str = "") -> dict:
     return keys
 
 
+# Keys the ultralytics recipe (conf/recipe/ultralytics.yaml) added: its schedule, SGD form, EMA
+# count, augmentation settings and the train/eval values it owns. The two YOLOv3 recipes agree on
+# them (asffbench's per-iteration schedule, plain SGD, EMA from a copy, schema defaults).
+SHARED_BY_YOLOV3_RECIPES = {
+    "recipe.lr_decay": "per_iteration", "recipe.warmup_bias_lr": 0.1, "recipe.warmup_momentum": 0.8,
+    "recipe.nominal_batch": None, "recipe.nesterov": False, "recipe.ema_start": "copy",
+    "recipe.mosaic_prob": 1.0, "recipe.close_mosaic": 10, "recipe.affine_translate": 0.1,
+    "recipe.affine_scale": 0.5, "recipe.hsv_gains": [0.015, 0.7, 0.4], "recipe.flip_prob": 0.5,
+    "train.lr": 0.001, "train.min_lr": 1e-5, "train.momentum": 0.9, "train.weight_decay": 0.0005,
+    "train.ema": False, "train.ema_decay": 0.9998, "train.grad_clip": None, "eval.nms_iou": 0.65,
+}
+ALL_RECIPES = (*RECIPES, "ultralytics")
+
+
 def differences() -> dict[str, tuple]:
-    """key -> (asffbench value, reference value), for every key the two recipes set."""
+    """key -> (asffbench value, reference value), for every key the two recipes set differently."""
     ours, theirs = (dotted_keys(recipe_file(name)) for name in RECIPES)
-    return {key: (ours[key], theirs[key]) for key in ours if key != "recipe.name"}
+    return {key: (ours[key], theirs[key]) for key in ours
+            if key != "recipe.name" and key not in SHARED_BY_YOLOV3_RECIPES}
 
 
-def test_both_recipes_set_the_same_keys_and_differ_in_every_one():
-    ours, theirs = (dotted_keys(recipe_file(name)) for name in RECIPES)
-    assert ours.keys() == theirs.keys()
-    assert all(ours[key] != theirs[key] for key in ours)
+def test_every_recipe_sets_the_same_keys_and_the_yolov3_ones_differ_in_every_other():
+    files = {name: dotted_keys(recipe_file(name)) for name in ALL_RECIPES}
+    ours, theirs = files["asffbench"], files["reference"]
+    assert ours.keys() == theirs.keys() == files["ultralytics"].keys()
+    assert all(ours[key] != theirs[key] for key in ours if key not in SHARED_BY_YOLOV3_RECIPES)
+    assert all(ours[key] == theirs[key] == value for key, value in SHARED_BY_YOLOV3_RECIPES.items())
+    defaults = to_plain(compose_config([]))
+    for key in SHARED_BY_YOLOV3_RECIPES:  # the values the schema had before the recipes set them
+        section, _, name = key.partition(".")
+        assert defaults[section][name] == ours[key], key
     fields = set(RecipeConfig.__dataclass_fields__)
     assert {key.split(".", 1)[1] for key in ours if key.startswith("recipe.")} == fields
 
@@ -198,3 +219,37 @@ def test_the_recipe_sweep_leaves_every_recipe_key_to_the_recipe():
                 target_section, _, target = value[2:-1].rpartition(".")
                 value = plain[target_section][target]
             assert plain[section][name] == value, (combo, key)
+
+
+def test_the_ultralytics_recipe_reaches_the_trainer_and_the_loader():
+    from asffbench.settings import trainer_settings, train_data_settings
+
+    cfg = compose_config(["recipe=ultralytics", "device=cpu", "tricks=none", "train.epochs=30"])
+    trainer = trainer_settings(cfg)
+    assert trainer.schedule.lr_decay == "per_epoch" and trainer.schedule.warmup_epochs == 3
+    assert (trainer.schedule.warmup_bias_lr, trainer.schedule.warmup_momentum) == (0.1, 0.8)
+    assert trainer.optimizer.nominal_batch == 64 and trainer.optimizer.nesterov
+    assert (trainer.optimizer.lr, trainer.optimizer.min_lr, trainer.optimizer.momentum) == (0.01, 1e-4, 0.937)
+    assert trainer.optimizer.lr_scaling == "none" and not trainer.optimizer.decay_norm_and_bias
+    assert trainer.ema and trainer.ema_decay == 0.9999 and trainer.ema_start == "ramp" and trainer.grad_clip == 10.0
+    data = train_data_settings(cfg)
+    assert data.augment.augment == "ultralytics" and data.sampling.mosaic_epochs == 20
+    assert data.augment.ultralytics.hsv_gains == (0.015, 0.7, 0.4) and data.augment.ultralytics.mosaic_prob == 1.0
+    assert postprocess_of(cfg) == (0.7, 300, True)
+
+
+def postprocess_of(cfg) -> tuple:
+    from asffbench.settings import postprocess_settings
+
+    post = postprocess_settings(cfg)
+    return post.nms_iou, post.max_det, post.multi_label
+
+
+@pytest.mark.parametrize("key,value", [("recipe.nominal_batch", 48), ("recipe.affine_scale", 0.3),
+                                       ("recipe.close_mosaic", 5), ("recipe.nesterov", False)])
+def test_ultralytics_keys_are_hashed_only_where_they_matter(key, value):
+    base = ["recipe=ultralytics", "device=cpu", "tricks=none"]
+    assert experiment_hash(compose_config([*base, f"{key}={value}"]), "cpu") != \
+        experiment_hash(compose_config(base), "cpu")
+    if key != "recipe.nesterov":  # under asffbench's recipe these keys change nothing
+        assert experiment_hash(compose_config([f"{key}={value}"]), "cpu") == experiment_hash(compose_config([]), "cpu")

@@ -146,6 +146,7 @@ class TestInterp(str, Enum):
 class Augment(str, Enum):
     asffbench = "asffbench"  # torchvision transforms.v2: photometric, zoom-out, IoU crop, flip
     reference = "reference"  # the reference's OpenCV pipeline, step for step (data/reference_augment/)
+    ultralytics = "ultralytics"  # ultralytics' mosaic, affine, HSV, flip (data/ultralytics_augment/)
 
 
 class BoxConvention(str, Enum):
@@ -156,6 +157,16 @@ class BoxConvention(str, Enum):
 class Init(str, Enum):
     torch = "torch"  # each layer's PyTorch default
     reference = "reference"  # kaiming normal (fan-in, a = 0.1) on every conv, conv biases zero
+
+
+class LrDecay(str, Enum):
+    per_iteration = "per_iteration"  # asffbench's and the reference's: a factor every iteration (engine/schedule.py)
+    per_epoch = "per_epoch"  # ultralytics': lr0 x f(epoch), warm-up per iteration (engine/epoch_schedule.py)
+
+
+class EmaStart(str, Enum):
+    copy = "copy"  # the first update copies the model; the k-th blends with the ramped decay of k - 1
+    ramp = "ramp"  # ultralytics' ModelEMA: the k-th update, the first too, blends with that of k
 
 
 class LrScaling(str, Enum):
@@ -358,6 +369,15 @@ class RecipeConfig:
     lr_flat_epochs: float = 0.0  # constant LR between the warm-up and the cosine
     lr_final_epochs: float = 0.0  # constant train.min_lr for the last N epochs (the cosine ends before)
     lr_scaling: LrScaling = LrScaling.linear  # what train.lr is stated for (README, "Recipes")
+    lr_decay: LrDecay = LrDecay.per_iteration  # per_epoch: ultralytics' schedule (tricks.cosine_lr: its cosine)
+    # Read by lr_decay=per_epoch only: the warm-up's start of the biases' LR and of the momentum,
+    # and the nominal batch (gradients accumulate over round(nominal / batch) batches, weight
+    # decay scaled to match; null: one batch per step).
+    warmup_bias_lr: float = 0.1
+    warmup_momentum: float = 0.8
+    nominal_batch: Optional[int] = None
+    nesterov: bool = False  # SGD's Nesterov momentum
+    ema_start: EmaStart = EmaStart.copy  # how train.ema's ramp counts its updates
     # Model.
     init: Init = Init.torch
     dropblock: DropBlockForm = DropBlockForm.torchvision  # ASFF*'s DropBlock (fusion.dropblock)
@@ -368,6 +388,15 @@ class RecipeConfig:
     augment: Augment = Augment.asffbench  # the training augmentation pipeline
     crowd_targets: bool = False  # COCO crowd boxes (iscrowd=1) become training targets too
     box_convention: BoxConvention = BoxConvention.continuous  # how training boxes are read
+    # Read by augment=ultralytics only: mosaic probability and its last epochs off, the affine's
+    # translation (fraction of the input) and scale gain range (1 +- scale), the HSV gains and
+    # the horizontal flip probability.
+    mosaic_prob: float = 1.0
+    close_mosaic: int = 10
+    affine_translate: float = 0.1
+    affine_scale: float = 0.5
+    hsv_gains: list[float] = field(default_factory=lambda: [0.015, 0.7, 0.4])
+    flip_prob: float = 0.5
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
     test_interp: TestInterp = TestInterp.torchvision  # the test-time decoder and resize kernel

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from asffbench.data.mixup import mixup, sample_lambda
 from asffbench.data.reference_augment import ReferenceAugment, Sample, blend_raw, draw_lambda, make_sample
 from asffbench.data.sampler import SampleKey, derive_seed
 from asffbench.data.test_time import decoder_of, resize_for_test
+from asffbench.data.ultralytics_augment import UltralyticsAugment
 from asffbench.data.transforms import (
     build_train_augment,
     drop_small_boxes,
@@ -54,6 +55,9 @@ def single_threaded() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+AUGMENTS = ("asffbench", "reference", "ultralytics")  # recipe.augment: the training pipelines
+
+
 class DetectionDataset(Dataset):
     """Indexable by `SampleKey` (from the batch sampler) or a plain int (size `img_size`)."""
 
@@ -72,6 +76,7 @@ class DetectionDataset(Dataset):
         box_convention: str = "continuous",
         test_interp: str = "torchvision",
         corruption: Optional[Corruption] = None,
+        ultralytics: UltralyticsAugment = UltralyticsAugment(),
     ) -> None:
         """`mixup_prob`: share of training samples blended with a second image while mixup is
         on; `resize`: letterbox or stretch to the input square; `expand_max`: largest zoom-out;
@@ -80,8 +85,9 @@ class DetectionDataset(Dataset):
         `crowd_targets`: train on crowd boxes too; `box_convention`: `inclusive` reads training
         boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w; `test_interp`: the
         test-time decoder and resize (`data.test_time`: `torchvision` or the reference's
-        `opencv_linear`); `corruption`: at test time, applied to the decoded image before the
-        resize (`data.corrupt_image`, seeded per image from `seed`)."""
+        `opencv_linear`); `ultralytics`: the settings of `augment=ultralytics` (mosaic, affine,
+        HSV, flip; data/ultralytics_augment/); `corruption`: at test time, applied to the decoded
+        image before the resize (`data.corrupt_image`, seeded per image from `seed`)."""
         self.source = source
         self.train = train
         self.img_size = img_size
@@ -99,13 +105,14 @@ class DetectionDataset(Dataset):
         self.crowd_targets = crowd_targets
         self.box_shrink = 1.0 if choice_str(box_convention) == "inclusive" else 0.0
         augment = choice_str(augment)
-        if augment not in ("asffbench", "reference"):
-            raise ValueError(f"augment must be asffbench or reference, got {augment!r}")
+        if augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
         self.augment = build_train_augment(expand_max) if train and augment == "asffbench" else None
         self.reference_augment = (
             ReferenceAugment(expand_max=expand_max, min_box_size=min_box_size, resize=resize)
             if train and augment == "reference" else None
         )
+        self.ultralytics_augment = ultralytics if train and augment == "ultralytics" else None
 
     # The attributes the engine uses (DESIGN.md, "Entry points").
     @property
@@ -156,6 +163,8 @@ class DetectionDataset(Dataset):
         rng = np.random.default_rng(sample_seed)
         if self.reference_augment is not None:
             return self.reference_sample(key, rng)
+        if self.ultralytics_augment is not None:
+            return self.ultralytics_sample(key, rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(sample_seed)
             image, target, meta = self.prepare(key.index, key.size)
@@ -229,11 +238,24 @@ class DetectionDataset(Dataset):
                 other += other >= key.index  # any image but this one
                 sample = blend_raw(sample, self.raw_sample(other), lam)
         out, scale, pad = self.reference_augment(sample, key.size, rng)
-        image = normalize(to_float01(torch.from_numpy(out.image).permute(2, 0, 1)))
+        return self.tensor_sample(out, key.index, orig_size, scale, pad)
+
+
+    def ultralytics_sample(self, key: SampleKey, rng: np.random.Generator) -> tuple[Tensor, Tensor, dict]:
+        """`recipe.augment=ultralytics`: mosaic (while `key.mosaic`), affine to the input size,
+        HSV, flip. The augmented image is the input: its meta is the identity on its own size."""
+        mixup_prob = self.mixup_prob if key.mixup else 0.0
+        sample = self.ultralytics_augment(self.raw_sample, key.index, len(self), key.size, key.mosaic, rng, mixup_prob)
+        return self.tensor_sample(sample, key.index, (sample.height, sample.width), 1.0, (0, 0))
+
+    def tensor_sample(self, sample: Sample, index: int, orig_size: tuple[int, int], scale: Any,
+                      pad: tuple[int, int]) -> tuple[Tensor, Tensor, dict]:
+        """A numpy-pipeline sample as the loader's (normalised image, (N, 6) target, meta)."""
+        image = normalize(to_float01(torch.from_numpy(np.ascontiguousarray(sample.image)).permute(2, 0, 1)))
         target = torch.from_numpy(
-            np.column_stack([out.labels, out.boxes, out.weights]).astype(np.float32).reshape(-1, 6)
+            np.column_stack([sample.labels, sample.boxes, sample.weights]).astype(np.float32).reshape(-1, 6)
         )
-        meta = {"image_id": self.source.image_ids[key.index], "orig_size": orig_size, "scale": scale, "pad": pad}
+        meta = {"image_id": self.source.image_ids[index], "orig_size": orig_size, "scale": scale, "pad": pad}
         return image, target, meta
 
 

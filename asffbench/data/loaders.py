@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from asffbench.corruptions import Corruption
+from asffbench.data.ultralytics_augment import UltralyticsAugment
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
@@ -49,6 +50,7 @@ class AugmentSettings:
     augment: str
     crowd_targets: bool
     box_convention: str
+    ultralytics: UltralyticsAugment = UltralyticsAugment()  # its steps' settings, for augment=ultralytics
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,18 @@ class SamplingSettings:
     mixup: bool
     mixup_off_epochs: int  # mixup off for the last N epochs
     max_batches: Optional[int]  # train.max_iters_per_epoch
+    mosaic: bool = False  # the ultralytics pipeline (its mosaic) is the augmentation
+    close_mosaic: int = 0  # mosaic off for the last N epochs
 
     @property
     def mixup_epochs(self) -> int:
         """Mixup is on for the epochs below this."""
         return self.epochs - self.mixup_off_epochs if self.mixup else 0
+
+    @property
+    def mosaic_epochs(self) -> int:
+        """The ultralytics pipeline's mosaic is on for the epochs below this."""
+        return self.epochs - self.close_mosaic if self.mosaic else 0
 
 
 @dataclass(frozen=True)
@@ -178,10 +187,11 @@ def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int 
         annotated_split(data, "train"), train=True, img_size=data.img_size, min_box_size=data.min_box_size,
         seed=data.seed, mixup_prob=augment.mixup_prob, resize=augment.resize, expand_max=augment.expand_max,
         augment=augment.augment, crowd_targets=augment.crowd_targets, box_convention=augment.box_convention,
+        ultralytics=augment.ultralytics,
     )
     sampler = DetectionBatchSampler(
         len(dataset), sampling.batch_size, schedule, shuffle=True, drop_last=True, seed=data.seed,
-        mixup_epochs=sampling.mixup_epochs, rank=rank, world_size=world_size, max_batches=sampling.max_batches,
+        mixup_epochs=sampling.mixup_epochs, mosaic_epochs=sampling.mosaic_epochs, rank=rank, world_size=world_size, max_batches=sampling.max_batches,
     )
     return data_loader(data, dataset, sampler)
 

@@ -25,6 +25,7 @@ class SampleKey(NamedTuple):
     size: int
     epoch: int = 0
     mixup: bool = False
+    mosaic: bool = False  # the ultralytics pipeline's mosaic is on (all but the last close_mosaic epochs)
 
 
 def derive_seed(*parts: int) -> int:
@@ -88,6 +89,7 @@ class DetectionBatchSampler(Sampler[list[SampleKey]]):
         drop_last: bool = False,
         seed: int = 0,
         mixup_epochs: int = 0,
+        mosaic_epochs: int = 0,
         rank: int = 0,
         world_size: int = 1,
         max_batches: Optional[int] = None,
@@ -102,6 +104,7 @@ class DetectionBatchSampler(Sampler[list[SampleKey]]):
         self.drop_last = drop_last and num_samples >= batch_size * world_size
         self.seed = seed
         self.mixup_epochs = mixup_epochs  # mixup on for epochs < mixup_epochs
+        self.mosaic_epochs = mosaic_epochs  # mosaic on for epochs < mosaic_epochs
         self.max_batches = max_batches
         self.epoch = 0
         self.distributed: Optional[DistributedSampler] = None
@@ -133,6 +136,7 @@ class DetectionBatchSampler(Sampler[list[SampleKey]]):
         count = len(self)
         sizes = self.schedule.sizes(self.epoch, count)
         mixup = self.epoch < self.mixup_epochs
+        mosaic = self.epoch < self.mosaic_epochs
         for b in range(count):
             chunk = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield [SampleKey(i, sizes[b], self.epoch, mixup) for i in chunk]
+            yield [SampleKey(i, sizes[b], self.epoch, mixup, mosaic) for i in chunk]

@@ -31,9 +31,22 @@ def ema_update_fn(decay: float):
     return update
 
 
-def build_ema(model: nn.Module, decay: float) -> AveragedModel:
-    """EMA copy of `model` (weights and buffers); call `update_parameters(model)` each step."""
+EMA_STARTS = ("copy", "ramp")
+
+
+def build_ema(model: nn.Module, decay: float, start: str = "copy") -> AveragedModel:
+    """EMA copy of `model` (weights and buffers); call `update_parameters(model)` each step.
+
+    `start` (`recipe.ema_start`): `copy`, AveragedModel's own: the first update copies the model
+    and the k-th blends with the ramped decay of k - 1; `ramp` (ultralytics' ModelEMA): the copy
+    made here counts as the start, and the k-th update, the first included, blends with the
+    ramped decay of k.
+    """
+    if start not in EMA_STARTS:
+        raise ValueError(f"EMA start must be one of {EMA_STARTS}, got {start!r}")
     ema = AveragedModel(model, multi_avg_fn=ema_update_fn(decay), use_buffers=True)
+    if start == "ramp":
+        ema.n_averaged.fill_(1)
     ema.eval()
     for p in ema.parameters():
         p.requires_grad_(False)

@@ -32,6 +32,7 @@ class StepInfo:
     parts: dict[str, float]
     lr: float  # the learning rate the step used
     images: int  # images of the step over all processes
+    optimizer_stepped: bool = True  # false while gradients accumulate (a nominal batch)
 
 
 class Hook:
@@ -52,7 +53,8 @@ class EmaUpdate(Hook):
         self.ema = ema
 
     def after_step(self, trainer: Trainer, step: StepInfo) -> None:
-        self.ema.update_parameters(unwrap(trainer.model))
+        if step.optimizer_stepped:
+            self.ema.update_parameters(unwrap(trainer.model))
 
 
 class StepLog(Hook):

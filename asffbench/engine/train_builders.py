@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim import Optimizer
 
 from asffbench.data.loaders import TrainDataSettings, build_train_loader
 from asffbench.device import configure_cpu_threads, resolve_device
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
+from asffbench.engine.epoch_schedule import EpochDecay, nominal_accumulation, nominal_weight_decay
 from asffbench.engine.hooks import EmaUpdate
 from asffbench.engine.loss import YOLOLoss
 from asffbench.engine.optim import build_optimizer, scaled_lr
@@ -90,29 +92,22 @@ def build_trainer(
     """EMA, DDP wrapping, optimizer, LR schedule and loss around `model`: the `Trainer`, whose
     own hooks are the per-step ones of every training step (the EMA update).
     `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
-    optim, schedule = settings.optimizer, settings.schedule
-    ema = build_ema(model, settings.ema_decay) if settings.ema else None
+    optim = settings.optimizer
+    ema = build_ema(model, settings.ema_decay, settings.ema_start) if settings.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
     sync_bn = settings.sync_bn and device.type == "cuda"
     net = wrap_ddp(model, device, env, sync_bn=sync_bn)
     total_batch = settings.batch_size * env.world_size
     base_lr = scaled_lr(optim.lr, total_batch, scaling=optim.lr_scaling)
+    per_epoch = settings.schedule.lr_decay == "per_epoch"
+    weight_decay = optim.weight_decay
+    if optim.nominal_batch is not None:
+        weight_decay = nominal_weight_decay(weight_decay, optim.nominal_batch, total_batch)
     optimizer = build_optimizer(
-        net, base_lr, optim.momentum, optim.weight_decay, decay_norm_and_bias=optim.decay_norm_and_bias
+        net, base_lr, optim.momentum, weight_decay, decay_norm_and_bias=optim.decay_norm_and_bias,
+        separate_bias=per_epoch, nesterov=optim.nesterov,
     )
-    scheduler = build_scheduler(
-        optimizer,
-        epochs=schedule.epochs,
-        iters_per_epoch=iters_per_epoch,
-        warmup_epochs=schedule.warmup_epochs,
-        cosine=schedule.cosine,
-        base_lr=base_lr,
-        min_lr=scaled_lr(optim.min_lr, total_batch, scaling=optim.lr_scaling),
-        step_milestones=list(schedule.step_milestones),
-        warmup_form=schedule.warmup_form,
-        flat_epochs=schedule.flat_epochs,
-        final_epochs=schedule.final_epochs,
-    )
+    scheduler = build_schedule(settings, optimizer, base_lr, total_batch, iters_per_epoch)
     return Trainer(
         net,
         build_criterion(settings.loss).to(device),
@@ -125,6 +120,35 @@ def build_trainer(
         grad_clip=settings.grad_clip,
         ema=ema,
         hooks=[EmaUpdate(ema)] if ema is not None else [],
+    )
+
+
+def build_schedule(settings: TrainerSettings, optimizer: Optimizer, base_lr: float, total_batch: int,
+                   iters_per_epoch: int) -> Any:
+    """The LR schedule `recipe.lr_decay` names: per iteration (engine/schedule.py) or ultralytics'
+    per epoch with its warm-up and nominal-batch accumulation (engine/epoch_schedule.py)."""
+    optim, schedule = settings.optimizer, settings.schedule
+    if schedule.lr_decay == "per_epoch":
+        accumulate = 1 if optim.nominal_batch is None else nominal_accumulation(optim.nominal_batch, total_batch)
+        return EpochDecay(
+            optimizer, epochs=schedule.epochs, iters_per_epoch=iters_per_epoch,
+            lrf=optim.min_lr / optim.lr if optim.lr > 0 else 0.0,
+            shape="cosine" if schedule.cosine else "linear", warmup_epochs=schedule.warmup_epochs,
+            warmup_bias_lr=schedule.warmup_bias_lr, warmup_momentum=schedule.warmup_momentum,
+            accumulate=accumulate,
+        )
+    return build_scheduler(
+        optimizer,
+        epochs=schedule.epochs,
+        iters_per_epoch=iters_per_epoch,
+        warmup_epochs=schedule.warmup_epochs,
+        cosine=schedule.cosine,
+        base_lr=base_lr,
+        min_lr=scaled_lr(optim.min_lr, total_batch, scaling=optim.lr_scaling),
+        step_milestones=list(schedule.step_milestones),
+        warmup_form=schedule.warmup_form,
+        flat_epochs=schedule.flat_epochs,
+        final_epochs=schedule.final_epochs,
     )
 
 

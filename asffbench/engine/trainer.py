@@ -87,6 +87,8 @@ class Trainer:
         self.hooks: list[Hook] = list(hooks)  # per-step and per-epoch, in order
         self.epoch = 0  # epochs completed
         self.global_iter = 0
+        # The iteration of the last optimizer step; gradients accumulate until the next one.
+        self.last_optimizer_iter = -1
         self.peak_memory: Optional[dict] = None  # the largest epoch peak of this process's epochs
 
     # --- the epochs -------------------------------------------------------------------------
@@ -157,23 +159,35 @@ class Trainer:
         self.check_finite(loss, epoch)
         phases.end("loss")
 
-        self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         phases.end("backward")
+        stepped = self.global_iter - self.last_optimizer_iter >= self.accumulation()
+        if stepped:
+            self.optimizer_step()
+        self.scheduler.step()
+        self.global_iter += 1
+        step = StepInfo(epoch=epoch, index=index, loss=float(loss.detach()),
+                        parts={k: float(v) for k, v in parts.items() if k != "total"}, lr=lr,
+                        images=images.shape[0] * self.world_size, optimizer_stepped=stepped)
+        for hook in self.hooks:
+            hook.after_step(self, step)
+        phases.end("optimizer")
+        return step
+
+    def accumulation(self) -> int:
+        """Batches whose gradients make one optimizer step: the schedule's when it has one
+        (the ultralytics recipe's nominal batch, `engine.epoch_schedule`), else 1."""
+        return int(getattr(self.scheduler, "accumulate", 1))
+
+    def optimizer_step(self) -> None:
+        """Clip (when asked), step, and clear the gradients the step used."""
         if self.grad_clip:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
-        self.global_iter += 1
-        step = StepInfo(epoch=epoch, index=index, loss=float(loss.detach()),
-                        parts={k: float(v) for k, v in parts.items() if k != "total"}, lr=lr,
-                        images=images.shape[0] * self.world_size)
-        for hook in self.hooks:
-            hook.after_step(self, step)
-        phases.end("optimizer")
-        return step
+        self.optimizer.zero_grad(set_to_none=True)
+        self.last_optimizer_iter = self.global_iter
 
     def check_finite(self, loss: Tensor, epoch: int) -> None:
         # A NaN on any rank reaches every rank through the sum, so all of them stop together.

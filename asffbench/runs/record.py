@@ -65,14 +65,25 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "recipe.test_interp": lambda c: c["recipe"].get("test_interp", "torchvision") != "torchvision",
     # A corrupted evaluation (`asffbench robust`'s cells); the severity only with a corruption.
     **{f"eval.{key}": (lambda c: c["eval"].get("corruption") is not None) for key in ("corruption", "severity")},
+    # The ultralytics recipe's schedule keys (engine/epoch_schedule.py), EMA start and SGD form.
+    "recipe.lr_decay": lambda c: c["recipe"].get("lr_decay", "per_iteration") != "per_iteration",
+    **{f"recipe.{key}": (lambda c: c["recipe"].get("lr_decay", "per_iteration") == "per_epoch")
+       for key in ("warmup_bias_lr", "warmup_momentum", "nominal_batch")},
+    "recipe.nesterov": lambda c: bool(c["recipe"].get("nesterov", False)),
+    **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
+       for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
+    "recipe.ema_start": lambda c: bool(c["train"].get("ema", True)) and c["recipe"].get("ema_start", "copy") != "copy",
     # ONNX Runtime's session keys, read by bench.runtime and eval.runtime alike.
     **{f"bench.ort_{key}": (lambda c: uses_onnxruntime(c)) for key in ("provider", "optimization", "threads")},
 }
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
 ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
-                          "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "eval.corruption",
-                          "eval.severity")
+                          "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "recipe.lr_decay",
+                          "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
+                          "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
+                          "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
+                          "eval.corruption", "eval.severity")
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
