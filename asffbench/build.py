@@ -169,8 +169,12 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
 
 
 def resolved_deform_conv(cfg: Any) -> str:
-    """`model.deform_conv` with `auto` resolved for the config's device (what the records hold)."""
-    return resolve_deform_conv(choice_str(cfg.model.deform_conv), device_kind_of(cfg.device))
+    """`model.deform_conv` with `auto` resolved for the config's device (what the records hold).
+    A named one (a run's config holds the name it resolved once) needs no device lookup."""
+    choice = choice_str(cfg.model.deform_conv)
+    if choice != "auto":
+        return choice  # a DeformConv value: the schema checked it
+    return resolve_deform_conv(choice, device_kind_of(cfg.device))
 
 
 def anchors_from_config(cfg: Any) -> list[list[float]]:

@@ -1,7 +1,7 @@
 """Which config and weights a command that runs a trained model uses (predict, viz, eval).
 
-A run's model is rebuilt from the run's own `config.yaml` (plus `key=value` overrides that do
-not change the model); weights outside a run go with the config composed from the overrides.
+A run's model is rebuilt from the run's own `config.yaml` (plus `data=...` and `key=value`
+overrides, which do not change the model); weights outside a run go with the config composed from the overrides.
 Which weights file is used is `weights.resolve.resolve_weights`' answer.
 """
 
@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from asffbench.config.compose import RUN_CONFIG, compose_config, load_run_config, names_a_group
+from asffbench.config.compose import RUN_CONFIG, compose_config, load_run_config
 from asffbench.errors import UserError
 from asffbench.weights.resolve import EVAL, VIZ, WeightsSource, resolve_weights, run_dir_of
 
@@ -71,12 +71,12 @@ def source_of_options(overrides: Sequence[str]) -> ModelSource:
 
 def eval_config(overrides: Sequence[str]) -> DictConfig:
     """`eval`'s config. `eval run_dir=R` evaluates R as it was configured: R's config.yaml with
-    the `key.path=value` overrides, less its starting weights. Overrides that choose a config
-    group (`model=tiny`) state the whole model instead, and so does a run_dir without a
-    config.yaml: then the config is composed from the overrides alone, as for a loose file."""
+    the overrides (`data=...` and `key.path=value`; `compose.load_run_config`), less its starting
+    weights. A run_dir without a config.yaml is composed from the overrides alone, as for a loose
+    file."""
     cfg = compose_config(list(overrides))
     config = Path(cfg.run_dir) / RUN_CONFIG if cfg.run_dir else None
-    if config is None or not config.is_file() or any(names_a_group(o) for o in overrides):
+    if config is None or not config.is_file():
         return cfg
     return own_config(Path(cfg.run_dir), overrides)
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
 from asffbench.atomic import write_path_atomic
+from asffbench.config.compose import RUN_CONFIG
 from asffbench.data.coco import load_rgb
 from asffbench.data.images import ImageFiles, find_images
 from asffbench.data.loaders import load_split, val_dataset
@@ -36,9 +37,14 @@ COCO_CLASSES = 80
 
 
 def split_items(items: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """Command-line items -> (image paths, overrides): `key=value` unless it names a file."""
+    """Command-line items -> (image paths, overrides): `key=value` unless it names a file; a run
+    directory (a folder with a config.yaml, as a sweep's `fusion=asff`) names the model, as
+    `run_dir=DIR`."""
     paths, overrides = [], []
     for item in items:
+        if (Path(item) / RUN_CONFIG).is_file():
+            overrides.append(f"run_dir={item}")
+            continue
         is_override = "=" in item and not Path(item).exists()
         (overrides if is_override else paths).append(item if is_override else Path(item))
     return paths, overrides

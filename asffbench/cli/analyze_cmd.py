@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
             "auto", "--metric", help="auto (VOC runs at IoU .50 only), coco, or voc."
         ),
     ) -> None:
-        """AP lost to classification, localisation, both, duplicate, background and missed errors
+        """Where the AP goes: TIDE's error types by size, and AP per class.
+
+        AP lost to classification, localisation, both, duplicate, background and missed errors
         (TIDE's dAP), all false positives / negatives, at IoU .50 and .50:.95, by size; AP per class.
 
         With RUN_B, every number's change B - A on the same paired bootstrap resamples as `compare`.

@@ -7,10 +7,13 @@ Each subcommand lives in its own module with a `register(app)` function. Bad inp
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from typing import Optional, Sequence
 
+import click
 import typer
+from rich.markup import escape
 
 from asffbench.errors import UserError
 
@@ -61,9 +64,26 @@ def fail(message: str, code: int = 2) -> None:
     raise SystemExit(code)
 
 
+def readable_help(command: click.Command) -> click.Command:
+    """Help as a person reads it, for `command` and every subcommand: each docstring paragraph one
+    line that the terminal wraps (not the source's line breaks), the first paragraph the command
+    list's one-line summary, and rich markup escaped so `asffbench[deploy]` prints as written."""
+    if command.help:
+        paragraphs = [" ".join(line.strip() for line in paragraph.splitlines())
+                      for paragraph in inspect.cleandoc(command.help).split("\n\n")]
+        command.help = escape("\n\n".join(paragraphs))
+        command.short_help = escape(paragraphs[0])
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        readable_help(sub)
+    return command
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point."""
-    command = typer.main.get_command(app)
+    command = readable_help(typer.main.get_command(app))
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=args, prog_name="asffbench", standalone_mode=False)

@@ -23,8 +23,11 @@ def register(app: typer.Typer) -> None:
             None, "--mode", help="infer (default) or train: the same as bench.mode=..."
         ),
     ) -> None:
-        """Measure params (by part), FLOPs (fvcore, GMACs and GFLOPs) and FPS of one model,
-        or (--mode train) the speed of a full training step."""
+        """Measure params, FLOPs and FPS of one model, or (--mode train) a training step's speed.
+
+        Params by part, FLOPs by fvcore (GMACs and GFLOPs), latency and FPS of inference; with
+        --mode train, the time of a full training step phase by phase.
+        """
         from asffbench.config.compose import compose_config
         from asffbench.config.schema import choice_str
 

@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
             "auto", "--metric", help="auto (VOC mAP too for runs evaluated with VOC mAP), coco, or voc."
         ),
     ) -> None:
-        """AP, AP50, AP75, APs, APm, APl (and VOC mAP, mAP07) of A and B, B - A with its 95% interval and p-value.
+        """Is B's AP really different from A's? B - A with its 95% interval and p-value.
 
-        Both sides are scored on the same bootstrap resamples of the val images; with several seeds
+        AP, AP50, AP75, APs, APm, APl (and VOC mAP, mAP07) of A and B. Both sides are scored on the same bootstrap resamples of the val images; with several seeds
         on a side, seeds are resampled too (two-level bootstrap).
         """
         from asffbench.results.compare import compare_inputs, comparison_lines

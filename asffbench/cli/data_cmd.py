@@ -23,8 +23,11 @@ def synth_command(
     val_fraction: float = typer.Option(0.25, "--val-fraction", help="Share of the images in val."),
     voc: bool = typer.Option(False, "--voc", help="Write it as a VOCdevkit (07+12 trainval, 07 test)."),
 ) -> None:
-    """Write the synthetic tiny COCO: instances_{train,val}.json and train/, val/ JPEG images
-    (or, with --voc, the same images and boxes in the VOCdevkit layout)."""
+    """Write the synthetic tiny COCO (or, with --voc, its VOCdevkit form).
+
+    COCO: instances_{train,val}.json and train/, val/ JPEG images; --voc: the same images and boxes
+    in the VOCdevkit layout.
+    """
     from asffbench.data.synth import SynthParams, generate_synth
     from asffbench.data.synth_draw import CLASS_NAMES
 
@@ -65,8 +68,11 @@ def subset_command(
     seed: int = typer.Option(0, "--seed", help="Same seed, same subset."),
     link: bool = typer.Option(False, "--link/--copy", help="Symlink the images instead of copying."),
 ) -> None:
-    """Write a reproducible N-image subset: of a COCO file (its annotation file plus images/) or,
-    with --voc, of VOC sets (a VOCdevkit that data=voc data.root=OUT reads)."""
+    """Write a reproducible N-image subset of a COCO file or (--voc) of VOC sets.
+
+    Of a COCO file: its annotation file plus images/; of VOC sets: a VOCdevkit that data=voc
+    data.root=OUT reads.
+    """
     from asffbench.data.subset import make_subset, make_voc_subset
     from asffbench.data.voc import parse_sets
     from asffbench.errors import UserError

@@ -6,20 +6,23 @@ from typing import Optional
 
 import typer
 
-from asffbench.cli.common import OverridesArg, overrides_list, print_json
+from asffbench.cli.common import RunAndOverridesArg, print_json, run_and_overrides
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
-        overrides: Optional[list[str]] = OverridesArg,
+        items: Optional[list[str]] = RunAndOverridesArg,
         as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
     ) -> None:
-        """Evaluate run_dir=DIR (its checkpoints/last.pt, with the run's own config) or
-        eval.checkpoint=FILE on the val split."""
+        """Evaluate a run (its last.pt, its own config) or eval.checkpoint=FILE on the val split.
+
+        The run is RUN_DIR or run_dir=DIR; data=... and key.path=value overrides apply to its
+        config (another model is refused: its model, fusion, tricks and recipe are fixed).
+        """
         from asffbench.model_source import eval_config
 
-        cfg = eval_config(overrides_list(overrides))  # a config error before torch loads
+        cfg = eval_config(run_and_overrides(items))  # a config error before torch loads
         from asffbench.runs.evaluate import eval_run_dir, evaluate
 
         metrics = evaluate(cfg, eval_run_dir(cfg))

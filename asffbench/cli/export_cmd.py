@@ -1,4 +1,4 @@
-"""`asffbench export [OVERRIDES] --out FILE [--graph raw|decode|nms] [--opset N] [--flops] [--json]`."""
+"""`asffbench export [RUN_DIR] [OVERRIDES] --out FILE [--graph raw|decode|nms] [--opset N] [--flops] [--json]`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Optional
 
 import typer
 
-from asffbench.cli.common import OverridesArg, overrides_list, print_json
+from asffbench.cli.common import RunAndOverridesArg, print_json, run_and_overrides
 
 
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
-        overrides: Optional[list[str]] = OverridesArg,
+        items: Optional[list[str]] = RunAndOverridesArg,
         out: Path = typer.Option(Path("model.onnx"), "--out", "-o", help="The ONNX file to write."),
         graph: str = typer.Option("raw", "--graph", help="raw (per-level outputs), decode (boxes and "
                                   "scores) or nms (decode and class-wise NMS in the graph)."),
@@ -23,11 +23,16 @@ def register(app: typer.Typer) -> None:
         flops: bool = typer.Option(False, "--flops", help="Also count MACs by fvcore, thop and the ONNX graph."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """Write the configured model (and weights) as ONNX, run it in ONNX Runtime on a fixed
-        input and print the largest difference from eager PyTorch. Needs asffbench[deploy]."""
+        """Write a run's model, or the configured one, as ONNX and check it against eager PyTorch.
+
+        The model is RUN_DIR's (its config and last.pt; or run_dir=DIR), else the one the overrides
+        configure with its weights (eval.checkpoint, train.checkpoint, model.weights); ONNX Runtime
+        runs it on a fixed input and the largest difference from eager PyTorch is printed.
+        Needs asffbench[deploy].
+        """
         from asffbench.exporting import export_model
 
-        result = export_model(overrides_list(overrides), out, graph, opset, check_batch, flops)
+        result = export_model(run_and_overrides(items), out, graph, opset, check_batch, flops)
         if as_json:
             print_json(result)
             return

@@ -14,8 +14,9 @@ def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_command(
         items: list[str] = typer.Argument(
-            ..., help="Image files or folders, and Hydra overrides (key=value): model.weights=FILE, "
-            "run_dir=DIR or eval.checkpoint=FILE, fusion=..., model.anchors=...", show_default=False,
+            ..., help="Image files or folders, a run directory (a folder with config.yaml: the model) and "
+            "Hydra overrides (key=value): model.weights=FILE, run_dir=DIR or eval.checkpoint=FILE, fusion=..., "
+            "model.anchors=...", show_default=False,
         ),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write each image with its "
                                            "detections drawn as a PNG into this folder."),

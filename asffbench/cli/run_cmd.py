@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import typer
@@ -16,16 +17,29 @@ def register(app: typer.Typer) -> None:
     def run_command(
         overrides: Optional[list[str]] = OverridesArg,
         as_json: bool = typer.Option(False, "--json", help="Print the record as one JSON object."),
+        force: bool = typer.Option(False, "--force", help="Redo a completed run of this experiment in "
+                                   "run_dir (its files are kept in run_dir/.replaced-<time>/)."),
     ) -> None:
-        """Train (skipped with train.epochs=0), evaluate and benchmark one experiment in its own
-        run directory (run_dir=DIR, default runs/<time>-<fusion>-<hash>); writes record.json.
-        Exits 1 when the run failed (the record says where and why)."""
+        """Train, evaluate and benchmark one experiment into its run directory and record.json.
+
+        The run directory is run_dir=DIR (default runs/<time>-<fusion>-<hash>); train.epochs=0
+        skips training. A completed run of the same experiment there is skipped (--force redoes
+        it), an interrupted one resumed; another experiment's run is refused. Exits 1 when the
+        run failed (the record says where and why).
+        """
         from asffbench.config.compose import compose_config
 
         cfg = compose_config(overrides_list(overrides))  # a config error before torch loads
-        from asffbench.runs.run import run_experiment
+        from asffbench.runs.single_run import run_single
 
-        record = run_experiment(cfg)
+        outcome = run_single(cfg, force=force)
+        record = outcome.record
+        if outcome.plan.action == "skip":
+            sys.stderr.write(f"asffbench: skipped: {outcome.plan.reason} (--force redoes it)\n")
+        elif outcome.set_aside is not None:
+            sys.stderr.write(f"asffbench: the earlier run's files are kept in {outcome.set_aside}\n")
+        elif outcome.plan.action == "resume":
+            sys.stderr.write(f"asffbench: resuming: {outcome.plan.reason}\n")
         if as_json:
             print_json(record.to_dict())
         else:
@@ -35,8 +49,6 @@ def register(app: typer.Typer) -> None:
 
 
 def print_summary(record: RunRecord) -> None:
-    import sys
-
     run_dir = record.config_value("run_dir")
     if record.status == "completed":
         metrics, bench = part(record.metrics, Metrics), part(record.bench, InferBench)

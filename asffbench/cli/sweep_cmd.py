@@ -48,11 +48,13 @@ def register(app: typer.Typer) -> None:
             None, "--val-images", help="--estimate: val images, when the val split is not here."
         ),
     ) -> None:
-        """Run every combination of the sweep's axes, one record per run in
-        <sweep dir>/<axis=value,...>/record.json (sweep dir: hydra.sweep.dir=DIR, default
-        runs/sweeps/NAME). Re-running skips completed runs and resumes interrupted ones; a run
-        another live process holds is left to it ("running elsewhere", see --wait).
-        Exits 1 when any run failed."""
+        """Run every combination of a sweep's axes, one run directory and record each.
+
+        Records go to <sweep dir>/<axis=value,...>/record.json (sweep dir: hydra.sweep.dir=DIR,
+        default runs/sweeps/NAME). Re-running skips completed runs and resumes interrupted ones; a
+        run another live process holds is left to it ("running elsewhere", see --wait).
+        Exits 1 when any run failed.
+        """
         from asffbench.errors import UserError
         from asffbench.record_schema import RECORD_NAME, run_name
         from asffbench.runs.launchers import check_launcher

@@ -20,7 +20,10 @@ def register(app: typer.Typer) -> None:
         then_eval: bool = typer.Option(False, "--eval", help="Evaluate the trained model afterwards (rank 0)."),
         as_json: bool = typer.Option(False, "--json", help="Print the outcome as one JSON object."),
     ) -> None:
-        """Train (checkpoint every epoch to RUN_DIR/checkpoints/last.pt; train.resume=true continues)."""
+        """Train one model into a run directory, with a checkpoint every epoch.
+
+        The checkpoint is RUN_DIR/checkpoints/last.pt; train.resume=true continues from it.
+        """
         from asffbench.config.compose import compose_config
 
         cfg = compose_config(overrides_list(overrides))  # a config error before torch loads

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         score_thresh: float = typer.Option(0.3, "--score-thresh", help="Detections drawn above this score."),
         max_images: int = typer.Option(4, "--max-images", min=1, help="At most this many images."),
     ) -> None:
-        """Draw each level's detections beside its alpha, beta, gamma fusion weights (ASFF, ASFF*)."""
+        """Draw each level's detections beside its ASFF fusion weights (alpha, beta, gamma)."""
         from asffbench.viz import visualize
 
         written = visualize(target, images or (), out, overrides_list(overrides), score_thresh, max_images)

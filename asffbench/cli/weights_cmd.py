@@ -20,8 +20,11 @@ def convert_command(
     overrides: Optional[list[str]] = OverridesArg,
     out: Path = typer.Option(..., "--out", "-o", help="The asffbench checkpoint to write."),
 ) -> None:
-    """Load SRC into the configured model (fusion=, model.num_classes=, ...) and save it as an
-    asffbench checkpoint, usable as model.weights= or eval.checkpoint=."""
+    """Save weights (SRC) as an asffbench checkpoint of the configured model.
+
+    SRC is loaded into the model the overrides configure (fusion=, model.num_classes=, ...); the
+    checkpoint is usable as model.weights= or eval.checkpoint=.
+    """
     from asffbench.config.compose import compose_config
 
     cfg = compose_config(overrides_list(overrides))  # a config error before torch loads

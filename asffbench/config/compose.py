@@ -8,6 +8,7 @@ against validate.py's rules.
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +26,11 @@ from asffbench.errors import UserError
 CONFIG_MODULE = "asffbench.conf"
 CONFIG_NAME = "config"
 RUN_CONFIG = "config.yaml"  # a run directory's copy of its composed config
+# Options whose value is a file or folder. Hydra's override grammar refuses `=` (and spaces,
+# commas, brackets) in an unquoted value, and sweeps name their runs `fusion=asff`: these values
+# are quoted for Hydra here, so `run_dir=runs/smoke/fusion=asff` works as typed.
+PATH_OPTIONS = ("run_dir", "model.weights", "model.pretrained", "train.checkpoint", "eval.checkpoint",
+                "data.root", "data.cache_dir", "data.*.ann", "data.*.images")
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -33,13 +39,29 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides))
+            cfg = compose(config_name=CONFIG_NAME, overrides=[quoted_for_hydra(o) for o in overrides])
         check_resolvable(cfg)
     except (HydraException, OmegaConfBaseException, ValueError) as err:
         raise UserError(describe_config_error(err)) from None
     finally:
         GlobalHydra.instance().clear()
     return validate_config(cfg)
+
+
+def quoted_for_hydra(override: str) -> str:
+    """A path option's value single-quoted for Hydra's grammar (`run_dir='a=b'`); any other
+    override, a value already quoted, `null` and an empty value are left as they are."""
+    key, sep, value = override.partition("=")
+    if not sep or not is_path_option(key) or value in ("", "null") or value[:1] in ("'", '"'):
+        return override
+    # Inside quotes Hydra reads a backslash as an escape only before a quote or the end.
+    escaped = re.sub(r"(\\+)(?=$|')", lambda m: m.group(1) * 2, value).replace("'", "\\'")
+    return f"{key}='{escaped}'"
+
+
+def is_path_option(key: str) -> bool:
+    name = key.strip().lstrip("+~")
+    return any(fnmatchcase(name, pattern) for pattern in PATH_OPTIONS)
 
 
 def check_resolvable(cfg: DictConfig) -> None:
@@ -99,10 +121,11 @@ def write_run_config(run_dir: Path, cfg: DictConfig) -> Path:
     return write_text_atomic(Path(run_dir) / RUN_CONFIG, config_yaml(cfg))
 
 
-# Group choices would rebuild another model than the run's weights fit.
-# Every config group of conf/ an override can choose an option of (`recipe=reference`): a run's
-# config is fixed in all of them.
+# Every config group of conf/ an override can choose an option of (`recipe=reference`).
 CONFIG_GROUPS = ("fusion", "model", "tricks", "data", "recipe")
+# The groups a run's config may swap: they say what the model runs on, not what it is. The
+# others (model, fusion, tricks, recipe) built and trained the run's weights, so they are fixed.
+RUN_SWAPPABLE_GROUPS = ("data",)
 
 
 def names_a_group(override: str) -> bool:
@@ -112,17 +135,52 @@ def names_a_group(override: str) -> bool:
 
 
 def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
-    """A run's config.yaml checked against the schema, with `key=value` overrides applied."""
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(path))
-    except (OmegaConfBaseException, OSError, ValueError) as err:
-        raise UserError(f"{path}: not a usable run config ({str(err).splitlines()[0]})") from None
-    bad = [o for o in overrides if "=" not in o or names_a_group(o)]
+    """A run's config.yaml checked against the schema, with the overrides applied to it: a group
+    override that restates the run's choice changes nothing, `data=X` swaps the data section for
+    option X's (the run's model kept), any other group is refused; then `key.path=value`s."""
+    cfg = read_run_config(path)
+    groups = [o for o in overrides if names_a_group(o)]
+    values = [o for o in overrides if not names_a_group(o)]
+    bad = [o for o in values if "=" not in o]
     if bad:
-        raise UserError(f"override '{bad[0]}': a run's config is fixed; only key.path=value overrides "
-                        "(e.g. device=cpu eval.nms_iou=0.5) apply to it")
+        raise UserError(f"override '{bad[0]}': a run's config takes key.path=value overrides "
+                        "(e.g. device=cpu eval.nms_iou=0.5) and data=...")
+    swaps = [o for o in groups if changes_group(cfg, o, path)]
+    if swaps:
+        cfg = with_groups_swapped(cfg, swaps)
     try:
-        merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(values)))
     except OmegaConfBaseException as err:
         raise UserError(f"override: {str(err).splitlines()[0]}") from None
     return validate_config(merged)
+
+
+def read_run_config(path: Path) -> DictConfig:
+    try:
+        return OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(path))
+    except (OmegaConfBaseException, OSError, ValueError) as err:
+        raise UserError(f"{path}: not a usable run config ({str(err).splitlines()[0]})") from None
+
+
+def changes_group(cfg: DictConfig, override: str, path: Path) -> bool:
+    """Whether a group override changes the run's choice; UserError where the group is fixed."""
+    key, _, option = override.partition("=")
+    group = key.strip().lstrip("+~")
+    current = str(cfg[group].name)
+    if option.strip() == current:
+        return False
+    if group not in RUN_SWAPPABLE_GROUPS:
+        raise UserError(f"override '{override}': {path.parent} is a run of {group}={current}; a run's "
+                        f"{group} is fixed (data=... and key.path=value overrides apply to a run)")
+    return True
+
+
+def with_groups_swapped(cfg: DictConfig, swaps: Sequence[str]) -> DictConfig:
+    """The run's config with each swapped group's section as composing the option anew gives it
+    (under the run's recipe, which sets keys in some groups' sections)."""
+    fresh = compose_config([f"recipe={cfg.recipe.name}", *swaps])
+    cfg = cfg.copy()
+    for override in swaps:
+        group = override.partition("=")[0].strip().lstrip("+~")
+        cfg[group] = fresh[group]
+    return cfg

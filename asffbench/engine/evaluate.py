@@ -83,7 +83,8 @@ def coco_results(det: dict, image_id: Any, cat_ids: torch.Tensor) -> list[dict]:
 
 
 def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, model: nn.Module,
-                   weights: Optional[WeightsSource] = None, runtime: Optional[dict] = None) -> dict:
+                   weights: Optional[WeightsSource] = None, runtime: Optional[dict] = None,
+                   device: Optional[torch.device] = None) -> dict:
     """Metrics (METRIC_NAMES as fractions 0..1, None where COCO leaves one undefined) plus
     `metric` (`coco` or `voc`), `per_class`, with `voc` also `mAP`, `mAP07`, `per_class_voc` and
     `conventions` (what each figure is; `asffbench.engine.voc_eval`), `num_images`, `num_detections`,
@@ -106,7 +107,7 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
         return {}
     run_dir = Path(run_dir)
     coco_backend(settings.backend)  # a missing optional backend fails before inference
-    device = resolve_device(settings.device)
+    device = device if device is not None else resolve_device(settings.device)
     dtype = eval_dtype(settings.precision, device)  # fp16 without CUDA: checked before building, too
     model.to(device, dtype=dtype)
     loader, dataset = build_val_loader(data)

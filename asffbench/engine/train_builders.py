@@ -18,7 +18,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from asffbench.data.loaders import TrainDataSettings, build_train_loader
-from asffbench.device import configure_cpu_threads, resolve_device
+from asffbench.device import configure_cpu_threads
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
@@ -43,10 +43,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds every CUDA device too
 
 
-def setup_process(device_choice: str) -> tuple[torch.device, DistEnv]:
-    """CPU threads, the device of this process and its place in a DDP launch (if any)."""
+def setup_process(device: torch.device) -> tuple[torch.device, DistEnv]:
+    """CPU threads, the device of this process (`device`, resolved from `device=` by the caller,
+    refined to this rank's GPU) and its place in a DDP launch (if any)."""
     configure_cpu_threads()
-    device = resolve_device(device_choice)
     env = init_distributed(device)
     return process_device(device, env), env
 

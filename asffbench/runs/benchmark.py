@@ -14,15 +14,17 @@ from asffbench.weights.load import build_with_weights
 from asffbench.weights.resolve import BENCH, resolve_weights
 
 
-def benchmark(cfg: Any, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None) -> dict:
+def benchmark(cfg: Any, model: Optional[nn.Module] = None, *, has_weights: Optional[bool] = None,
+              device: Optional[torch.device] = None) -> dict:
     """Measure the model that `cfg` describes (or `model`, already built) under the bench protocol.
 
     `has_weights`: whether `model` carries learned weights (default: yes when a model is given);
-    it decides between val and random images under `bench.input=auto`.
+    it decides between val and random images under `bench.input=auto`. `device`: as the caller
+    resolved it (`run_experiment`), else `bench.measure` resolves `device=`.
     """
     run = bench_run(cfg)
     model, has_weights = model_to_measure(cfg, model, has_weights)
-    return measure(run, model, has_weights)
+    return measure(run, model, has_weights, device)
 
 
 def model_to_measure(cfg: Any, model: Optional[nn.Module], has_weights: Optional[bool]) -> tuple[nn.Module, bool]:

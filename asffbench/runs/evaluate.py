@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import torch
 from omegaconf import open_dict
 from torch import nn
 
@@ -52,15 +53,17 @@ def weights_to_evaluate(cfg: Any, run_dir: Path) -> WeightsSource:
 
 
 def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
-             weights: Optional[WeightsSource] = None) -> dict:
+             weights: Optional[WeightsSource] = None, device: Optional[torch.device] = None) -> dict:
     """The metrics of `engine.evaluate.evaluate_model` (see there). Without `model`, the weights are
     `resolve_weights(cfg, "eval")`'s (eval.checkpoint, model.weights, run_dir/checkpoints/last.pt);
-    `weights` says where a given model's came from. Only rank 0 evaluates (others: {})."""
+    `weights` says where a given model's came from; `device` as the caller resolved it
+    (`run_experiment`), else `device=` resolved here. Only rank 0 evaluates (others: {})."""
     if process_rank() != 0:
         return {}
     settings = eval_settings(cfg)
+    device = device if device is not None else resolve_device(settings.device)
     coco_backend(settings.backend)  # a missing optional backend fails before the weights load
-    eval_dtype(settings.precision, resolve_device(settings.device))  # fp16 without CUDA fails before building
+    eval_dtype(settings.precision, device)  # fp16 without CUDA fails before building
     check_eval_runtime(settings)
     data = data_settings(cfg)
     if data.corruption is not None:
@@ -68,8 +71,9 @@ def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
     if model is None:
         weights = weights_to_evaluate(cfg, Path(run_dir))
         model = build_with_weights(cfg, weights)
-    model, runtime = model_for_runtime(model, settings, data.img_size)
-    return evaluate_model(settings, data, output_dir(run_dir, data.corruption), model, weights, runtime=runtime)
+    model, runtime = model_for_runtime(model, settings, data.img_size, device)
+    return evaluate_model(settings, data, output_dir(run_dir, data.corruption), model, weights, runtime=runtime,
+                          device=device)
 
 
 def output_dir(run_dir: Path, corruption: Optional[Corruption]) -> Path:
@@ -89,9 +93,10 @@ def check_eval_runtime(settings: EvalSettings) -> None:
                         "eval.runtime=onnxruntime evaluates the exported fp32 graph")
 
 
-def model_for_runtime(model: nn.Module, settings: EvalSettings, img_size: int) -> tuple[nn.Module, dict]:
+def model_for_runtime(model: nn.Module, settings: EvalSettings, img_size: int,
+                      device: torch.device) -> tuple[nn.Module, dict]:
     """What `evaluate_model` runs and the metrics' `runtime` fields: the eager model, or with
     `eval.runtime=onnxruntime` its export (at the val images' size, dynamic batch) in a session."""
     if not settings.runtime.onnx:
-        return model, torch_fields(resolve_device(settings.device))
-    return exported_model(model.to(resolve_device(settings.device)).float(), img_size, settings.runtime)
+        return model, torch_fields(device)
+    return exported_model(model.to(device).float(), img_size, settings.runtime)

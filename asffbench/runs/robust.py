@@ -98,12 +98,13 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def measure_cost(cfg: DictConfig, model: nn.Module, todo: Sequence[Evaluation], images: int = MEASURE_IMAGES) -> Cost:
+def measure_cost(cfg: DictConfig, model: nn.Module, todo: Sequence[Evaluation], images: int = MEASURE_IMAGES,
+                 device: Optional[torch.device] = None) -> Cost:
     """Seconds per image of each corruption to run (decode, corrupt, resize) and of the model
     (forward, decoding, NMS), on the first `images` val images after one warm-up image, combined
     as the val loader runs them (`pipelined`)."""
     data, settings = data_settings(cfg), eval_settings(cfg)
-    device = resolve_device(settings.device)
+    device = device if device is not None else resolve_device(settings.device)
     model.to(device, dtype=eval_dtype(settings.precision, device)).eval()
     source = load_split(data, "val")
     timed = list(range(min(len(source), 1 + images)))
@@ -144,10 +145,10 @@ def inference_seconds(model: nn.Module, items: list, device: torch.device, postp
 
 
 def evaluate_cells(cfg: DictConfig, run_dir: Path, model: nn.Module, weights: Optional[WeightsSource],
-                   todo: Sequence[Evaluation], say: Say) -> int:
+                   todo: Sequence[Evaluation], say: Say, device: Optional[torch.device] = None) -> int:
     """Evaluate each of `todo` (each writes its folder, metrics.json last); returns how many."""
     for done, evaluation in enumerate(todo, start=1):
-        metrics = evaluate(cell_config(cfg, evaluation), run_dir, model=model, weights=weights)
+        metrics = evaluate(cell_config(cfg, evaluation), run_dir, model=model, weights=weights, device=device)
         name = "mAP" if metrics.get("metric") == "voc" else "AP"
         value = metrics.get(name)
         shown = "n/a" if value is None else f"{100 * value:.2f}"
@@ -156,18 +157,19 @@ def evaluate_cells(cfg: DictConfig, run_dir: Path, model: nn.Module, weights: Op
 
 
 def robust_with_model(cfg: DictConfig, run_dir: Path, model: nn.Module, weights: Optional[WeightsSource],
-                      cells: Sequence[Corruption], say: Say) -> int:
+                      cells: Sequence[Corruption], say: Say, device: Optional[torch.device] = None) -> int:
     """The evaluations `cells` still need in `run_dir`, with a model at hand (the run stage, or
-    the command once it has built it); the caller holds the run. Returns how many it ran."""
+    the command once it has built it) on `device` (default: the config's); the caller holds the
+    run. Returns how many it ran."""
     todo = missing_evaluations(run_dir, cells)
     if not todo:
         say(f"{run_dir}: all {len(cells)} corrupted evaluations stored")
         return 0
     require_corruptions("robust")
-    cost = measure_cost(cfg, model, todo)
+    cost = measure_cost(cfg, model, todo, device=device)
     say(f"{run_dir}: {len(cells) - sum(e is not None for e in todo)} of {len(cells)} cells stored; "
         f"cost: {cost.describe()}")
-    return evaluate_cells(cfg, run_dir, model, weights, todo, say)
+    return evaluate_cells(cfg, run_dir, model, weights, todo, say, device)
 
 
 def robust_run(run_dir: Path, cells: Sequence[Corruption], say: Say) -> int:

@@ -33,11 +33,11 @@ from asffbench.runs.benchmark import benchmark
 from asffbench.runs.lock import hold_run
 from asffbench.engine.distributed import process_rank
 from asffbench.runs.record import device_seconds, experiment_hash, new_record, now_iso, write_record
+from asffbench.runs.choices import RunChoices, resolve_choices
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
 from asffbench.runs.robust import robust_with_model
 from asffbench.settings import robust_settings
 from asffbench.weights.load import build_with_weights
-from asffbench.weights.resolve import RUN, resolve_weights
 
 DEFAULT_RUNS_ROOT = Path("runs")
 log = logging.getLogger(__name__)
@@ -56,12 +56,13 @@ def run_experiment(
     final record (also written to `<run_dir>/record.json` on rank 0).
     """
     configure_cpu_threads()
+    choices = resolve_choices(cfg)  # device, deform conv, starting weights: once, handed down
     # The hash of the config as given, before prepare_config fills in eval.checkpoint: the one a
     # sweep plans with (and `asffbench config` shows), so a completed run is recognised and skipped.
-    exp_hash = experiment_hash(cfg)
-    cfg = prepare_config(cfg, exp_hash)
+    exp_hash = experiment_hash(cfg, device_kind=choices.device.type)
+    cfg = prepare_config(cfg, exp_hash, choices.deform_conv)
     with own_run(Path(cfg.run_dir)):
-        return run_owned(cfg, exp_hash, axes, attempt)
+        return run_owned(cfg, exp_hash, axes, attempt, choices)
 
 
 def own_run(run_dir: Path) -> AbstractContextManager:
@@ -70,7 +71,8 @@ def own_run(run_dir: Path) -> AbstractContextManager:
 
 
 def run_owned(
-    cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]]
+    cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]],
+    choices: RunChoices,
 ) -> RunRecord:
     started = time.perf_counter()
     run_dir = Path(cfg.run_dir)
@@ -86,7 +88,7 @@ def run_owned(
     try:
         model = None
         if cfg.train.epochs > 0:
-            result = train(cfg, run_dir)
+            result = train(cfg, run_dir, choices)
             record.train_seconds = float(result.train_seconds)
             record.train_seconds_attempt = float(result.train_seconds_attempt)
             record.train_peak_memory = PeakMemory.from_dict(result.peak_memory) if result.peak_memory else None
@@ -99,19 +101,21 @@ def run_owned(
         if model is None:
             # Nothing trained: measure the configured weights, or the freshly built model as it is.
             stage = "build"
-            weights = resolve_weights(cfg, RUN)
+            weights = choices.weights
             model = build_with_weights(cfg, weights)
             has_weights = weights is not None and weights.whole_model
         if cfg.eval.enabled:
             stage = "eval"
-            record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights))
+            record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights,
+                                                         device=choices.device))
             robust = robust_settings(cfg)
             if robust.enabled:
                 stage = "robust"  # the evaluations under corruption (robust.*), into run_dir/robust/
-                robust_with_model(cfg, run_dir, model, weights, robust.cells, log.info)
+                robust_with_model(cfg, run_dir, model, weights, robust.cells, log.info, device=choices.device)
         stage = "bench"
         # A trained model or given weights are timed on val images; a fresh model on random ones.
-        record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights))
+        record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights,
+                                                          device=choices.device))
         record.status = "completed"
     except Exception as err:  # noqa: BLE001 - every failure of the run becomes its record
         record.status = "failed"
@@ -123,12 +127,13 @@ def run_owned(
     return record
 
 
-def prepare_config(cfg: DictConfig, exp_hash: Optional[str] = None) -> DictConfig:
-    """A copy with run_dir chosen, `model.deform_conv=auto` resolved (the record names what ran)
-    and, when training is skipped, the weights to evaluate set."""
+def prepare_config(cfg: DictConfig, exp_hash: Optional[str] = None, deform_conv: Optional[str] = None) -> DictConfig:
+    """A copy with run_dir chosen, `model.deform_conv=auto` resolved (`deform_conv`, as the run
+    resolved it; the record names what ran) and, when training is skipped, the weights to
+    evaluate set."""
     cfg = cfg.copy()
     with open_dict(cfg):
-        cfg.model.deform_conv = resolved_deform_conv(cfg)
+        cfg.model.deform_conv = deform_conv if deform_conv is not None else resolved_deform_conv(cfg)
         if not cfg.run_dir:
             cfg.run_dir = str(fresh_run_dir(cfg, exp_hash))
         cfg.run_dir = str(Path(cfg.run_dir).resolve())

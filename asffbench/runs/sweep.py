@@ -31,7 +31,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from asffbench.config.compose import CONFIG_MODULE, CONFIG_NAME, compose_config, describe_config_error, first_line
+from asffbench.config.compose import (CONFIG_MODULE, CONFIG_NAME, compose_config, describe_config_error, first_line,
+                                      quoted_for_hydra)
 from asffbench.config.schema import register_configs
 from asffbench.data.sources import SPLITS, check_source_paths
 from asffbench.errors import UserError
@@ -277,7 +278,7 @@ def multirun_overrides(
     """Hydra's overrides of one multirun over `axes` (the whole sweep, or a block of its runs)."""
     not_in_dirname = sorted({override_key(o) for o in shared} | {"sweep.name", "sweep.axes", "sweep.force", "sweep.isolate"})
     return [
-        *shared,
+        *(quoted_for_hydra(o) for o in shared),  # one value each: a path's `=` quoted, as compose does
         *(f"{key}={','.join(format_value(v) for v in values)}" for key, values in axes.items()),
         f"sweep.name={spec.name}",
         f"sweep.axes=[{','.join(spec.axes)}]",

@@ -13,11 +13,12 @@ from typing import Optional
 from omegaconf import DictConfig
 
 from asffbench.config.compose import write_run_config
-from asffbench.device import resolve_device
 from asffbench.engine.distributed import broadcast_from_main, process_group
+from asffbench.runs.choices import resolve_choices, with_resolved_deform_conv
 from asffbench.runs.evaluate import evaluate
 from asffbench.runs.training import train
 from asffbench.runs.run import fresh_run_dir, own_run
+from asffbench.weights.resolve import TRAIN
 
 
 def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
@@ -27,12 +28,14 @@ def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
     train_seconds_attempt, final_loss and, with `then_eval`, metrics (what `evaluate` returns).
     The run dir is held (runs/lock.py) throughout: a second `train` on it stops with one line.
     """
-    with process_group(resolve_device(cfg.device)) as env:
+    choices = resolve_choices(cfg, TRAIN)  # device, deform conv, starting weights: once for the launch
+    cfg = with_resolved_deform_conv(cfg, choices)
+    with process_group(choices.device) as env:
         run_dir = Path(cfg.run_dir) if cfg.run_dir else broadcast_from_main(lambda: fresh_dir(cfg))
         with own_run(run_dir):  # one owner per run dir (rank 0 holds it for the job)
             if env.is_main:
                 write_run_config(run_dir, cfg)
-            result = train(cfg, run_dir)
+            result = train(cfg, run_dir, choices)
             if not env.is_main:
                 return None
             outcome = {
@@ -45,7 +48,7 @@ def train_only(cfg: DictConfig, then_eval: bool = False) -> Optional[dict]:
                 "final_loss": result.final_loss,
             }
             if then_eval:
-                outcome["metrics"] = evaluate(cfg, run_dir, model=result.model)
+                outcome["metrics"] = evaluate(cfg, run_dir, model=result.model, device=choices.device)
             return outcome
 
 

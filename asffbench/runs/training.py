@@ -21,7 +21,6 @@ from torch import nn
 
 from asffbench.build import build_model
 from asffbench.config.compose import to_plain
-from asffbench.config.schema import choice_str
 from asffbench.data.loaders import build_val_loader
 from asffbench.engine.checkpoint import save_checkpoint
 from asffbench.engine.distributed import DistEnv, barrier
@@ -39,7 +38,8 @@ from asffbench.engine.train_builders import (
 )
 from asffbench.engine.trainer import Trainer
 from asffbench.settings import data_settings, eval_settings, train_data_settings, trainer_settings
-from asffbench.weights.resolve import TRAIN, last_checkpoint, resolve_weights
+from asffbench.runs.choices import RunChoices, resolve_choices
+from asffbench.weights.resolve import TRAIN, last_checkpoint
 
 
 
@@ -54,12 +54,15 @@ class TrainResult:
     peak_memory: Optional[dict] = None  # the largest per-epoch peak (asffbench.memory.PeakMemory)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> TrainResult:
+def train(cfg: DictConfig, run_dir: Path, choices: Optional[RunChoices] = None) -> TrainResult:
+    """Train `cfg`'s model into `run_dir`; `choices` (device, starting weights) as the caller
+    resolved them (`run_experiment`), else resolved here."""
     run_dir = Path(run_dir)
     checkpoint = last_checkpoint(run_dir)
-    device, env = setup_process(choice_str(cfg.device))
+    choices = choices if choices is not None else resolve_choices(cfg, TRAIN)
+    device, env = setup_process(choices.device)
     resume_state = resume_state_of(bool(cfg.train.resume), checkpoint, env.is_main)
-    source = None if resume_state is not None else resolve_weights(cfg, TRAIN)
+    source = None if resume_state is not None else choices.weights
     model = build_initial_model(partial(build_model, cfg), source, int(cfg.seed), device, env)
     loader = build_data(train_data_settings(cfg), env)
     trainer = build_trainer(trainer_settings(cfg), model, device, env, iters_per_epoch=len(loader))
