@@ -27,9 +27,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the resampling."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object (progress goes to stderr)."),
     ) -> None:
-        """Evaluate RUN (and RUN_B) under every corruption x severity, stored in <run>/robust/ (a
-        stopped command continues where it stopped), then print P (clean AP; mAP@0.5 on VOC data),
-        mPC (mean over the cells), rPC = mPC / P and each corruption's mean AP.
+        """P, mPC and rPC of a run under COCO-C corruptions; with RUN_B, B - A with 95% intervals.
+
+        Evaluates RUN (and RUN_B) under every corruption x severity, stored in <run>/robust/ (a
+        stopped command continues where it stopped), then prints P (clean AP; mAP@0.5 on VOC
+        data), mPC (mean over the cells), rPC = mPC / P and each corruption's mean AP.
         """
         from asffbench.corruptions import grid, parse_corruptions, parse_severities
 
