@@ -3,7 +3,7 @@
 A composed config goes in; frozen settings objects and constructor arguments come out, for
 everything below: the data loaders, post-processing, evaluation, the benchmark, the loss, the optimiser and the
 LR schedule (the model's constructor arguments come from `asffbench.build`). Code in `engine/`,
-`bench/` and `data/` takes these objects, never the config; the orchestrators (`runs/`, the CLI and the
+`bench/`, `data/` and `trackers/` take these objects, never the config; the orchestrators (`runs/`, the CLI and the
 entry points `evaluate`/`benchmark`) call this layer once and pass them down. Values are checked
 at composition (config/validate.py); what needs the machine is checked where it runs.
 """
@@ -22,6 +22,7 @@ from asffbench.data.loaders import AugmentSettings, DataSettings, SamplingSettin
 from asffbench.data.sources import DATASETS, DataSource, SplitFiles
 from asffbench.data.synth import SynthParams
 from asffbench.data.ultralytics_augment import UltralyticsAugment
+from asffbench.trackers.options import MlflowOptions, TrackerSettings, WandbOptions
 
 # bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
 MAX_BATCH_START = 256
@@ -313,6 +314,20 @@ def trainer_settings(cfg: Any) -> TrainerSettings:
 
 def bench_run(cfg: Any) -> BenchRun:
     return BenchRun(bench=bench_settings(cfg), data=train_data_settings(cfg), trainer=trainer_settings(cfg))
+
+
+def tracker_settings(cfg: Any) -> TrackerSettings:
+    """`logger.*`: which trackers a run feeds (`logger=[tensorboard,mlflow,wandb]`) and how."""
+    logger = cfg.get("logger")
+    if logger is None:  # a config from before the logger section
+        return TrackerSettings()
+    mlflow, wandb = logger.mlflow, logger.wandb
+    return TrackerSettings(
+        tensorboard=bool(logger.tensorboard.enabled),
+        mlflow=MlflowOptions(uri=mlflow.get("uri"), experiment=mlflow.get("experiment")) if mlflow.enabled else None,
+        wandb=WandbOptions(mode=choice_str(wandb.mode), project=str(wandb.project), entity=wandb.get("entity"))
+        if wandb.enabled else None,
+    )
 
 
 def frozen(value: Any) -> Any:

@@ -24,11 +24,36 @@ def test_every_group_has_options():
     assert {"fusion", "model", "tricks", "data"} <= groups
 
 
+# Groups whose value is a list of options (`logger=[mlflow,wandb]`): each option turns its part on.
+LIST_GROUPS = ("logger",)
+
+
 @pytest.mark.parametrize("group,option", group_options())
 def test_every_option_composes(group, option):
     extra = ["data.root=somewhere"] if (group, option) == ("data", "coco") else []
     cfg = compose_config([f"{group}={option}", *extra])
-    assert cfg[group].name == option
+    if group in LIST_GROUPS:
+        assert [name for name, part in cfg[group].items() if part.enabled] == [option]
+    else:
+        assert cfg[group].name == option
+
+
+def test_logger_is_a_list_of_trackers_tensorboard_by_default():
+    def enabled(*overrides: str) -> list[str]:
+        return [name for name, part in compose_config(list(overrides)).logger.items() if part.enabled]
+
+    assert enabled() == ["tensorboard"]  # today's behaviour
+    assert enabled("logger=[]") == []
+    assert enabled("logger=[mlflow,wandb]") == ["mlflow", "wandb"]
+    assert enabled("logger=[wandb,tensorboard,mlflow]") == ["tensorboard", "mlflow", "wandb"]
+    cfg = compose_config(["logger=[mlflow]", "logger.mlflow.uri=http://127.0.0.1:5000"])
+    assert cfg.logger.mlflow.uri == "http://127.0.0.1:5000" and cfg.logger.wandb.mode == "offline"
+
+
+def test_an_unknown_tracker_names_the_choices():
+    with pytest.raises(UserError) as err:
+        compose_config(["logger=[mlflow,comet]"])
+    assert str(err.value) == "logger=comet: unknown option for 'logger'; choose from mlflow, tensorboard, wandb"
 
 
 def test_defaults_are_the_paper_model():
@@ -153,6 +178,10 @@ def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     ("bench.repeats=0", "bench.repeats=0: must be at least 1"),
     ("bench.batch_size=0", "bench.batch_size=0: must be a positive integer or max"),
     ("bench.warmup=-1", "bench.warmup=-1: must be 0 or more"),
+    ("logger.mlflow.uri=' '", "logger.mlflow.uri=' ': give a tracking URI (file:DIR, sqlite:///FILE, "
+     "http://HOST:PORT) or null for the sweep's file store"),
+    ("logger.mlflow.experiment=''", "logger.mlflow.experiment='': give a name, or null for the sweep's name"),
+    ("logger.wandb.project=a/b", "logger.wandb.project='a/b': a W&B project name, without any of / \\ # ? % :"),
 ])
 def test_values_are_checked_at_composition_with_the_key_in_the_message(override, message):
     with pytest.raises(UserError) as info:

@@ -1,4 +1,4 @@
-"""`engine/`, `bench/` and `data/` take settings objects, never the config: no `cfg` name, no
+"""`engine/`, `bench/`, `data/` and `trackers/` take settings objects, never the config: no `cfg` name, no
 `DictConfig`, no omegaconf import (the config is read by `asffbench.settings`)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import asffbench
 
 PACKAGE = Path(asffbench.__file__).parent
-BELOW_THE_CONFIG = ("engine", "bench", "data")
+BELOW_THE_CONFIG = ("engine", "bench", "data", "trackers")
 CONFIG_NAMES = {"cfg", "DictConfig", "ListConfig", "OmegaConf", "open_dict", "data_cfg", "tcfg"}
 # Modules still handed the config, each with why; the list only shrinks.
 STILL_READ_THE_CONFIG: dict[str, str] = {}

@@ -24,15 +24,21 @@ OPTIONAL_IMPORTS = (
     "onnx",
     "onnxruntime",
     "thop",
-    "imagecorruptions",  # extra `robust` (eval.corruption, asffbench robust)
+    # mlflow and wandb (extra `track`) are imported through asffbench.extras.require_extra
+    # (importlib), so no import statement names them; listed for the trackers that may import them.
+    "mlflow",  # extra `track`
+    "wandb",  # extra `track`
+    # imagecorruptions (extra `robust`: eval.corruption, asffbench robust) is imported through
+    # asffbench.extras.require_extra too; listed for the modules that may import it.
+    "imagecorruptions",  # extra `robust`
 )
 # DESIGN.md's stack of units (packages and top-level modules of asffbench), bottom first: a unit
 # imports only units of lower rows.
 LAYERS = (
     ("asffbench", "errors"),
-    ("atomic", "anchors", "corruptions", "record_schema", "coco_format", "drawing", "models"),
+    ("atomic", "anchors", "corruptions", "record_schema", "coco_format", "drawing", "models", "extras"),
     ("config", "record_types"),
-    ("device", "data"),
+    ("device", "data", "trackers"),
     ("build", "memory", "environment"),
     ("settings", "weights"),
     ("engine",),

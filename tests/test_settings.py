@@ -23,12 +23,13 @@ from asffbench.settings import (
     optimizer_settings,
     postprocess_settings,
     schedule_settings,
+    tracker_settings,
     train_data_settings,
 )
 from tests.test_config import group_options
 
 SETTINGS = (postprocess_settings, eval_settings, bench_settings, optimizer_settings, schedule_settings,
-            data_source, data_settings, train_data_settings)
+            data_source, data_settings, train_data_settings, tracker_settings)
 
 
 def composed(group: str, option: str, *extra: str):
@@ -72,6 +73,19 @@ def test_every_option_gives_every_settings_object(group, option):
     inspect.signature(YOLOLoss).bind(**arguments)  # every argument is one the loss takes
     assert arguments["iou_loss"] is bool(cfg.tricks.iou_loss)
     assert all(isinstance(v, str) for k, v in arguments.items() if k.endswith(("_form", "_weighting", "_prediction")))
+
+
+def test_tracker_settings_read_the_logger_keys():
+    from asffbench.trackers.options import MlflowOptions, WandbOptions
+
+    assert tracker_settings(compose_config([])).names == ("tensorboard",)
+    assert tracker_settings(compose_config(["logger=[]"])).names == ()
+    settings = tracker_settings(compose_config([
+        "logger=[mlflow,wandb]", "logger.mlflow.uri=sqlite:///x.db", "logger.mlflow.experiment=ablation",
+        "logger.wandb.mode=online", "logger.wandb.project=p", "logger.wandb.entity=team"]))
+    assert settings.names == ("mlflow", "wandb") and not settings.tensorboard
+    assert settings.mlflow == MlflowOptions(uri="sqlite:///x.db", experiment="ablation")
+    assert settings.wandb == WandbOptions(mode="online", project="p", entity="team")
 
 
 def test_the_arguments_build_the_parts_they_are_for():

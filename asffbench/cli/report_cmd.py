@@ -97,6 +97,11 @@ def register(app: typer.Typer) -> None:
             help="The row deltas and intervals are taken against, e.g. fusion=asff (default: the "
             "axis's own baseline, fusion=none). Repeat for several axes.",
         ),
+        mlflow_uri: Optional[str] = typer.Option(
+            None, "--mlflow", metavar="URI", help="Also push the finished runs into this MLflow tracking "
+            "store, one MLflow run per record; runs already there are skipped (asffbench[track]; "
+            "docs/trackers.md).",
+        ),
     ) -> None:
         """Write report.md: tables, figures, methods, and the failed and missing runs."""
         from asffbench.results.render import rich_table
@@ -113,3 +118,9 @@ def register(app: typer.Typer) -> None:
             terminal.print(f"missing: {gap.run} ({gap.where}): {gap.reason}", markup=False)
         terminal.print(summary.statement, markup=False)
         terminal.print(f"report written to {summary.report}", markup=False)
+        if mlflow_uri:
+            from asffbench.results.records import find_record_files
+            from asffbench.trackers.mlflow_push import push_records
+
+            records = [path for folder in sweep_dirs for path in find_record_files(Path(folder))]
+            terminal.print(push_records(records, mlflow_uri).statement(), markup=False)

@@ -7,6 +7,7 @@ against validate.py's rules.
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -30,7 +31,8 @@ RUN_CONFIG = "config.yaml"  # a run directory's copy of its composed config
 # commas, brackets) in an unquoted value, and sweeps name their runs `fusion=asff`: these values
 # are quoted for Hydra here, so `run_dir=runs/smoke/fusion=asff` works as typed.
 PATH_OPTIONS = ("run_dir", "model.weights", "model.pretrained", "train.checkpoint", "eval.checkpoint",
-                "data.root", "data.cache_dir", "data.*.ann", "data.*.images")
+                "data.root", "data.cache_dir", "data.*.ann", "data.*.images",
+                "logger.mlflow.uri")  # a file store's folder, or a URL (`http://host:5000`)
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -46,6 +48,14 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     finally:
         GlobalHydra.instance().clear()
     return validate_config(cfg)
+
+
+def group_options(group: str) -> list[str]:
+    """The option names of a config group of conf/ (its YAML files); none for an unknown group."""
+    folder = importlib.resources.files(CONFIG_MODULE).joinpath(group)
+    if not group or not folder.is_dir():
+        return []
+    return [f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml")]
 
 
 def quoted_for_hydra(override: str) -> str:
@@ -74,10 +84,13 @@ def check_resolvable(cfg: DictConfig) -> None:
 
 def describe_config_error(err: Exception) -> str:
     """One line saying what is wrong with which override, and what would be valid."""
-    if isinstance(err, MissingConfigException) and err.options is not None:
-        group, _, option = (err.missing_cfg_file or "").rpartition("/")
-        choices = ", ".join(sorted(o for o in err.options if not o.endswith("_schema")))
-        return f"{group}={option}: unknown option for '{group}'; choose from {choices}"
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file:
+        group, _, option = err.missing_cfg_file.rpartition("/")
+        # Hydra lists the options of a single choice, not those of a list group (logger=[...]).
+        options = err.options if err.options is not None else group_options(group)
+        if options:
+            choices = ", ".join(sorted(o for o in options if not o.endswith("_schema")))
+            return f"{group}={option}: unknown option for '{group}'; choose from {choices}"
     if isinstance(err, OverrideParseException):
         return f"cannot parse override: {first_line(str(err))}"
     cause = err.__cause__ or err.__context__

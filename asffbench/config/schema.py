@@ -92,6 +92,12 @@ class BenchInput(str, Enum):
     random = "random"  # random normal images (fixed seed)
 
 
+class WandbMode(str, Enum):
+    offline = "offline"  # files under the run dir only; `wandb sync` uploads them later
+    online = "online"  # streamed to the W&B server (needs a login and the network)
+    disabled = "disabled"  # wandb's own no-op mode
+
+
 class EvalMetric(str, Enum):
     auto = "auto"  # voc for VOC-format data (data=voc|voc_synth), coco otherwise
     coco = "coco"
@@ -416,6 +422,36 @@ class SweepInfo:
 
 
 @dataclass
+class TensorBoardLoggerConfig:
+    enabled: bool = False  # `logger=[tensorboard]` (the default): <run_dir>/tensorboard
+
+
+@dataclass
+class MlflowLoggerConfig:
+    enabled: bool = False  # `logger=[mlflow]`; needs asffbench[track]
+    uri: Optional[str] = None  # tracking URI; null: the file store <run dir's parent>/mlruns
+    experiment: Optional[str] = None  # null: the sweep's name (the run dir's parent), asffbench for a loose run
+
+
+@dataclass
+class WandbLoggerConfig:
+    enabled: bool = False  # `logger=[wandb]`; needs asffbench[track]
+    mode: WandbMode = WandbMode.offline
+    project: str = "asffbench"
+    entity: Optional[str] = None  # null: the logged-in user's default entity
+
+
+@dataclass
+class LoggerConfig:
+    """The experiment trackers fed with the train log's events (`logger=[tensorboard,mlflow,wandb]`,
+    `logger=[]`: none); each option of the group turns its tracker on. Never hashed."""
+
+    tensorboard: TensorBoardLoggerConfig = field(default_factory=TensorBoardLoggerConfig)
+    mlflow: MlflowLoggerConfig = field(default_factory=MlflowLoggerConfig)
+    wandb: WandbLoggerConfig = field(default_factory=WandbLoggerConfig)
+
+
+@dataclass
 class RobustConfig:
     """The robustness stage of `run` and the sweeps (`asffbench sweep NAME --robust`, or these keys
     in a sweep file): after a run's evaluation, its evaluation under every corruption x severity
@@ -438,6 +474,7 @@ class ExperimentConfig:
     bench: BenchConfig = field(default_factory=BenchConfig)
     sweep: SweepInfo = field(default_factory=SweepInfo)
     robust: RobustConfig = field(default_factory=RobustConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     img_size: int = 608
     device: Device = Device.auto
     seed: int = 0

@@ -64,6 +64,17 @@ def batch_or_max(value: Any) -> bool:
     return value == "max" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
+def not_blank(value: Any) -> bool:
+    return bool(str(value).strip())
+
+
+WANDB_PROJECT_FORBIDDEN = "/\\#?%:"  # W&B refuses these in a project name
+
+
+def wandb_project(value: Any) -> bool:
+    return not_blank(value) and not any(c in str(value) for c in WANDB_PROJECT_FORBIDDEN)
+
+
 def compile_mode(value: Any) -> bool:
     return str(value).lower() in ("false", "default", "reduce-overhead")
 
@@ -123,6 +134,10 @@ RULES: tuple[Rule, ...] = (
     Rule("recipe.nominal_batch", at_least(1), "{key}={value}: must be at least 1 (or null: one batch per step)"),
     Rule("recipe.expand_max", at_least(1), "{key}={value}: must be at least 1 (1: no zoom-out)"),
     Rule("recipe.mixup_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
+    Rule("logger.mlflow.uri", not_blank, "{key}='{value}': give a tracking URI (file:DIR, sqlite:///FILE, "
+         "http://HOST:PORT) or null for the sweep's file store"),
+    Rule("logger.mlflow.experiment", not_blank, "{key}='{value}': give a name, or null for the sweep's name"),
+    Rule("logger.wandb.project", wandb_project, "{key}='{value}': a W&B project name, without any of / \\ # ? % :"),
 )
 
 

@@ -19,20 +19,16 @@ import numpy as np
 
 from asffbench.corruptions import ALL, Corruption
 from asffbench.errors import UserError
+from asffbench.extras import require_extra
 
 PACKAGE = "imagecorruptions"
-INSTALL_HINT = "pip install 'asffbench[robust]'"
 MIN_SIDE = 32  # the package refuses smaller images
 SEEDED_BY_ARGUMENT = ("impulse_noise", "glass_blur")  # these take `seed=` instead of the global generator
 
 
 def require_corruptions(option: str) -> ModuleType:
-    """The `imagecorruptions` module; one line naming the extra when it is missing."""
-    try:
-        import imagecorruptions  # optional extra `robust`
-    except ImportError as err:
-        raise UserError(f"{option}: needs the '{PACKAGE}' package ({err}); install it with {INSTALL_HINT}") from None
-    return imagecorruptions
+    """The `imagecorruptions` module; one line naming the extra `robust` when it is missing."""
+    return require_extra(PACKAGE, option, "robust")
 
 
 def image_key(image_id: Any) -> int:

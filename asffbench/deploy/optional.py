@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-from asffbench.errors import UserError
+from asffbench.extras import require_extra
 
-INSTALL_HINT = "pip install 'asffbench[deploy]'"
+EXTRA = "deploy"
 
 
 def require(module: str, option: str) -> ModuleType:
     """Import `module` (onnx, onnxruntime, thop) for `option`; UserError saying what to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UserError(f"{option}: needs the '{module}' package; install it with {INSTALL_HINT}") from None
+    return require_extra(module, option, EXTRA)

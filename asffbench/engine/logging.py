@@ -1,5 +1,8 @@
-"""Training logs: `train_log.jsonl`, TensorBoard when installed, and the console.
+"""Training logs: `train_log.jsonl`, the run's experiment trackers, and the console.
 
+Every line written to train_log.jsonl goes, as written, to the run's trackers (`TrackerSet`:
+TensorBoard, MLflow, W&B as `logger=[...]` chose them; asffbench.trackers): they are fed by these
+events and no other path. The trackers belong to the caller, who finishes and closes them.
 The console shows a rich progress bar on a terminal and plain lines otherwise (CI, SLURM logs).
 Everything goes to stderr: stdout stays free for the JSON that `--json` commands print.
 Only rank 0 creates a logger that writes (`TrainLogger(..., enabled=False)` elsewhere).
@@ -18,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from asffbench.atomic import write_text_atomic
 from asffbench.record_schema import TRAIN_LOG_NAME, train_log_entries
+from asffbench.trackers.base import TrackerSet
 
 LOG_NAME = TRAIN_LOG_NAME
 
@@ -55,6 +59,7 @@ class TrainLogger:
         start_epoch: int = 0,
         enabled: bool = True,
         tty: Optional[bool] = None,
+        trackers: Optional[TrackerSet] = None,
     ) -> None:
         self.enabled = enabled
         self.epochs = epochs
@@ -64,7 +69,7 @@ class TrainLogger:
         self.started = time.perf_counter()
         self.path = Path(run_dir) / LOG_NAME
         self.file = None
-        self.tensorboard = None
+        self.trackers = trackers if enabled and trackers is not None else TrackerSet()
         self.progress = None
         self.task = None
         if not enabled:
@@ -73,7 +78,6 @@ class TrainLogger:
         if start_epoch > 0:
             truncate_log(self.path, start_epoch)
         self.file = open(self.path, "a" if start_epoch > 0 else "w", encoding="utf-8")
-        self.tensorboard = open_tensorboard(Path(run_dir) / "tensorboard")
         self.tty = sys.stderr.isatty() if tty is None else tty
         if self.tty:
             self.progress = rich_progress()
@@ -97,11 +101,6 @@ class TrainLogger:
             "time": time.time(),
         }
         self.write(record)
-        if self.tensorboard is not None:
-            self.tensorboard.add_scalar("train/loss", loss, global_iter)
-            self.tensorboard.add_scalar("train/lr", lr, global_iter)
-            for name, value in parts.items():
-                self.tensorboard.add_scalar(f"train/loss_{name}", value, global_iter)
         in_epoch = global_iter - epoch * self.iters_per_epoch + 1
         text = (
             f"loss {loss:.3f} ({format_parts(parts)}) lr {lr:.2e} {images_per_s:.1f} img/s "
@@ -118,8 +117,6 @@ class TrainLogger:
             return
         record = {"epoch": epoch, "event": "epoch_end", "time": time.time(), **fields}
         self.write(record)
-        if self.tensorboard is not None and "loss" in fields:
-            self.tensorboard.add_scalar("epoch/loss", fields["loss"], epoch)
         if self.progress is None:
             summary = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in fields.items())
             sys.stderr.write(f"epoch {epoch + 1}/{self.epochs} done: {summary}\n")
@@ -130,8 +127,6 @@ class TrainLogger:
         if not self.enabled:
             return
         self.write({"epoch": epoch, "event": "eval", "time": time.time(), "metrics": metrics})
-        if self.tensorboard is not None and metrics.get("AP") is not None:
-            self.tensorboard.add_scalar("eval/AP", metrics["AP"], epoch)
         if self.progress is None:
             sys.stderr.write(f"epoch {epoch + 1}/{self.epochs} eval: AP {metrics.get('AP')}\n")
             sys.stderr.flush()
@@ -151,8 +146,10 @@ class TrainLogger:
         return any(e.get("event") == event and e.get("epoch") == epoch for e in train_log_entries(self.path))
 
     def write(self, record: dict) -> None:
+        """The line into train_log.jsonl, then to every tracker (which never fails the run)."""
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
+        self.trackers.log_line(record)
 
     def close(self) -> None:
         if self.progress is not None:
@@ -161,9 +158,6 @@ class TrainLogger:
         if self.file is not None:
             self.file.close()
             self.file = None
-        if self.tensorboard is not None:
-            self.tensorboard.close()
-            self.tensorboard = None
 
 
 def rich_progress():
@@ -177,11 +171,3 @@ def rich_progress():
         transient=False,
     )
 
-
-def open_tensorboard(folder: Path):
-    """A SummaryWriter when the tensorboard package is installed; None otherwise."""
-    try:  # tensorboard is optional (no dependency of asffbench): imported only when logging to it
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(log_dir=str(folder))

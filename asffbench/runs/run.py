@@ -6,6 +6,8 @@ exception of the run itself (a bad dataset path, a non-finite loss, CUDA out of 
 `failed` record naming the stage; it is not raised, so a sweep goes on with its next run.
 The run directory is held (runs/lock.py) from before the first record to after the last: a run
 dir another live process holds stops with `RunLockedError` before anything is written.
+The run's trackers (`logger=[...]`, rank 0) are open throughout: the train log feeds them, then
+they get the final record's metrics and files (runs/tracking.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from asffbench.runs.choices import RunChoices, resolve_choices
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
 from asffbench.runs.robust import robust_with_model
 from asffbench.settings import robust_settings
+from asffbench.runs.tracking import record_outcome, run_trackers
+from asffbench.trackers.base import TrackerSet
 from asffbench.weights.load import build_with_weights
 
 DEFAULT_RUNS_ROOT = Path("runs")
@@ -61,8 +65,10 @@ def run_experiment(
     # sweep plans with (and `asffbench config` shows), so a completed run is recognised and skipped.
     exp_hash = experiment_hash(cfg, device_kind=choices.device.type)
     cfg = prepare_config(cfg, exp_hash, choices.deform_conv)
-    with own_run(Path(cfg.run_dir)):
-        return run_owned(cfg, exp_hash, axes, attempt, choices)
+    with own_run(Path(cfg.run_dir)), run_trackers(cfg, exp_hash, axes, enabled=process_rank() == 0) as trackers:
+        record = run_owned(cfg, exp_hash, axes, attempt, choices, trackers)
+        trackers.finish(record_outcome(record))  # the final metrics and the run's files
+        return record
 
 
 def own_run(run_dir: Path) -> AbstractContextManager:
@@ -72,7 +78,7 @@ def own_run(run_dir: Path) -> AbstractContextManager:
 
 def run_owned(
     cfg: DictConfig, exp_hash: str, axes: Optional[Mapping[str, Any]], attempt: Optional[Mapping[str, Any]],
-    choices: RunChoices,
+    choices: RunChoices, trackers: Optional[TrackerSet] = None,
 ) -> RunRecord:
     started = time.perf_counter()
     run_dir = Path(cfg.run_dir)
@@ -88,7 +94,7 @@ def run_owned(
     try:
         model = None
         if cfg.train.epochs > 0:
-            result = train(cfg, run_dir, choices)
+            result = train(cfg, run_dir, choices, trackers)
             record.train_seconds = float(result.train_seconds)
             record.train_seconds_attempt = float(result.train_seconds_attempt)
             record.train_peak_memory = PeakMemory.from_dict(result.peak_memory) if result.peak_memory else None

@@ -39,8 +39,8 @@ from asffbench.engine.train_builders import (
 from asffbench.engine.trainer import Trainer
 from asffbench.settings import data_settings, eval_settings, train_data_settings, trainer_settings
 from asffbench.runs.choices import RunChoices, resolve_choices
+from asffbench.trackers.base import TrackerSet
 from asffbench.weights.resolve import TRAIN, last_checkpoint
-
 
 
 @dataclass
@@ -54,9 +54,11 @@ class TrainResult:
     peak_memory: Optional[dict] = None  # the largest per-epoch peak (asffbench.memory.PeakMemory)
 
 
-def train(cfg: DictConfig, run_dir: Path, choices: Optional[RunChoices] = None) -> TrainResult:
+def train(cfg: DictConfig, run_dir: Path, choices: Optional[RunChoices] = None,
+          trackers: Optional[TrackerSet] = None) -> TrainResult:
     """Train `cfg`'s model into `run_dir`; `choices` (device, starting weights) as the caller
-    resolved them (`run_experiment`), else resolved here."""
+    resolved them (`run_experiment`), else resolved here. `trackers` (the caller's, who finishes
+    and closes them: runs/tracking.py) get every line of the train log; none by default."""
     run_dir = Path(run_dir)
     checkpoint = last_checkpoint(run_dir)
     choices = choices if choices is not None else resolve_choices(cfg, TRAIN)
@@ -68,7 +70,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: Optional[RunChoices] = None) 
     trainer = build_trainer(trainer_settings(cfg), model, device, env, iters_per_epoch=len(loader))
     if resume_state is not None:
         resume(trainer, resume_state, int(cfg.seed), env, checkpoint)
-    trainer.logger = build_logger(cfg, run_dir, trainer, env)
+    trainer.logger = build_logger(cfg, run_dir, trainer, env, trackers)
 
     earlier = float((resume_state or {}).get("train_seconds", 0.0))  # stored by the attempts before
     started = time.perf_counter()
@@ -98,13 +100,15 @@ def train(cfg: DictConfig, run_dir: Path, choices: Optional[RunChoices] = None) 
     )
 
 
-def build_logger(cfg: DictConfig, run_dir: Path, trainer: Trainer, env: DistEnv) -> TrainLogger:
+def build_logger(cfg: DictConfig, run_dir: Path, trainer: Trainer, env: DistEnv,
+                 trackers: Optional[TrackerSet] = None) -> TrainLogger:
     return TrainLogger(
         run_dir,
         epochs=cfg.train.epochs,
         iters_per_epoch=trainer.iters_per_epoch,
         start_epoch=trainer.epoch,
         enabled=env.is_main,
+        trackers=trackers,
     )
 
 

@@ -123,7 +123,7 @@ def test_without_the_extra_it_is_one_line_naming_it(monkeypatch) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "imagecorruptions", None)  # what a missing package looks like to import
-    with pytest.raises(UserError, match=r"eval.corruption=fog: needs the 'imagecorruptions' package .*asffbench\[robust\]"):
+    with pytest.raises(UserError, match=r"eval.corruption=fog: needs the 'imagecorruptions' package; .*asffbench\[robust\]"):
         corrupt_image(photo(), Corruption("fog", 1), seed=0, image_id=1)
 
 
