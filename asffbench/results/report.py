@@ -27,6 +27,7 @@ from asffbench.results.methods import methods_markdown
 from asffbench.results.records import as_text
 from asffbench.results.reference import load_paper_reference
 from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
+from asffbench.results.robustness_report import robustness_section
 from asffbench.results.runtimes import runtime_markdown
 from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
 from asffbench.results.tables import ResultTable, build_tables
@@ -47,6 +48,7 @@ class ReportSummary:
     problems: int = 0
     errors: list[ErrorSection] = field(default_factory=list)  # the error analysis, a section per table
     error_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
+    robustness: Optional[str] = None  # the Robustness section (runs with corrupted evaluations)
 
     @property
     def report(self) -> Path:
@@ -142,6 +144,8 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
+    if summary.robustness:
+        out += ["## Robustness\n", summary.robustness]
     speeds = runtime_markdown(completed(collection))
     if speeds:
         out += ["## Speed by runtime\n", speeds]
@@ -183,6 +187,8 @@ def fill_report(tmp: Path, summary: ReportSummary, collection: Collection, table
     figures = write_figures(summary.tables, collection, tmp) if collection.records else []
     summary.figures = [summary.out_dir / "figures" / p.name for p in figures]
     summary.error_figures = write_error_figures(summary.errors, tmp) if summary.errors else {}
+    replicates = max((table.bootstrap for table in summary.tables), default=0)
+    summary.robustness = robustness_section(summary.tables, tmp, replicates)
     (tmp / REPORT_NAME).write_text(report_markdown(summary, collection, table_format), encoding="utf-8")
 
 

@@ -154,7 +154,7 @@ def plot_by_severity(tables: Sequence[RobustTable], path: Path) -> Optional[Path
         metric = next((r.figures.metric for r in table.rows if not r.gap), "AP")
         axes.set_title(f"{family}" + (f" ({table.title})" if len(tables) > 1 else ""), fontsize=9)
         axes.set_xlabel("severity (0: clean)")
-        axes.set_ylabel(metric)
+        axes.set_ylabel(f"{metric} (%)")
         axes.set_xticks(range(0, 6))
         axes.grid(alpha=0.3)
         if index == 0:
