@@ -350,6 +350,28 @@ class EvalConfig:
     # then writes into <run_dir>/robust/<name>-<severity>/, leaving the clean one alone.
     corruption: Optional[str] = None
     severity: int = 3  # 1-5, read only with a corruption
+    # NMS as ultralytics runs it (docs/anchor-free.md): its max_nms (30000) and its class shift
+    # max_wh (7680 px); asffbench's defaults: 10000 candidates, exact class-wise NMS (0).
+    pre_nms_topk: int = 10000  # best candidates per image that enter NMS
+    nms_class_offset: float = 0.0
+    # `predict` and `viz` (their --score-thresh wins): the score threshold, and multi-label or
+    # each box's best class (null: recipe.multi_label). Ultralytics' predict: 0.25, false.
+    predict_score_thresh: float = 0.3
+    predict_multi_label: Optional[bool] = None
+
+
+@dataclass
+class LossConfig:
+    """The anchor-free family's loss (engine/anchor_free_loss.py; YOLOv8's values): the gains of
+    its three terms and the task-aligned assigner's topk, alpha and beta. The YOLOv3 family's loss
+    reads tricks.* and recipe.* instead, so these change only anchor-free runs (and their hash)."""
+
+    box_gain: float = 7.5
+    cls_gain: float = 0.5
+    dfl_gain: float = 1.5
+    assigner_topk: int = 10
+    assigner_alpha: float = 0.5
+    assigner_beta: float = 6.0
 
 
 @dataclass
@@ -470,6 +492,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     sweep: SweepInfo = field(default_factory=SweepInfo)

@@ -54,9 +54,8 @@ class ExportGraph(nn.Module):
         return (self.detections(levels),)
 
     def detections(self, levels: Sequence[LevelOutput]) -> Tensor:
-        boxes, scores, labels, image_index = nms_candidates(levels, self.score_thresh, self.pre_nms_topk,
-                                                            self.multi_label)
-        num_classes = levels[0].pred.shape[-1] - 5
+        boxes, scores, labels, image_index, num_classes = nms_candidates(
+            levels, self.score_thresh, self.pre_nms_topk, self.multi_label)
         kept = batched_nms(boxes, scores, image_index * num_classes + labels, self.nms_iou)
         # ONNX's NonMaxSuppression returns its picks by class, not by score: sort them again.
         kept = kept[scores[kept].argsort(descending=True)]

@@ -26,10 +26,12 @@ from asffbench.models.backbone import backbone_info
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import SCHEMA_VERSION
 from asffbench.record_types import Hardware, RunRecord, Versions
+from asffbench.settings import loss_kind
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
-HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "bench", "img_size", "seed")
+HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "loss", "bench", "img_size",
+                   "seed")
 # Where things are written, how a run is launched or resumed, how often it logs or evaluates and
 # how many loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (
@@ -42,6 +44,9 @@ EXCLUDED_KEYS = (
     # Both implementations compute the same function (tests/models/test_deform_conv.py).
     "model.deform_conv",
     "train.eval_every",  # evaluations during training leave the weights (and random state) alone
+    # What predict and viz keep; runs never read them.
+    "eval.predict_score_thresh",
+    "eval.predict_multi_label",
 )
 # Keys that change a run only when another setting makes them matter, each with the test of that
 # setting. When the test fails the key is hashed as its schema default, whatever its value (an
@@ -73,6 +78,9 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
        for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
     "recipe.ema_start": lambda c: bool(c["train"].get("ema", True)) and c["recipe"].get("ema_start", "copy") != "copy",
+    # Ultralytics' NMS forms (docs/anchor-free.md): hashed where they leave asffbench's defaults.
+    "eval.pre_nms_topk": lambda c: c["eval"].get("pre_nms_topk", 10000) != 10000,
+    "eval.nms_class_offset": lambda c: c["eval"].get("nms_class_offset", 0.0) != 0.0,
     # ONNX Runtime's session keys, read by bench.runtime and eval.runtime alike.
     **{f"bench.ort_{key}": (lambda c: uses_onnxruntime(c)) for key in ("provider", "optimization", "threads")},
 }
@@ -83,7 +91,12 @@ ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bif
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
-                          "eval.corruption", "eval.severity")
+                          "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset")
+# Sections that change a run only when its model uses them, with that test; elsewhere they are left
+# out of the hash (so runs recorded before the section existed keep their hash).
+CONDITIONAL_SECTIONS: dict[str, Callable[[dict], bool]] = {
+    "loss": lambda c: loss_kind(str(c["model"].get("backbone", "darknet53"))) == "anchor_free",
+}
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
@@ -97,6 +110,9 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     """
     plain = to_plain(cfg) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg, default=str))
     subset = {key: plain.get(key) for key in HASHED_SECTIONS}
+    for section, matters in CONDITIONAL_SECTIONS.items():
+        if not key_matters(plain, matters):
+            subset.pop(section, None)
     for dotted in EXCLUDED_KEYS:
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict):

@@ -28,6 +28,9 @@ class BackboneInfo:
     # ASFF*'s parts exist on it: the enhanced fusions, RFB in the head, DropBlock in the neck.
     enhancements: bool
     uses_depth: bool  # `model.depth` changes it
+    # The head of HEADS its family is built with (empty: the YOLOv3 family's builder builds the
+    # anchor-based YOLOHead itself); its `HeadInfo` tells the loss and the decode what it returns.
+    head: str = ""
 
 
 @BACKBONES.register(
