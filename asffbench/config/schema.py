@@ -61,6 +61,7 @@ class WeightsFormat(str, Enum):
     auto = "auto"  # told apart by the tensor names
     asffbench = "asffbench"  # an asffbench checkpoint (checkpoints/last.pt) or its bare state dict
     reference = "reference"  # a state dict of the paper's reference implementation
+    ultralytics = "ultralytics"  # a state dict in ultralytics' YOLOv8 layout (`model.<i>.` names)
 
 
 class BenchMode(str, Enum):
@@ -192,7 +193,7 @@ ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `rec
 
 @dataclass
 class FusionConfig:
-    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan`)."""
+    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan|afpn`)."""
 
     name: str = "asff"
     compress_c: int = 16
@@ -208,13 +209,16 @@ class FusionConfig:
 
 @dataclass
 class ModelConfig:
-    """YOLOv3 on a backbone (`BACKBONES`: darknet53, mobilenetv2); width/depth multipliers give
-    the CPU-sized variants."""
+    """A detector on a backbone (`BACKBONES`: darknet53, mobilenetv2 for YOLOv3; csp_darknet_v8
+    for the YOLOv8 family); width/depth multipliers give the CPU-sized variants."""
 
     name: str = "darknet53"
     backbone: str = "darknet53"
-    width: float = 1.0
-    depth: float = 1.0
+    # The YOLOv8 family's named scale (n, s, m, l, x: depth, width, channel cap of yolov8.yaml;
+    # model=yolov8 sets n); width and depth left null take the scale's. YOLOv3 has no scales.
+    scale: Optional[str] = None
+    width: Optional[float] = 1.0
+    depth: Optional[float] = 1.0
     num_classes: int = 80
     # A named set (asffbench.anchors: darknet, asff_release) or 9 [w, h] pairs, small to large.
     anchors: Any = DEFAULT_ANCHORS

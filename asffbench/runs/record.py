@@ -62,6 +62,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("layers", "weighting", "channels")},
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
     "model.depth": lambda c: backbone_uses_depth(c),
+    "model.scale": lambda c: bool(backbone_info(str(c["model"].get("backbone", "darknet53"))).uses_scale),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
     "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
@@ -86,7 +87,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
 }
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
-ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
+ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
                           "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "recipe.lr_decay",
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
@@ -189,6 +190,7 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRe
         experiment_hash=exp_hash,
         sweep=cfg.sweep.name,
         axes=dict(axes),
+        family=backbone_info(str(cfg.model.backbone)).family,
         config=to_plain(cfg),
         metrics=None,
         bench=None,
