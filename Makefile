@@ -12,6 +12,10 @@ SMOKE_DIR ?= runs/smoke
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# The extra `robust` pulls the GUI OpenCV build, which overwrites the headless one's cv2 files
+	# (and needs libGL); installing the headless build again puts its files back (docs/robustness.md).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+		"opencv-python-headless==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opencv-python-headless"))')"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -17,6 +17,7 @@ from omegaconf import ListConfig
 
 from asffbench.build import anchors_from_config, resolved_deform_conv
 from asffbench.config.schema import choice_str
+from asffbench.corruptions import Corruption, expand_names, grid
 from asffbench.data.loaders import AugmentSettings, DataSettings, SamplingSettings, TrainDataSettings
 from asffbench.data.sources import DATASETS, DataSource, SplitFiles
 from asffbench.data.synth import SynthParams
@@ -415,7 +416,29 @@ def data_settings(cfg: Any) -> DataSettings:
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), workers=int(cfg.data.workers),
         device=choice_str(cfg.get("device", "auto")), test_resize=choice_str(cfg.recipe.test_resize),
         test_interp=choice_str(cfg.recipe.test_interp), val_batch_size=int(cfg.eval.batch_size),
+        corruption=eval_corruption(cfg),
     )
+
+
+@dataclass(frozen=True)
+class RobustSettings:
+    """The robustness stage after a run's evaluation (`robust.*`): on or off, and its cells."""
+
+    enabled: bool
+    cells: tuple[Corruption, ...]
+
+
+def robust_settings(cfg: Any) -> RobustSettings:
+    robust = cfg.get("robust") or {}
+    names = expand_names([str(n) for n in robust.get("corruptions", ["benchmark"])])
+    severities = sorted({int(v) for v in robust.get("severities", [1, 2, 3, 4, 5])})
+    return RobustSettings(enabled=bool(robust.get("enabled", False)), cells=tuple(grid(names, severities)))
+
+
+def eval_corruption(cfg: Any) -> Optional[Corruption]:
+    """`eval.corruption` at `eval.severity` (checked at composition), None for clean images."""
+    name = cfg.eval.get("corruption")
+    return None if name is None else Corruption(str(name), int(cfg.eval.get("severity", 3)))
 
 
 def augment_settings(cfg: Any) -> AugmentSettings:

@@ -28,12 +28,15 @@ OPTIONAL_IMPORTS = (
     # (importlib), so no import statement names them; listed for the trackers that may import them.
     "mlflow",  # extra `track`
     "wandb",  # extra `track`
+    # imagecorruptions (extra `robust`: eval.corruption, asffbench robust) is imported through
+    # asffbench.extras.require_extra too; listed for the modules that may import it.
+    "imagecorruptions",  # extra `robust`
 )
 # DESIGN.md's stack of units (packages and top-level modules of asffbench), bottom first: a unit
 # imports only units of lower rows.
 LAYERS = (
     ("asffbench", "errors"),
-    ("atomic", "anchors", "coco_format", "drawing", "models", "extras"),
+    ("atomic", "anchors", "corruptions", "coco_format", "drawing", "models", "extras"),
     ("config", "record"),
     ("device", "data", "trackers"),
     ("build_yolov8",),

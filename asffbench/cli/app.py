@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "asffbench.cli.data_cmd",
     "asffbench.cli.report_cmd",
     "asffbench.cli.compare_cmd",
+    "asffbench.cli.robust_cmd",
     "asffbench.cli.analyze_cmd",
     "asffbench.cli.plan_cmd",
     "asffbench.cli.viz_cmd",

@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         ),
         overrides: Optional[list[str]] = OverridesArg,
         force: bool = typer.Option(False, "--force", help="Rerun runs that already completed."),
+        robust: bool = typer.Option(
+            False, "--robust", help="After each run's evaluation, evaluate it under the corruptions robust.corruptions "
+            "x robust.severities (`asffbench robust`; completed runs get the ones they lack)."),
         seeds: Optional[int] = typer.Option(None, "--seeds", help="Repeat every run over seeds 0..N-1."),
         launcher: str = typer.Option(
             "basic", "--launcher", "-l", help=f"Hydra launcher: {', '.join(LAUNCHER_PRESETS)}."
@@ -91,7 +94,7 @@ def register(app: typer.Typer) -> None:
         from asffbench.runs.sweep import launch_sweep  # torch-heavy: after the sweep file is read
 
         summary = launch_sweep(
-            spec, overrides_list(overrides), launcher=launcher, force=force, monitor=live, wait=wait
+            spec, overrides_list(overrides) + (["robust.enabled=true"] if robust else []), launcher=launcher, force=force, monitor=live, wait=wait
         )
         elsewhere = summary.count("elsewhere")
         typer.echo(

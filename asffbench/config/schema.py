@@ -349,6 +349,11 @@ class EvalConfig:
     runtime: Runtime = Runtime.torch
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
+    # An image corruption applied before the test-time resize (asffbench.corruptions: COCO-C's 15
+    # benchmark names and 4 held-out ones; the extra `robust`); null: clean images. The evaluation
+    # then writes into <run_dir>/robust/<name>-<severity>/, leaving the clean one alone.
+    corruption: Optional[str] = None
+    severity: int = 3  # 1-5, read only with a corruption
     # NMS as ultralytics runs it (docs/anchor-free.md): its max_nms (30000) and its class shift
     # max_wh (7680 px); asffbench's defaults: 10000 candidates, exact class-wise NMS (0).
     pre_nms_topk: int = 10000  # best candidates per image that enter NMS
@@ -473,6 +478,17 @@ class LoggerConfig:
 
 
 @dataclass
+class RobustConfig:
+    """The robustness stage of `run` and the sweeps (`asffbench sweep NAME --robust`, or these keys
+    in a sweep file): after a run's evaluation, its evaluation under every corruption x severity
+    (`asffbench robust`). An extra measurement, never part of the experiment hash."""
+
+    enabled: bool = False
+    corruptions: list[str] = field(default_factory=lambda: ["benchmark"])  # names, or benchmark / all
+    severities: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+
+
+@dataclass
 class ExperimentConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -484,6 +500,7 @@ class ExperimentConfig:
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     sweep: SweepInfo = field(default_factory=SweepInfo)
+    robust: RobustConfig = field(default_factory=RobustConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     img_size: int = 608
     device: Device = Device.auto

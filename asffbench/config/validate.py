@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from asffbench.anchors import ANCHOR_SETS, resolve_anchors
+from asffbench.corruptions import (CORRUPTION_CHOICES, NAMED_SETS, SEVERITY_CHOICES, valid_corruption,
+                                   valid_severity)
 from asffbench.errors import UserError
 
 STRIDE = 32  # the coarsest output stride: input sizes are multiples of it
@@ -111,6 +113,12 @@ RULES: tuple[Rule, ...] = (
     Rule("bench.compile", compile_mode, "{key}={value}: choose from false, default, reduce-overhead"),
     Rule("bench.warmup", at_least(0), NOT_NEGATIVE),
     Rule("eval.max_det", at_least(0), "{key}={value}: must be 0 (no cap) or more"),
+    Rule("eval.corruption", valid_corruption, "{key}={value}: unknown corruption; choose from %s" % CORRUPTION_CHOICES),
+    Rule("eval.severity", valid_severity, "{key}={value}: must be an integer in %s" % SEVERITY_CHOICES),
+    Rule("robust.corruptions", lambda names: bool(names) and all(valid_corruption(n) or n in NAMED_SETS for n in names),
+         "{key}={value}: choose benchmark, all or names from %s" % CORRUPTION_CHOICES),
+    Rule("robust.severities", lambda values: bool(values) and all(valid_severity(v) for v in values),
+         "{key}={value}: severities are integers in %s" % SEVERITY_CHOICES),
     Rule("eval.pre_nms_topk", at_least(1), AT_LEAST_ONE),
     Rule("eval.nms_class_offset", at_least(0), "{key}={value}: must be 0 (exact class-wise NMS) or more"),
     Rule("eval.predict_score_thresh", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -22,7 +22,9 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
 from asffbench.config.schema import choice_str
+from asffbench.corruptions import Corruption
 from asffbench.data.coco import CocoDataset
+from asffbench.data.corrupt_image import corrupt_image
 from asffbench.data.mixup import mixup, sample_lambda
 from asffbench.data.reference_augment import ReferenceAugment, Sample, blend_raw, draw_lambda, make_sample
 from asffbench.data.sampler import SampleKey, derive_seed
@@ -73,6 +75,7 @@ class DetectionDataset(Dataset):
         crowd_targets: bool = False,
         box_convention: str = "continuous",
         test_interp: str = "torchvision",
+        corruption: Optional[Corruption] = None,
         ultralytics: UltralyticsAugment = UltralyticsAugment(),
     ) -> None:
         """`mixup_prob`: share of training samples blended with a second image while mixup is
@@ -83,7 +86,8 @@ class DetectionDataset(Dataset):
         boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w; `test_interp`: the
         test-time decoder and resize (`data.test_time`: `torchvision` or the reference's
         `opencv_linear`); `ultralytics`: the settings of `augment=ultralytics` (mosaic, affine,
-        HSV, flip; data/ultralytics_augment/)."""
+        HSV, flip; data/ultralytics_augment/); `corruption`: at test time, applied to the decoded
+        image before the resize (`data.corrupt_image`, seeded per image from `seed`)."""
         self.source = source
         self.train = train
         self.img_size = img_size
@@ -92,6 +96,9 @@ class DetectionDataset(Dataset):
         self.mixup_prob = mixup_prob
         self.resize = resize
         self.test_interp = choice_str(test_interp)
+        if train and corruption is not None:
+            raise ValueError("corruption: a test-time setting, not for a training dataset")
+        self.corruption = corruption
         # Training decodes with PIL either way: PIL's and OpenCV's JPEG decoders give equal pixels
         # (tests/data/test_test_time.py); the key is about the reference's evaluation.
         self.decoder = "pil" if train else decoder_of(self.test_interp)
@@ -173,6 +180,8 @@ class DetectionDataset(Dataset):
         pil = self.source.load_image(index, self.decoder)
         width, height = pil.size
         image = tv_tensors.Image(F.pil_to_tensor(pil))
+        if self.corruption is not None:
+            image = self.corrupted(image, index)
         xyxy, labels = self.training_boxes(index)
         boxes = to_boxes(torch.from_numpy(xyxy), height, width)
         labels = torch.from_numpy(labels)
@@ -194,6 +203,12 @@ class DetectionDataset(Dataset):
             "pad": pad,
         }
         return to_float01(image.as_subclass(Tensor)), target, meta
+
+    def corrupted(self, image: Tensor, index: int) -> tv_tensors.Image:
+        """A decoded uint8 (3, H, W) image with the test-time corruption applied (same size)."""
+        array = image.as_subclass(Tensor).permute(1, 2, 0).numpy()
+        out = corrupt_image(array, self.corruption, self.seed, self.source.image_ids[index])
+        return tv_tensors.Image(torch.from_numpy(out).permute(2, 0, 1).contiguous())
 
     def training_boxes(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(xyxy, labels) of image `index`; for training as `crowd_targets` and the box

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from asffbench.corruptions import Corruption
 from asffbench.data.ultralytics_augment import UltralyticsAugment
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
@@ -35,6 +36,8 @@ class DataSettings:
     test_resize: str
     test_interp: str  # recipe.test_interp: the test-time decoder and resize kernel
     val_batch_size: int  # eval.batch_size
+    # eval.corruption / eval.severity: applied to every test-time image before its resize; None: clean
+    corruption: Optional[Corruption] = None
 
 
 @dataclass(frozen=True)
@@ -206,5 +209,5 @@ def val_dataset(data: DataSettings, source: Any) -> DetectionDataset:
     """The test-time pipeline over `source` (a `CocoDataset`, or `ImageFiles` for predict)."""
     return DetectionDataset(
         source, train=False, img_size=data.img_size, min_box_size=data.min_box_size, seed=data.seed,
-        resize=data.test_resize, test_interp=data.test_interp,
+        resize=data.test_resize, test_interp=data.test_interp, corruption=data.corruption,
     )

@@ -130,14 +130,15 @@ def evaluate_model(settings: EvalSettings, data: DataSettings, run_dir: Path, mo
 
 
 def write_outputs(settings: EvalSettings, run_dir: Path, metrics: dict, detections: list[dict], dataset: Any) -> None:
-    """detections.json, metrics.json and the match table; for a test split the server's results
+    """detections.json, the match table and metrics.json; for a test split the server's results
     file, its zip and metrics_<testset>.json instead (`server_results.write_test_split_outputs`)."""
     if not dataset.annotated:
         write_test_split_outputs(run_dir, metrics, detections, Path(dataset.ann_file), settings.alg)
         return
     write_json_atomic(run_dir / DETECTIONS_NAME, detections, indent=None)
-    write_json_atomic(run_dir / METRICS_NAME, metrics)
     store_match_table(run_dir, Path(metrics["ground_truth"]), metrics["metric"] == VOC_METRIC)
+    # Last: a metrics.json beside detections.json says the evaluation finished (`robust` resumes by it).
+    write_json_atomic(run_dir / METRICS_NAME, metrics)
 
 
 def eval_dtype(precision: str, device: torch.device) -> torch.dtype:

@@ -14,8 +14,10 @@ from omegaconf import open_dict
 from torch import nn
 
 from asffbench.bench.onnx_timing import torch_fields
+from asffbench.corruptions import Corruption, cell_dir
 from asffbench.deploy.optional import require
 from asffbench.deploy.session import exported_model
+from asffbench.data.corrupt_image import require_corruptions
 from asffbench.device import resolve_device
 from asffbench.engine.coco_eval import coco_backend
 from asffbench.engine.distributed import process_rank
@@ -63,12 +65,21 @@ def evaluate(cfg: Any, run_dir: Path, model: Optional[nn.Module] = None,
     coco_backend(settings.backend)  # a missing optional backend fails before the weights load
     eval_dtype(settings.precision, device)  # fp16 without CUDA fails before building
     check_eval_runtime(settings)
+    data = data_settings(cfg)
+    if data.corruption is not None:
+        require_corruptions(f"eval.corruption={data.corruption.name}")  # before the weights load
     if model is None:
         weights = weights_to_evaluate(cfg, Path(run_dir))
         model = build_with_weights(cfg, weights)
-    data = data_settings(cfg)
     model, runtime = model_for_runtime(model, settings, data.img_size, device)
-    return evaluate_model(settings, data, run_dir, model, weights, runtime=runtime, device=device)
+    return evaluate_model(settings, data, output_dir(run_dir, data.corruption), model, weights, runtime=runtime,
+                          device=device)
+
+
+def output_dir(run_dir: Path, corruption: Optional[Corruption]) -> Path:
+    """The run dir for a clean evaluation; a corrupted one writes into its cell under robust/, so
+    the run's own detections.json and metrics.json stay the clean ones."""
+    return Path(run_dir) if corruption is None else cell_dir(Path(run_dir), corruption)
 
 
 def check_eval_runtime(settings: EvalSettings) -> None:

@@ -69,6 +69,8 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("every", "min", "max", "fixed_epochs")},
     "eval.runtime": lambda c: c["eval"].get("runtime", "torch") != "torch",
     "recipe.test_interp": lambda c: c["recipe"].get("test_interp", "torchvision") != "torchvision",
+    # A corrupted evaluation (`asffbench robust`'s cells); the severity only with a corruption.
+    **{f"eval.{key}": (lambda c: c["eval"].get("corruption") is not None) for key in ("corruption", "severity")},
     # The ultralytics recipe's schedule keys (engine/epoch_schedule.py), EMA start and SGD form.
     "recipe.lr_decay": lambda c: c["recipe"].get("lr_decay", "per_iteration") != "per_iteration",
     **{f"recipe.{key}": (lambda c: c["recipe"].get("lr_decay", "per_iteration") == "per_epoch")
@@ -90,7 +92,7 @@ ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layer
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
-                          "eval.pre_nms_topk", "eval.nms_class_offset")
+                          "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset")
 # Sections that change a run only when its model uses them, with that test; elsewhere they are left
 # out of the hash (so runs recorded before the section existed keep their hash).
 CONDITIONAL_SECTIONS: dict[str, Callable[[dict], bool]] = {

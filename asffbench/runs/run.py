@@ -13,6 +13,7 @@ they get the final record's metrics and files (runs/tracking.py).
 from __future__ import annotations
 
 import gc
+import logging
 import time
 import traceback
 from contextlib import AbstractContextManager, nullcontext
@@ -35,12 +36,15 @@ from asffbench.runs.evaluate import evaluate
 from asffbench.runs.experiment import device_seconds, experiment_hash, new_record, now_iso, write_record_on_rank0
 from asffbench.runs.lock import hold_run
 from asffbench.runs.resume import FRESH, attempt_id, clear_stale_checkpoint
+from asffbench.runs.robust import robust_with_model
+from asffbench.settings import robust_settings
 from asffbench.runs.tracking import record_outcome, run_trackers
 from asffbench.runs.training import train
 from asffbench.trackers.base import TrackerSet
 from asffbench.weights.load import build_with_weights
 
 DEFAULT_RUNS_ROOT = Path("runs")
+log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 500
 
 
@@ -110,6 +114,10 @@ def run_owned(
             stage = "eval"
             record.metrics = Metrics.from_dict(evaluate(cfg, run_dir, model=model, weights=weights,
                                                          device=choices.device))
+            robust = robust_settings(cfg)
+            if robust.enabled:
+                stage = "robust"  # the evaluations under corruption (robust.*), into run_dir/robust/
+                robust_with_model(cfg, run_dir, model, weights, robust.cells, log.info, device=choices.device)
         stage = "bench"
         # A trained model or given weights are timed on val images; a fresh model on random ones.
         record.bench = bench_from_dict(benchmark(cfg, model=model, has_weights=has_weights,

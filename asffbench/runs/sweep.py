@@ -12,6 +12,7 @@ runs each of them again (skipped when the other process completed it, resumed wh
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from asffbench.config.schema import register_configs
 from asffbench.data.sources import SPLITS, check_source_paths
 from asffbench.engine.distributed import process_rank
 from asffbench.errors import UserError
+from asffbench.model_source import without_starting_weights
 from asffbench.record.layout import format_value, run_name
 from asffbench.runs.experiment import experiment_hash
 from asffbench.runs.isolation import run_in_fresh_process
@@ -52,9 +54,11 @@ from asffbench.runs.sweep_spec import (
     merge_overrides,
     override_key,
 )
-from asffbench.settings import data_source
+from asffbench.runs.robust import missing_evaluations, robust_for_config
+from asffbench.settings import data_source, robust_settings
 
 DEFAULT_SWEEPS_ROOT = Path("runs") / "sweeps"
+log = logging.getLogger(__name__)
 ELSEWHERE = "elsewhere"  # the status of a run another live process holds
 
 
@@ -94,6 +98,7 @@ def sweep_task(cfg: DictConfig) -> dict:
         plan = plan_run(experiment_hash(cfg), run_dir, sweep_dir, bool(cfg.sweep.force))
         result["action"] = plan.action
         if plan.action == SKIP:
+            robust_after_skip(cfg, run_dir)
             return {**result, "status": "skipped", "reason": plan.reason}
         with open_dict(cfg):
             cfg.train.resume = plan.action == RESUME
@@ -103,6 +108,18 @@ def sweep_task(cfg: DictConfig) -> dict:
         else:
             record = run_experiment(cfg, axes=axes, attempt=attempt)
         return {**result, "status": record.status, "error": record.error.to_dict() if record.error else None}
+
+
+def robust_after_skip(cfg: DictConfig, run_dir: Path) -> None:
+    """A completed run the sweep skips still gets the corrupted evaluations `robust.*` asks for
+    and it lacks (a sweep run again with --robust), from its checkpoint."""
+    robust = robust_settings(cfg)
+    if process_rank() != 0 or not (robust.enabled and cfg.eval.enabled and missing_evaluations(run_dir, robust.cells)):
+        return
+    try:
+        robust_for_config(without_starting_weights(cfg, []), run_dir, robust.cells, log.info)
+    except UserError as err:  # e.g. a run that trained nothing has no checkpoint to evaluate again
+        log.warning("%s: robustness not evaluated: %s", run_dir, err)
 
 
 def hold_for_job(owned: ExitStack, run_dir: Path) -> Optional[str]:

@@ -170,3 +170,12 @@ def test_runs_with_unused_keys_at_their_defaults_keep_their_old_hash_and_still_s
     write_record_on_rank0(tmp_path / "run" / "record.json", {"status": "completed", "experiment_hash": old})
     assert plan_run(new, tmp_path / "run", tmp_path, force=False).action == SKIP
 
+
+
+def test_a_corruption_changes_the_hash_and_the_robust_stage_does_not():
+    def same(*overrides_pairs):
+        return len({experiment_hash(compose_config(list(o))) for o in overrides_pairs}) == 1
+
+    assert same([], ["eval.severity=5"], ["robust.enabled=true", "robust.corruptions=[fog]"])
+    assert not same([], ["eval.corruption=fog"])
+    assert not same(["eval.corruption=fog"], ["eval.corruption=fog", "eval.severity=5"])

@@ -28,6 +28,7 @@ from asffbench.results.report.figures import plot_ap_by_scale, plot_ap_over_trai
 from asffbench.results.report.fusion_weight_section import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.report.gaps import Gap, failed_runs, missing_runs
 from asffbench.results.report.methods import methods_markdown
+from asffbench.results.report.robustness_section import robustness_section
 from asffbench.results.report.runtimes import runtime_markdown
 from asffbench.results.report.training_deltas import plot_curves, training_curves, training_markdown
 from asffbench.results.tables.render import EXTENSIONS, FORMATS, render, to_markdown
@@ -52,6 +53,7 @@ class ReportSummary:
     error_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
     training: dict = field(default_factory=dict)  # table name -> its rows' Δ curves over training
     training_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
+    robustness: Optional[str] = None  # the Robustness section (runs with corrupted evaluations)
 
     @property
     def report(self) -> Path:
@@ -156,6 +158,8 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
     weights = fusion_weights_markdown(completed(collection))
     if weights:
         out += ["## Fusion weights by object size\n", weights]
+    if summary.robustness:
+        out += ["## Robustness\n", summary.robustness]
     speeds = runtime_markdown(completed(collection))
     if speeds:
         out += ["## Speed by runtime\n", speeds]
@@ -198,6 +202,8 @@ def fill_report(tmp: Path, summary: ReportSummary, collection: Collection, table
     summary.figures = [summary.out_dir / "figures" / p.name for p in figures]
     summary.error_figures = write_error_figures(summary.errors, tmp) if summary.errors else {}
     summary.training_figures = write_training_figures(summary, tmp)
+    replicates = max((table.bootstrap for table in summary.tables), default=0)
+    summary.robustness = robustness_section(summary.tables, tmp, replicates)
     (tmp / REPORT_NAME).write_text(report_markdown(summary, collection, table_format), encoding="utf-8")
 
 

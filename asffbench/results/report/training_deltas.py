@@ -1,7 +1,7 @@
 """Δ over training: each row against its base at every evaluation during training, with intervals.
 
 Evaluations during training (`train.eval_every`) keep their detections and match table in
-`evals/epoch_NNNN/` of each run (`record_schema.training_eval_dir`). At every epoch all runs of a
+`evals/epoch_NNNN/` of each run (`record.layout.training_eval_dir`). At every epoch all runs of a
 row and of its base have, the delta is the same paired (two-level with seeds) bootstrap as the
 table's (`intervals`), on the same image resamples. A row whose interval excluded 0 at an earlier
 epoch but not at the end (the final evaluation, the table's interval) gets a sentence: a gain seen
