@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from asffbench.config.compose import compose_config
-from asffbench.deploy import optional
+from asffbench import extras
 from asffbench.errors import UserError
 from asffbench.runs.evaluate import evaluate
 from asffbench.runs.training import train
@@ -65,7 +65,7 @@ def test_onnx_runtime_evaluation_without_the_extra_says_what_to_install(trained,
     def not_installed(name: str):
         raise ImportError(name)
 
-    monkeypatch.setattr(optional, "importlib", SimpleNamespace(import_module=not_installed))
+    monkeypatch.setattr(extras, "importlib", SimpleNamespace(import_module=not_installed))
     with pytest.raises(UserError) as err:
         evaluate(config("missing", "eval.runtime=onnxruntime"), root / "missing", model=model)
     message = str(err.value)
