@@ -170,6 +170,16 @@ class LrDecay(str, Enum):
     per_epoch = "per_epoch"  # ultralytics': lr0 x f(epoch), warm-up per iteration (engine/epoch_schedule.py)
 
 
+class AffineFill(str, Enum):
+    truncated = "truncated"  # the mean x 255 truncated (103, 116, 123), as expand's canvas
+    rounded = "rounded"  # (104, 116, 124): the float mean, rounded by cv2.warpPerspective (the reference)
+
+
+class MixupOffForm(str, Enum):
+    exact = "exact"  # mixup on for epoch < epochs - train.mixup_off_epochs
+    reference = "reference"  # on while epoch <= epochs - train.mixup_off_epochs + 1 (the reference's test)
+
+
 class EmaStart(str, Enum):
     copy = "copy"  # the first update copies the model; the k-th blends with the ramped decay of k - 1
     ramp = "ramp"  # ultralytics' ModelEMA: the k-th update, the first too, blends with that of k
@@ -301,6 +311,7 @@ class DataConfig:
     classes: Optional[list[str]] = None  # data=voc: class names in label order; None: the 20 VOC
     workers: int = 2
     min_box_size: float = 2.0  # boxes smaller than this (pixels, after augmentation) are dropped
+    keep_difficult: bool = False  # VOC `difficult` objects become training targets (the reference)
 
 
 @dataclass
@@ -389,6 +400,11 @@ class RecipeConfig:
     augment: Augment = Augment.asffbench  # the training augmentation pipeline
     crowd_targets: bool = False  # COCO crowd boxes (iscrowd=1) become training targets too
     box_convention: BoxConvention = BoxConvention.continuous  # how training boxes are read
+    # The reference's reading of a box (inclusive convention): x1 = max(0, x), x2 = min(W - 1,
+    # x1 + max(0, w - 1)) (y alike), boxes of area <= 0 dropped.
+    box_clamp: bool = False
+    affine_fill: AffineFill = AffineFill.truncated  # augment=reference: the affine warp's border grey
+    mixup_off_form: MixupOffForm = MixupOffForm.exact  # how train.mixup_off_epochs counts
     # Read by augment=ultralytics only: mosaic probability and its last epochs off, the affine's
     # translation (fraction of the input) and scale gain range (1 +- scale), the HSV gains and
     # the horizontal flip probability.

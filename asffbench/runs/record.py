@@ -71,6 +71,14 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
        for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
     "recipe.ema_start": lambda c: bool(c["train"].get("ema", True)) and c["recipe"].get("ema_start", "copy") != "copy",
+    # The reference recipe's last four differences (issue 32): hashed only where they change
+    # something, so every run recorded before them (which behaved as their first value) keeps its hash.
+    "recipe.affine_fill": lambda c: c["recipe"].get("augment", "asffbench") == "reference"
+    and c["recipe"].get("affine_fill", "truncated") != "truncated",
+    "recipe.box_clamp": lambda c: bool(c["recipe"].get("box_clamp", False)),
+    "recipe.mixup_off_form": lambda c: bool(c["tricks"].get("mixup", True))
+    and c["recipe"].get("mixup_off_form", "exact") != "exact",
+    "data.keep_difficult": lambda c: bool(c["data"].get("keep_difficult", False)) and is_voc(c),
     # ONNX Runtime's session keys, read by bench.runtime and eval.runtime alike.
     **{f"bench.ort_{key}": (lambda c: uses_onnxruntime(c)) for key in ("provider", "optimization", "threads")},
 }
@@ -80,7 +88,8 @@ ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bif
                           "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "recipe.lr_decay",
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
-                          "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob")
+                          "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
+                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult")
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
@@ -113,6 +122,11 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def is_voc(plain: dict) -> bool:
+    """VOC data (the only format with `difficult` objects)."""
+    return str(plain["data"].get("name", "")).startswith("voc")
 
 
 def uses_onnxruntime(plain: dict) -> bool:
