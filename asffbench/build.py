@@ -7,11 +7,13 @@ file: weights are loaded by `asffbench.weights.load` afterwards.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from omegaconf import OmegaConf
+from torch import nn
 
 from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
+from asffbench.build_yolov8 import build_yolov8_from_config
 from asffbench.config.schema import choice_str
 from asffbench.device import device_kind_of
 from asffbench.errors import UserError
@@ -19,6 +21,7 @@ from asffbench.models import (
     BACKBONES,
     FUSIONS,
     BackboneInfo,
+    TapsAsLevels,
     YOLOHead,
     YOLOv3,
     YOLOv3Neck,
@@ -83,7 +86,8 @@ def build_yolov3(
     if refused:
         raise ValueError(f"backbone {backbone!r} has no {refused[0]}")
     body = BACKBONES.build(backbone, width, depth)
-    neck = YOLOv3Neck(
+    # A fusion that is a whole neck itself (AFPN) takes the backbone's taps.
+    neck = TapsAsLevels(body.out_channels) if info.replaces_neck else YOLOv3Neck(
         body.out_channels,
         width=width,
         dropblock=dropblock,
@@ -127,7 +131,7 @@ def unsupported_parts(base: BackboneInfo, enhanced: bool, rfb: bool, dropblock: 
 
 def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     """The keyword arguments of `build_yolov3` for a composed config; UserError for a fusion or
-    upsampling mode the model registry does not know."""
+    upsampling mode the model registry does not know, or a width or depth left to a scale."""
     fusion_name = str(cfg.fusion.name)
     if fusion_name not in FUSIONS:
         choices = ", ".join(sorted(FUSIONS.names()))
@@ -142,6 +146,9 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     upsample = choice_str(cfg.fusion.upsample)
     if upsample not in UPSAMPLE_MODES:
         raise UserError(f"fusion.upsample={upsample}: invalid value; choose from {', '.join(UPSAMPLE_MODES)}")
+    for key in ("width", "depth"):
+        if cfg.model[key] is None:
+            raise UserError(f"model.{key}=null: the yolov3 family has no named scales; give a number")
     # The values themselves were checked when the config was composed (config/validate.py).
     anchors = anchors_from_config(cfg)
     return {
@@ -187,7 +194,27 @@ def anchors_from_config(cfg: Any) -> list[list[float]]:
         raise UserError(f"model.anchors: {err}") from None
 
 
-def build_model(cfg: Any) -> YOLOv3:
-    """The detector of a composed config, as initialised: it reads no file. The weights a command
-    uses are a separate step (`weights.resolve.resolve_weights`, `weights.load.load_source`)."""
+def build_yolov3_from_config(cfg: Any) -> YOLOv3:
     return build_yolov3(**model_kwargs_from_config(cfg))
+
+
+# The config-to-model builder of each model family (`BackboneInfo.family` of model.backbone).
+FAMILY_BUILDERS: dict[str, Callable[[Any], nn.Module]] = {
+    "yolov3": build_yolov3_from_config,
+    "yolov8": build_yolov8_from_config,
+}
+
+
+def model_family(cfg: Any) -> str:
+    """The family of the configured backbone; UserError for an unknown backbone."""
+    backbone = str(cfg.model.backbone)
+    if backbone not in BACKBONES:
+        raise UserError(f"model.backbone={backbone}: unknown backbone; choose from {', '.join(BACKBONES.names())}")
+    return backbone_info(backbone).family
+
+
+def build_model(cfg: Any) -> YOLOv3:
+    """The detector of a composed config (a `YOLOv3`, or its `YOLOv8` subclass: the family its
+    backbone names), as initialised: it reads no file. The weights a command uses are a separate
+    step (`weights.resolve.resolve_weights`, `weights.load.load_source`)."""
+    return FAMILY_BUILDERS[model_family(cfg)](cfg)

@@ -9,7 +9,6 @@ settings but the caller's score threshold); boxes come back in original-image pi
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -30,7 +29,7 @@ from asffbench.drawing import class_name, draw_detections
 from asffbench.engine.inference import infer, single_images
 from asffbench.errors import UserError
 from asffbench.model_source import ModelSource, resolve_source
-from asffbench.settings import data_settings, postprocess_settings
+from asffbench.settings import data_settings, predict_settings
 from asffbench.weights.load import build_with_weights
 
 COCO_CLASSES = 80
@@ -66,10 +65,10 @@ def class_names_for(source: ModelSource, num_classes: int) -> Optional[list[str]
     return coco_class_names() if num_classes == COCO_CLASSES else None
 
 
-def detect(model: torch.nn.Module, paths: Sequence[Path], cfg: DictConfig, score_thresh: float,
+def detect(model: torch.nn.Module, paths: Sequence[Path], cfg: DictConfig, score_thresh: Optional[float],
            class_names: Optional[list[str]]) -> list[dict[str, Any]]:
     """One record per image: file, width, height and its detections sorted by score."""
-    settings = replace(postprocess_settings(cfg), score_thresh=score_thresh)
+    settings = predict_settings(cfg, score_thresh)
     device = resolve_device(cfg.device)
     model.to(device)
     dataset = val_dataset(data_settings(cfg), ImageFiles(paths))
@@ -126,10 +125,11 @@ def predict(
     images: Sequence[Path],
     overrides: Sequence[str] = (),
     out_dir: Optional[Path] = None,
-    score_thresh: float = 0.3,
+    score_thresh: Optional[float] = None,
 ) -> tuple[dict[str, Any], list[Path]]:
-    """`({"images": [record per image]}, PNGs written under out_dir)`."""
-    if not 0.0 <= score_thresh <= 1.0:
+    """`({"images": [record per image]}, PNGs written under out_dir)`; `score_thresh` None:
+    eval.predict_score_thresh."""
+    if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
         raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
     if not images:
         raise UserError("predict: no images given (files or folders)")

@@ -18,6 +18,20 @@ DETECTIONS_NAME = "detections.json"
 METRICS_NAME = "metrics.json"
 GROUND_TRUTH_NAME = "ground_truth.json"  # the val set as COCO JSON, when it was not read from one (VOC XML)
 MATCHES_NAME = "coco_matches.npz"  # the detections' match table (engine.match_table), so no reader matches twice
+# Evaluations during training (`train.eval_every`): each keeps its detections and match table in
+# TRAINING_EVALS_DIR/epoch_NNNN/ (NNNN: epochs done), so the report can bootstrap Δ over training.
+TRAINING_EVALS_DIR = "evals"
+TRAINING_EVAL_PREFIX = "epoch_"
+
+
+def training_eval_dir(run_dir: Path, epochs_done: int) -> Path:
+    return Path(run_dir) / TRAINING_EVALS_DIR / f"{TRAINING_EVAL_PREFIX}{epochs_done:04d}"
+
+
+def training_eval_epoch(path: Path) -> int | None:
+    """The epochs done of a training evaluation's directory (None for another name)."""
+    match = re.fullmatch(rf"{TRAINING_EVAL_PREFIX}(\d+)", Path(path).name)
+    return int(match.group(1)) if match else None
 # A test split's evaluation (image info, no annotations: no AP) writes its metrics here, beside the
 # evaluation server's results file, and leaves the run's metrics.json (its val evaluation) alone.
 TEST_METRICS_NAME = "metrics_{testset}.json"

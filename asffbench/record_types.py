@@ -401,6 +401,9 @@ class RunRecord(Section):
     experiment_hash: Optional[str] = absent()
     sweep: Optional[str] = absent()
     axes: dict[str, Any] = absent()  # swept override keys -> values
+    # The model family (`BackboneInfo.family`: yolov3, yolov8); absent in records written before
+    # the YOLOv8 family existed, which are all YOLOv3 runs.
+    family: Optional[str] = absent()
     # The composed config as plain data: its keys are config/schema.py's, typed there; records
     # of older versions hold older configs, so it stays a mapping here (read with `config_value`).
     config: dict[str, Any] = absent()

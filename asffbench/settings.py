@@ -22,6 +22,8 @@ from asffbench.data.sources import DATASETS, DataSource, SplitFiles
 from asffbench.data.synth import SynthParams
 from asffbench.data.ultralytics_augment import UltralyticsAugment
 from asffbench.errors import UserError
+from asffbench.models.backbone.registry import BACKBONES, backbone_info
+from asffbench.models.head.registry import head_info
 from asffbench.trackers.options import MlflowOptions, TrackerSettings, WandbOptions
 
 # bench.batch_size=max: the batch the search starts from (halved on CUDA out-of-memory).
@@ -39,6 +41,8 @@ class PostprocessSettings:
     multi_label: bool = True
     score_inclusive: bool = False  # keep scores equal to the threshold (>=)
     clip_boxes: bool = True  # clip the boxes mapped back to the original image (`infer`)
+    pre_nms_topk: int = 10000  # best candidates per image that enter NMS
+    class_offset: float = 0.0  # 0: exact class-wise NMS; > 0: ultralytics' class shift (px)
 
     def kwargs(self) -> dict[str, Any]:
         """The keywords of `postprocess` (clipping happens after it, in original pixels)."""
@@ -142,8 +146,26 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class AnchorFreeLossSettings:
+    """The keyword arguments of `engine.anchor_free_loss.AnchorFreeLoss` beside the class count
+    (`loss.*`; YOLOv8's values by default)."""
+
+    box_gain: float = 7.5
+    cls_gain: float = 0.5
+    dfl_gain: float = 1.5
+    topk: int = 10
+    alpha: float = 0.5
+    beta: float = 6.0
+
+    def kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class LossSettings:
-    """The keyword arguments of `engine.loss.YOLOLoss` (`kwargs()`)."""
+    """Which criterion trains the model (`kind`: `yolov3`, engine.loss.YOLOLoss, whose keyword
+    arguments `kwargs()` gives; `anchor_free`, engine.anchor_free_loss.AnchorFreeLoss with
+    `num_classes` and `anchor_free`), from the model's head (`loss_kind`)."""
 
     num_classes: int
     anchors: tuple[tuple[float, float], ...]
@@ -156,9 +178,13 @@ class LossSettings:
     mixup_weighting: str
     label_smoothing_max: Optional[float]
     shared_prediction: str
+    kind: str = "yolov3"
+    anchor_free: AnchorFreeLossSettings = AnchorFreeLossSettings()
 
     def kwargs(self) -> dict[str, Any]:
-        return {**asdict(self), "anchors": [list(pair) for pair in self.anchors]}
+        """`YOLOLoss`'s keyword arguments."""
+        plain = {key: value for key, value in asdict(self).items() if key not in ("kind", "anchor_free")}
+        return {**plain, "anchors": [list(pair) for pair in self.anchors]}
 
 
 @dataclass(frozen=True)
@@ -192,7 +218,18 @@ def postprocess_settings(cfg: Any) -> PostprocessSettings:
         score_thresh=float(cfg.eval.score_thresh), nms_iou=float(cfg.eval.nms_iou),
         max_det=int(cfg.eval.max_det), multi_label=bool(cfg.recipe.multi_label),
         score_inclusive=bool(cfg.recipe.score_inclusive), clip_boxes=bool(cfg.recipe.clip_boxes),
+        pre_nms_topk=int(cfg.eval.pre_nms_topk), class_offset=float(cfg.eval.nms_class_offset),
     )
+
+
+def predict_settings(cfg: Any, score_thresh: Optional[float] = None) -> PostprocessSettings:
+    """`predict`'s and `viz`'s post-processing: evaluation's, at `score_thresh` (their
+    --score-thresh) or eval.predict_score_thresh, multi-label per eval.predict_multi_label (null:
+    as evaluation)."""
+    multi_label = cfg.eval.predict_multi_label
+    base = postprocess_settings(cfg)
+    return replace(base, score_thresh=float(cfg.eval.predict_score_thresh if score_thresh is None else score_thresh),
+                   multi_label=base.multi_label if multi_label is None else bool(multi_label))
 
 
 def eval_metric(cfg: Any) -> str:
@@ -272,6 +309,25 @@ def loss_settings(cfg: Any) -> LossSettings:
         mixup_weighting=choice_str(recipe.mixup_weighting),
         label_smoothing_max=None if recipe.label_smoothing_max is None else float(recipe.label_smoothing_max),
         shared_prediction=choice_str(recipe.shared_prediction),
+        kind=loss_kind(str(cfg.model.backbone)),
+        anchor_free=anchor_free_loss_settings(cfg),
+    )
+
+
+def loss_kind(backbone: str) -> str:
+    """`anchor_free` where the family built on `backbone` has an anchor-free head (its
+    `HeadInfo`), else `yolov3`; an unknown backbone is refused where the model is built."""
+    if backbone not in BACKBONES:
+        return "yolov3"
+    head = backbone_info(backbone).head
+    return "anchor_free" if head and head_info(head).anchor_free else "yolov3"
+
+
+def anchor_free_loss_settings(cfg: Any) -> AnchorFreeLossSettings:
+    loss = cfg.loss
+    return AnchorFreeLossSettings(
+        box_gain=float(loss.box_gain), cls_gain=float(loss.cls_gain), dfl_gain=float(loss.dfl_gain),
+        topk=int(loss.assigner_topk), alpha=float(loss.assigner_alpha), beta=float(loss.assigner_beta),
     )
 
 

@@ -10,7 +10,6 @@ shared inference loop (`engine.inference.infer`, per level).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -32,7 +31,7 @@ from asffbench.engine.inference import infer
 from asffbench.errors import UserError
 from asffbench.model_source import ModelSource, resolve_source
 from asffbench.models import FUSIONS, fusion_info
-from asffbench.settings import data_settings, postprocess_settings
+from asffbench.settings import data_settings, predict_settings
 from asffbench.weights.load import build_with_weights
 
 WEIGHT_NAMES = ("α (from stride 32)", "β (from stride 16)", "γ (from stride 8)")
@@ -81,11 +80,11 @@ def visualize(
     images: Sequence[Path] = (),
     out_dir: Optional[Path] = None,
     overrides: Sequence[str] = (),
-    score_thresh: float = 0.3,
+    score_thresh: Optional[float] = None,
     max_images: int = 4,
 ) -> list[Path]:
     """Write one PNG per image; returns their paths."""
-    if not 0.0 <= score_thresh <= 1.0:
+    if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
         raise UserError(f"--score-thresh {score_thresh}: must be between 0 and 1")
     source = resolve_source(overrides, target=Path(target))
     cfg = source.cfg
@@ -103,7 +102,7 @@ def visualize(
     device = resolve_device(cfg.device)
     model = build_with_weights(cfg, source.weights).to(device)
     size = int(cfg.img_size)
-    settings = replace(postprocess_settings(cfg), score_thresh=score_thresh)
+    settings = predict_settings(cfg, score_thresh)
     written = []
     for path in paths[:max_images]:
         shown, tensor, meta = load_image(path, size, cfg.recipe.test_resize, cfg.recipe.test_interp)

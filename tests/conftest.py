@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import os
+
 import pytest
+from PIL import Image
 
 # Tests must not depend on (or fill) the user's cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# ultralytics (the oracle of the anchor-free tests) must never pip-install what it misses.
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+# Importing ultralytics replaces PIL's Image.open process-wide (its HEIF fallback, which turns an
+# unreadable image into a missing-module error); every test gets Pillow's own back.
+PIL_IMAGE_OPEN = Image.open
+
+
+@pytest.fixture(autouse=True)
+def _pil_image_open_as_shipped():
+    yield
+    Image.open = PIL_IMAGE_OPEN
 
 
 @pytest.fixture(autouse=True)

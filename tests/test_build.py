@@ -68,7 +68,7 @@ def test_full_size_default_is_the_paper_model():
 @pytest.mark.parametrize(
     "override, needle",
     [
-        ("fusion.name=asf", "fusion.name=asf: unknown fusion; choose from asff, asff_pan, asff_star, bifpn, concat, none, pan, sum"),
+        ("fusion.name=asf", "fusion.name=asf: unknown fusion; choose from afpn, asff, asff_pan, asff_star, bifpn, concat, none, pan, sum"),
         ("model.width=0", "model.width=0"),
         ("model.depth=-1", "model.depth=-1"),
         ("model.num_classes=0", "model.num_classes=0"),

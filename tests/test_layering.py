@@ -36,6 +36,7 @@ LAYERS = (
     ("atomic", "anchors", "record_schema", "coco_format", "drawing", "models", "extras"),
     ("config", "record_types"),
     ("device", "data", "trackers"),
+    ("build_yolov8",),
     ("build", "memory", "environment"),
     ("settings", "weights"),
     ("engine",),

@@ -46,6 +46,8 @@ SHARED_BY_YOLOV3_RECIPES = {
     "recipe.affine_scale": 0.5, "recipe.hsv_gains": [0.015, 0.7, 0.4], "recipe.flip_prob": 0.5,
     "train.lr": 0.001, "train.min_lr": 1e-5, "train.momentum": 0.9, "train.weight_decay": 0.0005,
     "train.ema": False, "train.ema_decay": 0.9998, "train.grad_clip": None, "eval.nms_iou": 0.65,
+    "eval.pre_nms_topk": 10000, "eval.nms_class_offset": 0.0, "eval.predict_score_thresh": 0.3,
+    "eval.predict_multi_label": None,
 }
 ALL_RECIPES = (*RECIPES, "ultralytics")
 
@@ -159,7 +161,8 @@ def test_builders_follow_the_reference_recipe():
     assert loss.box_terms_train_shape is True and loss.label_smoothing_max is None
     assert loss.shared_prediction == "last_box"
     assert postprocess_settings(cfg).kwargs() == {"score_thresh": 0.001, "nms_iou": 0.65, "max_det": 0,
-                                                  "multi_label": False, "score_inclusive": True}
+                                                  "multi_label": False, "score_inclusive": True,
+                                                  "pre_nms_topk": 10000, "class_offset": 0.0}
     assert postprocess_settings(cfg).clip_boxes is False
     assert eval_settings(cfg).postprocess.score_thresh == 0.001  # evaluation: its eval.py
     assert eval_settings(cfg, during_training=True).postprocess.score_thresh == 0.01  # its in-training cfg

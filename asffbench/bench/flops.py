@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     from fvcore.nn.jit_handles import get_shape
 
 from asffbench.bench.params import PARTS
+from asffbench.models.outputs import LevelOutput
 
 
 class TensorOutputs(nn.Module):
@@ -31,7 +32,9 @@ class TensorOutputs(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.model(images)
-        return tuple(t for level in out.levels for t in (level.pred, level.anchors))
+        # Anchor-based levels carry their (possibly predicted) anchors; anchor-free ones only pred.
+        return tuple(t for level in out.levels
+                     for t in ((level.pred, level.anchors) if isinstance(level, LevelOutput) else (level.pred,)))
 
 
 def deform_conv2d_macs(inputs: list[Any], outputs: list[Any]) -> int:

@@ -27,6 +27,10 @@ def register(app: typer.Typer) -> None:
         metric: str = typer.Option(
             "auto", "--metric", help="auto (VOC runs at IoU .50 only), coco, or voc."
         ),
+        adjust: str = typer.Option(
+            "none", "--adjust", help="With RUN_B: `*` for each number alone (none), or with all the "
+            "analysis' deltas taken together: holm (Holm-adjusted p-values) or simultaneous (max-|t| intervals).",
+        ),
     ) -> None:
         """Where the AP goes: TIDE's error types by size, and AP per class.
 
@@ -38,9 +42,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from asffbench.results.compare import adjustment_legend
         from asffbench.results.error_tables import FOOTNOTE, analyse_inputs, analysis_header, class_table, error_tables
 
-        result = analyse_inputs(run, run_b, gt, bootstrap, seed, metric)
+        result = analyse_inputs(run, run_b, gt, bootstrap, seed, metric, adjust)
         if as_json:
             typer.echo(json.dumps(result.to_json(), indent=2))
             return
@@ -55,3 +60,5 @@ def register(app: typer.Typer) -> None:
                 table.add_row(*row)
             terminal.print(table)
         terminal.print(FOOTNOTE, markup=False)
+        if result.deltas and adjust != "none":
+            terminal.print(adjustment_legend(result.deltas).split("\n")[0], markup=False)

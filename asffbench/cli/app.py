@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "asffbench.cli.report_cmd",
     "asffbench.cli.compare_cmd",
     "asffbench.cli.analyze_cmd",
+    "asffbench.cli.plan_cmd",
     "asffbench.cli.viz_cmd",
     "asffbench.cli.weights_cmd",
     "asffbench.cli.predict_cmd",

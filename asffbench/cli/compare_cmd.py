@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
         metric: str = typer.Option(
             "auto", "--metric", help="auto (VOC mAP too for runs evaluated with VOC mAP), coco, or voc."
         ),
+        adjust: str = typer.Option(
+            "none", "--adjust", help="`*` for each metric alone (none), or with the metrics' deltas "
+            "taken together: holm (Holm-adjusted p-values) or simultaneous (max-|t| intervals).",
+        ),
     ) -> None:
         """Is B's AP really different from A's? B - A with its 95% interval and p-value.
 
@@ -34,7 +38,7 @@ def register(app: typer.Typer) -> None:
         """
         from asffbench.results.compare import compare_inputs, comparison_lines
 
-        result = compare_inputs(a, b, gt, bootstrap, seed, metric)
+        result = compare_inputs(a, b, gt, bootstrap, seed, metric, adjust)
         if as_json:
             typer.echo(json.dumps(result.to_json(), indent=2))
         else:

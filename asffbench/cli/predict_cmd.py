@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
                                            "detections drawn as a PNG into this folder."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object: "
                                      '{"images": [{"file", "width", "height", "detections": [...]}]}.'),
-        score_thresh: float = typer.Option(0.3, "--score-thresh", help="Keep detections above this score."),
+        score_thresh: Optional[float] = typer.Option(
+            None, "--score-thresh", help="Keep detections above this score (default: eval.predict_score_thresh, 0.3)."),
     ) -> None:
         """Detect objects in images with the test-time pipeline of `eval`; boxes in image pixels."""
         from asffbench.predict import predict, split_items

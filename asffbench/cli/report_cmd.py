@@ -97,6 +97,10 @@ def register(app: typer.Typer) -> None:
             help="The row deltas and intervals are taken against, e.g. fusion=asff (default: the "
             "axis's own baseline, fusion=none). Repeat for several axes.",
         ),
+        adjust: str = typer.Option(
+            "simultaneous", "--adjust", help="How `*` is decided within each table's family of deltas: "
+            "simultaneous (max-|t| intervals), holm (Holm-adjusted p-values) or none (each interval alone).",
+        ),
         mlflow_uri: Optional[str] = typer.Option(
             None, "--mlflow", metavar="URI", help="Also push the finished runs into this MLflow tracking "
             "store, one MLflow run per record; runs already there are skipped (asffbench[track]; "
@@ -108,7 +112,7 @@ def register(app: typer.Typer) -> None:
         from asffbench.results.report import write_report
 
         summary = write_report(sweep_dirs, out, table_format.value, reference, bootstrap, error_analysis=errors,
-                               baselines=parse_baselines(baseline))
+                               baselines=parse_baselines(baseline), adjustment=adjust)
         terminal = console()
         for table in summary.tables:
             terminal.print(rich_table(table))

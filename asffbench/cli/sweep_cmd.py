@@ -44,6 +44,10 @@ def register(app: typer.Typer) -> None:
         val_images: Optional[int] = typer.Option(
             None, "--val-images", help="--estimate: val images, when the val split is not here."
         ),
+        plan: Optional[Path] = typer.Option(
+            None, "--plan", help="--estimate: repeat every run over the seeds a `plan --json` file recommends "
+            "for the val images (--val-images, else the pilot's), and price them.",
+        ),
     ) -> None:
         """Run every combination of a sweep's axes, one run directory and record each.
 
@@ -70,6 +74,14 @@ def register(app: typer.Typer) -> None:
             for combo in spec.combinations():
                 typer.echo(run_name(combo))
             return
+        if plan is not None:
+            if not estimate or seeds is not None:
+                raise UserError("--plan: goes with --estimate, without --seeds (it chooses the seeds)")
+            from asffbench.results.plan import seeds_from_plan_file
+
+            planned, images = seeds_from_plan_file(plan, val_images)
+            spec = spec.with_seeds(planned)
+            typer.echo(f"plan {plan}: {planned} seed(s) per run detect its delta on {images} val images")
         if estimate:
             from asffbench.runs.sweep_estimate import estimate_sweep, write_estimate
 

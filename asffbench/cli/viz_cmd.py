@@ -25,7 +25,9 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(
             None, "--out", "-o", help="Output folder (default: <run dir>/viz, or ./viz for a checkpoint)."
         ),
-        score_thresh: float = typer.Option(0.3, "--score-thresh", help="Detections drawn above this score."),
+        score_thresh: Optional[float] = typer.Option(
+            None, "--score-thresh",
+            help="Detections drawn above this score (default: eval.predict_score_thresh, 0.3)."),
         max_images: int = typer.Option(4, "--max-images", min=1, help="At most this many images."),
     ) -> None:
         """Draw each level's detections beside its ASFF fusion weights (alpha, beta, gamma)."""

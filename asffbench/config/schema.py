@@ -61,6 +61,7 @@ class WeightsFormat(str, Enum):
     auto = "auto"  # told apart by the tensor names
     asffbench = "asffbench"  # an asffbench checkpoint (checkpoints/last.pt) or its bare state dict
     reference = "reference"  # a state dict of the paper's reference implementation
+    ultralytics = "ultralytics"  # a state dict in ultralytics' YOLOv8 layout (`model.<i>.` names)
 
 
 class BenchMode(str, Enum):
@@ -202,7 +203,7 @@ ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `rec
 
 @dataclass
 class FusionConfig:
-    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan`)."""
+    """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan|afpn`)."""
 
     name: str = "asff"
     compress_c: int = 16
@@ -218,13 +219,16 @@ class FusionConfig:
 
 @dataclass
 class ModelConfig:
-    """YOLOv3 on a backbone (`BACKBONES`: darknet53, mobilenetv2); width/depth multipliers give
-    the CPU-sized variants."""
+    """A detector on a backbone (`BACKBONES`: darknet53, mobilenetv2 for YOLOv3; csp_darknet_v8
+    for the YOLOv8 family); width/depth multipliers give the CPU-sized variants."""
 
     name: str = "darknet53"
     backbone: str = "darknet53"
-    width: float = 1.0
-    depth: float = 1.0
+    # The YOLOv8 family's named scale (n, s, m, l, x: depth, width, channel cap of yolov8.yaml;
+    # model=yolov8 sets n); width and depth left null take the scale's. YOLOv3 has no scales.
+    scale: Optional[str] = None
+    width: Optional[float] = 1.0
+    depth: Optional[float] = 1.0
     num_classes: int = 80
     # A named set (asffbench.anchors: darknet, asff_release) or 9 [w, h] pairs, small to large.
     anchors: Any = DEFAULT_ANCHORS
@@ -356,6 +360,28 @@ class EvalConfig:
     runtime: Runtime = Runtime.torch
     checkpoint: Optional[str] = None  # default: <run_dir>/checkpoints/last.pt
     enabled: bool = True  # false: `run` and the sweeps skip evaluation (timing-only runs)
+    # NMS as ultralytics runs it (docs/anchor-free.md): its max_nms (30000) and its class shift
+    # max_wh (7680 px); asffbench's defaults: 10000 candidates, exact class-wise NMS (0).
+    pre_nms_topk: int = 10000  # best candidates per image that enter NMS
+    nms_class_offset: float = 0.0
+    # `predict` and `viz` (their --score-thresh wins): the score threshold, and multi-label or
+    # each box's best class (null: recipe.multi_label). Ultralytics' predict: 0.25, false.
+    predict_score_thresh: float = 0.3
+    predict_multi_label: Optional[bool] = None
+
+
+@dataclass
+class LossConfig:
+    """The anchor-free family's loss (engine/anchor_free_loss.py; YOLOv8's values): the gains of
+    its three terms and the task-aligned assigner's topk, alpha and beta. The YOLOv3 family's loss
+    reads tricks.* and recipe.* instead, so these change only anchor-free runs (and their hash)."""
+
+    box_gain: float = 7.5
+    cls_gain: float = 0.5
+    dfl_gain: float = 1.5
+    assigner_topk: int = 10
+    assigner_alpha: float = 0.5
+    assigner_beta: float = 6.0
 
 
 @dataclass
@@ -470,6 +496,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     sweep: SweepInfo = field(default_factory=SweepInfo)

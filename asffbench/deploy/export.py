@@ -21,13 +21,14 @@ from typing import Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-from asffbench.deploy.graph import ExportGraph, output_names
+from asffbench.deploy.graph import ExportGraph, output_names, reg_max_of
 from asffbench.deploy.optional import require
 from asffbench.errors import UserError
 
 OPSET = 19
 INPUT_NAME = "images"
 STRIDES_KEY = "asffbench.strides"  # ONNX metadata: each level's stride, for the post-processing
+REG_MAX_KEY = "asffbench.reg_max"  # ONNX metadata: anchor-free bins per box side (0: anchor-based)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def export_onnx(model: nn.Module, img_size: int, graph: str = "raw", opset: int 
     wrapper = ExportGraph(model, graph, **nms).eval()
     sample = torch.zeros(1, 3, img_size, img_size, device=next(model.parameters()).device)
     with torch.no_grad():
-        strides = [level.stride for level in model(sample).levels]
-    names = output_names(graph, len(strides))
+        levels = model(sample).levels
+    strides, reg_max = [level.stride for level in levels], reg_max_of(levels)
+    names = output_names(graph, len(strides), anchor_free=reg_max > 0)
     buffer = io.BytesIO()
     started = time.perf_counter()
     # On failure the exporter prints the whole graph to stdout; the error names the operator.
@@ -71,7 +73,8 @@ def export_onnx(model: nn.Module, img_size: int, graph: str = "raw", opset: int 
         )
     seconds = time.perf_counter() - started
     proto = onnx.load_from_string(buffer.getvalue())
-    onnx.helper.set_model_props(proto, {STRIDES_KEY: ",".join(map(str, strides)), "asffbench.graph": graph})
+    onnx.helper.set_model_props(proto, {STRIDES_KEY: ",".join(map(str, strides)), REG_MAX_KEY: str(reg_max),
+                                        "asffbench.graph": graph})
     return Exported(proto.SerializeToString(), graph, opset, img_size, names, strides, seconds)
 
 

@@ -3,6 +3,8 @@
 Three graph forms (`GRAPHS`):
 - `raw`: per level `pred_<i>` (B, S, H, W, 5 + C) and `anchors_<i>` (B, S, H, W, 2), exactly what
   `LevelOutput` holds, so the ONNX Runtime outputs go through the same post-processing as eager;
+  for the anchor-free family `pred_<i>` (B, 4 x reg_max + C, H, W) alone, what `AnchorFreeLevel`
+  holds (`reg_max` > 0 says which);
 - `decode`: `boxes` (B, N, 4) xyxy input px, `objectness` (B, N), `class_probs` (B, N, C);
 - `nms`: decode and class-wise NMS in the graph: `detections` (K, 7) rows (image, x1, y1, x2, y2,
   score, label) over the whole batch by decreasing score, candidates chosen as the evaluation
@@ -18,18 +20,29 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
 from asffbench.engine.postprocess import decode, nms_candidates
-from asffbench.models.outputs import DetectorOutput, LevelOutput
+from asffbench.models.outputs import AnchorFreeLevel, DetectorOutput, LevelOutput
 
 GRAPHS = ("raw", "decode", "nms")
 
 
-def raw_output_names(levels: int) -> list[str]:
-    return [name for i in range(levels) for name in (f"pred_{i}", f"anchors_{i}")]
+def raw_output_names(levels: int, anchor_free: bool = False) -> list[str]:
+    per_level = ("pred_{}",) if anchor_free else ("pred_{}", "anchors_{}")
+    return [name.format(i) for i in range(levels) for name in per_level]
 
 
-def output_names(graph: str, levels: int) -> list[str]:
-    return {"raw": raw_output_names(levels), "decode": ["boxes", "objectness", "class_probs"],
+def output_names(graph: str, levels: int, anchor_free: bool = False) -> list[str]:
+    return {"raw": raw_output_names(levels, anchor_free), "decode": ["boxes", "objectness", "class_probs"],
             "nms": ["detections"]}[graph]
+
+
+def level_tensors(level: LevelOutput | AnchorFreeLevel) -> tuple[Tensor, ...]:
+    """A level's raw tensors in the `raw` graph's order: (pred, anchors), or (pred,) anchor-free."""
+    return (level.pred, level.anchors) if isinstance(level, LevelOutput) else (level.pred,)
+
+
+def reg_max_of(levels: Sequence[LevelOutput | AnchorFreeLevel]) -> int:
+    """The anchor-free levels' bins per side (the `raw` graph's metadata); 0 for anchor-based."""
+    return int(levels[0].reg_max) if isinstance(levels[0], AnchorFreeLevel) else 0
 
 
 class ExportGraph(nn.Module):
@@ -48,15 +61,14 @@ class ExportGraph(nn.Module):
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         levels = self.model(images).levels
         if self.graph == "raw":
-            return tuple(t for level in levels for t in (level.pred, level.anchors))
+            return tuple(t for level in levels for t in level_tensors(level))
         if self.graph == "decode":
             return decode(levels)
         return (self.detections(levels),)
 
     def detections(self, levels: Sequence[LevelOutput]) -> Tensor:
-        boxes, scores, labels, image_index = nms_candidates(levels, self.score_thresh, self.pre_nms_topk,
-                                                            self.multi_label)
-        num_classes = levels[0].pred.shape[-1] - 5
+        boxes, scores, labels, image_index, num_classes = nms_candidates(
+            levels, self.score_thresh, self.pre_nms_topk, self.multi_label)
         kept = batched_nms(boxes, scores, image_index * num_classes + labels, self.nms_iou)
         # ONNX's NonMaxSuppression returns its picks by class, not by score: sort them again.
         kept = kept[scores[kept].argsort(descending=True)]
@@ -64,8 +76,12 @@ class ExportGraph(nn.Module):
                           labels[kept, None].float()], dim=1)
 
 
-def levels_from_raw(outputs: Sequence[Tensor], strides: Sequence[int]) -> DetectorOutput:
-    """A `raw` graph's outputs (pred, anchors per level) as the detector's output dataclass."""
+def levels_from_raw(outputs: Sequence[Tensor], strides: Sequence[int], reg_max: int = 0) -> DetectorOutput:
+    """A `raw` graph's outputs (pred, anchors per level; pred alone when `reg_max` > 0, the
+    anchor-free family) as the detector's output dataclass."""
+    if reg_max:
+        return DetectorOutput(levels=[AnchorFreeLevel(pred=outputs[i], stride=stride, reg_max=reg_max)
+                                      for i, stride in enumerate(strides)])
     return DetectorOutput(levels=[
         LevelOutput(pred=outputs[2 * i], anchors=outputs[2 * i + 1], shape_pred=None, stride=stride)
         for i, stride in enumerate(strides)

@@ -11,7 +11,7 @@ import time
 import torch
 from torch import Tensor, nn
 
-from asffbench.deploy.export import INPUT_NAME, STRIDES_KEY, export_onnx
+from asffbench.deploy.export import INPUT_NAME, REG_MAX_KEY, STRIDES_KEY, export_onnx
 from asffbench.deploy.graph import levels_from_raw
 from asffbench.deploy.optional import require
 from asffbench.errors import UserError
@@ -91,10 +91,13 @@ class OrtDetector(nn.Module):
         if strides is None:
             raise UserError("onnx model: no stride metadata; export it with `asffbench export`")
         self.strides = [int(s) for s in strides.split(",")]
+        # Graphs exported before the anchor-free family have no reg_max: anchor-based.
+        self.reg_max = int(session.get_modelmeta().custom_metadata_map.get(REG_MAX_KEY, "0"))
 
     def forward(self, images: Tensor) -> DetectorOutput:
         outputs = self.session.run(None, {INPUT_NAME: images.detach().float().cpu().numpy()})
-        return levels_from_raw([torch.from_numpy(o).to(images.device) for o in outputs], self.strides)
+        return levels_from_raw([torch.from_numpy(o).to(images.device) for o in outputs], self.strides,
+                               self.reg_max)
 
 
 def exported_model(model: nn.Module, img_size: int, settings: RuntimeSettings) -> tuple[OrtDetector, dict]:

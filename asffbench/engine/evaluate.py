@@ -34,7 +34,8 @@ from asffbench.errors import UserError
 from asffbench.engine.run_matches import run_matches
 from asffbench.engine.server_results import unscored_metrics, write_test_split_outputs
 from asffbench.models.fusion import fusion_info
-from asffbench.record_schema import DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC
+from asffbench.record_schema import (DETECTIONS_NAME, GROUND_TRUTH_NAME, MATCHES_NAME, METRICS_NAME, VOC_METRIC,
+                                     training_eval_dir)
 from asffbench.settings import EvalSettings, PostprocessSettings
 from asffbench.weights.resolve import WeightsSource
 
@@ -222,18 +223,21 @@ class PeriodicEvaluator:
     """`train.eval_every=N`: the val metrics of the model in training after every N-th epoch,
     with the final evaluation's settings; the val loader (`val_data()`) is built once."""
 
-    def __init__(self, settings: EvalSettings, val_data: Callable[[], tuple[Iterable, Any]]) -> None:
+    def __init__(self, settings: EvalSettings, val_data: Callable[[], tuple[Iterable, Any]],
+                 run_dir: Optional[Path] = None) -> None:
         self.settings = settings
         self.every = settings.every
         self.val_data = val_data
         self.data: Optional[tuple] = None
+        self.run_dir = run_dir  # where each evaluation keeps its detections (None: nowhere)
 
     def due(self, epochs_done: int) -> bool:
         # The last epoch is left to the final evaluation, which the record keeps.
         return self.every > 0 and epochs_done % self.every == 0 and epochs_done < self.settings.epochs
 
-    def __call__(self, model: nn.Module, device: torch.device) -> Optional[dict]:
-        """The metrics; None on a test split (no annotations: nothing to score, said once)."""
+    def __call__(self, model: nn.Module, device: torch.device, epochs_done: Optional[int] = None) -> Optional[dict]:
+        """The metrics; None on a test split (no annotations: nothing to score, said once). With a
+        run dir and `epochs_done`, the detections and their match table are kept too."""
         if self.data is None:
             self.data = self.val_data()
             if not self.data[1].annotated:
@@ -247,10 +251,20 @@ class PeriodicEvaluator:
         # Evaluation must not change what training does next: its random state is put back.
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            metrics, _ = score_model(self.settings, model, loader, dataset, device)
+            metrics, detections = score_model(self.settings, model, loader, dataset, device)
         model.train(was_training)
         metrics.pop("per_class", None)
+        if self.run_dir is not None and epochs_done is not None:
+            self.keep(detections, dataset, metrics, epochs_done)
         return metrics
+
+    def keep(self, detections: list[dict], dataset: Any, metrics: dict, epochs_done: int) -> None:
+        """detections.json and the match table in `training_eval_dir`: the report bootstraps the
+        delta between runs at every evaluation from them (Δ over training)."""
+        folder = training_eval_dir(self.run_dir, epochs_done)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / DETECTIONS_NAME, detections, indent=None)
+        store_match_table(folder, Path(ground_truth_file(dataset, self.run_dir)), metrics["metric"] == VOC_METRIC)
 
 
 def check_classes(model: nn.Module, dataset: Any) -> None:

@@ -1,15 +1,17 @@
-"""From raw level outputs to detections: decoding, class-wise NMS, mapping to original pixels."""
+"""From raw level outputs (either family's) to detections: decoding, class-wise NMS, mapping to
+original pixels."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
+from asffbench.engine.anchor_free_coding import decode_anchor_free
 from asffbench.engine.box_coding import decode_level
-from asffbench.models.outputs import LevelOutput
+from asffbench.models.outputs import AnchorFreeLevel, LevelOutput
 
 
 def decode(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor, Tensor]:
@@ -27,25 +29,50 @@ def decode(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor, Tensor]:
     return torch.cat(boxes, dim=1), torch.cat(objectness, dim=1), torch.cat(class_probs, dim=1)
 
 
-def candidate_scores(levels: Sequence[LevelOutput], multi_label: bool) -> tuple[Tensor, Tensor, Optional[Tensor]]:
-    """Boxes (B, N, 4) and the score obj * class prob of every candidate: (B, N * C), flat index
-    box * C + class, with `multi_label`; else (B, N), each box's best class, given as (B, N)."""
+def anchor_based_scores(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor]:
+    """Boxes (B, N, 4) and per-class scores obj x class prob (B, N, C) of YOLOv3's levels."""
     boxes, objectness, class_probs = decode(levels)
-    boxes, objectness, class_probs = boxes.float(), objectness.float(), class_probs.float()
-    batch, num_preds, num_classes = class_probs.shape
+    return boxes.float(), objectness.float()[..., None] * class_probs.float()
+
+
+def anchor_free_scores(levels: Sequence[AnchorFreeLevel]) -> tuple[Tensor, Tensor]:
+    """Boxes (B, N, 4) and per-class scores = class prob (B, N, C) of the anchor-free family's
+    levels (no objectness)."""
+    boxes, class_probs = decode_anchor_free(levels)
+    return boxes.float(), class_probs.float()
+
+
+# How each kind of level becomes scored boxes: the one place the post-processing tells them apart.
+SCORERS: dict[type, Callable[[Sequence[Any]], tuple[Tensor, Tensor]]] = {
+    LevelOutput: anchor_based_scores,
+    AnchorFreeLevel: anchor_free_scores,
+}
+
+
+def box_scores(levels: Sequence[Any]) -> tuple[Tensor, Tensor]:
+    """Boxes (B, N, 4) xyxy input px and their per-class scores (B, N, C), whatever the level kind."""
+    return SCORERS[type(levels[0])](levels)
+
+
+def candidate_scores(levels: Sequence[Any], multi_label: bool) -> tuple[Tensor, Tensor, Optional[Tensor], int]:
+    """Boxes (B, N, 4), the score of every candidate and the number of classes C: with
+    `multi_label` the scores are (B, N * C), flat index box * C + class; else (B, N), each box's
+    best class, given as (B, N)."""
+    boxes, scores = box_scores(levels)
+    batch, num_preds, num_classes = scores.shape
     if multi_label:
-        return boxes, (objectness[..., None] * class_probs).reshape(batch, num_preds * num_classes), None
-    best_prob, best_class = class_probs.max(dim=2)
-    return boxes, objectness * best_prob, best_class
+        return boxes, scores.reshape(batch, num_preds * num_classes), None, num_classes
+    best_score, best_class = scores.max(dim=2)
+    return boxes, best_score, best_class, num_classes
 
 
 @torch.no_grad()
 def nms_candidate_counts(
-    levels: Sequence[LevelOutput], score_thresh: float = 0.001, pre_nms_topk: int = 10000,
+    levels: Sequence[Any], score_thresh: float = 0.001, pre_nms_topk: int = 10000,
     multi_label: bool = True, score_inclusive: bool = False,
 ) -> Tensor:
     """How many candidates of each image enter NMS in `postprocess` (B,)."""
-    _boxes, scores, _best = candidate_scores(levels, multi_label)
+    _boxes, scores, _best, _classes = candidate_scores(levels, multi_label)
     top_scores = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1).values
     return above(top_scores, score_thresh, score_inclusive).sum(dim=1)
 
@@ -55,12 +82,21 @@ def above(scores: Tensor, score_thresh: float, inclusive: bool) -> Tensor:
     return scores >= score_thresh if inclusive else scores > score_thresh
 
 
-def nms_candidates(levels: Sequence[LevelOutput], score_thresh: float, pre_nms_topk: int,
-                   multi_label: bool, score_inclusive: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The candidates entering NMS, flat over the batch: boxes (K, 4), scores (K,), labels (K,)
-    and each one's image (K,). Traceable: the exported `nms` graph selects them alike."""
-    boxes, scores, best_class = candidate_scores(levels, multi_label)
-    num_classes = levels[0].pred.shape[-1] - 5
+class Candidates(NamedTuple):
+    """The candidates entering NMS, flat over the batch."""
+
+    boxes: Tensor  # (K, 4) xyxy input px
+    scores: Tensor  # (K,)
+    labels: Tensor  # (K,)
+    image_index: Tensor  # (K,)
+    num_classes: int
+
+
+def nms_candidates(levels: Sequence[Any], score_thresh: float, pre_nms_topk: int,
+                   multi_label: bool, score_inclusive: bool = False) -> Candidates:
+    """The candidates entering NMS: the `pre_nms_topk` best of each image above the threshold.
+    Traceable: the exported `nms` graph selects them alike."""
+    boxes, scores, best_class, num_classes = candidate_scores(levels, multi_label)
     top_scores, top_index = scores.topk(min(pre_nms_topk, scores.shape[1]), dim=1)
     candidate = above(top_scores, score_thresh, score_inclusive)
     # Each row's image from a tensor op, not arange(batch): a trace would freeze the batch size.
@@ -73,33 +109,49 @@ def nms_candidates(levels: Sequence[LevelOutput], score_thresh: float, pre_nms_t
     else:
         box_index = flat_index
         cand_labels = best_class[image_index, box_index]
-    return boxes[image_index, box_index], cand_scores, cand_labels, image_index
+    return Candidates(boxes[image_index, box_index], cand_scores, cand_labels, image_index, num_classes)
+
+
+def class_wise_nms(candidates: Candidates, nms_iou: float, class_offset: float = 0.0) -> Tensor:
+    """Indices of the candidates NMS keeps, per image and class, in decreasing score.
+
+    `class_offset` 0: one `batched_nms` group per (image, class). Above 0, ultralytics' way: each
+    box shifted by class x offset px in its own float32 arithmetic (whose rounding, ~0.06 px at
+    class 79 x 7680, can change what NMS keeps), one group per image; the shifted boxes go to NMS
+    in float64, so the per-image groups add no rounding of their own.
+    """
+    boxes, scores, labels, image_index, num_classes = candidates
+    if class_offset <= 0:
+        return batched_nms(boxes, scores, image_index * num_classes + labels, nms_iou)
+    shifted = boxes + (labels.to(boxes.dtype) * class_offset)[:, None]
+    return batched_nms(shifted.double(), scores.double(), image_index, nms_iou)
 
 
 @torch.no_grad()
 def postprocess(
-    levels: Sequence[LevelOutput],
+    levels: Sequence[Any],
     score_thresh: float = 0.001,
     nms_iou: float = 0.65,
     max_det: int = 100,
     pre_nms_topk: int = 10000,
     multi_label: bool = True,
     score_inclusive: bool = False,
+    class_offset: float = 0.0,
 ) -> list[dict[str, Tensor]]:
     """Detections per image: `{"boxes": (K, 4) xyxy input px, "scores": (K,), "labels": (K,)}`,
     sorted by decreasing score, K <= max_det (no cap when max_det is 0).
 
-    Candidates are scored obj * class prob and kept above `score_thresh` (or at it too, with
-    `score_inclusive`). With `multi_label` every
-    (box, class) pair is a candidate (as COCO evaluation of YOLOv3 does); without it only each
-    box's best class is (the ASFF reference). At most `pre_nms_topk` best candidates per image go
-    to NMS, which runs per image and class in one `batched_nms` call.
+    `levels` are YOLOv3's `LevelOutput`s (score = obj x class prob) or the anchor-free family's
+    `AnchorFreeLevel`s (score = class prob). Candidates are kept above `score_thresh` (or at it
+    too, with `score_inclusive`). With `multi_label` every (box, class) pair is a candidate (as
+    COCO evaluation of YOLOv3 does); without it only each box's best class is (the ASFF
+    reference). At most `pre_nms_topk` best candidates per image go to NMS, which runs per image
+    and class (`class_wise_nms`, `class_offset`) in one `batched_nms` call.
     """
-    cand_boxes, cand_scores, cand_labels, image_index = nms_candidates(
-        levels, score_thresh, pre_nms_topk, multi_label, score_inclusive)
-    batch, num_classes = levels[0].pred.shape[0], levels[0].pred.shape[-1] - 5
-    # One group per (image, class): class-wise NMS for the whole batch at once.
-    kept = batched_nms(cand_boxes, cand_scores, image_index * num_classes + cand_labels, nms_iou)
+    candidates = nms_candidates(levels, score_thresh, pre_nms_topk, multi_label, score_inclusive)
+    image_index = candidates.image_index
+    batch = levels[0].pred.shape[0]
+    kept = class_wise_nms(candidates, nms_iou, class_offset)
     # batched_nms sorts by score; a stable sort by image keeps that order within each image.
     kept = kept[torch.sort(image_index[kept], stable=True).indices]
     kept_images = image_index[kept]
@@ -110,9 +162,9 @@ def postprocess(
         kept = kept[rank < max_det]
     per_image = torch.bincount(image_index[kept], minlength=batch).tolist()
 
-    per_image_boxes = cand_boxes[kept].split(per_image)
-    per_image_scores = cand_scores[kept].split(per_image)
-    per_image_labels = cand_labels[kept].split(per_image)
+    per_image_boxes = candidates.boxes[kept].split(per_image)
+    per_image_scores = candidates.scores[kept].split(per_image)
+    per_image_labels = candidates.labels[kept].split(per_image)
     return [
         {"boxes": image_boxes, "scores": image_scores, "labels": image_labels}
         for image_boxes, image_scores, image_labels in zip(per_image_boxes, per_image_scores, per_image_labels)

@@ -19,6 +19,7 @@ from torch.optim import Optimizer
 
 from asffbench.data.loaders import TrainDataSettings, build_train_loader
 from asffbench.device import configure_cpu_threads
+from asffbench.engine.anchor_free_loss import AnchorFreeLoss
 from asffbench.engine.checkpoint import restore_rng_states, resumable_state
 from asffbench.engine.distributed import DistEnv, init_distributed, process_device, wrap_ddp
 from asffbench.engine.ema import build_ema
@@ -76,8 +77,23 @@ def build_data(data: TrainDataSettings, env: DistEnv):
 
 
 # --- optimisation ---------------------------------------------------------------------------------
-def build_criterion(loss: LossSettings) -> nn.Module:
+def build_yolo_loss(loss: LossSettings) -> nn.Module:
     return YOLOLoss(**loss.kwargs())
+
+
+def build_anchor_free_loss(loss: LossSettings) -> nn.Module:
+    return AnchorFreeLoss(loss.num_classes, **loss.anchor_free.kwargs())
+
+
+# `LossSettings.kind` (the model's head's fact, settings.loss_kind) -> the criterion that trains it.
+CRITERIA: dict[str, Callable[[LossSettings], nn.Module]] = {
+    "yolov3": build_yolo_loss,
+    "anchor_free": build_anchor_free_loss,
+}
+
+
+def build_criterion(loss: LossSettings) -> nn.Module:
+    return CRITERIA[loss.kind](loss)
 
 
 def train_precision(amp: bool, device: torch.device) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from dataclasses import fields, replace
 from typing import Any, Iterable, Optional, Sequence
 
 import torch
@@ -29,7 +30,6 @@ from asffbench.engine.hooks import Hook, StepInfo
 from asffbench.engine.logging import TrainLogger
 from asffbench.errors import UserError
 from asffbench.memory import PeakMemory, larger_peak
-from asffbench.models.outputs import LevelOutput
 
 CHECKPOINT_FORMAT = "asffbench-checkpoint/1"
 # The phases of a step, in order, as `StepPhases.end` is told them.
@@ -231,16 +231,21 @@ class Trainer:
         return self.ema.module if self.ema is not None else unwrap(self.model)
 
 
-def zero_touching(levels: list[LevelOutput]) -> Tensor:
+def zero_touching(levels: list[Any]) -> Tensor:
     """0 x every output: under DDP each rank's backward must reach every parameter that feeds
     an output, and some batches leave a level's guided-anchoring shape branch out of the loss."""
-    total = sum(level.pred.sum() for level in levels)
-    total = total + sum(level.shape_pred.sum() for level in levels if level.shape_pred is not None)
-    return 0.0 * total.float()
+    return 0.0 * sum(tensor.float().sum() for level in levels for tensor in level_tensors(level).values())
 
 
-def as_float(level: LevelOutput) -> LevelOutput:
+def level_tensors(level: Any) -> dict[str, Tensor]:
+    """The tensor fields of a level output (`LevelOutput`'s pred, anchors, shape_pred when set;
+    `AnchorFreeLevel`'s pred)."""
+    return {field.name: getattr(level, field.name) for field in fields(level)
+            if isinstance(getattr(level, field.name), Tensor)}
+
+
+def as_float(level: Any) -> Any:
+    """The level with its tensors in fp32 (the loss runs in fp32 whatever the forward used)."""
     if level.pred.dtype == torch.float32:
         return level
-    shape = level.shape_pred.float() if level.shape_pred is not None else None
-    return LevelOutput(level.pred.float(), level.anchors.float(), shape, level.stride)
+    return replace(level, **{name: tensor.float() for name, tensor in level_tensors(level).items()})

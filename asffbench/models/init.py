@@ -40,3 +40,13 @@ def reference_init(model: nn.Module, negative_slope: float = DARKNET_SLOPE) -> n
 def initialise(model: nn.Module, name: str, negative_slope: float = DARKNET_SLOPE) -> nn.Module:
     """Apply the named initialisation in place; UnknownNameError for an unknown name."""
     return INITS.build(name, model, negative_slope=negative_slope)
+
+
+def set_batchnorm(model: nn.Module, eps: float, momentum: float) -> nn.Module:
+    """Every BatchNorm's eps and momentum, in place (a family's fact, e.g. YOLOv8's 1e-3 / 0.03,
+    which ultralytics sets model-wide after building)."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eps = eps
+            module.momentum = momentum
+    return model

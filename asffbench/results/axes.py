@@ -21,11 +21,19 @@ class Axis:
     header: str  # heading of the row-label column
     order: tuple = ()  # preferred value order; other values follow, sorted
     labels: dict = field(default_factory=dict)  # value -> display name
+    # model family -> {value: display name} where a value means something else on that family
+    # (fusion=none is YOLOv3's baseline, but YOLOv8's top-down path without its PAN).
+    family_labels: dict = field(default_factory=dict)
     baseline: Any = None  # deltas are taken against this value's row (the first row if absent)
     cumulative: bool = False  # deltas against the previous row instead (Table 1 style)
     record_keys: tuple = ()  # the keys in a record's `axes` that mean this axis
+    # The report groups by it wherever the records vary along it, swept or not (the model
+    # family: a neck on YOLOv3 and on YOLOv8 is never one row, nor one baseline).
+    groups: bool = False
 
-    def label(self, value: Any) -> str:
+    def label(self, value: Any, family: Optional[str] = None) -> str:
+        if value in self.family_labels.get(family, {}):
+            return self.family_labels[family][value]
         if value in self.labels:
             return self.labels[value]
         if isinstance(value, float) and value.is_integer():
@@ -73,11 +81,13 @@ FUSION_LABELS = {
     "asff": "ASFF",
     "asff_pan": "ASFF on PAN",
     "asff_star": "ASFF*",
+    "afpn": "AFPN",
 }
 
 register_axis(Axis(
     name="fusion", column="fusion", title="Fusion methods (Table 3 layout)", header="Method",
     order=tuple(FUSION_LABELS), labels=FUSION_LABELS, baseline="none",
+    family_labels={"yolov8": {"none": "top-down only (no PAN)", "pan": "PAN (YOLOv8's PAFPN)"}},
     record_keys=("fusion", "fusion.name"),
 ))
 register_axis(Axis(
@@ -99,7 +109,13 @@ register_axis(Axis(
 ))
 register_axis(Axis(
     name="model", column="model", title="Model variants", header="Model",
-    order=("darknet53", "tiny", "mobilenetv2"), record_keys=("model", "model.name"),
+    order=("darknet53", "tiny", "mobilenetv2", "yolov8"), record_keys=("model", "model.name"),
+))
+
+register_axis(Axis(
+    name="family", column="family", title="Model families", header="Family",
+    order=("yolov3", "yolov8"), labels={"yolov3": "YOLOv3", "yolov8": "YOLOv8 (anchor-free)"},
+    baseline="yolov3", groups=True,
 ))
 
 # Seeds are repetitions of one cell, never a table axis: they are aggregated (mean, std, n).
@@ -131,8 +147,9 @@ def varies(frame: pd.DataFrame, axis: Axis) -> bool:
 def detect_axes(frame: pd.DataFrame) -> list[Axis]:
     """The axes the records vary along, in the registry's order (generic axes last).
 
-    The records' own `axes` say what was swept. Records without them (older versions) fall back
-    to the config columns; an axis whose value is fixed by an earlier one (ASFF* brings its own
+    The records' own `axes` say what was swept, plus the grouping axes (`Axis.groups`, the model
+    family; listed first) wherever they vary. Records without them (older versions) fall back to the config
+    columns; an axis whose value is fixed by an earlier one (ASFF* brings its own
     compress_c) is a consequence, not an axis.
     """
     if frame.empty:
@@ -147,7 +164,11 @@ def detect_axes(frame: pd.DataFrame) -> list[Axis]:
         for axis in AXES.values():
             if varies(frame, axis) and not determined_by(frame, axis, list(found.values())):
                 found[axis.name] = axis
-    known = [a for name, a in AXES.items() if name in found]
+    for axis in AXES.values():
+        if axis.groups and axis.name not in found and varies(frame, axis):
+            found[axis.name] = axis
+    # Grouping axes first: they are the outermost context of every other table.
+    known = sorted((a for name, a in AXES.items() if name in found), key=lambda a: not a.groups)
     generic = [a for name, a in found.items() if name not in AXES]
     return known + generic
 

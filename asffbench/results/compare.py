@@ -30,6 +30,8 @@ from asffbench.record_schema import (COCO_METRIC, DETECTIONS_NAME, GROUND_TRUTH_
                                      RECORD_NAME, TEST_METRICS_NAME, VOC_METRIC)
 from asffbench.record_types import Metrics, or_none
 from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table
+from asffbench.results.families import METHOD_WORDS, adjust_deltas
+from asffbench.results.multiplicity import check_adjustment
 from asffbench.results.significance import (DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample,
                                             combine_seeds, compare_sides, image_set_difference, sample_run)
 
@@ -166,6 +168,10 @@ class Comparison:
             entry = {"a": number(m.a), "b": number(m.b), "delta": number(m.delta),
                      "ci95": [number(v) for v in m.ci95], "p": number(m.p),
                      "significant": m.significant}
+            if m.adjusted is not None and m.adjusted.method != "none":
+                entry["adjusted"] = {"method": m.adjusted.method, "family": m.adjusted.family,
+                                     "ci95": [number(v) for v in m.adjusted.ci95], "p": number(m.adjusted.p)}
+                entry["significant_unadjusted"] = m.significant_unadjusted
             if len(self.a) > 1 or len(self.b) > 1:
                 entry["seed_std"] = {"a": number(m.a_seed_std), "b": number(m.b_seed_std)}
             metrics[name] = entry
@@ -193,11 +199,13 @@ def bootstrap_compare(a: Sequence[MatchedDetections], b: Sequence[MatchedDetecti
 
 
 def compare_inputs(a: str, b: str, gt: Optional[Path] = None, replicates: int = DEFAULT_REPLICATES,
-                   seed: int = DEFAULT_SEED, metric: str = "auto") -> Comparison:
+                   seed: int = DEFAULT_SEED, metric: str = "auto", adjustment: str = "none") -> Comparison:
+    check_adjustment(adjustment)
     runs_a, runs_b = resolve_input(a, gt, metric), resolve_input(b, gt, metric)
     matched_a = [match_input(r) for r in runs_a]
     matched_b = [match_input(r) for r in runs_b]
     metrics = bootstrap_compare(matched_a, matched_b, replicates, seed)
+    adjust_deltas(metrics, adjustment)
     return Comparison(a=[r.name for r in runs_a], b=[r.name for r in runs_b],
                       images=matched_a[0].num_images, replicates=replicates, seed=seed, metrics=metrics)
 
@@ -217,5 +225,17 @@ def comparison_lines(result: Comparison) -> list[str]:
         if seeds:
             line += f" {100 * m.a_seed_std:.2f} / {100 * m.b_seed_std:.2f}"
         lines.append(line.replace("nan", "n/a"))
-    lines += ["", "*: the 95% interval of Δ excludes 0 (AP and mAP in percent)."]
+    lines += ["", adjustment_legend(result.metrics)]
     return lines
+
+
+def adjustment_legend(metrics: dict[str, MetricDelta]) -> str:
+    """What `*` means in `compare`'s and `analyze`'s tables (AP and mAP in percent)."""
+    adjusted = next((m.adjusted for m in metrics.values() if m.adjusted is not None), None)
+    if adjusted is None or adjusted.method == "none":
+        return "*: the 95% interval of Δ excludes 0, each metric taken alone (AP and mAP in percent)."
+    lines = [f"*: significant with the {adjusted.family} metrics' deltas taken together ({METHOD_WORDS[adjusted.method]}); "
+             "the interval shown is each one's own. Adjusted:"]
+    lines += [f"  {name:<6} [{100 * m.adjusted.ci95[0]:+6.2f}, {100 * m.adjusted.ci95[1]:+6.2f}] p {m.adjusted.p:.3f}"
+              for name, m in metrics.items() if m.adjusted is not None]
+    return "\n".join(lines)

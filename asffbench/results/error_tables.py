@@ -21,6 +21,8 @@ from asffbench.results.error_bootstrap import (ALL_IOUS, IOU50, SCENARIOS, Scena
                                                point_scenario_metrics, scenario_metrics)
 from asffbench.results.errors import match_errors
 from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED, MetricDelta, RunSample
+from asffbench.results.families import adjust_deltas
+from asffbench.results.multiplicity import check_adjustment
 
 KINDS = SCENARIOS[1:]  # the error types, then FP and FN
 KIND_TITLES = {"AP": "AP", "cls": "classification", "loc": "localisation", "both": "both (cls + loc)",
@@ -95,12 +97,15 @@ def analyse(a: Sequence[ScenarioSet], b: Sequence[ScenarioSet] = (), replicates:
 
 def analyse_inputs(a: str, b: Optional[str] = None, gt: Optional[Path] = None,
                    replicates: int = DEFAULT_REPLICATES, seed: int = DEFAULT_SEED,
-                   metric: str = "auto") -> ErrorAnalysis:
+                   metric: str = "auto", adjustment: str = "none") -> ErrorAnalysis:
+    """`analyze`: A's numbers, and with B every B - A, `*` decided within all of them (`adjustment`)."""
+    check_adjustment(adjustment)
     runs_a = resolve_input(a, gt, metric)
     runs_b = resolve_input(b, gt, metric) if b else []
     sets_a = [input_scenarios(r) for r in runs_a]
     sets_b = [input_scenarios(r) for r in runs_b]
     point_a, point_b, deltas = analyse(sets_a, sets_b, replicates, seed)
+    adjust_deltas(deltas, adjustment)
     labels = [s.iou_labels() for s in sets_a + sets_b]
     ious = min(labels, key=len)  # a VOC side limits both to IoU .50
     return ErrorAnalysis(a=[r.name for r in runs_a], b=[r.name for r in runs_b], images=sets_a[0].num_images,

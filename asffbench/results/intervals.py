@@ -128,4 +128,5 @@ def scaled_delta(m: MetricDelta, factor: float) -> MetricDelta:
 
     return MetricDelta(a=m.a * factor, b=m.b * factor, delta=m.delta * factor, ci95=pair(m.ci95), p=m.p,
                        a_ci95=pair(m.a_ci95), b_ci95=pair(m.b_ci95),
-                       a_seed_std=m.a_seed_std * factor, b_seed_std=m.b_seed_std * factor)
+                       a_seed_std=m.a_seed_std * factor, b_seed_std=m.b_seed_std * factor,
+                       replicates=None if m.replicates is None else m.replicates * factor)

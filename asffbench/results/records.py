@@ -20,6 +20,8 @@ from typing import Any, Callable
 from asffbench.errors import UserError
 from asffbench.record_schema import RECORD_NAME, SCHEMA_VERSION, run_name
 from asffbench.results.reference import DEFAULT_BACKBONE
+
+DEFAULT_FAMILY = "yolov3"
 from asffbench.record_types import (
     MISSING,
     BenchInput,
@@ -208,6 +210,11 @@ def backbone_of(record: RunRecord) -> Any:
     return DEFAULT_BACKBONE if value is MISSING else value
 
 
+def family_of(record: RunRecord) -> str:
+    """The record's model family; records written before the key existed are YOLOv3 runs."""
+    return DEFAULT_FAMILY if record.family is MISSING or record.family is None else record.family
+
+
 def same(value: Any) -> Any:
     return value
 
@@ -234,6 +241,7 @@ CONFIG_COLUMNS = (
     text("rfb", config("fusion.rfb")),
     text("dropblock", config("fusion.dropblock")),
     text("model", config("model.name")),
+    text("family", family_of),
     text("backbone", backbone_of),
     text("data", config("data.name")),
     text("device", config("device")),

@@ -2,7 +2,7 @@
 
 Display conventions follow the paper: AP in percent with one decimal, mean ± std over seeds when
 a cell has several, Δ signed against the baseline row (0.0 on the baseline itself) with its 95%
-bootstrap interval ``[lo, hi]`` and `` *`` when that excludes 0 (``~`` after a Δ within seed noise
+bootstrap interval ``[lo, hi]`` and `` *`` when it is significant after adjusting for the table's family (``~`` after a Δ within seed noise
 when there is no interval), ``≈`` before a paper figure that is approximate, ``n/a`` for a gap.
 """
 
@@ -15,6 +15,7 @@ import pandas as pd
 from rich.table import Table
 
 from asffbench.results.axes import FUSION_LABELS
+from asffbench.results.families import family_sentence, seed_notes
 from asffbench.results.stats import Stat
 from asffbench.results.tables import Cell, ResultTable
 
@@ -119,6 +120,12 @@ def numbers_frame(table: ResultTable) -> pd.DataFrame:
                     row[f"delta_{q.key}_ci95_lo"], row[f"delta_{q.key}_ci95_hi"] = interval.ci95
                     row[f"delta_{q.key}_p"] = interval.p
                     row[f"delta_{q.key}_significant"] = interval.significant
+                    row[f"delta_{q.key}_significant_unadjusted"] = interval.significant_unadjusted
+                    if interval.adjusted is not None:
+                        adjusted = interval.adjusted
+                        row[f"delta_{q.key}_adjusted_lo"], row[f"delta_{q.key}_adjusted_hi"] = adjusted.ci95
+                        row[f"delta_{q.key}_adjusted_p"] = adjusted.p
+                        row[f"delta_{q.key}_family"] = adjusted.family
         entry = cell.paper
         row["paper_id"] = entry.id if entry else None
         row["paper_AP"] = entry.metrics.get("AP") if entry else None
@@ -179,9 +186,10 @@ def interval_notes(table: ResultTable) -> list[str]:
             return ["No bootstrap interval for any Δ: " + "; ".join(table.interval_gaps) + "."]
         return []
     notes = [f"Δ [lo, hi]: the 95% interval of Δ from a paired bootstrap over the val images "
-             f"({table.bootstrap} replicates; seeds resampled too where a row has several); "
-             f"*: the interval excludes 0. {'mAP and ' if table.voc else ''}AP deltas only "
-             f"(GFLOPs and FPS have none)."]
+             f"({table.bootstrap} replicates; seeds resampled too where a row has several), each taken alone; "
+             f"*: significant after adjusting for the table's family of deltas (the sentence above names them). "
+             f"{'mAP and ' if table.voc else ''}AP deltas only (GFLOPs and FPS have none)."]
+    notes += seed_notes(table)
     headline = "mAP" if table.voc else "AP"
     smallest = table.detectable_delta(headline)
     if smallest is not None:
@@ -194,10 +202,11 @@ def interval_notes(table: ResultTable) -> list[str]:
 
 
 def significance_sentence(table: ResultTable) -> str:
-    """The sentence under a table none of whose deltas is significant."""
-    if table.has_intervals and not table.any_significant:
-        return ("**No difference in this table is significant: every 95% interval of Δ contains 0.**\n\n")
-    return ""
+    """The sentence under a table with intervals: its significant deltas, or that none is."""
+    sentence = family_sentence(table)
+    if sentence or not table.has_intervals or table.any_significant:
+        return sentence
+    return "**No difference in this table is significant: every 95% interval of Δ contains 0.**\n\n"
 
 
 def to_markdown(table: ResultTable, heading_level: int = 3) -> str:

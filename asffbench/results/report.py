@@ -22,7 +22,9 @@ from asffbench.results.error_plots import plot_error_bars
 from asffbench.results.error_report import ErrorSection, analyse_tables, error_markdown
 from asffbench.results.fusion_weights import fusion_weights_markdown, plot_fusion_weights
 from asffbench.results.gaps import Gap, failed_runs, missing_runs
+from asffbench.results.families import prepare_families
 from asffbench.results.intervals import add_intervals
+from asffbench.results.multiplicity import DEFAULT_ADJUSTMENT, check_adjustment
 from asffbench.results.methods import methods_markdown
 from asffbench.results.records import as_text
 from asffbench.results.reference import load_paper_reference
@@ -30,6 +32,7 @@ from asffbench.results.render import EXTENSIONS, FORMATS, render, to_markdown
 from asffbench.results.runtimes import runtime_markdown
 from asffbench.results.significance import DEFAULT_REPLICATES, DEFAULT_SEED
 from asffbench.results.tables import ResultTable, build_tables
+from asffbench.results.training_deltas import plot_curves, training_curves, training_markdown
 
 REPORT_NAME = "report.md"
 FORMAT_NAMES = {"md": "in markdown, as above", "csv": "as CSV numbers (means, stds, deltas)",
@@ -47,6 +50,8 @@ class ReportSummary:
     problems: int = 0
     errors: list[ErrorSection] = field(default_factory=list)  # the error analysis, a section per table
     error_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
+    training: dict = field(default_factory=dict)  # table name -> its rows' Δ curves over training
+    training_figures: dict[str, str] = field(default_factory=dict)  # table name -> figure path in the report
 
     @property
     def report(self) -> Path:
@@ -118,6 +123,17 @@ def write_error_figures(sections: list[ErrorSection], out: Path) -> dict[str, st
     return written
 
 
+def write_training_figures(summary: ReportSummary, out: Path) -> dict[str, str]:
+    folder = out / "figures"
+    folder.mkdir(exist_ok=True)
+    titles = {t.name: t.title for t in summary.tables}
+    written = {}
+    for name, curves in summary.training.items():
+        path = plot_curves(curves, titles.get(name, name), folder / f"delta_over_training_{name.replace('.', '_')}.png")
+        written[name] = f"figures/{path.name}"
+    return written
+
+
 def completed(collection: Collection) -> list:
     return [r for r in collection.records if r.record.status == "completed"]
 
@@ -137,6 +153,9 @@ def report_markdown(summary: ReportSummary, collection: Collection, table_format
         out += [f"![{p.stem.replace('_', ' ')}](figures/{p.name})\n" for p in summary.figures]
     else:
         out.append("No completed run has metrics or a training log to plot.\n")
+    if summary.training:
+        titles = {t.name: t.title for t in summary.tables}
+        out += ["## Δ over training\n", training_markdown(summary.training, titles, summary.training_figures)]
     if summary.errors:
         out += ["## Error analysis\n", error_markdown(summary.errors, summary.error_figures)]
     weights = fusion_weights_markdown(completed(collection))
@@ -183,6 +202,7 @@ def fill_report(tmp: Path, summary: ReportSummary, collection: Collection, table
     figures = write_figures(summary.tables, collection, tmp) if collection.records else []
     summary.figures = [summary.out_dir / "figures" / p.name for p in figures]
     summary.error_figures = write_error_figures(summary.errors, tmp) if summary.errors else {}
+    summary.training_figures = write_training_figures(summary, tmp)
     (tmp / REPORT_NAME).write_text(report_markdown(summary, collection, table_format), encoding="utf-8")
 
 
@@ -195,10 +215,12 @@ def write_report(
     bootstrap_seed: int = DEFAULT_SEED,
     error_analysis: bool = True,
     baselines: Optional[Mapping[str, str]] = None,
+    adjustment: str = DEFAULT_ADJUSTMENT,
 ) -> ReportSummary:
     """The report of `sweep_dirs`; `bootstrap` replicates give every AP delta its interval (0: none);
     `error_analysis` adds TIDE's error types per row (a COCOeval matching of every run);
-    `baselines` ({axis: value}) picks the rows the deltas and intervals are taken against."""
+    `baselines` ({axis: value}) picks the rows the deltas and intervals are taken against;
+    `adjustment` (`multiplicity.ADJUSTMENTS`) decides `*` within each table's family of deltas."""
     if table_format not in FORMATS:
         raise UserError(f"--format {table_format}: unknown format; choose from {', '.join(FORMATS)}")
     collection = collect(sweep_dirs)
@@ -207,11 +229,14 @@ def write_report(
     tables = build_tables(collection.frame, reference, baselines)
     if bootstrap > 0:
         add_intervals(tables, bootstrap, bootstrap_seed)
+        prepare_families(tables, check_adjustment(adjustment), bootstrap_seed)
+    curves = training_curves(tables, bootstrap, bootstrap_seed) if bootstrap > 0 else {}
     failed, missing = failed_runs(collection), missing_runs(collection)
     summary = ReportSummary(out_dir=out, statement=sweep_statement(collection, failed, missing),
                             tables=tables, failed=failed, missing=missing,
                             problems=len(collection.problems),
-                            errors=analyse_tables(tables, bootstrap, bootstrap_seed) if error_analysis else [])
+                            errors=analyse_tables(tables, bootstrap, bootstrap_seed) if error_analysis else [],
+                            training=curves)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory (choose another --out)")
     try:

@@ -8,18 +8,19 @@ seeds then images, whose interval covers both kinds of noise.
 - interval: the 2.5th and 97.5th percentiles of the replicate differences (B - A);
 - p-value: two-sided, 2 * min(P*(Δ <= 0), P*(Δ >= 0)) over the replicates, with the usual +1 in
   numerator and denominator so a finite bootstrap never claims p = 0; capped at 1;
-- significant: the interval excludes 0.
+- significant: the interval excludes 0 (or, once adjusted for its family, the adjusted decision).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 
 from asffbench.results.bootstrap import MatchedDetections, point_metrics, replicate_metrics
+from asffbench.results.multiplicity import Adjusted
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 0
@@ -54,9 +55,20 @@ class MetricDelta:
     b_ci95: tuple[float, float]
     a_seed_std: float
     b_seed_std: float
+    # The replicate deltas (B - A) behind ci95, for adjustments over a family (`multiplicity`).
+    replicates: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    adjusted: Optional[Adjusted] = None  # the decision within its family, once adjusted
+    seed_widening: float = 0.0  # the seed std (per one-seed side) added to the replicates, if any
 
     @property
     def significant(self) -> bool:
+        """Significant after adjustment for its family where it was adjusted, else on its own."""
+        if self.adjusted is not None:
+            return self.adjusted.significant
+        return self.significant_unadjusted
+
+    @property
+    def significant_unadjusted(self) -> bool:
         lo, hi = self.ci95
         return lo > 0 or hi < 0
 
@@ -116,7 +128,7 @@ def compare_sides(a: SideEstimate, b: SideEstimate) -> dict[str, MetricDelta]:
             a=a.point[name], b=b.point[name], delta=b.point[name] - a.point[name],
             ci95=percentile_interval(deltas), p=two_sided_p(deltas),
             a_ci95=percentile_interval(a.replicates[name]), b_ci95=percentile_interval(b.replicates[name]),
-            a_seed_std=a.seed_std[name], b_seed_std=b.seed_std[name],
+            a_seed_std=a.seed_std[name], b_seed_std=b.seed_std[name], replicates=deltas,
         )
     return out
 

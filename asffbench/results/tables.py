@@ -195,7 +195,8 @@ def make_cell(axis: Axis, context: tuple, value: Any, rows: pd.DataFrame, refere
                            cell_setting(rows, "backbone") if "backbone" in rows else DEFAULT_BACKBONE)
     runs = [str(r) for r in done["run_dir"]] if "run_dir" in done else []
     unscored = int(done["ap_computed"].map(lambda v: v is False).sum()) if "ap_computed" in done else 0
-    return Cell(context=context, value=value, label=axis.label(value), n=len(done),
+    family = cell_setting(rows, "family") if "family" in rows else None
+    return Cell(context=context, value=value, label=axis.label(value, family), n=len(done),
                 failed=int((rows["status"] == "failed").sum()), stats=stats, paper=paper, runs=runs,
                 unscored=unscored)
 

@@ -26,10 +26,12 @@ from asffbench.models.backbone import backbone_info
 from asffbench.models.fusion import fusion_info
 from asffbench.record_schema import SCHEMA_VERSION
 from asffbench.record_types import Hardware, RunRecord, Versions
+from asffbench.settings import loss_kind
 
 # What defines an experiment: every config section and key below, minus the exclusions. A key
 # added to the schema later is part of the hash unless it is excluded here, on purpose.
-HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "bench", "img_size", "seed")
+HASHED_SECTIONS = ("fusion", "model", "tricks", "recipe", "data", "train", "eval", "loss", "bench", "img_size",
+                   "seed")
 # Where things are written, how a run is launched or resumed, how often it logs or evaluates and
 # how many loader workers it uses do not change what is measured.
 EXCLUDED_KEYS = (
@@ -42,6 +44,9 @@ EXCLUDED_KEYS = (
     # Both implementations compute the same function (tests/models/test_deform_conv.py).
     "model.deform_conv",
     "train.eval_every",  # evaluations during training leave the weights (and random state) alone
+    # What predict and viz keep; runs never read them.
+    "eval.predict_score_thresh",
+    "eval.predict_multi_label",
 )
 # Keys that change a run only when another setting makes them matter, each with the test of that
 # setting. When the test fails the key is hashed as its schema default, whatever its value (an
@@ -57,6 +62,7 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
        for key in ("layers", "weighting", "channels")},
     "fusion.dropblock_keep_prob": lambda c: bool(c["fusion"].get("dropblock", True)),
     "model.depth": lambda c: backbone_uses_depth(c),
+    "model.scale": lambda c: bool(backbone_info(str(c["model"].get("backbone", "darknet53"))).uses_scale),
     "train.ema_decay": lambda c: bool(c["train"].get("ema", True)),
     "train.mixup_off_epochs": lambda c: bool(c["tricks"].get("mixup", True)),
     **{f"train.multiscale_{key}": (lambda c: bool(c["tricks"].get("multiscale", True)))
@@ -79,17 +85,26 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "recipe.mixup_off_form": lambda c: bool(c["tricks"].get("mixup", True))
     and c["recipe"].get("mixup_off_form", "exact") != "exact",
     "data.keep_difficult": lambda c: bool(c["data"].get("keep_difficult", False)) and is_voc(c),
+    # Ultralytics' NMS forms (docs/anchor-free.md): hashed where they leave asffbench's defaults.
+    "eval.pre_nms_topk": lambda c: c["eval"].get("pre_nms_topk", 10000) != 10000,
+    "eval.nms_class_offset": lambda c: c["eval"].get("nms_class_offset", 0.0) != 0.0,
     # ONNX Runtime's session keys, read by bench.runtime and eval.runtime alike.
     **{f"bench.ort_{key}": (lambda c: uses_onnxruntime(c)) for key in ("provider", "optimization", "threads")},
 }
 # Conditional keys added after runs had been recorded: where unused they are left out of the
 # hash altogether, so every run recorded before they existed keeps its hash.
-ADDED_CONDITIONAL_KEYS = ("fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
+ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layers", "fusion.bifpn_weighting",
                           "fusion.bifpn_channels", "eval.runtime", "recipe.test_interp", "recipe.lr_decay",
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
-                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult")
+                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult",
+                          "eval.pre_nms_topk", "eval.nms_class_offset")
+# Sections that change a run only when its model uses them, with that test; elsewhere they are left
+# out of the hash (so runs recorded before the section existed keep their hash).
+CONDITIONAL_SECTIONS: dict[str, Callable[[dict], bool]] = {
+    "loss": lambda c: loss_kind(str(c["model"].get("backbone", "darknet53"))) == "anchor_free",
+}
 # The device is hashed as its resolved kind ("cpu" or "cuda"), not as written ("auto"): the kind
 # changes the recipe (AMP and fp16 benchmarking only exist on CUDA) and makes FPS a different
 # measurement, so a CPU run must never stand in for a GPU run when a sweep decides what to skip.
@@ -103,6 +118,9 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     """
     plain = to_plain(cfg) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg, default=str))
     subset = {key: plain.get(key) for key in HASHED_SECTIONS}
+    for section, matters in CONDITIONAL_SECTIONS.items():
+        if not key_matters(plain, matters):
+            subset.pop(section, None)
     for dotted in EXCLUDED_KEYS:
         section, _, key = dotted.partition(".")
         if isinstance(subset.get(section), dict):
@@ -184,6 +202,7 @@ def new_record(cfg: DictConfig, exp_hash: str, axes: Mapping[str, Any]) -> RunRe
         experiment_hash=exp_hash,
         sweep=cfg.sweep.name,
         axes=dict(axes),
+        family=backbone_info(str(cfg.model.backbone)).family,
         config=to_plain(cfg),
         metrics=None,
         bench=None,

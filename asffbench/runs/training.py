@@ -82,7 +82,7 @@ def train(cfg: DictConfig, run_dir: Path, choices: Optional[RunChoices] = None,
         if cfg.train.epochs == 0 and env.is_main and resume_state is None:
             save_checkpoint(trainer.state_dict(to_plain(cfg)), checkpoint)  # eval finds the given weights
         evaluator = PeriodicEvaluator(eval_settings(cfg, during_training=True),
-                                      partial(build_val_loader, data_settings(cfg)))
+                                      partial(build_val_loader, data_settings(cfg)), run_dir if env.is_main else None)
         evaluate_if_missed(trainer, evaluator, env)
         hooks = [StepLog(cfg.train.log_every), *after_epoch_hooks(cfg, env, checkpoint, seconds_so_far, evaluator)]
         final_loss = trainer.fit(loader, cfg.train.epochs, hooks)
@@ -120,7 +120,7 @@ def evaluate_if_missed(trainer: Trainer, evaluator: PeriodicEvaluator, env: Dist
     if not env.is_main or done == 0 or not evaluator.due(done):
         return
     if not trainer.logger.has_line(epoch=done - 1, event="eval"):
-        log_eval(trainer, done - 1, evaluator(trainer.final_model(), trainer.device))
+        log_eval(trainer, done - 1, evaluator(trainer.final_model(), trainer.device, done))
 
 
 def log_eval(trainer: Trainer, epoch: int, metrics: Optional[dict]) -> None:
@@ -154,7 +154,7 @@ def after_epoch_hooks(
 
     def evaluate_now(trainer: Trainer, epoch: int, summary: dict) -> None:
         if env.is_main and evaluator.due(epoch + 1):
-            log_eval(trainer, epoch, evaluator(trainer.final_model(), trainer.device))
+            log_eval(trainer, epoch, evaluator(trainer.final_model(), trainer.device, epoch + 1))
 
     def wait_for_all_ranks(trainer: Trainer, epoch: int, summary: dict) -> None:
         barrier()

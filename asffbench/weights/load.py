@@ -1,9 +1,11 @@
 """Loading weights into a model: a whole model from either format, or the configured source.
 
 `load_weights(model, path, weights_format)` reads the file (`formats.read_weights_file`), tells an
-asffbench checkpoint from a reference-implementation state dict by the tensor names (`auto`;
-ultralytics' files are told apart too, and refused by a model without their layout),
-renames reference tensors with `reference_names(model)`, checks that every tensor fits before
+asffbench checkpoint from a reference-implementation state dict and from ultralytics' files (a
+release or a state dict in its layout) by the tensor names (`auto`), renames reference tensors
+with `reference_names(model)` and ultralytics' with `ultralytics_names(model)` (a model without
+that layout refuses them; a file for another class count or scale is refused in one line naming
+it), checks that every tensor fits before
 copying any (`read.check_fits`), and loads them. `load_source(model, source)` loads what
 `resolve.resolve_weights` named (a backbone for `model.pretrained`); `build_with_weights(cfg,
 source)` is the configured model with them: building and loading are two steps.
@@ -21,12 +23,13 @@ from asffbench.config.schema import choice_str
 from asffbench.errors import UserError
 from asffbench.models import YOLOv3
 from asffbench.weights.pretrained import load_pretrained_backbone
-from asffbench.weights.formats import ULTRALYTICS_KINDS, read_weights_file
+from asffbench.weights.formats import REFERENCE, ULTRALYTICS_KINDS, WeightsFile, read_weights_file
 from asffbench.weights.read import LoadedWeights, check_fits
 from asffbench.weights.reference_layout import NoReferenceLayout, reference_names
 from asffbench.weights.resolve import WeightsSource
+from asffbench.weights.ultralytics_layout import NoUltralyticsLayout, file_mismatch, ultralytics_names
 
-FORMATS = ("auto", "asffbench", "reference")
+FORMATS = ("auto", "asffbench", "reference", "ultralytics")
 
 
 def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) -> tuple[dict, dict, list]:
@@ -38,6 +41,38 @@ def from_reference(model: nn.Module, state: Mapping[str, Tensor], where: str) ->
     ours_of = {ref: ours for ours, ref in names.items()}
     renamed = {ours_of[key]: value for key, value in state.items() if key in ours_of}
     return renamed, names, [key for key in state if key not in ours_of]
+
+
+def from_ultralytics(model: nn.Module, weights_file: WeightsFile, where: str) -> tuple[dict, dict, list]:
+    """Ultralytics names -> ours, as `from_reference`; UserError when the model has no such layout
+    or the file is for another class count or scale (`UltralyticsCheckpoint.check_builds`, then
+    the stem width and first C2f depth: `ultralytics_layout.file_mismatch`)."""
+    try:
+        names = ultralytics_names(model)
+    except NoUltralyticsLayout as err:
+        raise UserError(f"{where}: holds an {weights_file.describe()}; the configured model does not take "
+                        f"ultralytics' layout: {err}") from None
+    weights_file.ultralytics.check_builds(None, int(model.num_classes), where)
+    mismatch = file_mismatch(model, weights_file.state, names)
+    if mismatch:
+        raise UserError(f"{where} holds an {weights_file.describe()}: {mismatch}")
+    ours_of = {theirs: ours for ours, theirs in names.items()}
+    state = weights_file.state
+    renamed = {ours_of[key]: value for key, value in state.items() if key in ours_of}
+    return renamed, names, [key for key in state if key not in ours_of]
+
+
+def file_format(weights_file: WeightsFile, weights_format: str, where: str) -> str:
+    """The kind of file to read it as: what it is (`auto`) or what `model.weights_format` says;
+    `ultralytics` only for a file of one of ultralytics' kinds."""
+    if weights_format == "auto":
+        return weights_file.kind
+    if weights_format == "ultralytics":
+        if weights_file.kind not in ULTRALYTICS_KINDS:
+            raise UserError(f"{where}: model.weights_format=ultralytics, but the file is an {weights_file.kind} "
+                            "file (no model.N. tensor names)")
+        return weights_file.kind
+    return weights_format
 
 
 def load_weights(
@@ -58,13 +93,12 @@ def load_weights(
     where = where or (f"{option}={path}" if option else str(path))
     weights_file = read_weights_file(path, where)
     state = weights_file.state
-    found_format = weights_file.kind if weights_format == "auto" else weights_format
-    if found_format in ULTRALYTICS_KINDS:
-        raise UserError(f"{where}: holds an {weights_file.describe()}; the configured model does not "
-                        "take ultralytics' layout")
+    found_format = file_format(weights_file, weights_format, where)
     file_names: Mapping[str, str] = {}
     unknown: list[str] = []
-    if found_format == "reference":
+    if found_format in ULTRALYTICS_KINDS:
+        state, file_names, unknown = from_ultralytics(model, weights_file, where)
+    elif found_format == REFERENCE:
         state, file_names, unknown = from_reference(model, state, where)
     check_fits(model, state, f"{where} ({found_format} format)", file_names, unknown)
     model.load_state_dict(state, strict=False)  # strict but for the optional BN counters checked above

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from asffbench.config.compose import compose_config
+from asffbench.record_schema import DETECTIONS_NAME, MATCHES_NAME, TRAINING_EVALS_DIR, training_eval_epoch
 from asffbench.runs.evaluate import evaluate
 from asffbench.runs.training import train
 from tests.engine.test_train_loop import tiny_overrides
@@ -59,7 +60,7 @@ def test_an_evaluation_cut_short_is_run_by_the_resumed_attempt(evaluated_run, ca
     run_dir = tmp_path / "cut"
     real_call = PeriodicEvaluator.__call__
 
-    def killed_while_evaluating(self, model, device):
+    def killed_while_evaluating(self, model, device, epochs_done=None):
         raise Killed()
 
     monkeypatch.setattr(PeriodicEvaluator, "__call__", killed_while_evaluating)
@@ -122,3 +123,13 @@ def test_plain_fusions_have_no_fusion_weights(tmp_path, cache):
     for fusion, adaptive in (("none", False), ("sum", False), ("asff", True), ("asff_star", True)):
         cfg = compose_config(tiny_overrides(tmp_path, cache, f"fusion={fusion}"))
         assert (fusion_weight_stats(eval_settings(cfg), build_model(cfg)) is not None) == adaptive, fusion
+
+
+@pytest.mark.slow
+def test_each_evaluation_during_training_keeps_its_detections_and_match_table(evaluated_run):
+    run_dir, _ = evaluated_run
+    folders = sorted((run_dir / TRAINING_EVALS_DIR).iterdir())
+    assert [training_eval_epoch(f) for f in folders] == [1, 2]  # after epochs 0 and 1 (epochs done)
+    for folder in folders:
+        assert isinstance(json.loads((folder / DETECTIONS_NAME).read_text()), list)
+        assert (folder / MATCHES_NAME).is_file()

@@ -33,8 +33,8 @@ def test_registry_unknown_name_lists_known_names():
     assert isinstance(info.value, KeyError)
 
 
-def test_fusion_registry_holds_the_eight_fusions():
-    assert sorted(FUSIONS) == ["asff", "asff_pan", "asff_star", "bifpn", "concat", "none", "pan", "sum"]
+def test_fusion_registry_holds_the_nine_fusions():
+    assert sorted(FUSIONS) == ["afpn", "asff", "asff_pan", "asff_star", "bifpn", "concat", "none", "pan", "sum"]
     with pytest.raises(UnknownNameError, match="choose from"):
         FUSIONS.get("asf")
 
@@ -53,12 +53,13 @@ def test_fusion_info_says_what_each_fusion_is():
     from asffbench.models import fusion_info
 
     adaptive = sorted(name for name in FUSIONS if fusion_info(name).adaptive)
-    assert adaptive == ["asff", "asff_pan", "asff_star"]
+    assert adaptive == ["afpn", "asff", "asff_pan", "asff_star"]
     assert [name for name in FUSIONS if fusion_info(name).enhanced] == ["asff_star"]
     assert not fusion_info("none").uses_upsample and not fusion_info("pan").uses_upsample
     assert all(fusion_info(name).uses_upsample for name in ("sum", "concat", "asff", "asff_star", "asff_pan", "bifpn"))
     assert sorted(name for name in FUSIONS if fusion_info(name).uses_pan_merge) == ["asff_pan", "pan"]
+    assert [name for name in FUSIONS if fusion_info(name).replaces_neck] == ["afpn"]
     assert [name for name in FUSIONS if fusion_info(name).uses_bifpn] == ["bifpn"]
     assert [name for name in FUSIONS if fusion_info(name).edge_weights] == ["bifpn"]
-    assert sorted(name for name in FUSIONS if fusion_info(name).uses_compress_c) == ["asff", "asff_pan", "asff_star"]
+    assert sorted(name for name in FUSIONS if fusion_info(name).uses_compress_c) == ["afpn", "asff", "asff_pan", "asff_star"]
     assert fusion_info("asff_star").default_compress_c == 8 and fusion_info("asff").default_compress_c == 16

@@ -130,7 +130,7 @@ def test_records_written_now_have_no_unknown_keys_and_read_back_equal(tmp_path):
     back = read_run_record(tmp_path / "record.json")
     assert back == record and unknown_keys(back) == []
     assert list(read(tmp_path / "record.json")) == [
-        "schema_version", "status", "experiment_hash", "sweep", "axes", "config", "metrics", "bench",
+        "schema_version", "status", "experiment_hash", "sweep", "axes", "family", "config", "metrics", "bench",
         "train_seconds", "train_seconds_attempt", "devices", "device_seconds", "hardware", "versions", "started",
         "finished", "error"]
     assert copy.deepcopy(back) == back

@@ -189,3 +189,27 @@ def test_baseline_option_names_what_is_missing(fixtures, reference, baselines, n
     with pytest.raises(UserError) as info:
         build_tables(collect([fixtures / "fusion_sweep"]).frame, reference, baselines=baselines)
     assert needle in str(info.value)
+
+
+def test_report_groups_rows_by_model_family(fixtures, reference):
+    """Records of both families: every table takes its rows and baseline within a family; the
+    family is a grouping axis though no sweep swept it (old records, absent family: YOLOv3)."""
+    frame = collect([fixtures / "fusion_sweep"]).frame
+    assert set(frame["family"]) == {"yolov3"}
+    v8 = frame.copy()
+    v8["family"] = "yolov8"
+    v8["experiment_hash"] = v8["experiment_hash"].map(lambda h: f"v8{h}")
+    v8["AP"] = v8["AP"] + 0.1
+    runs, _ = table_runs(pd.concat([frame, v8], ignore_index=True))
+    assert [a.name for a in detect_axes(runs)] == ["family", "fusion"]
+    fusion_table = next(t for t in build_tables(runs, reference) if t.axis.name == "fusion")
+    assert [a.name for a in fusion_table.context_axes] == ["family"]
+    contexts = [c.context for c in fusion_table.cells]
+    assert contexts == [("yolov3",)] * 5 + [("yolov8",)] * 5
+    v8_asff = next(c for c in fusion_table.cells if c.context == ("yolov8",) and c.value == "asff")
+    v3_asff = next(c for c in fusion_table.cells if c.context == ("yolov3",) and c.value == "asff")
+    assert v8_asff.deltas["AP"] == pytest.approx(v3_asff.deltas["AP"])  # each against its own baseline
+    # fusion=none is YOLOv3's baseline but YOLOv8's top-down path alone: each row says which.
+    labels = {(c.context, c.value): c.label for c in fusion_table.cells}
+    assert labels[(("yolov3",), "none")] == "YOLOv3 baseline"
+    assert labels[(("yolov8",), "none")] == "top-down only (no PAN)"

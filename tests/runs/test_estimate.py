@@ -112,3 +112,28 @@ def test_actual_device_seconds_count_every_attempts_training_and_this_attempts_r
     resumed = RunRecord(train_seconds=100.0, train_seconds_attempt=30.0, devices=4)
     assert device_seconds(resumed, 50.0) == 4 * (100.0 + 20.0)
     assert device_seconds(RunRecord(train_seconds=None, devices=1), 7.0) == 7.0  # nothing trained
+
+
+def a_plan(images_by_seeds: dict[int, int | None], pilot_images: int = 500) -> dict:
+    """What `plan --json` prints, reduced to what `--estimate --plan` reads."""
+    return {"metric": "AP", "delta": 0.5, "pilot": {"images": pilot_images},
+            "designs": [{"seeds": k, "images": n} for k, n in images_by_seeds.items()]}
+
+
+@pytest.mark.slow
+def test_estimate_prices_the_seeds_a_plan_recommends(cli, tmp_path, nothing_runs, one_line_error):
+    speeds = tmp_path / "train.jsonl"
+    speeds.write_text("\n".join(json.dumps(train_result(f, 40.0)) for f in FUSIONS))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(a_plan({1: None, 2: 900, 3: 600, 4: 450})))
+    sweep_dir = tmp_path / "sweep"
+    code, out, err = cli("sweep", "smoke", "--estimate", "--plan", str(plan), "--throughput", str(speeds),
+                         "--train-images", "120", "--val-images", "700", f"hydra.sweep.dir={sweep_dir}")
+    assert code == 0, err
+    assert "3 seed(s) per run detect its delta on 700 val images" in out
+    runs = json.loads((sweep_dir / "estimate.json").read_text())["runs"]
+    assert len(runs) == 3 * len(FUSIONS)  # every run repeated over the three seeds it needs
+    code, _out, err = cli("sweep", "smoke", "--estimate", "--plan", str(plan), "--throughput", str(speeds),
+                          "--train-images", "120", "--val-images", "300", f"hydra.sweep.dir={sweep_dir}")
+    one_line_error(code, err, str(plan), "no design of the plan detects ΔAP = 0.5 on 300 val images")
+    one_line_error(*cli("sweep", "smoke", "--plan", str(plan))[::2], "--plan: goes with --estimate")

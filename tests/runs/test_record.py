@@ -120,6 +120,9 @@ def test_keys_a_run_does_not_use_leave_its_hash_alone():
     assert not same(["fusion=asff"], ["fusion=asff", "fusion.compress_c=4"])
     assert not same(["fusion=asff_star"], ["fusion=asff_star", "fusion.dropblock_keep_prob=0.5"])
     assert not same([], ["train.multiscale_max=416"])
+    # model.scale: the YOLOv8 family's alone (a YOLOv3 run keeps the hash it had before the key).
+    assert same(["model=tiny"], ["model=tiny", "model.scale=s"])
+    assert not same(["model=yolov8"], ["model=yolov8", "model.scale=s"])
 
 
 def test_neck_keys_change_the_hash_only_of_the_necks_that_use_them():

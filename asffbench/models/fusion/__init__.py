@@ -1,6 +1,7 @@
 """Cross-level fusions; importing this package registers all of them in FUSIONS."""
 
 # Importing the fusion modules (below) registers them in FUSIONS.
+from asffbench.models.fusion.afpn import AFPN
 from asffbench.models.fusion.asff import ASFF
 from asffbench.models.fusion.asff_pan import ASFFOnPAN
 from asffbench.models.fusion.base import MultiLevelFusion
@@ -12,6 +13,7 @@ from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions,
 from asffbench.models.fusion.sum import SumFusion
 
 __all__ = [
+    "AFPN",
     "ASFF",
     "ASFFOnPAN",
     "BiFPN",

@@ -3,17 +3,18 @@
 The neck's top-down features go through PANet's bottom-up path (`fusion.pan_merge`), whose
 outputs keep the neck's widths; ASFF (`fusion.compress_c`, `fusion.upsample`) then fuses them
 per pixel and widens them to the head widths. Its weights are ASFF's: (B, 3, H, W) per level.
+On the YOLOv8 family the path is its own PAFPN's (`FusionOptions.bottom_up`).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from torch import Tensor, nn
 
 from asffbench.models.fusion.asff import ASFF
 from asffbench.models.fusion.base import FusionResult
-from asffbench.models.fusion.pan import BottomUpPath
+from asffbench.models.fusion.pan import BottomUpPath, bottom_up_path
 from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 
 
@@ -25,10 +26,12 @@ class ASFFOnPAN(nn.Module):
         merge: str = "concat",
         compress_c: int = 16,
         upsample: str = "nearest",
+        path: Optional[nn.Module] = None,
+        act: str = "leaky",
     ) -> None:
         super().__init__()
-        self.path = BottomUpPath(in_channels, merge)
-        self.asff = ASFF(self.path.out_channels, out_channels, compress_c, upsample)
+        self.path = BottomUpPath(in_channels, merge) if path is None else path
+        self.asff = ASFF(self.path.out_channels, out_channels, compress_c, upsample, act)
         self.out_channels: tuple[int, ...] = tuple(out_channels)
 
     def forward(self, features: Sequence[Tensor], return_weights: bool = False) -> FusionResult:
@@ -40,4 +43,5 @@ class ASFFOnPAN(nn.Module):
 def build_asff_pan(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ASFFOnPAN:
-    return ASFFOnPAN(in_channels, out_channels, options.pan_merge, options.compress_c, options.upsample)
+    return ASFFOnPAN(in_channels, out_channels, options.pan_merge, options.compress_c, options.upsample,
+                     path=bottom_up_path(in_channels, options), act=options.added_act)

@@ -33,11 +33,11 @@ EdgeWeights = dict[str, dict[str, float]]  # node -> {input edge: normalised wei
 
 
 class BiFPNNode(nn.Module):
-    def __init__(self, sources: Sequence[str], channels: int, weighting: str) -> None:
+    def __init__(self, sources: Sequence[str], channels: int, weighting: str, act: str = "leaky") -> None:
         super().__init__()
         self.sources = tuple(sources)  # names of the input edges, in input order
         self.combine = WeightedSum(len(sources), weighting)
-        self.conv = ConvBNAct(channels, channels, 3)
+        self.conv = ConvBNAct(channels, channels, 3, act=act)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         return self.conv(self.combine(inputs))
@@ -52,15 +52,15 @@ class BiFPNNode(nn.Module):
 class BiFPNLayer(nn.Module):
     """One bidirectional pass over three same-width levels."""
 
-    def __init__(self, channels: int, weighting: str, upsample: str) -> None:
+    def __init__(self, channels: int, weighting: str, upsample: str, act: str = "leaky") -> None:
         super().__init__()
         self.upsample = Upsample(channels, channels, upsample)  # same width: interpolation only
         s32, s16, s8 = STRIDES
         self.nodes = nn.ModuleDict({
-            f"td{s16}": BiFPNNode([f"in{s16}", f"in{s32}"], channels, weighting),
-            f"out{s8}": BiFPNNode([f"in{s8}", f"td{s16}"], channels, weighting),
-            f"out{s16}": BiFPNNode([f"in{s16}", f"td{s16}", f"out{s8}"], channels, weighting),
-            f"out{s32}": BiFPNNode([f"in{s32}", f"out{s16}"], channels, weighting),
+            f"td{s16}": BiFPNNode([f"in{s16}", f"in{s32}"], channels, weighting, act),
+            f"out{s8}": BiFPNNode([f"in{s8}", f"td{s16}"], channels, weighting, act),
+            f"out{s16}": BiFPNNode([f"in{s16}", f"td{s16}", f"out{s8}"], channels, weighting, act),
+            f"out{s32}": BiFPNNode([f"in{s32}", f"out{s16}"], channels, weighting, act),
         })
 
     def up(self, x: Tensor, target: Tensor) -> Tensor:
@@ -93,6 +93,7 @@ class BiFPN(nn.Module):
         weighting: str = "fast",
         channels: int = 0,
         upsample: str = "nearest",
+        act: str = "leaky",
     ) -> None:
         super().__init__()
         if len(in_channels) != len(STRIDES):
@@ -103,9 +104,10 @@ class BiFPN(nn.Module):
             raise ValueError(f"bifpn channels must be 0 (the stride-16 width) or positive, got {channels}")
         width = channels or in_channels[1]
         self.weighting = weighting
-        self.entry = nn.ModuleList([nn.Identity() if c == width else ConvBNAct(c, width, 1) for c in in_channels])
-        self.layers = nn.ModuleList([BiFPNLayer(width, weighting, upsample) for _ in range(layers)])
-        self.expand = FPNFusion([width] * len(in_channels), out_channels)
+        self.entry = nn.ModuleList([nn.Identity() if c == width else ConvBNAct(c, width, 1, act=act)
+                                    for c in in_channels])
+        self.layers = nn.ModuleList([BiFPNLayer(width, weighting, upsample, act) for _ in range(layers)])
+        self.expand = FPNFusion([width] * len(in_channels), out_channels, act)
         self.out_channels: tuple[int, ...] = tuple(out_channels)
 
     def forward(self, features: Sequence[Tensor], return_weights: bool = False) -> FusionResult:
@@ -130,4 +132,4 @@ def build_bifpn(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> BiFPN:
     return BiFPN(in_channels, out_channels, options.bifpn_layers, options.bifpn_weighting,
-                 options.bifpn_channels, options.upsample)
+                 options.bifpn_channels, options.upsample, options.added_act)

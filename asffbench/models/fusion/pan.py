@@ -5,21 +5,25 @@ takes the previous bottom-up output through a stride-2 3x3 conv unit to its own 
 it with its top-down (lateral) feature: `concat` joins them and brings them back by three conv
 units (1x1, 3x3, 1x1, the YOLOv4/YOLOv5 neck pattern), `sum` adds them and applies one 3x3 conv
 unit (the original PANet). The levels then widen to the head widths as the baseline does.
+That is the `conv` form of the steps, the YOLOv3 family's; the YOLOv8 family's own PAFPN steps
+(`c2f`, pan_c2f.py) are chosen by `FusionOptions.bottom_up` (`BOTTOM_UP_FORMS`).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from asffbench.models.fusion.base import FusionResult
 from asffbench.models.fusion.fpn import FPNFusion
+from asffbench.models.fusion.pan_c2f import C2fBottomUpPath
 from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
 from asffbench.models.layers import ConvBNAct
 
 PAN_MERGES = ("concat", "sum")
+BOTTOM_UP_FORMS = ("conv", "c2f")
 
 
 class BottomUpStep(nn.Module):
@@ -65,13 +69,33 @@ class BottomUpPath(nn.Module):
         return outputs
 
 
-class PANFusion(nn.Module):
-    """The bottom-up path, then the baseline's widening 3x3 conv units (none where widths match)."""
+def bottom_up_path(in_channels: Sequence[int], options: FusionOptions) -> nn.Module:
+    """The bottom-up path of `options.bottom_up`'s form; ValueError for an unknown form or a
+    merge the form has not (the `c2f` form concatenates)."""
+    if options.bottom_up == "conv":
+        return BottomUpPath(in_channels, options.pan_merge)
+    if options.bottom_up != "c2f":
+        raise ValueError(f"bottom-up form must be one of {BOTTOM_UP_FORMS}, got {options.bottom_up!r}")
+    if options.pan_merge != "concat":
+        raise ValueError(f"pan merge {options.pan_merge!r}: the c2f bottom-up path (YOLOv8's PAFPN) concatenates")
+    return C2fBottomUpPath(in_channels, options.c2f_repeats, options.added_act)
 
-    def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int], merge: str = "concat") -> None:
+
+class PANFusion(nn.Module):
+    """The bottom-up path (given, or the `conv` form with `merge`), then the baseline's widening
+    3x3 conv units (none where widths match)."""
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        out_channels: Sequence[int],
+        merge: str = "concat",
+        path: Optional[nn.Module] = None,
+        act: str = "leaky",
+    ) -> None:
         super().__init__()
-        self.path = BottomUpPath(in_channels, merge)
-        self.expand = FPNFusion(in_channels, out_channels)
+        self.path = BottomUpPath(in_channels, merge) if path is None else path
+        self.expand = FPNFusion(self.path.out_channels, out_channels, act)
         self.out_channels: tuple[int, ...] = tuple(out_channels)
 
     def forward(self, features: Sequence[Tensor], return_weights: bool = False) -> FusionResult:
@@ -84,4 +108,4 @@ class PANFusion(nn.Module):
 def build_pan(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> PANFusion:
-    return PANFusion(in_channels, out_channels, options.pan_merge)
+    return PANFusion(in_channels, out_channels, path=bottom_up_path(in_channels, options), act=options.added_act)

@@ -30,6 +30,15 @@ class FusionOptions:
     # The conv units' activation (`ACTIVATIONS`): the backbone's (its `BackboneInfo.act`), ReLU6
     # for MobileNetV2 as in the reference's `ASFFmobile`; read by none, sum, concat and asff.
     act: str = "leaky"
+    # The activation of the parts asffbench added beside the reference's (the PAN path, BiFPN,
+    # the ASFF after a PAN, AFPN): LeakyReLU on the YOLOv3 family, whatever its backbone (what
+    # they were added with), SiLU on the YOLOv8 family (its conv units).
+    added_act: str = "leaky"
+    # The form of PAN's bottom-up steps (`BOTTOM_UP_FORMS`): `conv` (conv units, `pan_merge`),
+    # the YOLOv3 family's; `c2f` (stride-2 conv, concat, C2f of `c2f_repeats` bottlenecks), the
+    # YOLOv8 family's own PAFPN.
+    bottom_up: str = "conv"
+    c2f_repeats: int = 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class FusionInfo:
     edge_weights: bool = False
     enhanced: bool = False  # the paper's enhanced variant: RFB in the head and DropBlock in the neck by default
     default_compress_c: int = 16
+    # It is a whole neck itself (AFPN): it takes the backbone's taps, and the family's neck is
+    # left out of the model.
+    replaces_neck: bool = False
 
 
 def fusion_info(name: str) -> FusionInfo:

@@ -1,5 +1,6 @@
 """Building blocks shared by the backbone, neck, fusion and head."""
 
+from asffbench.models.layers.c2f import C2f, Bottleneck
 from asffbench.models.layers.conv import ACTIVATIONS, ConvBNAct, scale_channels
 from asffbench.models.layers.deform_conv import DEFORM_CONVS, SampledDeformConv2d, resolve_deform_conv
 from asffbench.models.layers.dropblock import (
@@ -11,9 +12,12 @@ from asffbench.models.layers.dropblock import (
 from asffbench.models.layers.residual import ResidualBlock
 from asffbench.models.layers.rfb import RFB
 from asffbench.models.layers.spp import SPP
+from asffbench.models.layers.sppf import SPPF
 
 __all__ = [
     "ACTIVATIONS",
+    "Bottleneck",
+    "C2f",
     "ConvBNAct",
     "DEFORM_CONVS",
     "DROPBLOCK_FORMS",
@@ -21,6 +25,7 @@ __all__ = [
     "SCHEDULE_EPOCHS",
     "ResidualBlock",
     "SPP",
+    "SPPF",
     "SampledDeformConv2d",
     "ScheduledDropBlock2d",
     "dropblock_sizes_for_epoch",

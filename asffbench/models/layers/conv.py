@@ -1,10 +1,11 @@
-"""The conv unit of Darknet/YOLOv3: Conv2d (no bias) + BatchNorm + LeakyReLU(0.1) (or ReLU6)."""
+"""The conv unit: Conv2d (no bias) + BatchNorm + LeakyReLU(0.1) (Darknet/YOLOv3), ReLU6 or SiLU
+(the YOLOv8 family)."""
 
 from __future__ import annotations
 
 import math
 
-from typing import Callable
+from typing import Callable, Optional
 
 from torch import Tensor, nn
 
@@ -13,25 +14,33 @@ from torch import Tensor, nn
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "leaky": lambda: nn.LeakyReLU(0.1, inplace=True),
     "relu6": lambda: nn.ReLU6(inplace=True),
+    "silu": lambda: nn.SiLU(inplace=True),  # the YOLOv8 family's units
 }
 
 
 class ConvBNAct(nn.Module):
     """Conv2d without bias (BN supplies it), BatchNorm2d, the activation `act` (`ACTIVATIONS`);
-    'same' padding.
+    'same' padding (`kernel_size // 2`) unless `padding` is given.
 
     The children are registered conv, bn, act in that order so that BN folding and the darknet
     weight loader can rely on it.
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1, act: str = "leaky"
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        act: str = "leaky",
+        padding: Optional[int] = None,
     ) -> None:
         super().__init__()
         if act not in ACTIVATIONS:
             raise ValueError(f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
         self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=False
+            in_channels, out_channels, kernel_size, stride,
+            padding=kernel_size // 2 if padding is None else padding, bias=False
         )
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = ACTIVATIONS[act]()

@@ -1,0 +1,173 @@
+"""Synthetic detections with a known true ΔAP, to check the statistics against what they claim.
+
+A synthetic val set has images with one to three ground-truth boxes of one category (small,
+medium and large), each with a difficulty shared by every model. A model is a skill: for each box
+its latent quality is skill − difficulty + ε (ε fresh for every model and box, the per-image noise
+a model has on its own); a box of positive quality is found (a detection on it), otherwise the
+detection lands beside it (a false positive, the box missed); the score is the logistic of the
+quality plus noise. Every image also gets one background false positive. AP rises with skill.
+
+Two models of equal skill have the same AP on the population of images (true Δ = 0), whatever
+they score on one val set; a skill gap gives a true ΔAP that `true_delta` measures on a large set.
+Training's randomness is a seed spread of the skill (`seed_spread`). Everything goes through the
+real matcher and the real paired bootstrap (`bootstrap.replicate_metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from asffbench.engine.coco_match import match_coco
+from asffbench.results.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table, point_metrics, replicate_metrics
+from asffbench.results.multiplicity import adjust
+from asffbench.results.power import PilotRun, Variances, estimate_variances, power
+from asffbench.results.significance import percentile_interval, two_sided_p
+
+IMAGE_SIZE = 640
+SIDES = (24.0, 64.0, 160.0)  # small, medium and large boxes (COCO area ranges)
+KEYS = ("AP", "APs", "APm", "APl")  # a report table's bootstrapped AP columns
+
+
+@dataclass(frozen=True)
+class ValSet:
+    dataset: dict  # COCO ground truth
+    boxes: np.ndarray  # (N, 4) xywh of every ground-truth box
+    image: np.ndarray  # (N,) image id of each box
+    difficulty: np.ndarray  # (N,) shared by every model
+
+
+def val_set(images: int, rng: np.random.Generator) -> ValSet:
+    counts = rng.integers(1, 4, images)
+    image = np.repeat(np.arange(1, images + 1), counts)
+    side = np.asarray(SIDES)[rng.integers(0, len(SIDES), image.size)] * rng.uniform(0.8, 1.2, image.size)
+    corner = rng.uniform(0, IMAGE_SIZE - 200, (image.size, 2))
+    boxes = np.column_stack([corner, side, side])
+    annotations = [{"id": i + 1, "image_id": int(img), "category_id": 1, "bbox": [float(v) for v in box],
+                    "area": float(box[2] * box[3]), "iscrowd": 0} for i, (img, box) in enumerate(zip(image, boxes))]
+    dataset = {"images": [{"id": i, "width": IMAGE_SIZE, "height": IMAGE_SIZE} for i in range(1, images + 1)],
+               "categories": [{"id": 1, "name": "thing"}], "annotations": annotations}
+    return ValSet(dataset, boxes, image, rng.normal(0.0, 1.0, image.size))
+
+
+def detections(val: ValSet, skill: float, rng: np.random.Generator) -> list[dict]:
+    """One model's COCO results on `val`."""
+    quality = skill - val.difficulty + rng.normal(0.0, 1.0, val.image.size)
+    boxes = val.boxes.copy()
+    missed = quality <= 0
+    boxes[missed, 0] += boxes[missed, 2] * 0.7  # IoU about 0.18 with its box: a false positive
+    scores = 1 / (1 + np.exp(-(quality + rng.normal(0.0, 0.5, quality.size))))
+    out = [{"image_id": int(img), "category_id": 1, "bbox": [float(v) for v in box], "score": float(s)}
+           for img, box, s in zip(val.image, boxes, scores)]
+    images = np.unique(val.image)
+    background = 1 / (1 + np.exp(-rng.normal(-1.0, 1.0, images.size)))
+    out += [{"image_id": int(img), "category_id": 1, "bbox": [300.0, 300.0, 50.0, 50.0], "score": float(s)}
+            for img, s in zip(images, background)]
+    return out
+
+
+def matched(val: ValSet, skill: float, rng: np.random.Generator) -> MatchedDetections:
+    return matched_from_table(match_coco(val.dataset, detections(val, skill, rng)))
+
+
+def true_delta(skill_gap: float, images: int = 20000, seed: int = 12345, key: str = "AP") -> float:
+    """ΔAP (fraction) between skills 0 and `skill_gap` on a large synthetic set: the population value."""
+    rng = np.random.default_rng(seed)
+    val = val_set(images, rng)
+    a, b = point_metrics(matched(val, 0.0, rng)), point_metrics(matched(val, skill_gap, rng))
+    return b[key] - a[key]
+
+
+@dataclass(frozen=True)
+class FamilyDraw:
+    deltas: np.ndarray  # (m,) point deltas, rows x keys, percent
+    replicates: np.ndarray  # (R, m)
+    raw_ci95: list[tuple[float, float]]
+    raw_p: list[float]
+
+
+def family_draw(rows: int, images: int, replicates: int, rng: np.random.Generator,
+                skill_gaps: Sequence[float] | None = None, keys: Sequence[str] = KEYS) -> FamilyDraw:
+    """One report table's family: `rows` models against a baseline, one seed each, every AP
+    column; row j has skill `skill_gaps[j]` (0 for all by default: no true difference)."""
+    gaps = list(skill_gaps) if skill_gaps is not None else [0.0] * rows
+    val = val_set(images, rng)
+    weights = bootstrap_weights(images, replicates, rng)
+    models = [matched(val, gap, rng) for gap in [0.0] + gaps]
+    points = [point_metrics(m) for m in models]
+    reps = [replicate_metrics(m, weights, threads=1) for m in models]
+    deltas, columns = [], []
+    for j in range(1, len(models)):
+        for key in keys:
+            deltas.append(100 * (points[j][key] - points[0][key]))
+            columns.append(100 * (reps[j][key] - reps[0][key]))
+    stacked = np.column_stack(columns)
+    return FamilyDraw(np.asarray(deltas), stacked, [percentile_interval(c) for c in stacked.T],
+                      [two_sided_p(c) for c in stacked.T])
+
+
+def any_significant(draw: FamilyDraw, method: str) -> bool:
+    return any(a.significant for a in adjust(draw.deltas, draw.replicates, draw.raw_ci95, draw.raw_p, method))
+
+
+def false_positive_rates(draws: int, rows: int = 4, images: int = 150, replicates: int = 200, seed: int = 0,
+                         methods: Sequence[str] = ("none", "holm", "simultaneous")) -> dict[str, float]:
+    """Family-wise false-positive rate of each method: the share of null tables with any `*`."""
+    rng = np.random.default_rng(seed)
+    hits = {m: 0 for m in methods}
+    for _ in range(draws):
+        draw = family_draw(rows, images, replicates, rng)
+        for m in methods:
+            hits[m] += any_significant(draw, m)
+    return {m: hits[m] / draws for m in methods}
+
+
+def coverage(draws: int, skill_gap: float, images: int = 150, replicates: int = 200, seed: int = 1,
+             truth: float | None = None) -> dict[str, float]:
+    """How often the unadjusted 95% interval of one row's ΔAP covers the true ΔAP, and how often
+    the simultaneous intervals of a 3-row family (rows at gaps 0, skill_gap, 0) all cover theirs."""
+    true_ap = 100 * (true_delta(skill_gap) if truth is None else truth)
+    rng = np.random.default_rng(seed)
+    single = joint = 0
+    for _ in range(draws):
+        draw = family_draw(3, images, replicates, rng, skill_gaps=[0.0, skill_gap, 0.0], keys=("AP",))
+        lo, hi = draw.raw_ci95[1]
+        single += lo <= true_ap <= hi
+        adjusted = adjust(draw.deltas, draw.replicates, draw.raw_ci95, draw.raw_p, "simultaneous")
+        joint += all(a.ci95[0] <= t <= a.ci95[1] for a, t in zip(adjusted, (0.0, true_ap, 0.0)))
+    return {"true_delta": true_ap, "single": single / draws, "simultaneous": joint / draws}
+
+
+def pilot_variances(skill_gap: float, images: int, replicates: int, rng: np.random.Generator,
+                    seeds: int = 2, seed_spread: float = 0.0) -> Variances:
+    """`plan`'s variance components from a synthetic pilot: two variants, `seeds` seeds each."""
+    val = val_set(images, rng)
+    weights = bootstrap_weights(images, replicates, rng)
+    pilot = {}
+    for name, gap in (("base", 0.0), ("variant", skill_gap)):
+        runs = []
+        for _ in range(seeds):
+            m = matched(val, gap + rng.normal(0.0, seed_spread), rng)
+            runs.append(PilotRun(100 * point_metrics(m)["AP"], 100 * replicate_metrics(m, weights, threads=1)["AP"]))
+        pilot[name] = runs
+    return estimate_variances(pilot, images)
+
+
+def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 150, replicates: int = 200,
+                seed: int = 2, truth: float | None = None, pilots: int = 3, pilot_seeds: int = 4) -> dict[str, float]:
+    """`plan`'s predicted power (the median over `pilots` pilots of `pilot_seeds` seeds per variant,
+    on `pilot_images`) for one seed per variant on `images` images, against the observed rejection
+    rate of the paired bootstrap there."""
+    true_ap = 100 * (true_delta(skill_gap) if truth is None else truth)
+    rng = np.random.default_rng(seed)
+    predictions = [power(true_ap, pilot_variances(skill_gap, pilot_images, replicates, rng, pilot_seeds)
+                         .delta_variance(1, images)) for _ in range(pilots)]
+    rejected = 0
+    for _ in range(draws):
+        draw = family_draw(1, images, replicates, rng, skill_gaps=[skill_gap], keys=("AP",))
+        lo, hi = draw.raw_ci95[0]
+        rejected += lo > 0 or hi < 0
+    return {"true_delta": true_ap, "predicted": float(np.median(predictions)),
+            "predicted_range": [float(min(predictions)), float(max(predictions))], "observed": rejected / draws}
