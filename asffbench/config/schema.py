@@ -171,6 +171,11 @@ class LrDecay(str, Enum):
     per_epoch = "per_epoch"  # ultralytics': lr0 x f(epoch), warm-up per iteration (engine/epoch_schedule.py)
 
 
+class AddedAct(str, Enum):
+    backbone = "backbone"  # the backbone's activation (BackboneInfo.act)
+    leaky = "leaky"  # LeakyReLU whatever the backbone
+
+
 class AffineFill(str, Enum):
     truncated = "truncated"  # the mean x 255 truncated (103, 116, 123), as expand's canvas
     rounded = "rounded"  # (104, 116, 124): the float mean, rounded by cv2.warpPerspective (the reference)
@@ -212,6 +217,9 @@ class FusionConfig:
     bifpn_layers: int = 1  # BiFPN repeats
     bifpn_weighting: BifpnWeighting = BifpnWeighting.fast  # how a BiFPN node weights its inputs
     bifpn_channels: int = 0  # BiFPN's common width; 0: the neck's stride-16 width (256 x model.width)
+    # The activation of asffbench's added parts (pan, bifpn, asff_pan, afpn) on the YOLOv3 family:
+    # the backbone's (ReLU6 on MobileNetV2) or LeakyReLU whatever the backbone (before this key).
+    added_act: AddedAct = AddedAct.backbone
     rfb: bool = False  # RFB block before the head's feature adaption (ASFF*)
     dropblock: bool = False  # DropBlock in the three neck slots, scheduled by epoch (ASFF*)
     dropblock_keep_prob: float = 0.9
