@@ -52,6 +52,7 @@ def build_yolov3(
     bifpn_layers: int = 1,
     bifpn_weighting: str = "fast",
     bifpn_channels: int = 0,
+    added_act: str = "backbone",
     guided_anchoring: bool = True,
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
@@ -68,6 +69,8 @@ def build_yolov3(
     Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
     otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
     `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
+    `added_act`: the activation of the parts asffbench added (PAN path, BiFPN, AFPN): the
+    backbone's (`backbone`) or LeakyReLU whatever the backbone (`leaky`).
     `pan_merge` and the `bifpn_*` settings are read by the fusions that have a PAN path or a
     BiFPN (`FusionOptions`). `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
@@ -106,6 +109,7 @@ def build_yolov3(
         bifpn_weighting=bifpn_weighting,
         bifpn_channels=bifpn_channels,
         act=base.act,
+        added_act=base.act if added_act == "backbone" else "leaky",
     )
     fusion_module = fusion_builder(neck.out_channels, head_widths, options)
     head = YOLOHead(
@@ -164,6 +168,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "bifpn_layers": int(cfg.fusion.bifpn_layers),
         "bifpn_weighting": choice_str(cfg.fusion.bifpn_weighting),
         "bifpn_channels": int(cfg.fusion.bifpn_channels),
+        "added_act": choice_str(cfg.fusion.added_act),
         "guided_anchoring": bool(cfg.tricks.guided_anchoring),
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),

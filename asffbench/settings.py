@@ -22,6 +22,7 @@ from asffbench.data.loaders import AugmentSettings, DataSettings, SamplingSettin
 from asffbench.data.sources import DATASETS, DataSource, SplitFiles
 from asffbench.data.synth import SynthParams
 from asffbench.data.ultralytics_augment import UltralyticsAugment
+from asffbench.errors import UserError
 from asffbench.models.backbone.registry import BACKBONES, backbone_info
 from asffbench.models.head.registry import head_info
 from asffbench.trackers.options import MlflowOptions, TrackerSettings, WandbOptions
@@ -447,12 +448,22 @@ def augment_settings(cfg: Any) -> AugmentSettings:
         resize=choice_str(recipe.train_resize), mixup_prob=float(recipe.mixup_prob),
         expand_max=float(recipe.expand_max), augment=choice_str(recipe.augment),
         crowd_targets=bool(recipe.crowd_targets), box_convention=choice_str(recipe.box_convention),
+        box_clamp=checked_box_clamp(recipe), keep_difficult=bool(cfg.data.keep_difficult),
+        affine_fill=choice_str(recipe.affine_fill),
         ultralytics=UltralyticsAugment(
             mosaic_prob=float(recipe.mosaic_prob), translate=float(recipe.affine_translate),
             scale=float(recipe.affine_scale), hsv_gains=tuple(float(g) for g in recipe.hsv_gains),
             flip_prob=float(recipe.flip_prob),
         ),
     )
+
+
+def checked_box_clamp(recipe: Any) -> bool:
+    """recipe.box_clamp, which is defined under the reference's inclusive box convention only."""
+    if recipe.box_clamp and choice_str(recipe.box_convention) != "inclusive":
+        raise UserError("recipe.box_clamp=true: the reference's clamps read boxes as x2 = x + w - 1; "
+                        "set recipe.box_convention=inclusive too (or box_clamp=false)")
+    return bool(recipe.box_clamp)
 
 
 def sampling_settings(cfg: Any) -> SamplingSettings:
@@ -464,6 +475,7 @@ def sampling_settings(cfg: Any) -> SamplingSettings:
         multiscale_every=int(train.multiscale_every), multiscale_min=int(train.multiscale_min),
         multiscale_max=int(train.multiscale_max), multiscale_fixed_epochs=int(train.multiscale_fixed_epochs),
         mixup=bool(cfg.tricks.mixup), mixup_off_epochs=int(train.mixup_off_epochs),
+        mixup_off_form=choice_str(cfg.recipe.mixup_off_form),
         max_batches=None if max_batches is None else int(max_batches),
         mosaic=mosaic, close_mosaic=int(cfg.recipe.close_mosaic),
     )

@@ -67,7 +67,9 @@ def test_every_option_gives_every_settings_object(group, option):
     assert (train_data.data.source.name, train_data.data.num_classes, train_data.data.val_batch_size) == (
         cfg.data.name, cfg.model.num_classes, cfg.eval.batch_size)
     assert train_data.augment.augment == choice_str(cfg.recipe.augment)
-    assert train_data.sampling.mixup_epochs == (cfg.train.epochs - cfg.train.mixup_off_epochs if cfg.tricks.mixup else 0)
+    reference_extra = 2 if choice_str(cfg.recipe.mixup_off_form) == "reference" else 0  # on while epoch <= E - N + 1
+    assert train_data.sampling.mixup_epochs == (
+        cfg.train.epochs - cfg.train.mixup_off_epochs + reference_extra if cfg.tricks.mixup else 0)
     assert train_data.sampling.multiscale == cfg.tricks.multiscale
     arguments = loss_arguments(cfg)
     inspect.signature(YOLOLoss).bind(**arguments)  # every argument is one the loss takes

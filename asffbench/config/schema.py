@@ -171,6 +171,21 @@ class LrDecay(str, Enum):
     per_epoch = "per_epoch"  # ultralytics': lr0 x f(epoch), warm-up per iteration (engine/epoch_schedule.py)
 
 
+class AddedAct(str, Enum):
+    backbone = "backbone"  # the backbone's activation (BackboneInfo.act)
+    leaky = "leaky"  # LeakyReLU whatever the backbone
+
+
+class AffineFill(str, Enum):
+    truncated = "truncated"  # the mean x 255 truncated (103, 116, 123), as expand's canvas
+    rounded = "rounded"  # (104, 116, 124): the float mean, rounded by cv2.warpPerspective (the reference)
+
+
+class MixupOffForm(str, Enum):
+    exact = "exact"  # mixup on for epoch < epochs - train.mixup_off_epochs
+    reference = "reference"  # on while epoch <= epochs - train.mixup_off_epochs + 1 (the reference's test)
+
+
 class EmaStart(str, Enum):
     copy = "copy"  # the first update copies the model; the k-th blends with the ramped decay of k - 1
     ramp = "ramp"  # ultralytics' ModelEMA: the k-th update, the first too, blends with that of k
@@ -202,6 +217,9 @@ class FusionConfig:
     bifpn_layers: int = 1  # BiFPN repeats
     bifpn_weighting: BifpnWeighting = BifpnWeighting.fast  # how a BiFPN node weights its inputs
     bifpn_channels: int = 0  # BiFPN's common width; 0: the neck's stride-16 width (256 x model.width)
+    # The activation of asffbench's added parts (pan, bifpn, asff_pan, afpn) on the YOLOv3 family:
+    # the backbone's (ReLU6 on MobileNetV2) or LeakyReLU whatever the backbone (before this key).
+    added_act: AddedAct = AddedAct.backbone
     rfb: bool = False  # RFB block before the head's feature adaption (ASFF*)
     dropblock: bool = False  # DropBlock in the three neck slots, scheduled by epoch (ASFF*)
     dropblock_keep_prob: float = 0.9
@@ -305,6 +323,7 @@ class DataConfig:
     classes: Optional[list[str]] = None  # data=voc: class names in label order; None: the 20 VOC
     workers: int = 2
     min_box_size: float = 2.0  # boxes smaller than this (pixels, after augmentation) are dropped
+    keep_difficult: bool = False  # VOC `difficult` objects become training targets (the reference)
 
 
 @dataclass
@@ -420,6 +439,11 @@ class RecipeConfig:
     augment: Augment = Augment.asffbench  # the training augmentation pipeline
     crowd_targets: bool = False  # COCO crowd boxes (iscrowd=1) become training targets too
     box_convention: BoxConvention = BoxConvention.continuous  # how training boxes are read
+    # The reference's reading of a box (inclusive convention): x1 = max(0, x), x2 = min(W - 1,
+    # x1 + max(0, w - 1)) (y alike), boxes of area <= 0 dropped.
+    box_clamp: bool = False
+    affine_fill: AffineFill = AffineFill.truncated  # augment=reference: the affine warp's border grey
+    mixup_off_form: MixupOffForm = MixupOffForm.exact  # how train.mixup_off_epochs counts
     # Read by augment=ultralytics only: mosaic probability and its last epochs off, the affine's
     # translation (fraction of the input) and scale gain range (1 +- scale), the HSV gains and
     # the horizontal flip probability.

@@ -6,7 +6,8 @@ Conventions (decided here, tested in tests/data):
   `annotated` is False; an empty `annotations` list is an annotated split without objects;
 - `iscrowd` annotations stay in `coco` (COCOeval ignores them) and become training targets only
   when asked (`targets(i, include_crowd=True)`: `recipe.crowd_targets`, as the reference trains
-  on them); VOC `difficult` objects (stored as crowd) never do;
+  on them); VOC `difficult` objects (stored as crowd) only when asked
+  (`include_difficult=True`: `data.keep_difficult`, as the reference's VOC training);
 - annotations whose box has w or h <= 0 are skipped with one logged warning per file (what
   torchvision's and detectron2's COCO readers do); they are removed from `coco` as well;
 - a missing `iscrowd` is read as 0 and a missing `area` as w * h (COCOeval needs both);
@@ -144,6 +145,13 @@ def validated_coco_dict(data: Any, path: Path) -> dict:
     return {**data, "annotations": kept}
 
 
+def wanted(ann: dict, include_crowd: bool, include_difficult: bool) -> bool:
+    """Whether a training read with these flags takes the annotation."""
+    if ann.get("difficult", 0):
+        return include_difficult
+    return include_crowd or not ann.get("iscrowd", 0)
+
+
 def make_coco(data: dict, coco_cls: type = COCO) -> Any:
     """Index a dataset dict with a COCO class (pycocotools' or a backend's) without touching the
     disk and without its progress prints on stdout."""
@@ -218,13 +226,18 @@ class CocoDataset:
                         f"{self.image_dir / image['file_name']}: image file not found "
                         f"(image id {image['id']} in {self.ann_file})"
                     )
-        self._targets = [self._training_targets(image_id, include_crowd=False) for image_id in self.image_ids]
-        # Images with crowd boxes: all their boxes in annotation order (the order the loss's
-        # shared-prediction rule and the reference's 50-box cap see).
-        self._with_crowd = {
-            index: self._training_targets(image_id, include_crowd=True)
+        self._targets = [self._training_targets(image_id) for image_id in self.image_ids]
+        # Images with crowd or difficult boxes: all their boxes in annotation order (the order the
+        # loss's shared-prediction rule and the reference's 50-box cap see), with both flags.
+        self._with_special = {
+            index: self._training_targets(image_id, include_crowd=True, include_difficult=True)
             for index, image_id in enumerate(self.image_ids)
-            if any(a.get("iscrowd", 0) for a in self.coco.imgToAnns.get(image_id, []))
+            if any(a.get("iscrowd", 0) or a.get("difficult", 0) for a in self.coco.imgToAnns.get(image_id, []))
+        }
+        self._special_flags = {
+            index: tuple(np.array([bool(a.get(flag, 0)) for a in self.coco.imgToAnns.get(self.image_ids[index], [])],
+                                  dtype=bool) for flag in ("iscrowd", "difficult"))
+            for index in self._with_special
         }
 
     @property
@@ -234,23 +247,26 @@ class CocoDataset:
     def __len__(self) -> int:
         return len(self.images)
 
-    def _training_targets(self, image_id: Any, include_crowd: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The image's boxes, crowd ones only with `include_crowd`; VOC's difficult never."""
-        anns = [
-            a for a in self.coco.imgToAnns.get(image_id, [])
-            if (include_crowd or not a.get("iscrowd", 0)) and not a.get("difficult", 0)
-        ]
+    def _training_targets(self, image_id: Any, include_crowd: bool = False,
+                          include_difficult: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The image's boxes: crowd ones only with `include_crowd`, VOC's difficult ones (also
+        marked crowd) only with `include_difficult`."""
+        anns = [a for a in self.coco.imgToAnns.get(image_id, []) if wanted(a, include_crowd, include_difficult)]
         boxes = np.array([a["bbox"] for a in anns], dtype=np.float32).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]
         labels = np.array([self.cat_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
         return boxes, labels
 
-    def targets(self, index: int, include_crowd: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def targets(self, index: int, include_crowd: bool = False,
+                include_difficult: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(boxes (N, 4) xyxy original px, labels (N,)) of image `index`, in annotation order;
-        crowd boxes excluded unless `include_crowd`."""
-        if include_crowd and index in self._with_crowd:
-            return self._with_crowd[index]
-        return self._targets[index]
+        crowd boxes excluded unless `include_crowd`, difficult ones unless `include_difficult`."""
+        if index not in self._with_special or not (include_crowd or include_difficult):
+            return self._targets[index]
+        crowd, difficult = self._special_flags[index]
+        keep = np.where(difficult, include_difficult, include_crowd | ~crowd)
+        boxes, labels = self._with_special[index]
+        return boxes[keep], labels[keep]
 
     def image_path(self, index: int) -> Path:
         return self.image_dir / self.images[index]["file_name"]

@@ -23,6 +23,7 @@ from torchvision.transforms.v2 import functional as F
 
 from asffbench.config.schema import choice_str
 from asffbench.corruptions import Corruption
+from asffbench.data.box_reading import clamp_inclusive_boxes
 from asffbench.data.coco import CocoDataset
 from asffbench.data.corrupt_image import corrupt_image
 from asffbench.data.mixup import mixup, sample_lambda
@@ -74,6 +75,9 @@ class DetectionDataset(Dataset):
         augment: str = "asffbench",
         crowd_targets: bool = False,
         box_convention: str = "continuous",
+        box_clamp: bool = False,
+        keep_difficult: bool = False,
+        affine_fill: str = "truncated",
         test_interp: str = "torchvision",
         corruption: Optional[Corruption] = None,
         ultralytics: UltralyticsAugment = UltralyticsAugment(),
@@ -83,7 +87,10 @@ class DetectionDataset(Dataset):
         `augment`: the training pipeline (`asffbench`: transforms.v2, mixup of the resized
         images; `reference`: the reference's OpenCV steps, mixup of the raw images first);
         `crowd_targets`: train on crowd boxes too; `box_convention`: `inclusive` reads training
-        boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w; `test_interp`: the
+        boxes as x2 = x + w - 1 (the reference), `continuous` as x2 = x + w; `box_clamp`: the
+        reference's clamps of a read box (data/box_reading.py, inclusive convention only);
+        `keep_difficult`: train on VOC's difficult objects too; `affine_fill`: the reference
+        affine's border grey (`truncated` or `rounded`, as OpenCV rounds the reference's); `test_interp`: the
         test-time decoder and resize (`data.test_time`: `torchvision` or the reference's
         `opencv_linear`); `ultralytics`: the settings of `augment=ultralytics` (mosaic, affine,
         HSV, flip; data/ultralytics_augment/); `corruption`: at test time, applied to the decoded
@@ -104,12 +111,17 @@ class DetectionDataset(Dataset):
         self.decoder = "pil" if train else decoder_of(self.test_interp)
         self.crowd_targets = crowd_targets
         self.box_shrink = 1.0 if choice_str(box_convention) == "inclusive" else 0.0
+        if box_clamp and not self.box_shrink:
+            raise ValueError("box_clamp reads boxes under the inclusive convention: set box_convention=inclusive")
+        self.box_clamp = box_clamp
+        self.keep_difficult = keep_difficult
         augment = choice_str(augment)
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
         self.augment = build_train_augment(expand_max) if train and augment == "asffbench" else None
         self.reference_augment = (
-            ReferenceAugment(expand_max=expand_max, min_box_size=min_box_size, resize=resize)
+            ReferenceAugment(expand_max=expand_max, min_box_size=min_box_size, resize=resize,
+                             affine_fill=choice_str(affine_fill))
             if train and augment == "reference" else None
         )
         self.ultralytics_augment = ultralytics if train and augment == "ultralytics" else None
@@ -182,7 +194,7 @@ class DetectionDataset(Dataset):
         image = tv_tensors.Image(F.pil_to_tensor(pil))
         if self.corruption is not None:
             image = self.corrupted(image, index)
-        xyxy, labels = self.training_boxes(index)
+        xyxy, labels = self.training_boxes(index, (width, height))
         boxes = to_boxes(torch.from_numpy(xyxy), height, width)
         labels = torch.from_numpy(labels)
         if self.augment is not None:
@@ -210,21 +222,27 @@ class DetectionDataset(Dataset):
         out = corrupt_image(array, self.corruption, self.seed, self.source.image_ids[index])
         return tv_tensors.Image(torch.from_numpy(out).permute(2, 0, 1).contiguous())
 
-    def training_boxes(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(xyxy, labels) of image `index`; for training as `crowd_targets` and the box
-        convention say."""
+    def training_boxes(self, index: int, image_size: Optional[tuple[int, int]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(xyxy, labels) of image `index`; for training as `crowd_targets`, `keep_difficult`,
+        the box convention and `box_clamp` say (the clamp needs the image's (width, height))."""
         if not self.train:
             return self.source.targets(index)
-        xyxy, labels = self.source.targets(index, include_crowd=self.crowd_targets)
+        xyxy, labels = self.source.targets(index, include_crowd=self.crowd_targets,
+                                           include_difficult=self.keep_difficult)
         if self.box_shrink:
             xyxy = xyxy.copy()
             xyxy[:, 2:] -= self.box_shrink
+        if self.box_clamp:
+            if image_size is None:
+                raise ValueError("box_clamp needs the image size")
+            xyxy, labels = clamp_inclusive_boxes(xyxy, labels, *image_size)
         return xyxy, labels
 
     def raw_sample(self, index: int) -> Sample:
         """Image `index` as a uint8 (H, W, 3) RGB array with its training boxes."""
-        xyxy, labels = self.training_boxes(index)
-        return make_sample(np.asarray(self.source.load_image(index)), xyxy, labels)
+        image = np.asarray(self.source.load_image(index))
+        xyxy, labels = self.training_boxes(index, (image.shape[1], image.shape[0]))
+        return make_sample(image, xyxy, labels)
 
     def reference_sample(self, key: SampleKey, rng: np.random.Generator) -> tuple[Tensor, Tensor, dict]:
         """`recipe.augment=reference`: mixup of the raw images (while mixup is on, with

@@ -44,5 +44,6 @@ class ImageFiles:
     def load_image(self, index: int, decoder: str = "pil") -> Image.Image:
         return load_rgb(self.paths[index], index, decoder)
 
-    def targets(self, index: int, include_crowd: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def targets(self, index: int, include_crowd: bool = False,
+                include_difficult: bool = False) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, 4), dtype=np.float32), np.zeros(0, dtype=np.int64)

@@ -50,6 +50,9 @@ class AugmentSettings:
     augment: str
     crowd_targets: bool
     box_convention: str
+    box_clamp: bool = False  # the reference's clamps of a read box (data/box_reading.py)
+    keep_difficult: bool = False  # VOC difficult objects are training targets
+    affine_fill: str = "truncated"  # augment=reference: the affine's border grey
     ultralytics: UltralyticsAugment = UltralyticsAugment()  # its steps' settings, for augment=ultralytics
 
 
@@ -69,11 +72,17 @@ class SamplingSettings:
     max_batches: Optional[int]  # train.max_iters_per_epoch
     mosaic: bool = False  # the ultralytics pipeline (its mosaic) is the augmentation
     close_mosaic: int = 0  # mosaic off for the last N epochs
+    # `exact`: off for exactly the last mixup_off_epochs; `reference`: on while epoch <= epochs -
+    # mixup_off_epochs + 1, the reference's test (272 of its 301 epoch indices for 300 and 30).
+    mixup_off_form: str = "exact"
 
     @property
     def mixup_epochs(self) -> int:
         """Mixup is on for the epochs below this."""
-        return self.epochs - self.mixup_off_epochs if self.mixup else 0
+        if not self.mixup:
+            return 0
+        extra = 2 if self.mixup_off_form == "reference" else 0
+        return min(self.epochs, max(0, self.epochs - self.mixup_off_epochs + extra))
 
     @property
     def mosaic_epochs(self) -> int:
@@ -187,6 +196,7 @@ def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int 
         annotated_split(data, "train"), train=True, img_size=data.img_size, min_box_size=data.min_box_size,
         seed=data.seed, mixup_prob=augment.mixup_prob, resize=augment.resize, expand_max=augment.expand_max,
         augment=augment.augment, crowd_targets=augment.crowd_targets, box_convention=augment.box_convention,
+        box_clamp=augment.box_clamp, keep_difficult=augment.keep_difficult, affine_fill=augment.affine_fill,
         ultralytics=augment.ultralytics,
     )
     sampler = DetectionBatchSampler(

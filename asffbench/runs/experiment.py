@@ -79,6 +79,20 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
        for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
     "recipe.ema_start": lambda c: bool(c["train"].get("ema", True)) and c["recipe"].get("ema_start", "copy") != "copy",
+    # The reference recipe's last four differences (issue 32): hashed only where they change
+    # something, so every run recorded before them (which behaved as their first value) keeps its hash.
+    "recipe.affine_fill": lambda c: c["recipe"].get("augment", "asffbench") == "reference"
+    and c["recipe"].get("affine_fill", "truncated") != "truncated",
+    "recipe.box_clamp": lambda c: bool(c["recipe"].get("box_clamp", False)),
+    "recipe.mixup_off_form": lambda c: bool(c["tricks"].get("mixup", True))
+    and c["recipe"].get("mixup_off_form", "exact") != "exact",
+    "data.keep_difficult": lambda c: bool(c["data"].get("keep_difficult", False)) and is_voc(c),
+    # Hashed only where it changes the network: a YOLOv3-family fusion with added parts on a
+    # backbone whose activation is not LeakyReLU (MobileNetV2), so records made before the key
+    # (LeakyReLU there) keep their hash and never name the ReLU6 network.
+    "fusion.added_act": lambda c: c["fusion"].get("added_act", "backbone") == "backbone"
+    and fusion_uses(c, "uses_added_act") and loss_kind(backbone_of(c)) != "anchor_free"
+    and backbone_info(backbone_of(c)).act != "leaky",
     # Ultralytics' NMS forms (docs/anchor-free.md): hashed where they leave asffbench's defaults.
     "eval.pre_nms_topk": lambda c: c["eval"].get("pre_nms_topk", 10000) != 10000,
     "eval.nms_class_offset": lambda c: c["eval"].get("nms_class_offset", 0.0) != 0.0,
@@ -92,6 +106,7 @@ ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layer
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
+                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult", "fusion.added_act",
                           "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset")
 # Sections that change a run only when its model uses them, with that test; elsewhere they are left
 # out of the hash (so runs recorded before the section existed keep their hash).
@@ -135,6 +150,11 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def is_voc(plain: dict) -> bool:
+    """VOC data (the only format with `difficult` objects)."""
+    return str(plain["data"].get("name", "")).startswith("voc")
+
+
 def uses_onnxruntime(plain: dict) -> bool:
     return any(plain[section].get("runtime", "torch") != "torch" for section in ("bench", "eval"))
 
@@ -155,6 +175,10 @@ def key_matters(plain: dict, matters: Callable[[dict], bool]) -> bool:
 def fusion_uses(plain: dict, part: str) -> bool:
     """Whether the configured fusion uses a part (`FusionInfo` field); unknown fusions do."""
     return bool(getattr(fusion_info(str(plain["fusion"]["name"])), part))  # KeyError when unknown
+
+
+def backbone_of(plain: dict) -> str:
+    return str(plain["model"].get("backbone", "darknet53"))
 
 
 def backbone_uses_depth(plain: dict) -> bool:

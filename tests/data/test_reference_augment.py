@@ -342,7 +342,7 @@ def test_the_reference_pipeline_in_the_train_loader():
     cfg = compose_config([
         "recipe=reference", "model=tiny", "data.synth.images=16", "data.synth.image_size=160", "img_size=64",
         "train.batch_size=4", "data.workers=0", "train.epochs=2", "tricks.multiscale=false",
-        "train.mixup_off_epochs=1", "train.max_iters_per_epoch=2",
+        "train.mixup_off_epochs=3", "train.max_iters_per_epoch=2",  # its arithmetic: on while epoch <= 2 - 3 + 1
     ])
     loader = build_train_loader(train_data_settings(cfg))
     assert loader.dataset.reference_augment is not None and loader.dataset.augment is None

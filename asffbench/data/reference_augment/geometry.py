@@ -11,6 +11,11 @@ from asffbench.data.transforms import IMAGENET_MEAN
 
 # The canvas colour: the ImageNet mean x 255, truncated to uint8 as the reference's fill is.
 MEAN_FILL: tuple[int, int, int] = tuple(int(255 * m) for m in IMAGENET_MEAN)  # type: ignore[assignment]
+# The affine warp's border: the reference passes the float mean x 255 to cv2.warpPerspective,
+# which rounds it to the image's uint8: RGB (124, 116, 104), one grey level above the truncated
+# fill (123, 116, 103) on two channels (recipe.affine_fill=rounded).
+ROUNDED_MEAN_FILL: tuple[int, int, int] = tuple(round(255 * m) for m in IMAGENET_MEAN)  # type: ignore[assignment]
+AFFINE_FILLS = {"truncated": MEAN_FILL, "rounded": ROUNDED_MEAN_FILL}
 MAX_RATIO_SQ = 2.0  # aspect jitter: ratio^2 within [1/2, 2], bounded by the scale
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from asffbench.data.reference_augment.affine import random_affine
 from asffbench.data.reference_augment.colour import random_brightness, random_contrast, random_hue_saturation
 from asffbench.data.reference_augment.crop import ssd_crop
-from asffbench.data.reference_augment.geometry import MEAN_FILL, expand, mirror
+from asffbench.data.reference_augment.geometry import AFFINE_FILLS, MEAN_FILL, expand, mirror
 from asffbench.data.reference_augment.sample import Sample, Step
 from asffbench.data.reference_augment.train_resize import resize_to_square
 from asffbench.data.transforms import Scale
@@ -19,8 +19,10 @@ from asffbench.data.transforms import Scale
 MAX_BOXES = 50  # boxes per image the reference keeps (its padded target array)
 
 
-def reference_steps(expand_max: float = 4.0) -> tuple[Step, ...]:
-    """The augmentation steps in the reference's order (before the resize)."""
+def reference_steps(expand_max: float = 4.0, affine_fill: str = "truncated") -> tuple[Step, ...]:
+    """The augmentation steps in the reference's order (before the resize); `affine_fill`: the
+    affine border's grey, `truncated` as expand's canvas or `rounded` as OpenCV rounds the
+    reference's float mean."""
     return (
         random_brightness,
         random_contrast,
@@ -28,7 +30,7 @@ def reference_steps(expand_max: float = 4.0) -> tuple[Step, ...]:
         partial(expand, max_scale=expand_max, fill=MEAN_FILL),
         ssd_crop,
         mirror,
-        partial(random_affine, fill=MEAN_FILL),
+        partial(random_affine, fill=AFFINE_FILLS[affine_fill]),
     )
 
 
@@ -50,12 +52,13 @@ class ReferenceAugment:
     min_box_size: float = 6.0
     resize: str = "stretch"
     max_boxes: int = MAX_BOXES
+    affine_fill: str = "truncated"
 
     def __call__(self, sample: Sample, size: int, rng: np.random.Generator) -> tuple[Sample, Scale, tuple[int, int]]:
         if len(sample) == 0:
             return resize_to_square(sample, size, self.resize, rng)
         augmented = sample
-        for step in reference_steps(self.expand_max):
+        for step in reference_steps(self.expand_max, self.affine_fill):
             augmented = step(augmented, rng)
         resized, scale, pad = resize_to_square(augmented, size, self.resize, rng)
         resized = resized.keep(smaller_side(resized.boxes) > self.min_box_size)

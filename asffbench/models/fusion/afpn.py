@@ -131,6 +131,6 @@ class AFPN(nn.Module):
 
 
 @FUSIONS.register("afpn", FusionInfo(adaptive=True, uses_upsample=False, uses_compress_c=True,
-                                     default_compress_c=8, replaces_neck=True))
+                                     default_compress_c=8, replaces_neck=True, uses_added_act=True))
 def build_afpn(in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions) -> AFPN:
     return AFPN(in_channels, out_channels, options.compress_c, options.added_act)

@@ -39,7 +39,7 @@ class ASFFOnPAN(nn.Module):
 
 
 @FUSIONS.register("asff_pan", FusionInfo(adaptive=True, uses_upsample=True, uses_compress_c=True,
-                                         uses_pan_merge=True))
+                                         uses_pan_merge=True, uses_added_act=True))
 def build_asff_pan(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> ASFFOnPAN:

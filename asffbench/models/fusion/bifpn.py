@@ -127,7 +127,7 @@ class BiFPN(nn.Module):
 
 
 @FUSIONS.register("bifpn", FusionInfo(adaptive=False, uses_upsample=True, uses_compress_c=False,
-                                      uses_bifpn=True, edge_weights=True))
+                                      uses_bifpn=True, edge_weights=True, uses_added_act=True))
 def build_bifpn(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> BiFPN:

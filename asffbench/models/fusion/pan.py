@@ -29,20 +29,20 @@ BOTTOM_UP_FORMS = ("conv", "c2f")
 class BottomUpStep(nn.Module):
     """Downsample the finer bottom-up output to this level and merge it with the lateral."""
 
-    def __init__(self, finer_channels: int, channels: int, merge: str) -> None:
+    def __init__(self, finer_channels: int, channels: int, merge: str, act: str = "leaky") -> None:
         super().__init__()
         if merge not in PAN_MERGES:
             raise ValueError(f"pan merge must be one of {PAN_MERGES}, got {merge!r}")
         self.merge = merge
-        self.down = ConvBNAct(finer_channels, channels, 3, stride=2)
+        self.down = ConvBNAct(finer_channels, channels, 3, stride=2, act=act)
         if merge == "concat":
             self.fuse: nn.Module = nn.Sequential(
-                ConvBNAct(2 * channels, channels, 1),
-                ConvBNAct(channels, 2 * channels, 3),
-                ConvBNAct(2 * channels, channels, 1),
+                ConvBNAct(2 * channels, channels, 1, act=act),
+                ConvBNAct(channels, 2 * channels, 3, act=act),
+                ConvBNAct(2 * channels, channels, 1, act=act),
             )
         else:
-            self.fuse = ConvBNAct(channels, channels, 3)
+            self.fuse = ConvBNAct(channels, channels, 3, act=act)
 
     def forward(self, finer: Tensor, lateral: Tensor) -> Tensor:
         down = self.down(finer)
@@ -54,12 +54,12 @@ class BottomUpPath(nn.Module):
     """PANet's bottom-up augmentation over level features ordered stride 32, 16, 8; the widths
     stay the inputs' (so another fusion, e.g. ASFF, can follow it)."""
 
-    def __init__(self, in_channels: Sequence[int], merge: str) -> None:
+    def __init__(self, in_channels: Sequence[int], merge: str, act: str = "leaky") -> None:
         super().__init__()
         self.out_channels: tuple[int, ...] = tuple(in_channels)
         # steps[i] makes level len - 2 - i from level len - 1 - i: stride 16 first, then 32.
         coarser = range(len(in_channels) - 2, -1, -1)
-        self.steps = nn.ModuleList([BottomUpStep(in_channels[level + 1], in_channels[level], merge)
+        self.steps = nn.ModuleList([BottomUpStep(in_channels[level + 1], in_channels[level], merge, act)
                                     for level in coarser])
 
     def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
@@ -73,7 +73,7 @@ def bottom_up_path(in_channels: Sequence[int], options: FusionOptions) -> nn.Mod
     """The bottom-up path of `options.bottom_up`'s form; ValueError for an unknown form or a
     merge the form has not (the `c2f` form concatenates)."""
     if options.bottom_up == "conv":
-        return BottomUpPath(in_channels, options.pan_merge)
+        return BottomUpPath(in_channels, options.pan_merge, options.added_act)
     if options.bottom_up != "c2f":
         raise ValueError(f"bottom-up form must be one of {BOTTOM_UP_FORMS}, got {options.bottom_up!r}")
     if options.pan_merge != "concat":
@@ -104,7 +104,7 @@ class PANFusion(nn.Module):
 
 
 @FUSIONS.register("pan", FusionInfo(adaptive=False, uses_upsample=False, uses_compress_c=False,
-                                    uses_pan_merge=True))
+                                    uses_pan_merge=True, uses_added_act=True))
 def build_pan(
     in_channels: Sequence[int], out_channels: Sequence[int], options: FusionOptions
 ) -> PANFusion:

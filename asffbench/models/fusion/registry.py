@@ -31,8 +31,8 @@ class FusionOptions:
     # for MobileNetV2 as in the reference's `ASFFmobile`; read by none, sum, concat and asff.
     act: str = "leaky"
     # The activation of the parts asffbench added beside the reference's (the PAN path, BiFPN,
-    # the ASFF after a PAN, AFPN): LeakyReLU on the YOLOv3 family, whatever its backbone (what
-    # they were added with), SiLU on the YOLOv8 family (its conv units).
+    # the ASFF after a PAN, AFPN): the backbone's (`fusion.added_act=backbone`, the default), or
+    # LeakyReLU whatever the backbone (`leaky`, what they were built with before the key existed).
     added_act: str = "leaky"
     # The form of PAN's bottom-up steps (`BOTTOM_UP_FORMS`): `conv` (conv units, `pan_merge`),
     # the YOLOv3 family's; `c2f` (stride-2 conv, concat, C2f of `c2f_repeats` bottlenecks), the
@@ -58,6 +58,9 @@ class FusionInfo:
     # It is a whole neck itself (AFPN): it takes the backbone's taps, and the family's neck is
     # left out of the model.
     replaces_neck: bool = False
+    # It has parts asffbench added beside the reference's, built with `FusionOptions.added_act`
+    # (`fusion.added_act` chooses it on the YOLOv3 family).
+    uses_added_act: bool = False
 
 
 def fusion_info(name: str) -> FusionInfo:

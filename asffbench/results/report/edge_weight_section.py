@@ -13,7 +13,8 @@ from asffbench.results.reading.records import LoadedRecord
 from asffbench.results.report.fusion_weight_section import runs_with_metric
 from asffbench.results.tables.text_table import TextTable, markdown
 
-NAMING = ("Nodes and edges are named by stride: `inS` is the neck's level at stride S, `td16` the "
+NAMING = ("Nodes and edges are named by stride: `inS` is the input at stride S of the layer (the "
+          "neck's level in the first BiFPN layer, the previous layer's output after it), `td16` the "
           "top-down node at stride 16, `outS` the output node at stride S. Each node's weights sum "
           "to 1 (fast normalisation: up to its 1e-4 in the denominator).")
 
