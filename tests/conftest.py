@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import os
 
 import pytest
@@ -20,6 +22,18 @@ PIL_IMAGE_OPEN = Image.open
 def _pil_image_open_as_shipped():
     yield
     Image.open = PIL_IMAGE_OPEN
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_as_found():
+    """Hydra's job logging, run in-process by the sweep tests, adds handlers to the root logger
+    bound to that test's captured stderr; a later test's library warning (urllib3's retries)
+    would then hit a closed stream ("--- Logging error ---"). Each test leaves the root logger
+    as it found it, as each command-line process does."""
+    handlers, level = list(logging.root.handlers), logging.root.level
+    yield
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

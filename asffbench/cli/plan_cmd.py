@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the resampling."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
-        """The seeds x val images combinations that detect --delta with --power at 5% (two-sided), and
+        """Seeds and val images needed to detect --delta, from pilot runs.
+
+        The seeds x val images combinations that detect --delta with --power at 5% (two-sided), and
         the smallest delta the pilot itself detects. See docs/statistics.md for the model."""
         from asffbench.results.plan import make_plan, plan_lines
 
