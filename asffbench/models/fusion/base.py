@@ -50,3 +50,12 @@ class MultiLevelFusion(nn.Module):
         if not return_weights or any(w is None for w in weights):
             return outputs, None
         return outputs, weights
+
+
+def bottom_up(steps: Sequence[nn.Module], features: Sequence[Tensor]) -> list[Tensor]:
+    """The bottom-up pass over features ordered stride 32, 16, 8: the finest kept, each coarser
+    level made by its step from the output below it and its own lateral (steps[0]: stride 16)."""
+    outputs = list(features)
+    for step, level in zip(steps, range(len(features) - 2, -1, -1)):
+        outputs[level] = step(outputs[level + 1], features[level])
+    return outputs

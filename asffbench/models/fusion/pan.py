@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from asffbench.models.fusion.base import FusionResult
+from asffbench.models.fusion.base import FusionResult, bottom_up
 from asffbench.models.fusion.fpn import FPNFusion
 from asffbench.models.fusion.pan_c2f import C2fBottomUpPath
 from asffbench.models.fusion.registry import FUSIONS, FusionInfo, FusionOptions
@@ -63,10 +63,8 @@ class BottomUpPath(nn.Module):
                                     for level in coarser])
 
     def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
-        outputs = list(features)
-        for step, level in zip(self.steps, range(len(features) - 2, -1, -1)):
-            outputs[level] = step(outputs[level + 1], features[level])
-        return outputs
+        return bottom_up(self.steps, features)
+
 
 
 def bottom_up_path(in_channels: Sequence[int], options: FusionOptions) -> nn.Module:

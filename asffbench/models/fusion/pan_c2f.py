@@ -13,6 +13,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from asffbench.models.fusion.base import bottom_up
 from asffbench.models.layers import C2f, ConvBNAct
 
 
@@ -37,7 +38,4 @@ class C2fBottomUpPath(nn.Module):
                                     for level in coarser])
 
     def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
-        outputs = list(features)
-        for step, level in zip(self.steps, range(len(features) - 2, -1, -1)):
-            outputs[level] = step(outputs[level + 1], features[level])
-        return outputs
+        return bottom_up(self.steps, features)
