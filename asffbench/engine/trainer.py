@@ -110,8 +110,9 @@ class Trainer:
             self.hooks = own
 
     # --- one epoch -------------------------------------------------------------------------
-    def train_epoch(self, loader: Iterable, epoch: int) -> dict[str, Any]:
-        """Run one epoch (at most `iters_per_epoch` batches); returns its summary."""
+    def train_epoch(self, loader: Iterable, epoch: int, phases: StepPhases = NO_PHASES) -> dict[str, Any]:
+        """Run one epoch (at most `iters_per_epoch` batches); returns its summary. `phases` is
+        told where each step's phases end (a benchmark's split of whole epochs)."""
         unwrap(self.model).set_epoch(epoch)
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
@@ -123,7 +124,7 @@ class Trainer:
         loss_sum, steps = 0.0, 0
         peak = PeakMemory(self.device).start()
         for index, (images, targets, _metas) in enumerate(itertools.islice(loader, self.iters_per_epoch)):
-            step = self.train_step(images, targets, epoch, index)
+            step = self.train_step(images, targets, epoch, index, phases)
             images_seen += step.images
             loss_sum += step.loss
             steps += 1
