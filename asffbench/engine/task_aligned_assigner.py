@@ -11,11 +11,12 @@ positives / its best metric). Dense over (image, ground truth, point): no loop, 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
-from torchvision.ops import box_convert, complete_box_iou
+from torchvision.ops import box_convert
 
 
 class Assignment(NamedTuple):
@@ -52,7 +53,7 @@ class TaskAlignedAssigner:
         if gt_boxes.shape[1] == 0:
             return self.background(scores, pred_boxes)
         candidates = self.points_inside(points, gt_boxes) & gt_valid[..., None]  # (B, G, A)
-        overlaps = torch.where(candidates, complete_box_iou(gt_boxes, pred_boxes).clamp(min=0), 0.0)
+        overlaps = torch.where(candidates, pairwise_ciou(gt_boxes, pred_boxes).clamp(min=0), 0.0)
         class_scores = scores.transpose(1, 2).gather(1, gt_labels[..., None].expand(-1, -1, scores.shape[1]))
         metric = torch.where(candidates, class_scores.pow(self.alpha) * overlaps.pow(self.beta), 0.0)
         positive = self.top_candidates(metric, gt_valid) & candidates
@@ -61,12 +62,13 @@ class TaskAlignedAssigner:
         return self.targets(gt_labels, gt_boxes, gt_index, foreground, metric, overlaps, positive)
 
     def points_inside(self, points: Tensor, gt_boxes: Tensor) -> Tensor:
-        """(B, G, A): the point lies strictly inside the box (sides floored at `min_side`)."""
+        """(B, G, A): the point lies strictly inside the box (sides floored at `min_side`); each
+        side compared on its own axis, never a (B, G, A, 4) tensor."""
         centre_size = box_convert(gt_boxes, "xyxy", "cxcywh")
         centre_size[..., 2:] = centre_size[..., 2:].clamp(min=self.min_side)
-        enlarged = box_convert(centre_size, "cxcywh", "xyxy")[:, :, None, :]  # (B, G, 1, 4)
-        inside = torch.cat((points - enlarged[..., :2], enlarged[..., 2:] - points), dim=-1)  # (B, G, A, 4)
-        return inside.amin(dim=-1) > self.eps
+        left, top, right, bottom = box_convert(centre_size, "cxcywh", "xyxy")[..., None].unbind(-2)  # (B, G, 1)
+        x, y = points[:, 0], points[:, 1]
+        return ((x - left > self.eps) & (y - top > self.eps)) & ((right - x > self.eps) & (bottom - y > self.eps))
 
     def top_candidates(self, metric: Tensor, gt_valid: Tensor) -> Tensor:
         """(B, G, A) bool: each real ground truth's `topk` points of highest metric."""
@@ -99,3 +101,23 @@ class TaskAlignedAssigner:
         zeros = torch.zeros((batch, num_points), dtype=torch.long, device=scores.device)
         return Assignment(zeros, torch.zeros_like(pred_boxes), torch.zeros_like(scores),
                           zeros.bool(), zeros)
+
+
+def pairwise_ciou(boxes1: Tensor, boxes2: Tensor, eps: float = 1e-7) -> Tensor:
+    """(B, N, 4) and (B, M, 4) xyxy -> (B, N, M) complete IoU (Zheng et al., arXiv 1911.08287) in
+    ultralytics' form (heights floored at eps). What depends on one box alone (sizes, areas,
+    centres, aspect angles) is computed once per box; only the pairwise terms are (B, N, M)."""
+    x1, y1, x2, y2 = boxes1[..., None].unbind(-2)  # (B, N, 1) each
+    u1, v1, u2, v2 = boxes2[:, None].unbind(-1)  # (B, 1, M) each
+    w1, h1 = x2 - x1, (y2 - y1).clamp(min=eps)
+    w2, h2 = u2 - u1, (v2 - v1).clamp(min=eps)
+    # In place where a (B, N, M) temporary can be reused: they dominate the assigner's time.
+    inter = torch.minimum(x2, u2).sub_(torch.maximum(x1, u1)).clamp_(min=0).mul_(
+        torch.minimum(y2, v2).sub_(torch.maximum(y1, v1)).clamp_(min=0))
+    iou = (w1 * h1 + w2 * h2).sub_(inter).add_(eps).reciprocal_().mul_(inter)
+    enclosing = torch.maximum(x2, u2).sub_(torch.minimum(x1, u1)).square_().add_(
+        torch.maximum(y2, v2).sub_(torch.minimum(y1, v1)).square_()).add_(eps).mul_(4)
+    centres = ((u1 + u2) - (x1 + x2)).square_().add_(((v1 + v2) - (y1 + y2)).square_()).div_(enclosing)
+    aspect = (torch.atan(w2 / h2) - torch.atan(w1 / h1)).square_().mul_(4 / math.pi**2)
+    alpha = (aspect - iou).add_(1 + eps).reciprocal_().mul_(aspect)
+    return iou.sub_(centres.add_(alpha.mul_(aspect)))
