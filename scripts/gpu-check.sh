@@ -6,6 +6,9 @@
 #   eval     COCO evaluation of that model
 #   bench    inference speed in fp32, fp16 and bf16, without and with torch.compile (val images)
 #   step     the training-step benchmark (bench --mode train, fp16 with the AMP scaler)
+#   vs-ultr  whole training epochs of YOLOv8n under recipe=ultralytics against ultralytics' own
+#            trainer (benchmarks/bench_train_vs_ultralytics.py, AMP, 4 loader workers each), 320
+#            and 640 px; SKIP where ultralytics (a dev extra) is not installed
 #   ort      the exported model in ONNX Runtime: bench with the CUDA and TensorRT (fp32, fp16)
 #            execution providers, eval with CUDA (PASS when its AP is the eager eval's within 0.1);
 #            SKIP, with the reason, where the installed onnxruntime lacks the provider
@@ -123,6 +126,20 @@ out="$LOGS/step.json"
 code=$?
 figure=$(json_field "$out" "f'{r[\"images_per_s\"]:.1f} img/s at batch {r[\"batch_size\"]} (loader {r[\"loader\"][\"images_per_s\"]:.0f} img/s), fwd/loss/bwd/opt ' + '/'.join(format(p['median'], '.0f') for p in r['phases_ms'].values()) + f' ms, {r[\"memory\"][\"allocated_mib\"]:.0f} MiB'")
 report "step (bench --mode train)" $start $code "$figure" "$LOGS/step.log"
+
+# --- vs-ultr: training epochs against ultralytics' trainer ---------------------------------------
+# The same flags run on CPU with --device cpu (smaller --images and --sizes keep that short).
+VS_ULTRALYTICS=(benchmarks/bench_train_vs_ultralytics.py --sizes 320,640 --batch 16 --images 84 --epochs 3
+                --rounds 2 --workers 4)
+start=$SECONDS
+if ! "$PY" -c 'import ultralytics' 2>/dev/null; then
+    result "train vs ultralytics" SKIP 0 "ultralytics is not installed (pip install '.[dev]')"
+else
+    timeout 600 "$PY" "${VS_ULTRALYTICS[@]}" --device cuda >"$LOGS/vs-ultralytics.log" 2>&1
+    code=$?
+    figure=$(grep -o 'summary: .*' "$LOGS/vs-ultralytics.log" | tail -1 | cut -c10-)
+    report "train vs ultralytics" $start $code "$figure" "$LOGS/vs-ultralytics.log"
+fi
 
 # --- ort: the exported model under ONNX Runtime's CUDA and TensorRT execution providers ---------
 # ort_missing PROVIDER: why this install cannot run ONNX Runtime's PROVIDER (nothing when it can).
