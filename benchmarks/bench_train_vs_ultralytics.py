@@ -15,7 +15,10 @@ per 64 images. The split per phase: asffbench's trainer is told where each step 
 (`Trainer.train_epoch(phases=...)`), the loader wait is stamped around each batch fetch;
 ultralytics' from its batch callbacks and forward hooks on its model (forward ends when its head
 returns, assigner+loss when the model's loss call returns). ultralytics runs its loaders in the
-main process on CPU (it sets workers to 0 there), so the default --workers is 0 for both.
+main process on CPU (it sets workers to 0 there, whatever --workers says), so the default
+--workers is 0 for both. A run shorter than the nominal batch's accumulation (fewer than 4
+batches of 16) differs by one optimizer step: asffbench caps the accumulation at the run's
+batches, ultralytics does not (one SGD and EMA update, small beside the batches' steps).
 
 Parity (--parity): one run per side of --epochs epochs of the full recipe (warm-up and close_mosaic
 included, seed 0), each final EMA model scored on the same val images by its own evaluator:
@@ -25,8 +28,8 @@ were trained on 0..1 ones.
 
     python benchmarks/bench_train_vs_ultralytics.py [--sizes 320,640] [--batch 16] [--epochs 2]
         [--rounds 3] [--images 64] [--workers 0] [--threads N] [--device cpu]
-    python benchmarks/bench_train_vs_ultralytics.py --parity --sizes 160 --epochs 30 --images 80 --batch 8 \
-        --nominal-batch 8
+    python benchmarks/bench_train_vs_ultralytics.py --parity --sizes 160 --epochs 20 --images 60 --batch 8 \
+        --nominal-batch 8 --threads 1
 """
 
 from __future__ import annotations
