@@ -87,11 +87,14 @@ def standard_errors(replicates: np.ndarray) -> np.ndarray:
 def max_t(deltas: np.ndarray, replicates: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(R,) each replicate's largest |Δ* - Δ| / scale over the family's usable columns; `scale` is
     (m,) (one se per delta) or (R, m) (each replicate's own se: the bootstrap-t)."""
-    scale = np.broadcast_to(scale, replicates.shape)
-    usable = np.all(np.isfinite(scale) & (scale > 0), axis=0) & np.isfinite(deltas)
+    valid = np.isfinite(scale) & (scale > 0)
+    scale = np.where(valid, scale, math.nan)  # a replicate without an se counts in the other columns
+    usable = np.broadcast_to(valid, replicates.shape).any(axis=0) & np.isfinite(deltas)
     if not usable.any():
         return np.full(replicates.shape[0], math.nan)
-    t = np.abs(replicates[:, usable] - deltas[usable]) / scale[:, usable]
+    scale = np.broadcast_to(scale, replicates.shape)
+    with np.errstate(invalid="ignore"):
+        t = np.abs(replicates[:, usable] - deltas[usable]) / scale[:, usable]
     t = np.where(np.isfinite(t), t, 0.0)  # a replicate undefined in one column counts the others
     return t.max(axis=1)
 
