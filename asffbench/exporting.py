@@ -22,7 +22,8 @@ from asffbench.weights.resolve import BENCH, WeightsSource, resolve_weights
 def nms_settings(cfg) -> dict:
     """The in-graph NMS settings: the evaluation's, as the eager post-processing uses them."""
     settings = postprocess_settings(cfg)
-    return {"score_thresh": settings.score_thresh, "nms_iou": settings.nms_iou, "multi_label": settings.multi_label}
+    return {"score_thresh": settings.score_thresh, "nms_iou": settings.nms_iou, "multi_label": settings.multi_label,
+            "pre_nms_topk": settings.pre_nms_topk}
 
 
 def model_to_export(overrides: Sequence[str]) -> tuple[DictConfig, Optional[WeightsSource]]:
