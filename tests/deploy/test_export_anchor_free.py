@@ -93,4 +93,5 @@ def test_nms_graph_detections_equal_the_family_post_processing():
                                   d["labels"][:, None].float()], dim=1) for i, d in enumerate(per_image)])
     assert len(eager) > 50 and ours.shape == eager.shape
     distance, partner = nearest_rows(ours, eager)
-    assert partner.unique().numel() == len(eager) and distance.max() < 1e-3  # one-to-one, same rows
+    # one-to-one, the same rows up to float32 summation order (boxes in input px)
+    assert partner.unique().numel() == len(eager) and distance.max() < 5e-3
