@@ -5,6 +5,8 @@ decode graph (the DFL boxes and class probabilities the evaluation decodes) and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -17,6 +19,7 @@ from asffbench.models import AnchorFreeLevel
 from asffbench.settings import RuntimeSettings
 
 pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 
 IMG = 64
 
@@ -64,6 +67,7 @@ def spread_v8(fusion: str = "pan"):
     return model
 
 
+@pytest.mark.slow  # ~3-5 s: a tiny YOLOv8 exported and run in ONNX Runtime at batch 2
 def test_decode_graph_gives_the_family_dfl_boxes_and_class_probabilities():
     model = spread_v8()
     exported = export_onnx(model, IMG, "decode")
@@ -81,6 +85,7 @@ def test_decode_graph_gives_the_family_dfl_boxes_and_class_probabilities():
     assert want_boxes.std() > 1 and want_probs.std() > 0.01  # not a constant the two could share by chance
 
 
+@pytest.mark.slow  # ~3-4 s: likewise, with NMS in the graph
 def test_nms_graph_detections_equal_the_family_post_processing():
     model = spread_v8()
     nms = {"score_thresh": 0.01, "nms_iou": 0.7, "pre_nms_topk": 30000, "multi_label": True}
@@ -95,3 +100,16 @@ def test_nms_graph_detections_equal_the_family_post_processing():
     distance, partner = nearest_rows(ours, eager)
     # one-to-one, the same rows up to float32 summation order (boxes in input px)
     assert partner.unique().numel() == len(eager) and distance.max() < 5e-3
+
+
+def test_export_command_writes_the_decode_graph_with_its_input(cli, tmp_path):
+    out = tmp_path / "v8.onnx"
+    code, stdout, err = cli("export", "model=yolov8", "model.width=0.125", "model.num_classes=3", f"img_size={IMG}",
+                            "device=cpu", "--graph", "decode", "--out", str(out), "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["outputs"] == ["boxes", "objectness", "class_probs"] and result["input_norm"] == "rgb01"
+    assert result["difference"]["max_rel"] < 1e-4
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert props["asffbench.input_mean"] == "0.0,0.0,0.0" and props["asffbench.input_std"] == "1.0,1.0,1.0"
+    assert props["asffbench.graph"] == "decode" and props["asffbench.reg_max"] == "16"
