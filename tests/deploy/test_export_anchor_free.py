@@ -102,6 +102,7 @@ def test_nms_graph_detections_equal_the_family_post_processing():
     assert partner.unique().numel() == len(eager) and distance.max() < 5e-3
 
 
+@pytest.mark.slow  # ~4-5 s: the command composes, builds, exports and checks in ONNX Runtime
 def test_export_command_writes_the_decode_graph_with_its_input(cli, tmp_path):
     out = tmp_path / "v8.onnx"
     code, stdout, err = cli("export", "model=yolov8", "model.width=0.125", "model.num_classes=3", f"img_size={IMG}",
