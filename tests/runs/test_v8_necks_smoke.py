@@ -1,6 +1,7 @@
 """The YOLOv8 family end to end on CPU: a run trains a few iterations, is evaluated (AP) and
-benchmarked (params, FLOPs, FPS), then served to predict, viz and analyze; `sweeps/v8_necks_smoke.yaml` runs every neck and the report
-takes each row, grouped under the family."""
+benchmarked (params, FLOPs, FPS), then goes through predict, viz and analyze;
+`sweeps/v8_necks_smoke.yaml` runs every neck and the report takes each row, grouped under the
+family."""
 
 from __future__ import annotations
 
