@@ -73,8 +73,8 @@ def test_decode_graph_gives_the_family_dfl_boxes_and_class_probabilities():
     exported = export_onnx(model, IMG, "decode")
     assert exported.outputs == ["boxes", "objectness", "class_probs"]
     images = fixed_input(2, IMG)  # batch 2 through a graph traced at batch 1
-    boxes, objectness, class_probs = (torch.from_numpy(o) for o in
-                                      open_session(exported.onnx_bytes, RuntimeSettings()).run(None, {INPUT_NAME: images.numpy()}))
+    session = open_session(exported.onnx_bytes, RuntimeSettings())
+    boxes, objectness, class_probs = (torch.from_numpy(o) for o in session.run(None, {INPUT_NAME: images.numpy()}))
     with torch.no_grad():
         want_boxes, want_probs = decode_anchor_free(model(images).levels)
     anchors = sum((IMG // s) ** 2 for s in (8, 16, 32))
@@ -91,7 +91,8 @@ def test_nms_graph_detections_equal_the_family_post_processing():
     nms = {"score_thresh": 0.01, "nms_iou": 0.7, "pre_nms_topk": 30000, "multi_label": True}
     exported = export_onnx(model, IMG, "nms", **nms)
     images = fixed_input(2, IMG)
-    ours = torch.from_numpy(open_session(exported.onnx_bytes, RuntimeSettings()).run(None, {INPUT_NAME: images.numpy()})[0])
+    session = open_session(exported.onnx_bytes, RuntimeSettings())
+    ours = torch.from_numpy(session.run(None, {INPUT_NAME: images.numpy()})[0])
     with torch.no_grad():
         per_image = postprocess(model(images).levels, max_det=0, **nms)
     eager = torch.cat([torch.cat([torch.full_like(d["scores"][:, None], i), d["boxes"], d["scores"][:, None],
