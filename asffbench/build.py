@@ -76,8 +76,11 @@ def build_yolov3(
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
     base = backbone_info(backbone)
-    options = fusion_options(info, base, FusionSettings(**fusion_settings),
-                             neck_width16=scale_channels(NECK_WIDTH16, width), depth=depth)
+    settings = FusionSettings(**fusion_settings)
+    refused_setting = fusion_refusal(base, info, settings)
+    if refused_setting:
+        raise ValueError(f"the {base.family} family {refused_setting}")
+    options = fusion_options(info, base, settings, neck_width16=scale_channels(NECK_WIDTH16, width), depth=depth)
     enhanced = info.enhanced
     rfb = enhanced if rfb is None else rfb
     dropblock = enhanced if dropblock is None else dropblock

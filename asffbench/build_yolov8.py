@@ -48,7 +48,8 @@ def model_scale(scale: str, width: Optional[float] = None, depth: Optional[float
                       width=named.width if width is None else width, max_channels=named.max_channels)
 
 
-def refusal(base: BackboneInfo, info: FusionInfo, settings: FusionSettings, rfb: bool, dropblock: bool) -> Optional[str]:
+def refusal(base: BackboneInfo, info: FusionInfo, settings: FusionSettings, rfb: bool,
+            dropblock: bool) -> Optional[str]:
     """What of the asked fusion the family's backbone cannot have, from both entries' facts."""
     if not base.enhancements and (info.enhanced or rfb or dropblock):
         return "has none of ASFF*'s parts (enhanced fusion, RFB, DropBlock)"

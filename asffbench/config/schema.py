@@ -27,7 +27,7 @@ class Upsample(str, Enum):
 
 
 class PanMerge(str, Enum):
-    concat = "concat"  # concatenation + conv units (YOLOv4/YOLOv5 necks)
+    concat = "concat"  # concatenation + a merge block (fusion.pan_block; YOLOv4/YOLOv5 necks)
     sum = "sum"  # element-wise sum + a 3x3 conv unit (the original PANet)
 
 

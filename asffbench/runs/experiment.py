@@ -113,8 +113,8 @@ ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layer
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
-                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult", "fusion.added_act",
-                          "fusion.pan_block", "fusion.bifpn_conv", "fusion.bifpn_input", "fusion.asff_block",
+                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult",
+                          "fusion.added_act", "fusion.pan_block", "fusion.bifpn_conv", "fusion.bifpn_input", "fusion.asff_block",
                           "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset")
 # Sections that change a run only when its model uses them, with that test; elsewhere they are left
 # out of the hash (so runs recorded before the section existed keep their hash).

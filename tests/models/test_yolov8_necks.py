@@ -32,6 +32,15 @@ def test_neck_params_pinned_at_n(fusion):
     assert count_params(build_yolov8(scale="n", fusion=fusion)) == NECK_PARAMS_N[fusion]
 
 
+@pytest.mark.parametrize("fusion,keys,params", [
+    ("asff_pan", {"asff_block": "original", "compress_c": 16}, 4_529_705),
+    ("bifpn", {"bifpn_conv": "full", "bifpn_input": "fpn"}, 3_357_401),
+])
+def test_earlier_forms_keep_their_counts_at_n(fusion, keys, params):
+    with torch.device("meta"):
+        assert count_params(build_yolov8(scale="n", fusion=fusion, **keys)) == params
+
+
 @pytest.mark.parametrize("fusion", sorted(NECK_PARAMS_N))
 def test_every_neck_runs_and_reports_its_weights(fusion):
     torch.manual_seed(0)

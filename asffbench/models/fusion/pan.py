@@ -4,7 +4,8 @@ The bottom-up path starts at the finest level (stride 8, kept as it is); each co
 takes the previous bottom-up output through a stride-2 3x3 conv unit to its own width and merges
 it with its top-down (lateral) feature: `concat` joins them and brings them back by the merge
 block `fusion.pan_block` names (pan_blocks.py: YOLOv4's five units, YOLOv5's C3, or three
-units), `sum` adds them and applies one 3x3 conv unit (the original PANet). The levels then widen to the head widths as the baseline does.
+units), `sum` adds them and applies one 3x3 conv unit (the original PANet). The levels then
+widen to the head widths as the baseline does.
 That is the `conv` form of the steps, the YOLOv3 family's; the YOLOv8 family's own PAFPN steps
 (`c2f`, pan_c2f.py) are chosen by `FusionOptions.bottom_up` (`BOTTOM_UP_FORMS`).
 """
@@ -37,8 +38,9 @@ class BottomUpStep(nn.Module):
             raise ValueError(f"pan merge must be one of {PAN_MERGES}, got {merge!r}")
         self.merge = merge
         self.down = ConvBNAct(finer_channels, channels, 3, stride=2, act=act)
-        concat = merge == "concat"
-        self.fuse = pan_block(block, channels, act, csp_repeats) if concat else ConvBNAct(channels, channels, 3, act=act)
+        # PANet's own sum has one 3x3 unit; a concat is brought back by the named merge block.
+        self.fuse = (pan_block(block, channels, act, csp_repeats) if merge == "concat"
+                     else ConvBNAct(channels, channels, 3, act=act))
 
     def forward(self, finer: Tensor, lateral: Tensor) -> Tensor:
         down = self.down(finer)
