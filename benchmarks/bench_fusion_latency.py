@@ -19,7 +19,7 @@ import statistics
 
 import torch
 
-from asffbench.bench.rounds import alternating_rounds
+from asffbench.bench.rounds import forward_ms_rounds, latency_table
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
@@ -58,23 +58,14 @@ def main() -> None:
         warmup=args.warmup, iters=args.iters, repeats=1, batch_size=1, precision="fp32",
         fused=False, img_size=args.img_size, device=device.type, nms_included=False,
     )
-    samples = alternating_rounds(
-        {name: (lambda model=model: statistics.fmean(measure_speed(model, protocol, None, device).forward_ms))
-         for name, model in models.items()},
-        args.rounds,
-    )
+    samples = forward_ms_rounds(models, protocol, device, args.rounds)
 
-    base = statistics.median(samples[args.baseline]) if args.baseline in samples else None
     print(f"device: {device_name(device)} ({device.type}), torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}")
     print(f"protocol: {args.img_size} px, batch 1, fp32, unfused, warm-up {args.warmup}, "
           f"{args.iters} iters x {args.rounds} alternating rounds, forward only, median of rounds")
-    print(f"{'fusion':<10} {'forward ms':>11} {'min..max of rounds':>20} {'ratio vs ' + args.baseline:>14}")
-    for name in fusions:
-        median = statistics.median(samples[name])
-        spread = f"{min(samples[name]):.1f}..{max(samples[name]):.1f}"
-        ratio = f"{median / base:.3f}" if base else "-"
-        print(f"{name:<10} {median:>11.1f} {spread:>20} {ratio:>14}")
+    print("\n".join(latency_table(samples, args.baseline, "fusion")))
+    base = statistics.median(samples[args.baseline]) if args.baseline in samples else None
     if base and "asff" in samples and args.baseline == "none":  # the paper's figure: ASFF over plain YOLOv3
         ratio = statistics.median(samples["asff"]) / base
         verdict = "within" if ratio <= 1.10 else "ABOVE"

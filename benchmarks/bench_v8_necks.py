@@ -20,7 +20,7 @@ import statistics
 
 import torch
 
-from asffbench.bench.rounds import alternating_rounds
+from asffbench.bench.rounds import forward_ms_rounds, latency_table
 from asffbench.bench.speed import SpeedProtocol, measure_speed
 from asffbench.build import build_model
 from asffbench.config.compose import compose_config
@@ -69,20 +69,13 @@ def main() -> None:
         warmup=args.warmup, iters=args.iters, repeats=1, batch_size=1, precision="fp32",
         fused=False, img_size=args.img_size, device=device.type, nms_included=False,
     )
-    samples = alternating_rounds(
-        {name: (lambda model=model: statistics.fmean(measure_speed(model, protocol, None, device).forward_ms))
-         for name, model in models.items()},
-        args.rounds,
-    )
+    samples = forward_ms_rounds(models, protocol, device, args.rounds)
     median = {name: statistics.median(values) for name, values in samples.items()}
     print(f"device: {device_name(device)} ({device.type}), torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}")
     print(f"protocol: yolov8{args.scale}, {args.img_size} px, batch 1, fp32, unfused, warm-up {args.warmup}, "
           f"{args.iters} iters x {args.rounds} alternating rounds, forward only, median of rounds")
-    print(f"{'neck':<12} {'forward ms':>11} {'min..max of rounds':>20} {'ratio vs pan':>13}")
-    for name in fusions:
-        spread = f"{min(samples[name]):.1f}..{max(samples[name]):.1f}"
-        print(f"{name:<12} {median[name]:>11.1f} {spread:>20} {median[name] / median['pan']:>13.3f}")
+    print("\n".join(latency_table(samples, "pan", "neck")))
     if ORACLE in median:
         ratio = median["pan"] / median[ORACLE]
         verdict = "within" if ratio <= 1.0 else "ABOVE"

@@ -65,7 +65,10 @@ def test_export_check_of_the_nms_graph_finds_other_detections():
     exported = export_onnx(model, IMG, "nms", **NMS)
     session = open_session(exported.onnx_bytes, RuntimeSettings())
     same = compare_with_eager(model, exported, session, images, **NMS)
-    assert not same.note and same.max_abs < 1e-3, same
+    # Boxes are in input pixels (up to IMG): float32 sums taken in another order with another
+    # thread count move them by about 1e-3 px (1.16e-3 seen with one thread), so allow 5e-3;
+    # a different detection set moves a row by whole pixels, as the second check shows.
+    assert not same.note and same.max_abs < 5e-3, same
     # The same graph checked against eager NMS at another IoU threshold: other rows, and it says so.
     other = compare_with_eager(model, exported, session, images, **{**NMS, "nms_iou": 0.3})
     assert other.note.startswith("detections differ") or other.max_abs > 1, other
