@@ -40,6 +40,9 @@ class BackboneInfo:
     neck: str = ""
     head: str = ""
     bottom_up: str = "conv"  # `FusionOptions.bottom_up`: the form of `fusion=pan`'s steps
+    # `fusion.added_act` chooses its added necks' activation (the YOLOv3 family, whose added
+    # necks had LeakyReLU before the key); False: they always take the family's own (`act`).
+    added_act_choice: bool = True
     # BatchNorm of every unit in the model (ultralytics sets them model-wide after building).
     bn_eps: float = 1e-5
     bn_momentum: float = 0.1
@@ -74,7 +77,7 @@ def build_mobilenetv2(width: float, depth: float) -> MobileNetV2Backbone:
     "csp_darknet_v8",
     BackboneInfo(act="silu", init_slope=0.0, stride8_expand=False, feature_adaption=False,
                  enhancements=False, uses_depth=True, uses_scale=True, family="yolov8", neck="yolov8_top_down",
-                 head="anchor_free", bottom_up="c2f", bn_eps=1e-3, bn_momentum=0.03,
+                 head="anchor_free", bottom_up="c2f", added_act_choice=False, bn_eps=1e-3, bn_momentum=0.03,
                  input_norm=UNIT_RANGE),
 )
 def build_csp_darknet_v8(width: float, depth: float, max_channels: int = 1024) -> CSPDarknetV8:
