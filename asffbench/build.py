@@ -7,12 +7,14 @@ file: weights are loaded by `asffbench.weights.load` afterwards.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Callable, Optional, Sequence
 
 from omegaconf import OmegaConf
 from torch import nn
 
 from asffbench.anchors import ANCHOR_SETS, DEFAULT_ANCHORS, resolve_anchors
+from asffbench.build_fusion import FusionSettings, fusion_options, fusion_refusal, fusion_settings_from_config
 from asffbench.build_yolov8 import build_yolov8_from_config
 from asffbench.config.schema import choice_str
 from asffbench.device import device_kind_of
@@ -29,13 +31,13 @@ from asffbench.models import (
     fusion_info,
     initialise,
 )
-from asffbench.models.fusion import FusionOptions
 from asffbench.models.fusion.resize import UPSAMPLE_MODES
 from asffbench.models.layers import SCHEDULE_EPOCHS, resolve_deform_conv, scale_channels
 
 STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
 HEAD_WIDTHS = (1024, 512, 256)
+NECK_WIDTH16 = 256  # YOLOv3Neck's stride-16 level width at width 1
 
 
 def build_yolov3(
@@ -46,13 +48,6 @@ def build_yolov3(
     depth: float = 1.0,
     num_classes: int = 80,
     anchors: Optional[Sequence[Sequence[float]]] = None,
-    compress_c: Optional[int] = None,
-    upsample: str = "nearest",
-    pan_merge: str = "concat",
-    bifpn_layers: int = 1,
-    bifpn_weighting: str = "fast",
-    bifpn_channels: int = 0,
-    added_act: str = "backbone",
     guided_anchoring: bool = True,
     rfb: Optional[bool] = None,
     dropblock: Optional[bool] = None,
@@ -61,18 +56,17 @@ def build_yolov3(
     deform_conv: str = "torchvision",
     dropblock_form: str = "torchvision",
     init: str = "torch",
+    **fusion_settings: Any,
 ) -> YOLOv3:
     """A YOLOv3 on the named backbone with the named fusion; defaults are the paper's full-size
     model. The backbone's `BackboneInfo` sets the rest of the model's build (activation, neck
     end, head's feature adaption, init slope) and refuses parts it has none of (ValueError).
 
-    Left at None, `compress_c` is the fusion's default (8 for the enhanced `asff_star`, 16
-    otherwise), and `rfb` and `dropblock` are on for the enhanced fusions only, like the
-    `fusion=` config presets (the registry's `FusionInfo` says which fusion is which).
-    `added_act`: the activation of the parts asffbench added (PAN path, BiFPN, AFPN): the
-    backbone's (`backbone`) or LeakyReLU whatever the backbone (`leaky`).
-    `pan_merge` and the `bifpn_*` settings are read by the fusions that have a PAN path or a
-    BiFPN (`FusionOptions`). `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
+    `fusion_settings` are `FusionSettings`' fields (build_fusion.py: `compress_c`, `upsample`,
+    `pan_merge`, `pan_block`, `bifpn_*`, `asff_block`, `added_act`); left out or None, each is
+    the fusion's default as published (its `FusionInfo`: compress_c 8 for the enhanced
+    `asff_star`). `rfb` and `dropblock` left at None are on for the enhanced fusions only, like
+    the `fusion=` config presets. `deform_conv` names guided anchoring's deformable-conv implementation (`DEFORM_CONVS`).
     `dropblock_epochs` is the run length DropBlock's epoch schedule is spread over (the paper's
     5 / 80 / 150 are for 300). `dropblock_form`: torchvision's drop or the reference's
     (`DROPBLOCK_FORMS`); `init`: the initialisation applied to the built model (`INITS`:
@@ -82,6 +76,11 @@ def build_yolov3(
     fusion_builder = FUSIONS.get(fusion)
     info = fusion_info(fusion)
     base = backbone_info(backbone)
+    settings = FusionSettings(**fusion_settings)
+    refused_setting = fusion_refusal(base, info, settings)
+    if refused_setting:
+        raise ValueError(f"the {base.family} family {refused_setting}")
+    options = fusion_options(info, base, settings, neck_width16=scale_channels(NECK_WIDTH16, width), depth=depth)
     enhanced = info.enhanced
     rfb = enhanced if rfb is None else rfb
     dropblock = enhanced if dropblock is None else dropblock
@@ -89,8 +88,8 @@ def build_yolov3(
     if refused:
         raise ValueError(f"backbone {backbone!r} has no {refused[0]}")
     body = BACKBONES.build(backbone, width, depth)
-    # A fusion that is a whole neck itself (AFPN) takes the backbone's taps.
-    neck = TapsAsLevels(body.out_channels) if info.replaces_neck else YOLOv3Neck(
+    # A fusion that is a whole neck itself (AFPN), or EfficientDet's BiFPN, takes the backbone's taps.
+    neck = TapsAsLevels(body.out_channels) if info.takes_taps(options) else YOLOv3Neck(
         body.out_channels,
         width=width,
         dropblock=dropblock,
@@ -101,16 +100,6 @@ def build_yolov3(
         stride8_expand=base.stride8_expand,
     )
     head_widths = tuple(scale_channels(c, width) for c in HEAD_WIDTHS)
-    options = FusionOptions(
-        compress_c=info.default_compress_c if compress_c is None else compress_c,
-        upsample=upsample,
-        pan_merge=pan_merge,
-        bifpn_layers=bifpn_layers,
-        bifpn_weighting=bifpn_weighting,
-        bifpn_channels=bifpn_channels,
-        act=base.act,
-        added_act=base.act if added_act == "backbone" else "leaky",
-    )
     fusion_module = fusion_builder(neck.out_channels, head_widths, options)
     head = YOLOHead(
         fusion_module.out_channels,
@@ -153,6 +142,10 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     for key in ("width", "depth"):
         if cfg.model[key] is None:
             raise UserError(f"model.{key}=null: the yolov3 family has no named scales; give a number")
+    settings = fusion_settings_from_config(cfg)
+    refused_setting = fusion_refusal(backbone_info(backbone), fusion_info(fusion_name), settings)
+    if refused_setting:
+        raise UserError(f"fusion={fusion_name}: the yolov3 family (model.backbone={backbone}) {refused_setting}")
     # The values themselves were checked when the config was composed (config/validate.py).
     anchors = anchors_from_config(cfg)
     return {
@@ -162,13 +155,7 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
         "depth": float(cfg.model.depth),
         "num_classes": int(cfg.model.num_classes),
         "anchors": anchors,
-        "compress_c": int(cfg.fusion.compress_c),
-        "upsample": str(upsample),
-        "pan_merge": choice_str(cfg.fusion.pan_merge),
-        "bifpn_layers": int(cfg.fusion.bifpn_layers),
-        "bifpn_weighting": choice_str(cfg.fusion.bifpn_weighting),
-        "bifpn_channels": int(cfg.fusion.bifpn_channels),
-        "added_act": choice_str(cfg.fusion.added_act),
+        **asdict(settings),
         "guided_anchoring": bool(cfg.tricks.guided_anchoring),
         "rfb": bool(cfg.fusion.rfb),
         "dropblock": bool(cfg.fusion.dropblock),

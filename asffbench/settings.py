@@ -417,7 +417,7 @@ def data_settings(cfg: Any) -> DataSettings:
         min_box_size=float(cfg.data.min_box_size), seed=int(cfg.seed), workers=int(cfg.data.workers),
         device=choice_str(cfg.get("device", "auto")), test_resize=choice_str(cfg.recipe.test_resize),
         test_interp=choice_str(cfg.recipe.test_interp), val_batch_size=int(cfg.eval.batch_size),
-        corruption=eval_corruption(cfg),
+        corruption=eval_corruption(cfg), input_norm=backbone_info(str(cfg.model.backbone)).input_norm,
     )
 
 

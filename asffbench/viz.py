@@ -23,7 +23,7 @@ from torchvision.transforms.v2 import functional as F
 from asffbench.atomic import write_path_atomic
 from asffbench.data.coco import load_rgb
 from asffbench.data.images import find_images
-from asffbench.data.loaders import load_split
+from asffbench.data.loaders import DataSettings, load_split
 from asffbench.data.test_time import decoder_of, preprocess_test_image
 from asffbench.device import resolve_device
 from asffbench.drawing import draw_detections
@@ -48,12 +48,13 @@ def default_images(cfg: DictConfig, count: int) -> tuple[list[Path], Optional[li
     return [dataset.image_path(i) for i in range(min(count, len(dataset)))], dataset.class_names
 
 
-def load_image(path: Path, size: int, resize: str = "letterbox",
-               interp: str = "torchvision") -> tuple[np.ndarray, torch.Tensor, dict]:
+def load_image(path: Path, data: DataSettings) -> tuple[np.ndarray, torch.Tensor, dict]:
     """(resized RGB uint8 (S, S, 3) for display, normalised (3, S, S) model input, its meta),
-    decoded and resized as evaluation does (`recipe.test_resize`, `recipe.test_interp`)."""
-    rgb = load_rgb(path, path.name, decoder_of(interp))
-    model_input, shown, meta = preprocess_test_image(F.pil_to_tensor(rgb), size, resize, interp)
+    decoded, resized and normalised as evaluation does (`recipe.test_resize`, `recipe.test_interp`,
+    the family's input normalisation)."""
+    rgb = load_rgb(path, path.name, decoder_of(data.test_interp))
+    model_input, shown, meta = preprocess_test_image(F.pil_to_tensor(rgb), data.img_size, data.test_resize,
+                                                     data.test_interp, data.input_norm)
     return shown.permute(1, 2, 0).numpy(), model_input, meta
 
 
@@ -101,11 +102,11 @@ def visualize(
         raise UserError(f"--out {out}: exists and is not a directory")
     device = resolve_device(cfg.device)
     model = build_with_weights(cfg, source.weights).to(device)
-    size = int(cfg.img_size)
+    data = data_settings(cfg)
     settings = predict_settings(cfg, score_thresh)
     written = []
     for path in paths[:max_images]:
-        shown, tensor, meta = load_image(path, size, cfg.recipe.test_resize, cfg.recipe.test_interp)
+        shown, tensor, meta = load_image(path, data)
         step = next(infer(model, [(tensor[None], None, [meta])], device, settings,
                           fusion_weights=True, per_level=True))
         weights = [w[0].float().cpu() for w in step.output.fusion_weights]

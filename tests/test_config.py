@@ -77,8 +77,12 @@ def test_neck_options_and_their_settings_reach_the_model():
     kwargs = model_kwargs_from_config(cfg)
     assert (kwargs["fusion"], kwargs["bifpn_layers"], kwargs["bifpn_weighting"], kwargs["bifpn_channels"],
             kwargs["pan_merge"]) == ("bifpn", 2, "softmax", 64, "sum")
-    assert compose_config(["fusion=pan"]).fusion.pan_merge == "concat"
-    assert compose_config(["fusion=asff_pan"]).fusion.compress_c == 16
+    assert (kwargs["bifpn_conv"], kwargs["bifpn_input"]) == ("separable", "backbone")  # EfficientDet's
+    pan = compose_config(["fusion=pan"]).fusion
+    assert (pan.pan_merge, pan.pan_block) == ("concat", "yolov4")
+    asff_pan = model_kwargs_from_config(compose_config(["fusion=asff_pan", "fusion.pan_block=light"]))
+    # YOLOX-PAI's: 2-channel weight branches, its ASFF block, a CSP PAN (the preset's; light asked)
+    assert (asff_pan["compress_c"], asff_pan["asff_block"], asff_pan["pan_block"]) == (2, "yolox_pai", "light")
 
 
 def test_public_axes_override():

@@ -39,6 +39,7 @@ LAYERS = (
     ("atomic", "anchors", "corruptions", "coco_format", "drawing", "models", "extras"),
     ("config", "record"),
     ("device", "data", "trackers"),
+    ("build_fusion",),
     ("build_yolov8",),
     ("build", "memory", "environment"),
     ("settings", "weights"),

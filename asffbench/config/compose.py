@@ -11,7 +11,7 @@ import importlib.resources
 import re
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from asffbench.atomic import write_text_atomic
-from asffbench.config.schema import ExperimentConfig, register_configs
+from asffbench.config.schema import LEGACY_VALUES, ExperimentConfig, register_configs
 from asffbench.config.validate import validate_config
 from asffbench.errors import UserError
 
@@ -169,10 +169,21 @@ def load_run_config(path: Path, overrides: Sequence[str]) -> DictConfig:
 
 
 def read_run_config(path: Path) -> DictConfig:
+    """A run's config.yaml over the schema; a key the run's asffbench did not have yet reads as
+    what that run built (`LEGACY_VALUES`), not as today's default."""
     try:
-        return OmegaConf.merge(OmegaConf.structured(ExperimentConfig), OmegaConf.load(path))
+        return OmegaConf.merge(OmegaConf.structured(ExperimentConfig), with_legacy_values(OmegaConf.load(path)))
     except (OmegaConfBaseException, OSError, ValueError) as err:
         raise UserError(f"{path}: not a usable run config ({str(err).splitlines()[0]})") from None
+
+
+def with_legacy_values(saved: Any) -> Any:
+    """A saved config with each `LEGACY_VALUES` key it lacks set to its legacy value."""
+    for dotted, value in LEGACY_VALUES.items():
+        section, _, key = dotted.partition(".")
+        if OmegaConf.is_dict(saved) and OmegaConf.is_dict(saved.get(section)) and key not in saved[section]:
+            saved[section][key] = value
+    return saved
 
 
 def changes_group(cfg: DictConfig, override: str, path: Path) -> bool:

@@ -27,7 +27,7 @@ class Upsample(str, Enum):
 
 
 class PanMerge(str, Enum):
-    concat = "concat"  # concatenation + conv units (YOLOv4/YOLOv5 necks)
+    concat = "concat"  # concatenation + a merge block (fusion.pan_block; YOLOv4/YOLOv5 necks)
     sum = "sum"  # element-wise sum + a 3x3 conv unit (the original PANet)
 
 
@@ -176,6 +176,27 @@ class AddedAct(str, Enum):
     leaky = "leaky"  # LeakyReLU whatever the backbone
 
 
+class PanBlock(str, Enum):
+    yolov4 = "yolov4"  # five conv units per merge (YOLOv4)
+    csp = "csp"  # YOLOv5's C3 block (YOLOX's CSP layer)
+    light = "light"  # three conv units (before the key)
+
+
+class BifpnConv(str, Enum):
+    separable = "separable"  # EfficientDet: activation on the fused sum, depthwise-separable conv, BN
+    full = "full"  # a 3x3 conv unit (conv, BN, activation) on the sum (before the key)
+
+
+class BifpnInput(str, Enum):
+    backbone = "backbone"  # EfficientDet: the backbone's taps, separate unactivated 1x1 projections
+    fpn = "fpn"  # the family's top-down neck, one activated 1x1 per level (before the key)
+
+
+class AsffBlock(str, Enum):
+    original = "original"  # the paper's weight branches (conv logits with bias)
+    yolox_pai = "yolox_pai"  # YOLOX-PAI's (EasyCV): BN + activation on the logits, 2-channel branches
+
+
 class AffineFill(str, Enum):
     truncated = "truncated"  # the mean x 255 truncated (103, 116, 123), as expand's canvas
     rounded = "rounded"  # (104, 116, 124): the float mean, rounded by cv2.warpPerspective (the reference)
@@ -206,6 +227,17 @@ COCO_ANCHORS: list[list[int]] = ANCHOR_SETS[DEFAULT_ANCHORS]
 ASFF_RELEASE_ANCHORS: list[list[int]] = ANCHOR_SETS["asff_release"]  # what `recipe=reference` selects
 
 
+# What a record made before a key existed built: its config has no such key, and it reads as
+# this value (compose.read_run_config; the experiment hash leaves a key at this value out).
+LEGACY_VALUES: dict[str, str] = {
+    "fusion.added_act": "leaky",
+    "fusion.pan_block": "light",
+    "fusion.bifpn_conv": "full",
+    "fusion.bifpn_input": "fpn",
+    "fusion.asff_block": "original",
+}
+
+
 @dataclass
 class FusionConfig:
     """How the three pyramid levels are fused (`fusion=none|sum|concat|asff|asff_star|pan|bifpn|asff_pan|afpn`)."""
@@ -220,6 +252,13 @@ class FusionConfig:
     # The activation of asffbench's added parts (pan, bifpn, asff_pan, afpn) on the YOLOv3 family:
     # the backbone's (ReLU6 on MobileNetV2) or LeakyReLU whatever the backbone (before this key).
     added_act: AddedAct = AddedAct.backbone
+    # Each neck as published (docs/necks.md); the other values are the variants, the last of
+    # each what the neck was before the key (`LEGACY_VALUES`). The presets set the published
+    # block per fusion: pan YOLOv4's, asff_pan YOLOX-PAI's (csp, yolox_pai).
+    pan_block: PanBlock = PanBlock.yolov4  # PAN's merge block after a concat (pan, asff_pan; YOLOv3 family)
+    bifpn_conv: BifpnConv = BifpnConv.separable  # BiFPN's node conv
+    bifpn_input: BifpnInput = BifpnInput.backbone  # what BiFPN takes: the backbone's taps or the top-down neck
+    asff_block: AsffBlock = AsffBlock.original  # ASFF's weight branches (asff, asff_star, asff_pan)
     rfb: bool = False  # RFB block before the head's feature adaption (ASFF*)
     dropblock: bool = False  # DropBlock in the three neck slots, scheduled by epoch (ASFF*)
     dropblock_keep_prob: float = 0.9

@@ -1,7 +1,7 @@
 """A torch Dataset of resized (letterbox or stretch), augmented samples of a `CocoDataset`, and
 its collate.
 
-A sample is `(image (3, S, S) float normalised, target (N, 6) [label, x1, y1, x2, y2, weight],
+A sample is `(image (3, S, S) float normalised (`input_norm`), target (N, 6) [label, x1, y1, x2, y2, weight],
 meta)`; `collate` prepends the image index to every target row -> (M, 7) (see DESIGN.md,
 "Targets"). For validation the meta maps input pixels back to the original image exactly
 (input = orig * scale + pad, `scale` one float or an (sx, sy) pair). For training it describes
@@ -39,6 +39,7 @@ from asffbench.data.transforms import (
     to_boxes,
     to_float01,
 )
+from asffbench.models.input_norm import IMAGENET_NORM, InputNorm
 
 
 @contextlib.contextmanager
@@ -81,6 +82,7 @@ class DetectionDataset(Dataset):
         test_interp: str = "torchvision",
         corruption: Optional[Corruption] = None,
         ultralytics: UltralyticsAugment = UltralyticsAugment(),
+        input_norm: InputNorm = IMAGENET_NORM,
     ) -> None:
         """`mixup_prob`: share of training samples blended with a second image while mixup is
         on; `resize`: letterbox or stretch to the input square; `expand_max`: largest zoom-out;
@@ -94,7 +96,8 @@ class DetectionDataset(Dataset):
         test-time decoder and resize (`data.test_time`: `torchvision` or the reference's
         `opencv_linear`); `ultralytics`: the settings of `augment=ultralytics` (mosaic, affine,
         HSV, flip; data/ultralytics_augment/); `corruption`: at test time, applied to the decoded
-        image before the resize (`data.corrupt_image`, seeded per image from `seed`)."""
+        image before the resize (`data.corrupt_image`, seeded per image from `seed`); `input_norm`:
+        the model family's input normalisation (`BackboneInfo.input_norm`), last step of every sample."""
         self.source = source
         self.train = train
         self.img_size = img_size
@@ -102,6 +105,7 @@ class DetectionDataset(Dataset):
         self.seed = seed
         self.mixup_prob = mixup_prob
         self.resize = resize
+        self.input_norm = input_norm
         self.test_interp = choice_str(test_interp)
         if train and corruption is not None:
             raise ValueError("corruption: a test-time setting, not for a training dataset")
@@ -168,7 +172,7 @@ class DetectionDataset(Dataset):
     def sample(self, key: SampleKey) -> tuple[Tensor, Tensor, dict]:
         if not self.train:
             image, target, meta = self.prepare(key.index, key.size)
-            return normalize(image), target, meta
+            return normalize(image, self.input_norm), target, meta
         # Seed every random choice of this sample from (seed, epoch, index): the same sample
         # whatever worker draws it. fork_rng keeps the caller's global RNG untouched.
         sample_seed = derive_seed(self.seed, key.epoch, key.index)
@@ -185,7 +189,7 @@ class DetectionDataset(Dataset):
                 other += other >= key.index  # any image but this one
                 image_b, target_b, _ = self.prepare(other, key.size)
                 image, target = mixup(image, target, image_b, target_b, sample_lambda(rng))
-        return normalize(image), target, meta
+        return normalize(image, self.input_norm), target, meta
 
     def prepare(self, index: int, size: int) -> tuple[Tensor, Tensor, dict]:
         """Load, augment (train) and resize one image: (0..1 float image, (N, 6) target, meta)."""
@@ -269,7 +273,8 @@ class DetectionDataset(Dataset):
     def tensor_sample(self, sample: Sample, index: int, orig_size: tuple[int, int], scale: Any,
                       pad: tuple[int, int]) -> tuple[Tensor, Tensor, dict]:
         """A numpy-pipeline sample as the loader's (normalised image, (N, 6) target, meta)."""
-        image = normalize(to_float01(torch.from_numpy(np.ascontiguousarray(sample.image)).permute(2, 0, 1)))
+        image = normalize(to_float01(torch.from_numpy(np.ascontiguousarray(sample.image)).permute(2, 0, 1)),
+                          self.input_norm)
         target = torch.from_numpy(
             np.column_stack([sample.labels, sample.boxes, sample.weights]).astype(np.float32).reshape(-1, 6)
         )

@@ -18,6 +18,7 @@ from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
 from asffbench.data.sources import DataSource, load_source
 from asffbench.errors import UserError
+from asffbench.models.input_norm import IMAGENET_NORM, InputNorm
 
 USER_ERROR_PREFIX = f"{UserError.__module__}.{UserError.__qualname__}: "
 
@@ -38,6 +39,8 @@ class DataSettings:
     val_batch_size: int  # eval.batch_size
     # eval.corruption / eval.severity: applied to every test-time image before its resize; None: clean
     corruption: Optional[Corruption] = None
+    # The model family's input pixels (`BackboneInfo.input_norm`), for training and test time alike.
+    input_norm: InputNorm = IMAGENET_NORM
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,7 @@ def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int 
         seed=data.seed, mixup_prob=augment.mixup_prob, resize=augment.resize, expand_max=augment.expand_max,
         augment=augment.augment, crowd_targets=augment.crowd_targets, box_convention=augment.box_convention,
         box_clamp=augment.box_clamp, keep_difficult=augment.keep_difficult, affine_fill=augment.affine_fill,
-        ultralytics=augment.ultralytics,
+        ultralytics=augment.ultralytics, input_norm=data.input_norm,
     )
     sampler = DetectionBatchSampler(
         len(dataset), sampling.batch_size, schedule, shuffle=True, drop_last=True, seed=data.seed,
@@ -220,4 +223,5 @@ def val_dataset(data: DataSettings, source: Any) -> DetectionDataset:
     return DetectionDataset(
         source, train=False, img_size=data.img_size, min_box_size=data.min_box_size, seed=data.seed,
         resize=data.test_resize, test_interp=data.test_interp, corruption=data.corruption,
+        input_norm=data.input_norm,
     )

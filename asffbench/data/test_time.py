@@ -20,6 +20,7 @@ from torchvision import tv_tensors
 from asffbench.config.schema import choice_str
 from asffbench.data.opencv_resize import resize_array, scale_boxes
 from asffbench.data.transforms import Scale, normalize, resize_to_input, to_boxes, to_float01
+from asffbench.models.input_norm import IMAGENET_NORM, InputNorm
 
 DECODERS = {"torchvision": "pil", "opencv_linear": "opencv"}  # which library decodes the file
 TEST_INTERPS = tuple(DECODERS)
@@ -52,8 +53,10 @@ def resize_for_test(
             to_boxes(torch.from_numpy(moved).float(), size, size), scale, pad)
 
 
-def preprocess_test_image(image: Tensor, size: int, mode: str, interp: str = "torchvision") -> tuple[Tensor, Tensor, dict]:
-    """A uint8 (3, H, W) RGB image as the model sees it at test time.
+def preprocess_test_image(image: Tensor, size: int, mode: str, interp: str = "torchvision",
+                          norm: InputNorm = IMAGENET_NORM) -> tuple[Tensor, Tensor, dict]:
+    """A uint8 (3, H, W) RGB image as the model sees it at test time (normalised by `norm`, the
+    model family's `BackboneInfo.input_norm`).
 
     Returns (normalised (3, S, S) input, resized uint8 (3, S, S) for display, meta) with
     meta = `{"orig_size": (h, w), "scale", "pad"}`, the mapping `boxes_to_original` undoes.
@@ -63,4 +66,4 @@ def preprocess_test_image(image: Tensor, size: int, mode: str, interp: str = "to
     resized, _, scale, pad = resize_for_test(image, no_boxes, size, mode, interp)
     resized = resized.as_subclass(Tensor)
     meta = {"orig_size": (int(height), int(width)), "scale": scale, "pad": pad}
-    return normalize(to_float01(resized)), resized, meta
+    return normalize(to_float01(resized), norm), resized, meta

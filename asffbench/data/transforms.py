@@ -5,8 +5,9 @@ SSD-style recipe of the YOLOv3 reference), then resize to the batch's square siz
 (evaluation, predict, viz, benchmark on real images): the resize only (`data.test_time`, which
 can use OpenCV's instead). The resize is a letterbox or a stretch (`recipe.train_resize`,
 `recipe.test_resize`), here always through `resize_to_input`.
-Then boxes are clamped and those under the minimum size dropped, and the image normalised with
-the ImageNet mean/std (after mixup, which works on 0..1 floats).
+Then boxes are clamped and those under the minimum size dropped, and the image normalised as
+the model family expects (`BackboneInfo.input_norm`: the ImageNet mean/std for YOLOv3, RGB / 255
+alone for YOLOv8), after mixup, which works on 0..1 floats.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from asffbench.config.schema import choice_str
+from asffbench.models.input_norm import IMAGENET_NORM, InputNorm
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = IMAGENET_NORM.mean  # the reference pipeline's grey fills are derived from it
+IMAGENET_STD = IMAGENET_NORM.std
 PAD_VALUE = 114  # grey letterbox / expand fill (uint8)
 RESIZE_MODES = ("letterbox", "stretch")
 # x and y scale of the resize: one float for a letterbox, an (sx, sy) pair for a stretch.
@@ -120,9 +122,11 @@ def drop_small_boxes(
     return out["boxes"], out["labels"]
 
 
-def normalize(image01: Tensor) -> Tensor:
-    """(3, H, W) float in 0..1 -> ImageNet-normalised float."""
-    return F.normalize(image01, mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD))
+def normalize(image01: Tensor, norm: InputNorm = IMAGENET_NORM) -> Tensor:
+    """(3, H, W) float in 0..1 -> the model's input: (x - mean) / std per channel (`norm`)."""
+    if norm.is_identity:
+        return image01
+    return F.normalize(image01, mean=list(norm.mean), std=list(norm.std))
 
 
 def to_float01(image: Tensor) -> Tensor:

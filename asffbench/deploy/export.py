@@ -16,7 +16,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,11 +24,14 @@ from torch import Tensor, nn
 from asffbench.deploy.graph import ExportGraph, output_names, reg_max_of
 from asffbench.deploy.optional import require
 from asffbench.errors import UserError
+from asffbench.models.input_norm import InputNorm
 
 OPSET = 19
 INPUT_NAME = "images"
 STRIDES_KEY = "asffbench.strides"  # ONNX metadata: each level's stride, for the post-processing
 REG_MAX_KEY = "asffbench.reg_max"  # ONNX metadata: anchor-free bins per box side (0: anchor-based)
+# ONNX metadata: the input the graph expects, RGB / 255 then (x - mean) / std per channel.
+INPUT_MEAN_KEY, INPUT_STD_KEY = "asffbench.input_mean", "asffbench.input_std"
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,11 @@ class Exported:
 
 
 def export_onnx(model: nn.Module, img_size: int, graph: str = "raw", opset: int = OPSET,
-                dynamic_batch: bool = True, **nms: float | int | bool) -> Exported:
+                dynamic_batch: bool = True, input_norm: Optional[InputNorm] = None,
+                **nms: float | int | bool) -> Exported:
     """Trace `model` (eval mode) at (1, 3, img_size, img_size) into ONNX; the batch axis stays
     dynamic unless `dynamic_batch` is off. `nms`: `ExportGraph`'s NMS settings (graph `nms`).
+    `input_norm` (the family's `BackboneInfo.input_norm`), when given, is stated in the metadata.
     A model that cannot export raises UserError naming the operator."""
     onnx = require("onnx", "export")
     model = model.eval()
@@ -73,8 +78,11 @@ def export_onnx(model: nn.Module, img_size: int, graph: str = "raw", opset: int 
         )
     seconds = time.perf_counter() - started
     proto = onnx.load_from_string(buffer.getvalue())
-    onnx.helper.set_model_props(proto, {STRIDES_KEY: ",".join(map(str, strides)), REG_MAX_KEY: str(reg_max),
-                                        "asffbench.graph": graph})
+    props = {STRIDES_KEY: ",".join(map(str, strides)), REG_MAX_KEY: str(reg_max), "asffbench.graph": graph}
+    if input_norm is not None:
+        props.update({INPUT_MEAN_KEY: ",".join(map(str, input_norm.mean)),
+                      INPUT_STD_KEY: ",".join(map(str, input_norm.std))})
+    onnx.helper.set_model_props(proto, props)
     return Exported(proto.SerializeToString(), graph, opset, img_size, names, strides, seconds)
 
 

@@ -5,7 +5,9 @@ Three graph forms (`GRAPHS`):
   `LevelOutput` holds, so the ONNX Runtime outputs go through the same post-processing as eager;
   for the anchor-free family `pred_<i>` (B, 4 x reg_max + C, H, W) alone, what `AnchorFreeLevel`
   holds (`reg_max` > 0 says which);
-- `decode`: `boxes` (B, N, 4) xyxy input px, `objectness` (B, N), `class_probs` (B, N, C);
+- `decode`: `boxes` (B, N, 4) xyxy input px, `objectness` (B, N), `class_probs` (B, N, C), the
+  score of a (box, class) being objectness x class probability; the anchor-free family has no
+  objectness (ones) and decodes its DFL bins (`engine.postprocess.decoded`, the evaluation's code);
 - `nms`: decode and class-wise NMS in the graph: `detections` (K, 7) rows (image, x1, y1, x2, y2,
   score, label) over the whole batch by decreasing score, candidates chosen as the evaluation
   does (score threshold, pre-NMS top-k, multi-label); no per-image `max_det` cap.
@@ -19,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
-from asffbench.engine.postprocess import decode, nms_candidates
+from asffbench.engine.postprocess import decoded, nms_candidates
 from asffbench.models.outputs import AnchorFreeLevel, DetectorOutput, LevelOutput
 
 GRAPHS = ("raw", "decode", "nms")
@@ -63,10 +65,10 @@ class ExportGraph(nn.Module):
         if self.graph == "raw":
             return tuple(t for level in levels for t in level_tensors(level))
         if self.graph == "decode":
-            return decode(levels)
+            return decoded(levels)
         return (self.detections(levels),)
 
-    def detections(self, levels: Sequence[LevelOutput]) -> Tensor:
+    def detections(self, levels: Sequence[LevelOutput | AnchorFreeLevel]) -> Tensor:
         boxes, scores, labels, image_index, num_classes = nms_candidates(
             levels, self.score_thresh, self.pre_nms_topk, self.multi_label)
         kept = batched_nms(boxes, scores, image_index * num_classes + labels, self.nms_iou)

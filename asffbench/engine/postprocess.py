@@ -29,6 +29,27 @@ def decode(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor, Tensor]:
     return torch.cat(boxes, dim=1), torch.cat(objectness, dim=1), torch.cat(class_probs, dim=1)
 
 
+def decode_anchor_free_levels(levels: Sequence[AnchorFreeLevel]) -> tuple[Tensor, Tensor, Tensor]:
+    """`decode`'s three tensors for the anchor-free family: boxes (B, N, 4) xyxy input px, an
+    objectness of ones (B, N) (the family has none: its score is the class probability) and the
+    class probabilities (B, N, C), N over the levels in order, each flattened as (y, x)."""
+    boxes, class_probs = decode_anchor_free(levels)
+    return boxes, torch.ones_like(class_probs[..., 0]), class_probs
+
+
+# How each kind of level decodes to (boxes, objectness, class probabilities): the exported
+# `decode` graph's outputs, one form for both families (score = objectness x class probability).
+DECODERS: dict[type, Callable[[Sequence[Any]], tuple[Tensor, Tensor, Tensor]]] = {
+    LevelOutput: decode,
+    AnchorFreeLevel: decode_anchor_free_levels,
+}
+
+
+def decoded(levels: Sequence[Any]) -> tuple[Tensor, Tensor, Tensor]:
+    """Boxes (B, N, 4), objectness (B, N) and class probabilities (B, N, C), whatever the level kind."""
+    return DECODERS[type(levels[0])](levels)
+
+
 def anchor_based_scores(levels: Sequence[LevelOutput]) -> tuple[Tensor, Tensor]:
     """Boxes (B, N, 4) and per-class scores obj x class prob (B, N, C) of YOLOv3's levels."""
     boxes, objectness, class_probs = decode(levels)

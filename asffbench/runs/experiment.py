@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from asffbench.config.compose import to_plain
-from asffbench.config.schema import ExperimentConfig
+from asffbench.config.schema import LEGACY_VALUES, ExperimentConfig
 from asffbench.device import device_kind_of
 from asffbench.engine.distributed import process_rank, process_world_size
 from asffbench.environment import hardware_info, software_versions
@@ -87,12 +87,19 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "recipe.mixup_off_form": lambda c: bool(c["tricks"].get("mixup", True))
     and c["recipe"].get("mixup_off_form", "exact") != "exact",
     "data.keep_difficult": lambda c: bool(c["data"].get("keep_difficult", False)) and is_voc(c),
-    # Hashed only where it changes the network: a YOLOv3-family fusion with added parts on a
-    # backbone whose activation is not LeakyReLU (MobileNetV2), so records made before the key
-    # (LeakyReLU there) keep their hash and never name the ReLU6 network.
-    "fusion.added_act": lambda c: c["fusion"].get("added_act", "backbone") == "backbone"
-    and fusion_uses(c, "uses_added_act") and loss_kind(backbone_of(c)) != "anchor_free"
-    and backbone_info(backbone_of(c)).act != "leaky",
+    # Each neck as published (docs/necks.md): a key is hashed only where the network reads it and
+    # its value is not what the neck was before the key (`LEGACY_VALUES`). A record made before
+    # the key has none, so it keeps its hash, the hash of the legacy value (the network it
+    # built), and the published defaults hash anew. added_act changes the network only on a
+    # backbone whose activation is not LeakyReLU (MobileNetV2), where the family lets it choose.
+    "fusion.added_act": lambda c: not_legacy(c, "fusion.added_act") and fusion_uses(c, "uses_added_act")
+    and backbone_info(backbone_of(c)).added_act_choice and backbone_info(backbone_of(c)).act != "leaky",
+    # The conv-form PAN's block, read where it concatenates (the YOLOv8 family's PAN is its own).
+    "fusion.pan_block": lambda c: not_legacy(c, "fusion.pan_block") and fusion_uses(c, "uses_pan_block")
+    and backbone_info(backbone_of(c)).bottom_up == "conv" and c["fusion"].get("pan_merge", "concat") == "concat",
+    **{f"fusion.bifpn_{key}": (lambda c, key=key: not_legacy(c, f"fusion.bifpn_{key}") and fusion_uses(c, "uses_bifpn"))
+       for key in ("conv", "input")},
+    "fusion.asff_block": lambda c: not_legacy(c, "fusion.asff_block") and fusion_uses(c, "uses_asff_block"),
     # Ultralytics' NMS forms (docs/anchor-free.md): hashed where they leave asffbench's defaults.
     "eval.pre_nms_topk": lambda c: c["eval"].get("pre_nms_topk", 10000) != 10000,
     "eval.nms_class_offset": lambda c: c["eval"].get("nms_class_offset", 0.0) != 0.0,
@@ -106,7 +113,8 @@ ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layer
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
-                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult", "fusion.added_act",
+                          "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult",
+                          "fusion.added_act", "fusion.pan_block", "fusion.bifpn_conv", "fusion.bifpn_input", "fusion.asff_block",
                           "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset")
 # Sections that change a run only when its model uses them, with that test; elsewhere they are left
 # out of the hash (so runs recorded before the section existed keep their hash).
@@ -148,6 +156,12 @@ def experiment_hash(cfg: DictConfig | Mapping[str, Any], device_kind: Optional[s
     subset["device"] = device_kind
     text = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def not_legacy(plain: dict, dotted: str) -> bool:
+    """Whether the key holds other than its legacy value (`LEGACY_VALUES`); absent reads legacy."""
+    section, _, key = dotted.partition(".")
+    return str(plain[section].get(key, LEGACY_VALUES[dotted])) != LEGACY_VALUES[dotted]
 
 
 def is_voc(plain: dict) -> bool:

@@ -110,7 +110,7 @@ def test_export_command_writes_the_file_and_prints_the_difference_and_counts(cli
     assert code == 0, err
     result = json.loads(stdout)
     assert out.is_file() and result["opset"] == OPSET and result["runtime"] == "onnxruntime"
-    assert result["difference"]["max_rel"] < 1e-4
+    assert result["difference"]["max_rel"] < 1e-4 and result["input_norm"] == "imagenet"
     counters = {c["counter"]: c for c in result["flops_by_counter"]}
     assert set(counters) == {"fvcore", "thop", "onnx graph"}
     assert all(c["input"] == f"1x3x{IMG}x{IMG}" and c["unit"] for c in counters.values())

@@ -14,20 +14,31 @@ from asffbench.errors import UserError
 from asffbench.models import fusion_info
 
 # yolov8n at 80 classes. pan is ultralytics' own yolov8n (3,157,200); none drops its bottom-up
-# path; asff adds ASFF (with its 3x3 expand) on the top-down levels, asff_pan on the PAN's.
+# path; asff adds ASFF (with its 3x3 expand) on the top-down levels, asff_pan on the PAN's
+# (YOLOX-PAI's block: 4,529,705 with the original one, compress_c 16); bifpn is EfficientDet's
+# (separable nodes on the backbone's taps: 3,357,401 with full nodes after the top-down neck).
 NECK_PARAMS_N = {
     "pan": 3_157_200,
     "none": 2_355_792,
     "asff": 3_728_297,
-    "asff_pan": 4_529_705,
+    "asff_pan": 4_510_268,
     "afpn": 2_673_285,
-    "bifpn": 3_357_401,
+    "bifpn": 2_685_273,
 }
 
 
 @pytest.mark.parametrize("fusion", sorted(NECK_PARAMS_N))
 def test_neck_params_pinned_at_n(fusion):
     assert count_params(build_yolov8(scale="n", fusion=fusion)) == NECK_PARAMS_N[fusion]
+
+
+@pytest.mark.parametrize("fusion,keys,params", [
+    ("asff_pan", {"asff_block": "original", "compress_c": 16}, 4_529_705),
+    ("bifpn", {"bifpn_conv": "full", "bifpn_input": "fpn"}, 3_357_401),
+])
+def test_earlier_forms_keep_their_counts_at_n(fusion, keys, params):
+    with torch.device("meta"):
+        assert count_params(build_yolov8(scale="n", fusion=fusion, **keys)) == params
 
 
 @pytest.mark.parametrize("fusion", sorted(NECK_PARAMS_N))

@@ -1,28 +1,35 @@
-"""The statistics against synthetic detections of known true ΔAP (small size; the benchmark
-benchmarks/bench_statistics.py runs the same checks with many more draws)."""
+"""The statistics against synthetic detections of known true ΔAP, at a size CI can afford (a few
+seconds): each bound is the target plus two Monte-Carlo standard errors of this many draws. The
+benchmark benchmarks/bench_statistics.py runs the same checks with hundreds of draws (numbers in
+docs/statistics.md); tests/results/test_studentized.py holds the procedure to its rate with 200
+families in under a second."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from asffbench.results.intervals.simulation import coverage, false_positive_rates, power_check, true_delta
+from asffbench.results.intervals.simulation import coverage, false_positive_rates, true_delta
 
 pytestmark = pytest.mark.slow
 
 
+def monte_carlo_error(rate: float, draws: int) -> float:
+    return 2 * math.sqrt(rate * (1 - rate) / draws)
+
+
 def test_adjusted_tables_keep_the_family_wise_rate_and_unadjusted_ones_do_not():
-    rates = false_positive_rates(draws=40, rows=4, images=60, replicates=150, seed=3)
-    # 40 null tables of 16 deltas: a 5% rate expects 2 tables with a `*`; 4 leaves room for chance
-    assert rates["simultaneous"] <= 0.1
-    assert rates["holm"] <= 0.1
-    assert rates["none"] >= 0.25
+    draws = 12
+    rates = false_positive_rates(draws=draws, rows=4, images=40, replicates=100, seed=3,
+                                 methods=("none", "simultaneous"))
+    assert rates["simultaneous"] <= 0.05 + monte_carlo_error(0.05, draws)
+    assert rates["none"] > rates["simultaneous"]  # 16 deltas each at 5%: about half the tables
 
 
-def test_intervals_cover_and_plan_predicts_the_rejection_rate():
-    truth = true_delta(0.2, images=4000)
-    cov = coverage(draws=30, skill_gap=0.2, images=60, replicates=150, truth=truth)
-    assert 0.8 <= cov["single"] <= 1.0
-    assert cov["simultaneous"] >= 0.8
-    check = power_check(draws=40, skill_gap=0.2, images=200, pilot_images=100, replicates=150, truth=truth)
-    assert 0.2 < check["predicted"] < 0.95  # a design where power is neither trivial nor hopeless
-    assert check["observed"] == pytest.approx(check["predicted"], abs=0.2)
+def test_intervals_cover_the_true_delta_at_their_stated_rate():
+    draws = 15
+    truth = true_delta(0.2, images=2000)
+    cov = coverage(draws=draws, skill_gap=0.2, images=40, replicates=100, truth=truth)
+    assert cov["single"] >= 0.95 - monte_carlo_error(0.95, draws)
+    assert cov["simultaneous"] >= 0.95 - monte_carlo_error(0.95, draws)

@@ -13,7 +13,6 @@ import sys
 from copy import deepcopy
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -32,20 +31,10 @@ from .conftest import TINY, as_reference, randomized
 
 pytest.importorskip("ultralytics")
 from ultralytics.nn.tasks import DetectionModel  # noqa: E402 - the oracle, after the skip
-from ultralytics.utils import DEFAULT_CFG_DICT, IterableSimpleNamespace  # noqa: E402
-from ultralytics.utils.torch_utils import strip_optimizer  # noqa: E402
+
+from .ultralytics_files import trainer_checkpoint, write_release  # noqa: E402 - imports ultralytics
 
 NAMES = {i: f"class{i}" for i in range(80)}
-
-
-def trainer_checkpoint(model: torch.nn.Module, path: Path, epoch: int = 7) -> Path:
-    """What ultralytics' trainer saves each epoch: the model's EMA in half precision, "model" None,
-    metrics as numpy scalars and a path among the arguments (records the reader keeps inert)."""
-    ema = deepcopy(model).half()
-    torch.save({"epoch": epoch, "best_fitness": np.float64(0.5), "model": None, "ema": ema, "updates": 70,
-                "optimizer": None, "train_args": {**DEFAULT_CFG_DICT, "save_dir": Path("runs/detect/train")},
-                "train_metrics": {"metrics/mAP50-95(B)": np.float64(0.25)}, "version": "8.4.190"}, path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +42,8 @@ def oracle(tmp_path_factory):
     """(yolov8n with random weights and BN statistics, its training checkpoint, its release)."""
     torch.manual_seed(0)
     model = randomized(DetectionModel("yolov8n.yaml", nc=80, verbose=False))
-    model.args = IterableSimpleNamespace(**DEFAULT_CFG_DICT)  # as the trainer attaches them
-    model.names = NAMES
-    folder = tmp_path_factory.mktemp("ultralytics")
-    last = trainer_checkpoint(model, folder / "last.pt")
-    strip_optimizer(last, folder / "yolov8n.pt")  # ultralytics' own step from a run to a release
-    return model, last, folder / "yolov8n.pt"
+    last, release = write_release(model, tmp_path_factory.mktemp("ultralytics"), NAMES)
+    return model, last, release
 
 
 def half_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

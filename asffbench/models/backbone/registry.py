@@ -15,6 +15,7 @@ from asffbench.models.backbone.csp_darknet_v8 import CSPDarknetV8
 from asffbench.models.backbone.darknet import Darknet53
 from asffbench.models.backbone.mobilenetv2 import MobileNetV2Backbone
 from asffbench.models.init import DARKNET_SLOPE
+from asffbench.models.input_norm import IMAGENET_NORM, UNIT_RANGE, InputNorm
 from asffbench.models.registry import Registry
 from asffbench.models.scaling import ModelScale
 
@@ -39,9 +40,15 @@ class BackboneInfo:
     neck: str = ""
     head: str = ""
     bottom_up: str = "conv"  # `FusionOptions.bottom_up`: the form of `fusion=pan`'s steps
+    # `fusion.added_act` chooses its added necks' activation (the YOLOv3 family, whose added
+    # necks had LeakyReLU before the key); False: they always take the family's own (`act`).
+    added_act_choice: bool = True
     # BatchNorm of every unit in the model (ultralytics sets them model-wide after building).
     bn_eps: float = 1e-5
     bn_momentum: float = 0.1
+    # The input pixels its weights expect (data pipeline, every command): ImageNet mean/std, or
+    # ultralytics' plain RGB / 255 for the YOLOv8 family, whose released checkpoints need it.
+    input_norm: InputNorm = IMAGENET_NORM
 
 
 @BACKBONES.register(
@@ -65,12 +72,13 @@ def build_mobilenetv2(width: float, depth: float) -> MobileNetV2Backbone:
 
 
 # YOLOv8's CSP-Darknet (C2f stages, SPPF, SiLU): the anchor-free family, BN eps 1e-3 momentum
-# 0.03; it has none of ASFF*'s parts.
+# 0.03; it has none of ASFF*'s parts; its input is RGB / 255, not ImageNet-normalised.
 @BACKBONES.register(
     "csp_darknet_v8",
     BackboneInfo(act="silu", init_slope=0.0, stride8_expand=False, feature_adaption=False,
                  enhancements=False, uses_depth=True, uses_scale=True, family="yolov8", neck="yolov8_top_down",
-                 head="anchor_free", bottom_up="c2f", bn_eps=1e-3, bn_momentum=0.03),
+                 head="anchor_free", bottom_up="c2f", added_act_choice=False, bn_eps=1e-3, bn_momentum=0.03,
+                 input_norm=UNIT_RANGE),
 )
 def build_csp_darknet_v8(width: float, depth: float, max_channels: int = 1024) -> CSPDarknetV8:
     return CSPDarknetV8(ModelScale(depth=depth, width=width, max_channels=max_channels), act="silu")

@@ -39,6 +39,19 @@ class FusionOptions:
     # YOLOv8 family's own PAFPN.
     bottom_up: str = "conv"
     c2f_repeats: int = 1
+    # The `conv` form's merge block after a concat (`PAN_BLOCKS`): `yolov4` (five conv units),
+    # `csp` (YOLOv5's C3 of `csp_repeats` bottlenecks), `light` (three units, before the key).
+    pan_block: str = "light"
+    csp_repeats: int = 3
+    # BiFPN's node conv (`BIFPN_CONVS`): `separable` (EfficientDet: activation on the fused sum,
+    # depthwise-separable conv, BN) or `full` (3x3 conv unit, before the key); its input
+    # (`BIFPN_INPUTS`): `backbone` (the taps, separate unactivated 1x1 projections) or `fpn`
+    # (the family's top-down neck, one activated 1x1 per level, before the key).
+    bifpn_conv: str = "full"
+    bifpn_input: str = "fpn"
+    # ASFF's weight branches (`ASFF_BLOCKS`): `original` (conv logits with bias) or `yolox_pai`
+    # (a conv unit, BN + activation, before the softmax; EasyCV's YOLOX-PAI).
+    asff_block: str = "original"
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,18 @@ class FusionInfo:
     # It has parts asffbench added beside the reference's, built with `FusionOptions.added_act`
     # (`fusion.added_act` chooses it on the YOLOv3 family).
     uses_added_act: bool = False
+    # `fusion.pan_block` changes it (its PAN path has the `conv` form's merge block), and the
+    # block as published for it (pan: YOLOv4's; asff_pan: YOLOX-PAI's CSP PAN).
+    uses_pan_block: bool = False
+    default_pan_block: str = "yolov4"
+    # `fusion.asff_block` changes it, and its weight branches as published (asff: the paper's).
+    uses_asff_block: bool = False
+    default_asff_block: str = "original"
+
+    def takes_taps(self, options: FusionOptions) -> bool:
+        """Whether it takes the backbone's taps (the family's neck left out): a whole neck itself,
+        or a BiFPN on the backbone's features (`bifpn_input=backbone`, EfficientDet's)."""
+        return self.replaces_neck or (self.uses_bifpn and options.bifpn_input == "backbone")
 
 
 def fusion_info(name: str) -> FusionInfo:

@@ -2,6 +2,7 @@
 
 from asffbench.models.layers.c2f import C2f, Bottleneck
 from asffbench.models.layers.conv import ACTIVATIONS, ConvBNAct, scale_channels
+from asffbench.models.layers.csp import C3
 from asffbench.models.layers.deform_conv import DEFORM_CONVS, SampledDeformConv2d, resolve_deform_conv
 from asffbench.models.layers.dropblock import (
     DROPBLOCK_FORMS,
@@ -11,6 +12,7 @@ from asffbench.models.layers.dropblock import (
 )
 from asffbench.models.layers.residual import ResidualBlock
 from asffbench.models.layers.rfb import RFB
+from asffbench.models.layers.separable import SeparableConvBN
 from asffbench.models.layers.spp import SPP
 from asffbench.models.layers.sppf import SPPF
 
@@ -18,6 +20,7 @@ __all__ = [
     "ACTIVATIONS",
     "Bottleneck",
     "C2f",
+    "C3",
     "ConvBNAct",
     "DEFORM_CONVS",
     "DROPBLOCK_FORMS",
@@ -25,6 +28,7 @@ __all__ = [
     "SCHEDULE_EPOCHS",
     "ResidualBlock",
     "SPP",
+    "SeparableConvBN",
     "SPPF",
     "SampledDeformConv2d",
     "ScheduledDropBlock2d",

@@ -124,10 +124,4 @@ def add_intervals(tables: Sequence[ResultTable], replicates: int, seed: int = 0)
 
 
 def scaled_delta(m: MetricDelta, factor: float) -> MetricDelta:
-    def pair(values: tuple[float, float]) -> tuple[float, float]:
-        return (values[0] * factor, values[1] * factor)
-
-    return MetricDelta(a=m.a * factor, b=m.b * factor, delta=m.delta * factor, ci95=pair(m.ci95), p=m.p,
-                       a_ci95=pair(m.a_ci95), b_ci95=pair(m.b_ci95),
-                       a_seed_std=m.a_seed_std * factor, b_seed_std=m.b_seed_std * factor,
-                       replicates=None if m.replicates is None else m.replicates * factor)
+    return m.scaled(factor)

@@ -68,7 +68,7 @@ def adjust_table(table: ResultTable, method: str = DEFAULT_ADJUSTMENT) -> None:
     size = min(len(m.replicates) for _, _, m in family)
     replicates = np.column_stack([m.replicates[:size] for _, _, m in family])
     decided = adjust([m.delta for _, _, m in family], replicates, [m.ci95 for _, _, m in family],
-                     [m.p for _, _, m in family], method)
+                     [m.p for _, _, m in family], method, [m.studentized for _, _, m in family])
     for (_, _, m), decision in zip(family, decided):
         m.adjusted = decision
 
@@ -138,7 +138,8 @@ def adjust_deltas(deltas: Mapping[str, MetricDelta], method: str) -> None:
     if not family:
         return
     replicates = np.column_stack([m.replicates for m in family])
-    decided = adjust([m.delta for m in family], replicates, [m.ci95 for m in family], [m.p for m in family], method)
+    decided = adjust([m.delta for m in family], replicates, [m.ci95 for m in family], [m.p for m in family], method,
+                     [m.studentized for m in family])
     for m, decision in zip(family, decided):
         m.adjusted = decision
 

@@ -22,6 +22,7 @@ import numpy as np
 from asffbench.errors import UserError
 from asffbench.results.intervals.bootstrap import MatchedDetections, bootstrap_weights, point_metrics, replicate_metrics
 from asffbench.results.intervals.multiplicity import Adjusted
+from asffbench.results.intervals.studentized import Studentized, group_shares, jackknife_weights, studentize
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_SEED = 0
@@ -33,6 +34,11 @@ class RunSample:
 
     point: dict[str, float]
     replicates: dict[str, np.ndarray]
+    # The metrics on the leave-one-group-out image sets (`studentized`), and the resamples' and the
+    # val set's group shares: what studentizes a delta; None where the sampler gives none.
+    jackknife: Optional[dict[str, np.ndarray]] = None
+    shares: Optional[np.ndarray] = field(default=None, repr=False)
+    val_shares: Optional[np.ndarray] = field(default=None, repr=False)
 
 
 @dataclass
@@ -43,6 +49,9 @@ class SideEstimate:
     replicates: dict[str, np.ndarray]
     seeds: int
     seed_std: dict[str, float]  # NaN with one seed
+    jackknife: Optional[dict[str, np.ndarray]] = None  # the seeds' mean on each left-out set
+    shares: Optional[np.ndarray] = field(default=None, repr=False)
+    val_shares: Optional[np.ndarray] = field(default=None, repr=False)
 
 
 @dataclass
@@ -59,7 +68,20 @@ class MetricDelta:
     # The replicate deltas (B - A) behind ci95, for adjustments over a family (`multiplicity`).
     replicates: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     adjusted: Optional[Adjusted] = None  # the decision within its family, once adjusted
+    # The jackknife se of the delta on the val set and on each replicate (bootstrap-t), if scored.
+    studentized: Optional[Studentized] = field(default=None, repr=False, compare=False)
     seed_widening: float = 0.0  # the seed std (per one-seed side) added to the replicates, if any
+
+    def scaled(self, factor: float) -> "MetricDelta":
+        """The same delta in other units (fractions to percent: 100); not yet adjusted."""
+        def pair(values: tuple[float, float]) -> tuple[float, float]:
+            return (values[0] * factor, values[1] * factor)
+
+        return MetricDelta(a=self.a * factor, b=self.b * factor, delta=self.delta * factor, ci95=pair(self.ci95),
+                           p=self.p, a_ci95=pair(self.a_ci95), b_ci95=pair(self.b_ci95),
+                           a_seed_std=self.a_seed_std * factor, b_seed_std=self.b_seed_std * factor,
+                           replicates=None if self.replicates is None else self.replicates * factor,
+                           studentized=None if self.studentized is None else self.studentized.scaled(factor))
 
     @property
     def significant(self) -> bool:
@@ -80,7 +102,11 @@ class MetricDelta:
 
 
 def sample_run(matched: MatchedDetections, weights: np.ndarray) -> RunSample:
-    return RunSample(point=point_metrics(matched), replicates=replicate_metrics(matched, weights))
+    """The run's metrics on the val set, on every resample and on every leave-one-group-out set."""
+    leave_out = jackknife_weights(matched.num_images)
+    return RunSample(point=point_metrics(matched), replicates=replicate_metrics(matched, weights),
+                     jackknife=replicate_metrics(matched, leave_out), shares=group_shares(weights),
+                     val_shares=group_shares(np.ones(matched.num_images))[0])
 
 
 def combine_seeds(samples: Sequence[RunSample], rng: np.random.Generator) -> SideEstimate:
@@ -88,15 +114,20 @@ def combine_seeds(samples: Sequence[RunSample], rng: np.random.Generator) -> Sid
     The metrics are those every seed has."""
     names = common_names(samples)
     point = {name: float(np.mean([s.point[name] for s in samples])) for name in names}
+    first = samples[0]
+    jackknife = None
+    if all(s.jackknife is not None for s in samples):
+        jackknife = {name: np.mean([s.jackknife[name] for s in samples], axis=0) for name in names}
     if len(samples) == 1:
-        return SideEstimate(point, samples[0].replicates, 1, {name: math.nan for name in names})
+        return SideEstimate(point, first.replicates, 1, {name: math.nan for name in names},
+                            jackknife, first.shares, first.val_shares)
     replicates = len(next(iter(samples[0].replicates.values())))
     draws = rng.integers(0, len(samples), (replicates, len(samples)))
     rows = np.arange(replicates)[:, None]
     combined = {name: np.stack([s.replicates[name] for s in samples])[draws, rows].mean(axis=1)
                 for name in names}
     spread = {name: float(np.std([s.point[name] for s in samples], ddof=1)) for name in names}
-    return SideEstimate(point, combined, len(samples), spread)
+    return SideEstimate(point, combined, len(samples), spread, jackknife, first.shares, first.val_shares)
 
 
 def common_names(sides: Sequence[RunSample | SideEstimate]) -> list[str]:
@@ -130,8 +161,16 @@ def compare_sides(a: SideEstimate, b: SideEstimate) -> dict[str, MetricDelta]:
             ci95=percentile_interval(deltas), p=two_sided_p(deltas),
             a_ci95=percentile_interval(a.replicates[name]), b_ci95=percentile_interval(b.replicates[name]),
             a_seed_std=a.seed_std[name], b_seed_std=b.seed_std[name], replicates=deltas,
+            studentized=studentized_delta(a, b, name),
         )
     return out
+
+
+def studentized_delta(a: SideEstimate, b: SideEstimate, name: str) -> Optional[Studentized]:
+    """B - A's jackknife se on the val set and on each replicate, where both sides were scored so."""
+    if a.jackknife is None or b.jackknife is None or a.shares is None or a.val_shares is None:
+        return None
+    return studentize(b.jackknife[name] - a.jackknife[name], a.shares, a.val_shares)
 
 
 def image_set_difference(sides: Sequence[Sequence[MatchedDetections]]) -> Optional[str]:
