@@ -4,8 +4,9 @@ accumulation (here one batch a step), EMA, then evaluation: the loss falls and A
 
 What is cheap enough for CI is overfitting: 4 synthetic images, trained on and evaluated on (the
 val split names the train split's files), YOLOv8 at quarter width and a third of its depth, 96 px,
-one batch of 4 an epoch. Calibration (CPU, one thread, seed 0): 25 epochs reach AP50 0.081 on
-those images (loss 57 -> 42); 15 epochs or the recipe's lr0 0.01 stay at AP 0, hence lr 0.05 and
+one batch of 4 an epoch. Calibration (CPU, one thread, seed 0): 25 epochs reach AP50 0.117 on
+those images (loss 57 -> 40); 15 epochs, or lr 0.02, stayed at AP 0 (measured while the family's
+input was still ImageNet-normalised; 25 epochs at lr 0.05 gave AP50 0.081 then), hence lr 0.05 and
 25 epochs. The trainer runs without `train`'s per-epoch checkpoint, which would take more time
 than the steps of such tiny epochs. About 7 s of CPU time (one thread).
 """
@@ -51,5 +52,5 @@ def test_ultralytics_recipe_lowers_the_loss_and_reaches_ap_above_zero(tmp_path, 
     trainer.fit(loader, int(cfg.train.epochs), [EpochHook(lambda _t, _e, summary: losses.append(summary["loss"]))])
     metrics = evaluate(cfg, tmp_path, model=trainer.final_model().eval())
     print(f"losses {[round(loss, 1) for loss in losses]} AP {metrics['AP']:.4f} AP50 {metrics['AP50']:.4f}")
-    assert sum(losses[-3:]) < 0.85 * sum(losses[:3]), losses  # calibration: 0.73 of the first three
+    assert sum(losses[-3:]) < 0.85 * sum(losses[:3]), losses  # calibration: 0.68 of the first three
     assert metrics["AP50"] > 0 and metrics["AP"] > 0, metrics
