@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
-
 import os
 
 import pytest
+import torch
 from PIL import Image
+
+# Under pytest-xdist (`make test`) the workers share the cores: each takes its part of them, and so
+# do the command-line processes its tests start, instead of every process spinning on all cores.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    torch.set_num_threads(THREADS)
 
 # Tests must not depend on (or fill) the user's cache.
 os.environ.setdefault("MPLBACKEND", "Agg")

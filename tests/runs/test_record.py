@@ -40,11 +40,17 @@ def test_hash_is_the_same_in_another_process():
 
 @pytest.mark.parametrize("name", shipped_sweeps())
 def test_every_swept_axis_changes_the_hash(name):
+    # The runs one axis step away from the sweep's first run: every value of every axis (seeds
+    # included) must move the hash. Composing the whole product (180 configs for `speed`) took
+    # minutes and adds no key the one-step runs do not hash.
     spec = load_sweep(name).with_seeds(2)
+    first = spec.combinations()[0]
     hashes = {}
     for combo, overrides in iter_run_overrides(spec, []):
-        hashes[tuple(sorted(combo.items()))] = experiment_hash(compose_config(overrides))
-    assert len(set(hashes.values())) == len(hashes) == len(spec)
+        if sum(combo[axis] != first[axis] for axis in combo) <= 1:
+            hashes[tuple(sorted(combo.items()))] = experiment_hash(compose_config(overrides))
+    assert len(hashes) == 1 + sum(len(values) - 1 for values in spec.axes.values())
+    assert len(set(hashes.values())) == len(hashes)
 
 
 def test_device_is_hashed_as_its_resolved_kind():
