@@ -9,12 +9,14 @@ Three checks, each through the real matcher and the real paired bootstrap
 - coverage: how often one row's unadjusted 95% interval covers the true ΔAP (the mean over
   `--truth-sets` sets of 20,000 images), and how often a 3-row family's simultaneous intervals all
   cover theirs;
-- power: `plan`'s predicted power (the median over `--pilots` four-seed pilots) against the
-  observed rejection rate of the paired bootstrap, one seed per variant, on `--power-images` images.
+- power: `plan`'s predicted power (the mean over `--pilots` four-seed pilots) against the observed
+  rejection rate, one seed per variant, on `--power-images` images, for each of `--seed-spreads`
+  (training's randomness as a spread of the skill; 0: none, where the paired bootstrap's rejection
+  rate is shown too; the floored estimator and the power at the seed variance's upper limit beside).
 
     python benchmarks/bench_statistics.py [--draws 200] [--rows 4] [--images 150] [--replicates 200]
         [--skill-gap 0.1] [--power-images 300] [--pilots 5] [--truth-sets 3]
-        [--checks fwer,coverage,power] [--json]
+        [--seed-spreads 0,0.1] [--checks fwer,coverage,power] [--json]
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--skill-gap", type=float, default=0.1)
     parser.add_argument("--power-images", type=int, default=300)
     parser.add_argument("--pilots", type=int, default=5)
+    parser.add_argument("--seed-spreads", default="0,0.1", help="training's skill spread per seed, one power check each")
     parser.add_argument("--truth-sets", type=int, default=3, help="20,000-image sets averaged for the true ΔAP")
     parser.add_argument("--checks", default="fwer,coverage,power", help="which of fwer, coverage, power to run")
     parser.add_argument("--json", action="store_true")
@@ -48,8 +51,9 @@ def main() -> None:
     if "coverage" in checks:
         out["coverage"] = coverage(args.draws, args.skill_gap, args.images, args.replicates, truth=truth)
     if "power" in checks:
-        out["power"] = power_check(args.draws, args.skill_gap, args.power_images, args.images, args.replicates,
-                                   truth=truth, pilots=args.pilots)
+        out["power"] = [power_check(args.draws, args.skill_gap, args.power_images, args.images, args.replicates,
+                                    truth=truth, pilots=args.pilots, seed_spread=float(spread))
+                        for spread in args.seed_spreads.split(",")]
     out["seconds"] = round(time.perf_counter() - start, 1)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -63,13 +67,15 @@ def main() -> None:
         cov = out["coverage"]
         print(f"coverage, true ΔAP {cov['true_delta']:.2f}: one 95% interval {cov['single']:.3f}, "
               f"3-row simultaneous {cov['simultaneous']:.3f}")
-    if "power" in out:
-        pw = out["power"]
+    for pw in out.get("power", []):
         low, high = pw["predicted_range"]
-        print(f"power, true ΔAP {pw['true_delta']:.2f} on {args.power_images} images, one seed per variant: predicted "
-              f"{pw['predicted']:.3f} (median of {args.pilots} four-seed pilots; {low:.3f} to {high:.3f}), "
-              f"observed {pw['observed']:.3f}")
-
+        bootstrap = "" if pw["observed"] is None else f"paired bootstrap {pw['observed']:.3f}, "
+        print(f"power, true ΔAP {pw['true_delta']:.2f} on {args.power_images} images, one seed per variant, seed spread "
+              f"{pw['seed_spread']:g} (sd of ΔAP {pw['delta_sd']:.2f}): predicted {pw['predicted']:.3f} (mean of "
+              f"{args.pilots} four-seed pilots; median {pw['predicted_median']:.3f}, {low:.3f} to {high:.3f}; floored "
+              f"estimator {pw['predicted_floored']:.3f}; at the seed variance's 95% upper limit {pw['lower_bound']:.3f}, "
+              f"below the true power in {pw['lower_bound_holds']:.0%}), observed: {bootstrap}"
+              f"z-test on the true sd {pw['observed_known_variance']:.3f}")
 
 if __name__ == "__main__":
     main()

@@ -18,8 +18,8 @@ from asffbench.errors import UserError
 from asffbench.results.reading.collect import collect
 from asffbench.results.intervals.families import row_name
 from asffbench.results.intervals.cell_intervals import RunSamples
-from asffbench.results.intervals.power import (DEFAULT_POWER, DEFAULT_SEEDS, PilotRun, PlanRow, Variances, detectable_delta,
-                                     estimate_variances, plan_rows)
+from asffbench.results.intervals.power import (DEFAULT_POWER, DEFAULT_SEEDS, SEED_TEST_LEVEL, PilotRun, PlanRow,
+                                               Variances, detectable_delta, estimate_variances, plan_rows)
 from asffbench.results.intervals.significance import DEFAULT_REPLICATES, DEFAULT_SEED
 from asffbench.results.tables.result_tables import ResultTable, build_tables
 
@@ -100,20 +100,33 @@ def plan_lines(plan: Plan) -> list[str]:
     variants = ", ".join(f"{name}: {n}" for name, n in plan.variants.items())
     lines = [f"Pilot: {len(plan.variants)} variants ({variants} seeds) on {plan.images} val images, "
              f"{plan.replicates} paired bootstrap replicates; {m} in percent.",
-             f"Seed-to-seed std per run: {math.sqrt(v.seed):.3f} {m}; image sampling std per run pair: "
-             f"{math.sqrt(v.image_common + v.image_seed):.2f} {m} × √(1/images) "
+             seed_line(v, m),
+             f"Image sampling std per run pair: {math.sqrt(v.image_common + v.image_seed):.2f} {m} × √(1/images) "
              f"(shared by the seeds: {math.sqrt(v.image_common):.2f}, each seed's own: {math.sqrt(v.image_seed):.2f}).",
              f"Smallest Δ{m} this pilot detects ({v.pilot_seeds:g} seeds, {plan.images} images, "
              f"{plan.target_power:.0%} power, 5% two-sided): {plan.pilot_detectable:.2f}.",
              "",
              f"To detect Δ{m} = {plan.delta:g} with {plan.target_power:.0%} power at 5% (two-sided):",
-             f"{'seeds per variant':>17}  {'val images needed':>17}  {f'power on {plan.images} images':>22}"]
+             f"{'seeds per variant':>17}  {'val images needed':>17}  {f'power on {plan.images} images':>22}"
+             f"  {'at least (95%)':>14}"]
     for row in plan.rows:
         needed = "unreachable" if row.images is None else f"{row.images:,}"
-        lines.append(f"{row.seeds:>17}  {needed:>17}  {row.power_at_pilot_images:>22.2f}")
+        lines.append(f"{row.seeds:>17}  {needed:>17}  {row.power_at_pilot_images:>22.2f}  {row.power_at_seed_upper:>14.2f}")
+    lines += ["", "at least: the power with the seed-to-seed variance at its 95% upper limit (a pilot's few seeds "
+              "leave it uncertain); the images needed are for the estimate."]
     if any(row.images is None for row in plan.rows):
         lines += ["", "unreachable: the seeds' own variance alone is too large for this delta; add seeds."]
     return lines
+
+
+def seed_line(v: Variances, metric: str) -> str:
+    """The seed-to-seed std and whether the pilot's seeds spread beyond their own image noise."""
+    if v.seed > 0:
+        verdict = "the seeds spread more than their own image noise makes them"
+    else:
+        verdict = "taken as 0: the seeds spread no more than their own image noise makes them"
+    return (f"Seed-to-seed std per run: {math.sqrt(v.seed):.3f} {metric}, {verdict} (p = {v.seed_excess_p:.3f}, "
+            f"kept where p < {SEED_TEST_LEVEL:g}); its 95% upper limit: {math.sqrt(v.seed_upper):.2f} {metric}.")
 
 
 def recommended_seeds(plan: Plan, images: Optional[int] = None) -> Optional[int]:

@@ -9,13 +9,14 @@ quality plus noise. Every image also gets one background false positive. AP rise
 
 Two models of equal skill have the same AP on the population of images (true Δ = 0), whatever
 they score on one val set; a skill gap gives a true ΔAP that `true_delta` measures on a large set.
-Training's randomness is a seed spread of the skill (`seed_spread`). Everything goes through the
+Training's randomness is a seed spread of the skill (`seed_spread`): each seed draws its skill around its
+model's. Everything goes through the
 real matcher and the real paired bootstrap (`bootstrap.replicate_metrics`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from asffbench.engine.coco_match import match_coco
 from asffbench.results.intervals.bootstrap import MatchedDetections, bootstrap_weights, matched_from_table, point_metrics, replicate_metrics
 from asffbench.results.intervals.multiplicity import Adjusted, adjust
-from asffbench.results.intervals.power import PilotRun, Variances, estimate_variances, power
+from asffbench.results.intervals.power import PilotRun, estimate_variances, power, z_two_sided
 from asffbench.results.intervals.significance import combine_seeds, compare_sides, sample_run
 from asffbench.results.intervals.studentized import Studentized
 
@@ -143,9 +144,9 @@ def coverage(draws: int, skill_gap: float, images: int = 150, replicates: int = 
     return {"true_delta": true_ap, "single": single / draws, "simultaneous": joint / draws}
 
 
-def pilot_variances(skill_gap: float, images: int, replicates: int, rng: np.random.Generator,
-                    seeds: int = 2, seed_spread: float = 0.0) -> Variances:
-    """`plan`'s variance components from a synthetic pilot: two variants, `seeds` seeds each."""
+def synthetic_pilot(skill_gap: float, images: int, replicates: int, rng: np.random.Generator,
+                    seeds: int = 2, seed_spread: float = 0.0) -> dict[str, list[PilotRun]]:
+    """A pilot for `plan`: two variants, `seeds` seeds each, AP in percent on shared resamples."""
     val = val_set(images, rng)
     weights = bootstrap_weights(images, replicates, rng)
     pilot = {}
@@ -155,22 +156,52 @@ def pilot_variances(skill_gap: float, images: int, replicates: int, rng: np.rand
             m = matched(val, gap + rng.normal(0.0, seed_spread), rng)
             runs.append(PilotRun(100 * point_metrics(m)["AP"], 100 * replicate_metrics(m, weights, threads=1)["AP"]))
         pilot[name] = runs
-    return estimate_variances(pilot, images)
+    return pilot
+
+
+def study_delta(skill_gap: float, images: int, rng: np.random.Generator, seed_spread: float) -> float:
+    """One study's ΔAP (percent): one seed per variant, each seed's skill drawn around its variant's."""
+    val = val_set(images, rng)
+    a, b = (point_metrics(matched(val, gap + rng.normal(0.0, seed_spread), rng))["AP"] for gap in (0.0, skill_gap))
+    return 100 * (b - a)
 
 
 def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 150, replicates: int = 200,
-                seed: int = 2, truth: float | None = None, pilots: int = 3, pilot_seeds: int = 4) -> dict[str, float]:
-    """`plan`'s predicted power (the median over `pilots` pilots of `pilot_seeds` seeds per variant,
-    on `pilot_images`) for one seed per variant on `images` images, against the observed rejection
-    rate of the paired bootstrap there."""
+                seed: int = 2, truth: float | None = None, pilots: int = 3, pilot_seeds: int = 4,
+                seed_spread: float = 0.0) -> dict:
+    """`plan`'s predicted power for one seed per variant on `images` images (the mean over `pilots`
+    pilots of `pilot_seeds` seeds per variant on `pilot_images`; the floored estimator beside it and
+    the power at the seed variance's 95% upper limit), against the observed rejection rates:
+    - `observed`: the paired bootstrap's unadjusted interval (seed_spread 0 only: with one seed per
+      variant its interval holds no training randomness, so with a seed spread it is no test of `plan`);
+    - `observed_known_variance`: the z-test |Δ̂| > 1.96·sd with sd the spread of Δ̂ over the draws,
+      the level-5% test `plan`'s normal model describes, with or without a seed spread."""
     true_ap = 100 * (true_delta(skill_gap) if truth is None else truth)
     rng = np.random.default_rng(seed)
-    predictions = [power(true_ap, pilot_variances(skill_gap, pilot_images, replicates, rng, pilot_seeds)
-                         .delta_variance(1, images)) for _ in range(pilots)]
-    rejected = 0
-    for _ in range(draws):
-        draw = family_draw(1, images, replicates, rng, skill_gaps=[skill_gap], keys=("AP",))
-        lo, hi = draw.raw_ci95[0]
-        rejected += lo > 0 or hi < 0
-    return {"true_delta": true_ap, "predicted": float(np.median(predictions)),
-            "predicted_range": [float(min(predictions)), float(max(predictions))], "observed": rejected / draws}
+    predicted, floored, lower = [], [], []
+    for _ in range(pilots):
+        pilot = synthetic_pilot(skill_gap, pilot_images, replicates, rng, pilot_seeds, seed_spread)
+        v, f = estimate_variances(pilot, pilot_images), estimate_variances(pilot, pilot_images, seed_test_level=1.0)
+        predicted.append(power(true_ap, v.delta_variance(1, images)))
+        floored.append(power(true_ap, f.delta_variance(1, images)))
+        lower.append(power(true_ap, replace(v, seed=v.seed_upper).delta_variance(1, images)))
+    if seed_spread == 0:
+        deltas, rejected = [], 0
+        for _ in range(draws):
+            draw = family_draw(1, images, replicates, rng, skill_gaps=[skill_gap], keys=("AP",))
+            lo, hi = draw.raw_ci95[0]
+            rejected += lo > 0 or hi < 0
+            deltas.append(draw.deltas[0])
+        deltas, observed = np.asarray(deltas), rejected / draws
+    else:
+        deltas = np.array([study_delta(skill_gap, images, rng, seed_spread) for _ in range(draws)])
+        observed = None
+    spread = float(np.std(deltas, ddof=1))
+    return {"true_delta": true_ap, "seed_spread": seed_spread, "delta_sd": spread,
+            "predicted": float(np.mean(predicted)), "predicted_median": float(np.median(predicted)),
+            "predicted_range": [float(min(predicted)), float(max(predicted))],
+            "predicted_floored": float(np.mean(floored)),
+            "lower_bound": float(np.mean(lower)),
+            "lower_bound_holds": float(np.mean(np.asarray(lower) <= power(true_ap, spread ** 2))),
+            "observed": observed,
+            "observed_known_variance": float(np.mean(np.abs(deltas) > z_two_sided() * spread))}
