@@ -31,6 +31,7 @@ from asffbench.results.intervals.studentized import Studentized
 IMAGE_SIZE = 640
 SIDES = (24.0, 64.0, 160.0)  # small, medium and large boxes (COCO area ranges)
 KEYS = ("AP", "APs", "APm", "APl")  # a report table's bootstrapped AP columns
+COMPARED_LEVELS = (0.05, 0.25)  # other levels of the seed test the power check shows beside the default
 
 
 @dataclass(frozen=True)
@@ -170,21 +171,30 @@ def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 1
                 seed: int = 2, truth: float | None = None, pilots: int = 3, pilot_seeds: int = 4,
                 seed_spread: float = 0.0) -> dict:
     """`plan`'s predicted power for one seed per variant on `images` images (the mean over `pilots`
-    pilots of `pilot_seeds` seeds per variant on `pilot_images`; the floored estimator beside it and
-    the power at the seed variance's 95% upper limit), against the observed rejection rates:
+    pilots of `pilot_seeds` seeds per variant on `pilot_images`; beside it the same mean for other
+    estimators of σ²_seed on the same pilots, and the power at its 95% upper limit), against the
+    observed rejection rates:
     - `observed`: the paired bootstrap's unadjusted interval (seed_spread 0 only: with one seed per
       variant its interval holds no training randomness, so with a seed spread it is no test of `plan`);
     - `observed_known_variance`: the z-test |Δ̂| > 1.96·sd with sd the spread of Δ̂ over the draws,
       the level-5% test `plan`'s normal model describes, with or without a seed spread."""
     true_ap = 100 * (true_delta(skill_gap) if truth is None else truth)
     rng = np.random.default_rng(seed)
-    predicted, floored, lower = [], [], []
+    alternatives: dict[str, list[float]] = {f"test at {level:g}": [] for level in COMPARED_LEVELS}
+    alternatives.update({"floored": [], "unfloored": []})
+    predicted, lower = [], []
     for _ in range(pilots):
         pilot = synthetic_pilot(skill_gap, pilot_images, replicates, rng, pilot_seeds, seed_spread)
-        v, f = estimate_variances(pilot, pilot_images), estimate_variances(pilot, pilot_images, seed_test_level=1.0)
+        v = estimate_variances(pilot, pilot_images)
         predicted.append(power(true_ap, v.delta_variance(1, images)))
-        floored.append(power(true_ap, f.delta_variance(1, images)))
         lower.append(power(true_ap, replace(v, seed=v.seed_upper).delta_variance(1, images)))
+        for level in COMPARED_LEVELS:
+            alternatives[f"test at {level:g}"].append(
+                power(true_ap, estimate_variances(pilot, pilot_images, level).delta_variance(1, images)))
+        alternatives["floored"].append(power(true_ap, replace(v, seed=max(0.0, v.seed_excess_raw)).delta_variance(1, images)))
+        # the raw difference, negative allowed; only a run's whole own variance floored at 0
+        own = max(0.0, v.seed_excess_raw + v.image_seed / (2 * pilot_images)) - v.image_seed / (2 * pilot_images)
+        alternatives["unfloored"].append(power(true_ap, max(1e-12, replace(v, seed=own).delta_variance(1, images))))
     if seed_spread == 0:
         deltas, rejected = [], 0
         for _ in range(draws):
@@ -200,7 +210,7 @@ def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 1
     return {"true_delta": true_ap, "seed_spread": seed_spread, "delta_sd": spread,
             "predicted": float(np.mean(predicted)), "predicted_median": float(np.median(predicted)),
             "predicted_range": [float(min(predicted)), float(max(predicted))],
-            "predicted_floored": float(np.mean(floored)),
+            "alternatives": {name: float(np.mean(values)) for name, values in alternatives.items()},
             "lower_bound": float(np.mean(lower)),
             "lower_bound_holds": float(np.mean(np.asarray(lower) <= power(true_ap, spread ** 2))),
             "observed": observed,
