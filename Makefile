@@ -6,8 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.asffbench-installed
 SMOKE_DIR ?= runs/smoke
-# Test processes (pytest-xdist); each test file stays in one process, so its module fixtures are
-# built once. 2 suits the 2-core CI machine; TEST_WORKERS=0 runs everything in this process.
+# Test processes (pytest-xdist, each idle worker takes the next test; conftest.py puts the
+# files with slow tests first). 2 suits the 2-core CI machine; TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test venv bench-latency example-report slurm-start slurm-stop clean
@@ -29,7 +29,7 @@ demo: $(STAMP)
 	echo "report: $(SMOKE_DIR)/report/report.md"; exit $$status
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=25
 
 # The fusion latency figures of docs/benchmarks.md.
 bench-latency: $(STAMP)

@@ -17,6 +17,16 @@ if WORKERS > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
     torch.set_num_threads(THREADS)
 
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first, each file's tests kept together (module fixtures are built
+    once): spread over the xdist workers, the long tests start early and the short ones fill in
+    around them, instead of one long test running alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 # Tests must not depend on (or fill) the user's cache.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # ultralytics (the oracle of the anchor-free tests) must never pip-install what it misses.
