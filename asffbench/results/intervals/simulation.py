@@ -167,6 +167,33 @@ def study_delta(skill_gap: float, images: int, rng: np.random.Generator, seed_sp
     return 100 * (b - a)
 
 
+def predicted_powers(pilot: dict[str, list[PilotRun]], pilot_images: int, delta: float, images: int) -> dict[str, float]:
+    """The power one seed per variant on `images` images has for `delta`, as `plan` predicts it from
+    `pilot` ("plan"), with σ²_seed at its 95% upper limit, and by other estimators of σ²_seed."""
+    v = estimate_variances(pilot, pilot_images)
+    own = v.image_seed / (2 * pilot_images)
+    seeds = {"plan": v.seed, "at the upper limit": v.seed_upper, "floored": max(0.0, v.seed_excess_raw),
+             # the raw difference, negative allowed; only a run's whole own variance floored at 0
+             "unfloored": max(-own, v.seed_excess_raw)}
+    seeds.update({f"test at {level:g}": estimate_variances(pilot, pilot_images, level).seed for level in COMPARED_LEVELS})
+    return {name: power(delta, max(1e-12, replace(v, seed=seed).delta_variance(1, images))) for name, seed in seeds.items()}
+
+
+def study_outcomes(draws: int, skill_gap: float, images: int, replicates: int, rng: np.random.Generator,
+                   seed_spread: float) -> tuple[np.ndarray, Optional[float]]:
+    """`draws` studies' ΔAP (one seed per variant) and, without a seed spread, the share whose paired
+    bootstrap interval excludes 0 (with one, that interval holds no training randomness: None)."""
+    if seed_spread:
+        return np.array([study_delta(skill_gap, images, rng, seed_spread) for _ in range(draws)]), None
+    deltas, rejected = [], 0
+    for _ in range(draws):
+        draw = family_draw(1, images, replicates, rng, skill_gaps=[skill_gap], keys=("AP",))
+        lo, hi = draw.raw_ci95[0]
+        rejected += lo > 0 or hi < 0
+        deltas.append(draw.deltas[0])
+    return np.asarray(deltas), rejected / draws
+
+
 def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 150, replicates: int = 200,
                 seed: int = 2, truth: float | None = None, pilots: int = 3, pilot_seeds: int = 4,
                 seed_spread: float = 0.0) -> dict:
@@ -180,38 +207,20 @@ def power_check(draws: int, skill_gap: float, images: int, pilot_images: int = 1
       the level-5% test `plan`'s normal model describes, with or without a seed spread."""
     true_ap = 100 * (true_delta(skill_gap) if truth is None else truth)
     rng = np.random.default_rng(seed)
-    alternatives: dict[str, list[float]] = {f"test at {level:g}": [] for level in COMPARED_LEVELS}
-    alternatives.update({"floored": [], "unfloored": []})
-    predicted, lower = [], []
+    predictions = []
     for _ in range(pilots):
         pilot = synthetic_pilot(skill_gap, pilot_images, replicates, rng, pilot_seeds, seed_spread)
-        v = estimate_variances(pilot, pilot_images)
-        predicted.append(power(true_ap, v.delta_variance(1, images)))
-        lower.append(power(true_ap, replace(v, seed=v.seed_upper).delta_variance(1, images)))
-        for level in COMPARED_LEVELS:
-            alternatives[f"test at {level:g}"].append(
-                power(true_ap, estimate_variances(pilot, pilot_images, level).delta_variance(1, images)))
-        alternatives["floored"].append(power(true_ap, replace(v, seed=max(0.0, v.seed_excess_raw)).delta_variance(1, images)))
-        # the raw difference, negative allowed; only a run's whole own variance floored at 0
-        own = max(0.0, v.seed_excess_raw + v.image_seed / (2 * pilot_images)) - v.image_seed / (2 * pilot_images)
-        alternatives["unfloored"].append(power(true_ap, max(1e-12, replace(v, seed=own).delta_variance(1, images))))
-    if seed_spread == 0:
-        deltas, rejected = [], 0
-        for _ in range(draws):
-            draw = family_draw(1, images, replicates, rng, skill_gaps=[skill_gap], keys=("AP",))
-            lo, hi = draw.raw_ci95[0]
-            rejected += lo > 0 or hi < 0
-            deltas.append(draw.deltas[0])
-        deltas, observed = np.asarray(deltas), rejected / draws
-    else:
-        deltas = np.array([study_delta(skill_gap, images, rng, seed_spread) for _ in range(draws)])
-        observed = None
+        predictions.append(predicted_powers(pilot, pilot_images, true_ap, images))
+    mean = {name: float(np.mean([p[name] for p in predictions])) for name in predictions[0]}
+    predicted = [p["plan"] for p in predictions]
+    deltas, observed = study_outcomes(draws, skill_gap, images, replicates, rng, seed_spread)
     spread = float(np.std(deltas, ddof=1))
     return {"true_delta": true_ap, "seed_spread": seed_spread, "delta_sd": spread,
-            "predicted": float(np.mean(predicted)), "predicted_median": float(np.median(predicted)),
+            "predicted": mean.pop("plan"), "predicted_median": float(np.median(predicted)),
             "predicted_range": [float(min(predicted)), float(max(predicted))],
-            "alternatives": {name: float(np.mean(values)) for name, values in alternatives.items()},
-            "lower_bound": float(np.mean(lower)),
-            "lower_bound_holds": float(np.mean(np.asarray(lower) <= power(true_ap, spread ** 2))),
+            "lower_bound": mean.pop("at the upper limit"),
+            "lower_bound_holds": float(np.mean([p["at the upper limit"] <= power(true_ap, spread ** 2)
+                                                for p in predictions])),
+            "alternatives": mean,
             "observed": observed,
             "observed_known_variance": float(np.mean(np.abs(deltas) > z_two_sided() * spread))}
