@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from asffbench.models.layers import C2f, ConvBNAct, SPPF
+from asffbench.models.backbone.taps import tapped_outputs
 from asffbench.models.scaling import ModelScale
 
 # (width at scale 1, C2f repeats at depth 1) of the four stages; the stem is 64 wide.
@@ -34,10 +35,4 @@ class CSPDarknetV8(nn.Module):
         self.out_channels: tuple[int, ...] = tuple(widths)  # stride 8, 16, 32
 
     def forward(self, images: Tensor) -> list[Tensor]:
-        taps = []
-        x = images
-        for index, layer in enumerate(self.layers):
-            x = layer(x)
-            if index in TAP_LAYERS:
-                taps.append(x)
-        return taps
+        return tapped_outputs(self.layers, images, TAP_LAYERS)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from asffbench.models.backbone.taps import tapped_outputs
 from asffbench.models.layers import ConvBNAct, ResidualBlock, scale_channels
 
 # (output width, residual blocks) of the five stride-2 stages at width 1 / depth 1.
 DARKNET53_STAGES: tuple[tuple[int, int], ...] = ((64, 1), (128, 2), (256, 8), (512, 8), (1024, 4))
 STEM_WIDTH = 32
+TAP_STAGES = (2, 3, 4)  # the stride 8, 16 and 32 stages
 
 
 class DarknetStage(nn.Module):
@@ -48,14 +50,8 @@ class Darknet53(nn.Module):
         self.stages = nn.ModuleList(stages)
         # Widths of the three taps (stride 8, 16, 32).
         self.out_channels: tuple[int, ...] = tuple(
-            scale_channels(c, width) for c, _ in DARKNET53_STAGES[2:]
+            scale_channels(DARKNET53_STAGES[i][0], width) for i in TAP_STAGES
         )
 
     def forward(self, images: Tensor) -> list[Tensor]:
-        x = self.stem(images)
-        taps = []
-        for index, stage in enumerate(self.stages):
-            x = stage(x)
-            if index >= 2:
-                taps.append(x)
-        return taps
+        return tapped_outputs(self.stages, self.stem(images), TAP_STAGES)

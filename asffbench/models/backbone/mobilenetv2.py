@@ -5,6 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torchvision.models import mobilenet_v2
 
+from asffbench.models.backbone.taps import tapped_outputs
+
 # Indices in `features` whose outputs are the stride 8, 16 and 32 taps (32, 96, 1280 channels
 # at width 1): the last inverted residual of each resolution, and the final 1x1 conv.
 TAP_INDICES = (6, 13, 18)
@@ -33,10 +35,4 @@ class MobileNetV2Backbone(nn.Module):
         return [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)][-1].num_features
 
     def forward(self, images: Tensor) -> list[Tensor]:
-        taps = []
-        x = images
-        for index, block in enumerate(self.features):
-            x = block(x)
-            if index in TAP_INDICES:
-                taps.append(x)
-        return taps
+        return tapped_outputs(self.features, images, TAP_INDICES)
