@@ -26,7 +26,7 @@ the val split): ultralytics' last.pt is read into asffbench's YOLOv8 (docs/ancho
 post-processing and metric are the same; ultralytics' own validator's figures are printed beside.
 
     python benchmarks/bench_train_vs_ultralytics.py [--sizes 320,640] [--batch 16] [--epochs 2]
-        [--rounds 3] [--images 64] [--workers 0] [--threads N] [--device cpu]
+        [--rounds 3] [--images 64] [--workers 0] [--threads N] [--device cpu] [--override KEY=VALUE ...]
     python benchmarks/bench_train_vs_ultralytics.py --parity --sizes 160 --epochs 20 --images 60 --batch 8 \
         --nominal-batch 8 --threads 1
 """
@@ -152,7 +152,7 @@ def asffbench_overrides(args, data: list[str], size: int, speed: bool) -> list[s
     return [*data, f"recipe.nominal_batch={args.nominal_batch}", "model=yolov8", "model.scale=n", "recipe=ultralytics", "tricks=none", "seed=0",
             f"img_size={size}", f"train.batch_size={args.batch}", f"train.epochs={args.epochs}",
             f"data.workers={args.workers}",
-            "train.log_every=100000", *timing]
+            "train.log_every=100000", *timing, *args.override]
 
 
 def asffbench_epochs(overrides: list[str], device: torch.device, threads: int) -> list[Epoch]:
@@ -318,6 +318,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--parity", action="store_true", help="train once per side and compare AP")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for asffbench's side, after the recipe's (repeatable), "
+                             "e.g. train.channels_last=false")
     parser.add_argument("--tolerance", type=float, default=5.0, help="AP50 points (--parity)")
     return parser.parse_args()
 
@@ -330,6 +333,9 @@ def main() -> None:
             f"device={device.type}"]
     print(f"device: {device_name(device)}, torch {torch.__version__}, {args.threads} threads, batch {args.batch}, "
           f"{args.epochs} epochs a run, workers {args.workers}, {args.images} synthetic images (train + val)")
+    shown = compose_config(asffbench_overrides(args, data, args.sizes[0], speed=not args.parity))
+    print(f"asffbench: train.channels_last={shown.train.channels_last}, "
+          f"recipe.mosaic_buffer={shown.recipe.get('mosaic_buffer', 0)}, overrides {args.override or 'none'}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["YOLO_CONFIG_DIR"] = str(root / "ultralytics-settings")
