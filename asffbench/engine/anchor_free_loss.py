@@ -8,9 +8,11 @@ on the boxes.
     total = (box_gain x box + cls_gain x cls + dfl_gain x dfl) x batch size
 
 N = max(sum of the target scores, 1), w = a positive's target score (summed over classes); boxes
-and distances in cells of the point's level. Every term runs dense over all points (the
-background's weight is zero), so there is no host sync but the one that sizes the padded ground
-truths.
+and distances in cells of the point's level. The assigner and cls run dense over all points; box
+and dfl only on the foreground's rows, gathered into a list of fixed size (each ground truth takes
+at most topk points, so there are at most M x topk for M ground truths, a size the host knows)
+padded with rows of weight zero. So there is no host sync but the one that sizes the padded
+ground truths.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from asffbench.engine.anchor_free_coding import (
     expected_distances,
     flatten_levels,
 )
-from asffbench.engine.task_aligned_assigner import TaskAlignedAssigner
+from asffbench.engine.task_aligned_assigner import Assignment, TaskAlignedAssigner
 from asffbench.models.outputs import AnchorFreeLevel
 
 PART_NAMES = ("box", "cls", "dfl")
@@ -72,6 +74,26 @@ def second_stride(levels: Sequence[AnchorFreeLevel]) -> float:
     return float(strides[1] if len(strides) > 1 else strides[0])
 
 
+class ForegroundRows(NamedTuple):
+    """The foreground's anchor points as a list of fixed size: the real rows first, then padding
+    (image 0, point 0, `real` false)."""
+
+    image: Tensor  # (K,) long
+    point: Tensor  # (K,) long
+    real: Tensor  # (K,) bool
+
+
+def foreground_rows(foreground: Tensor, bound: int) -> ForegroundRows:
+    """(B, A) bool -> its true entries as `min(bound, B x A)` rows, without a host sync
+    (`torch.nonzero_static`); `bound` must be at least the foreground's count (rows past it would
+    be dropped)."""
+    num_points = foreground.shape[1]
+    index = torch.nonzero_static(foreground.flatten(), size=min(bound, foreground.numel()), fill_value=-1)[:, 0]
+    real = index >= 0
+    index = index.clamp(min=0)
+    return ForegroundRows(index // num_points, index % num_points, real)
+
+
 class AnchorFreeLoss(nn.Module):
     """`loss(levels, targets) -> (total, parts)` for `AnchorFreeLevel`s; `targets` (M, 7) as
     DESIGN.md, "Targets" (the weight column is not used: YOLOv8's recipe has no mixup)."""
@@ -86,32 +108,53 @@ class AnchorFreeLoss(nn.Module):
     def forward(self, levels: Sequence[AnchorFreeLevel], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
         flat = flatten_levels(levels)
         batch_size = flat.class_logits.shape[0]
-        pred_boxes = distances_to_boxes(flat.points, expected_distances(flat.box_logits))  # cells
         truths = pad_targets(targets.to(flat.class_logits.dtype), batch_size)
-        assigner = TaskAlignedAssigner(self.num_classes, min_side=second_stride(levels), **self.assigner_options)
-        assigned = assigner(flat.class_logits.detach().sigmoid(), pred_boxes.detach() * flat.strides,
-                            flat.points * flat.strides, truths.labels, truths.boxes, truths.valid)
+        assigned = self.assign(flat, truths, second_stride(levels))
         normaliser = assigned.scores.sum().clamp(min=1)
-        weight = assigned.scores.sum(dim=-1)  # (B, A): zero off the foreground
-        # The targets in cells; off the foreground the prediction itself (zero loss, finite gradient).
-        target_boxes = torch.where(assigned.foreground[..., None], assigned.boxes / flat.strides, pred_boxes.detach())
+        # Each ground truth takes at most topk points: a bound on the foreground the host knows.
+        rows = foreground_rows(assigned.foreground, bound=targets.shape[0] * self.assigner_options["topk"])
+        box, dfl = foreground_box_terms(flat, assigned, rows)
         parts = torch.stack((
-            (complete_box_iou_loss(pred_boxes, target_boxes) * weight).sum() / normaliser,
+            box / normaliser,
             F.binary_cross_entropy_with_logits(flat.class_logits, assigned.scores, reduction="sum") / normaliser,
-            (distribution_focal_loss(flat, target_boxes) * weight).sum() / normaliser,
+            dfl / normaliser,
         )) * torch.tensor(self.gains, dtype=normaliser.dtype, device=normaliser.device)
         total = parts.sum() * batch_size
         values = torch.cat((parts.detach(), total.detach()[None])).tolist()  # one sync
         return total, dict(zip(PART_NAMES + ("total",), values))
 
+    def assign(self, flat: FlatLevels, truths: PaddedTargets, min_side: float) -> Assignment:
+        """The task-aligned assignment of every anchor point (boxes in input pixels)."""
+        with torch.no_grad():
+            pred_boxes = distances_to_boxes(flat.points, expected_distances(flat.box_logits)) * flat.strides
+            assigner = TaskAlignedAssigner(self.num_classes, min_side=min_side, **self.assigner_options)
+            return assigner(flat.class_logits.sigmoid(), pred_boxes, flat.points * flat.strides,
+                            truths.labels, truths.boxes, truths.valid)
 
-def distribution_focal_loss(flat: FlatLevels, target_boxes: Tensor) -> Tensor:
-    """(B, A) DFL: cross-entropy to the two bins around each side's target distance, weighted by
-    closeness, mean over the four sides (GFL, arXiv 2006.04388)."""
-    distances = boxes_to_distances(flat.points, target_boxes).clamp(0, flat.reg_max - 1 - DFL_TARGET_MARGIN)
+
+def foreground_box_terms(flat: FlatLevels, assigned: Assignment, rows: ForegroundRows) -> tuple[Tensor, Tensor]:
+    """The weighted sums of (1 - CIoU) and of the DFL over the foreground's rows; padding rows
+    have weight zero and the unit box as prediction and target (finite, zero gradient)."""
+    real = rows.real[:, None]
+    points, strides = flat.points[rows.point], flat.strides[rows.point]
+    box_logits = flat.box_logits[rows.image, rows.point]  # (K, 4, R)
+    unit_box = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=box_logits.dtype, device=box_logits.device)
+    pred_boxes = torch.where(real, distances_to_boxes(points, expected_distances(box_logits)), unit_box)  # cells
+    target_boxes = torch.where(real, assigned.boxes[rows.image, rows.point] / strides, unit_box)
+    weight = assigned.scores[rows.image, rows.point].sum(dim=-1) * rows.real
+    distances = boxes_to_distances(points, target_boxes)
+    return ((complete_box_iou_loss(pred_boxes, target_boxes) * weight).sum(),
+            (distribution_focal_loss(box_logits, distances) * weight).sum())
+
+
+def distribution_focal_loss(box_logits: Tensor, distances: Tensor) -> Tensor:
+    """(..., 4, R) logits and (..., 4) target distances (cells) -> (...) DFL: cross-entropy to the
+    two bins around each side's target distance, weighted by closeness, mean over the four sides
+    (GFL, arXiv 2006.04388)."""
+    distances = distances.clamp(0, box_logits.shape[-1] - 1 - DFL_TARGET_MARGIN)
     left = distances.long()
     left_weight = (left + 1) - distances
-    log_probs = F.log_softmax(flat.box_logits, dim=-1)  # (B, A, 4, R)
+    log_probs = F.log_softmax(box_logits, dim=-1)
     left_log_prob = log_probs.gather(-1, left[..., None])[..., 0]
     right_log_prob = log_probs.gather(-1, (left + 1)[..., None])[..., 0]
     return -(left_log_prob * left_weight + right_log_prob * (1 - left_weight)).mean(dim=-1)
