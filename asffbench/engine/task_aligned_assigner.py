@@ -54,8 +54,8 @@ class TaskAlignedAssigner:
             return self.background(scores, pred_boxes)
         candidates = self.points_inside(points, gt_boxes) & gt_valid[..., None]  # (B, G, A)
         overlaps = torch.where(candidates, pairwise_ciou(gt_boxes, pred_boxes).clamp(min=0), 0.0)
-        class_scores = scores.transpose(1, 2).gather(1, gt_labels[..., None].expand(-1, -1, scores.shape[1]))
-        metric = torch.where(candidates, class_scores.pow(self.alpha) * overlaps.pow(self.beta), 0.0)
+        # Zero off the candidates, as overlaps is (the powers of the scores are finite).
+        metric = self.class_scores_pow_alpha(scores, gt_labels) * power(overlaps, self.beta)
         positive = self.top_candidates(metric, gt_valid) & candidates
         positive = self.one_truth_per_point(positive, overlaps)
         foreground, gt_index = positive.max(dim=1)
@@ -69,6 +69,16 @@ class TaskAlignedAssigner:
         left, top, right, bottom = box_convert(centre_size, "cxcywh", "xyxy")[..., None].unbind(-2)  # (B, G, 1)
         x, y = points[:, 0], points[:, 1]
         return ((x - left > self.eps) & (y - top > self.eps)) & ((right - x > self.eps) & (bottom - y > self.eps))
+
+    def class_scores_pow_alpha(self, scores: Tensor, gt_labels: Tensor) -> Tensor:
+        """(B, G, A): each point's score of each ground truth's class, to the power alpha; the
+        power taken on the smaller of (B, A, C) and (B, G, A), the same values either way."""
+        per_class = scores.transpose(1, 2)  # (B, C, A)
+        if per_class.shape[1] <= gt_labels.shape[1]:
+            per_class = per_class.pow(self.alpha)
+        batch = torch.arange(gt_labels.shape[0], device=gt_labels.device)[:, None]
+        class_scores = per_class[batch, gt_labels]  # (B, G, A)
+        return class_scores if per_class.shape[1] <= gt_labels.shape[1] else class_scores.pow(self.alpha)
 
     def top_candidates(self, metric: Tensor, gt_valid: Tensor) -> Tensor:
         """(B, G, A) bool: each real ground truth's `topk` points of highest metric."""
@@ -87,10 +97,11 @@ class TaskAlignedAssigner:
                 overlaps: Tensor, positive: Tensor) -> Assignment:
         labels = gt_labels.gather(1, gt_index)
         boxes = gt_boxes.gather(1, gt_index[..., None].expand(-1, -1, 4))
-        metric = metric * positive
-        best_overlap = (overlaps * positive).amax(dim=-1, keepdim=True)  # (B, G, 1)
-        best_metric = metric.amax(dim=-1, keepdim=True)
-        normalised = (metric * best_overlap / (best_metric + self.eps)).amax(dim=1)  # (B, A)
+        best_overlap = (overlaps * positive).amax(dim=-1)  # (B, G)
+        best_metric = (metric * positive).amax(dim=-1)
+        # A point is positive for one ground truth at most: normalise at its own, (B, A) only.
+        own = metric.gather(1, gt_index[:, None])[:, 0]
+        normalised = own * best_overlap.gather(1, gt_index) / (best_metric.gather(1, gt_index) + self.eps)
         scores = metric.new_zeros((*labels.shape, self.num_classes)).scatter_(
             -1, labels[..., None], (normalised * foreground)[..., None])  # one-hot x normalised metric
         return Assignment(labels, boxes, scores, foreground, gt_index)
@@ -101,6 +112,22 @@ class TaskAlignedAssigner:
         zeros = torch.zeros((batch, num_points), dtype=torch.long, device=scores.device)
         return Assignment(zeros, torch.zeros_like(pred_boxes), torch.zeros_like(scores),
                           zeros.bool(), zeros)
+
+
+def power(values: Tensor, exponent: float) -> Tensor:
+    """values ** exponent; a whole exponent up to 8 by multiplications (torch's pow takes a general,
+    several times slower path for any exponent but 0.5, 2 and 3; the results differ from it in the
+    last bits only)."""
+    if exponent != int(exponent) or not 1 <= exponent <= 8:
+        return values.pow(exponent)
+    result, square, remaining = None, values, int(exponent)
+    while remaining:  # binary exponentiation: beta = 6 is (x^2) x (x^2)^2
+        if remaining & 1:
+            result = square if result is None else result * square
+        remaining >>= 1
+        if remaining:
+            square = square * square
+    return result
 
 
 def pairwise_ciou(boxes1: Tensor, boxes2: Tensor, eps: float = 1e-7) -> Tensor:
