@@ -8,11 +8,11 @@ on the boxes.
     total = (box_gain x box + cls_gain x cls + dfl_gain x dfl) x batch size
 
 N = max(sum of the target scores, 1), w = a positive's target score (summed over classes); boxes
-and distances in cells of the point's level. The assigner and cls run dense over all points; box
-and dfl only on the foreground's rows, gathered into a list of fixed size (each ground truth takes
-at most topk points, so there are at most M x topk for M ground truths, a size the host knows)
-padded with rows of weight zero. So there is no host sync but the one that sizes the padded
-ground truths.
+and distances in cells of the point's level. The assigner runs dense over (ground truth, point of
+its image) and cls over all points; box and dfl only on the foreground's rows, gathered into a
+list of fixed size (each ground truth takes at most topk points, so there are at most M x topk for
+M ground truths, a size the host knows) padded with rows of weight zero. So nothing waits for the
+device but the one read of the parts' values at the end.
 """
 
 from __future__ import annotations
@@ -37,35 +37,6 @@ from asffbench.models.outputs import AnchorFreeLevel
 PART_NAMES = ("box", "cls", "dfl")
 # DFL targets stop just short of the last bin, so the right neighbour bin exists.
 DFL_TARGET_MARGIN = 0.01
-
-
-class PaddedTargets(NamedTuple):
-    labels: Tensor  # (B, G) long
-    boxes: Tensor  # (B, G, 4) xyxy input px
-    valid: Tensor  # (B, G) bool
-
-
-def pad_targets(targets: Tensor, batch_size: int) -> PaddedTargets:
-    """(M, 7) `[image, label, x1, y1, x2, y2, weight]` rows -> per-image slots, padded to the
-    largest count G (one host sync: G sizes the tensors). Rows keep their order within an image."""
-    device = targets.device
-    if targets.shape[0] == 0:
-        return PaddedTargets(torch.zeros((batch_size, 0), dtype=torch.long, device=device),
-                             torch.zeros((batch_size, 0, 4), device=device),
-                             torch.zeros((batch_size, 0), dtype=torch.bool, device=device))
-    image = targets[:, 0].long()
-    order = torch.sort(image, stable=True).indices
-    image, rows = image[order], targets[order]
-    counts = torch.bincount(image, minlength=batch_size)
-    slot = torch.arange(rows.shape[0], device=device) - (torch.cumsum(counts, 0) - counts)[image]
-    size = int(counts.max())
-    labels = torch.zeros((batch_size, size), dtype=torch.long, device=device)
-    boxes = torch.zeros((batch_size, size, 4), dtype=targets.dtype, device=device)
-    valid = torch.zeros((batch_size, size), dtype=torch.bool, device=device)
-    labels[image, slot] = rows[:, 1].long()
-    boxes[image, slot] = rows[:, 2:6]
-    valid[image, slot] = True
-    return PaddedTargets(labels, boxes, valid)
 
 
 def second_stride(levels: Sequence[AnchorFreeLevel]) -> float:
@@ -108,8 +79,7 @@ class AnchorFreeLoss(nn.Module):
     def forward(self, levels: Sequence[AnchorFreeLevel], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
         flat = flatten_levels(levels)
         batch_size = flat.class_logits.shape[0]
-        truths = pad_targets(targets.to(flat.class_logits.dtype), batch_size)
-        assigned = self.assign(flat, truths, second_stride(levels))
+        assigned = self.assign(flat, targets.to(flat.class_logits.dtype), second_stride(levels))
         normaliser = assigned.scores.sum().clamp(min=1)
         # Each ground truth takes at most topk points: a bound on the foreground the host knows.
         rows = foreground_rows(assigned.foreground, bound=targets.shape[0] * self.assigner_options["topk"])
@@ -123,13 +93,14 @@ class AnchorFreeLoss(nn.Module):
         values = torch.cat((parts.detach(), total.detach()[None])).tolist()  # one sync
         return total, dict(zip(PART_NAMES + ("total",), values))
 
-    def assign(self, flat: FlatLevels, truths: PaddedTargets, min_side: float) -> Assignment:
-        """The task-aligned assignment of every anchor point (boxes in input pixels)."""
+    def assign(self, flat: FlatLevels, targets: Tensor, min_side: float) -> Assignment:
+        """The task-aligned assignment of every anchor point to the (M, 7) targets (boxes in input
+        pixels)."""
         with torch.no_grad():
             pred_boxes = distances_to_boxes(flat.points, expected_distances(flat.box_logits)) * flat.strides
             assigner = TaskAlignedAssigner(self.num_classes, min_side=min_side, **self.assigner_options)
             return assigner(flat.class_logits.sigmoid(), pred_boxes, flat.points * flat.strides,
-                            truths.labels, truths.boxes, truths.valid)
+                            targets[:, 0].long(), targets[:, 1].long(), targets[:, 2:6])
 
 
 def foreground_box_terms(flat: FlatLevels, assigned: Assignment, rows: ForegroundRows) -> tuple[Tensor, Tensor]:

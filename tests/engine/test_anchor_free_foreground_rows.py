@@ -19,7 +19,6 @@ from asffbench.engine.anchor_free_loss import (
     AnchorFreeLoss,
     distribution_focal_loss,
     foreground_rows,
-    pad_targets,
     second_stride,
 )
 from asffbench.engine.task_aligned_assigner import TaskAlignedAssigner, power
@@ -31,7 +30,7 @@ def dense_loss(loss: AnchorFreeLoss, levels, targets) -> tuple[torch.Tensor, dic
     weight zero and its target box the prediction itself."""
     flat = flatten_levels(levels)
     batch = flat.class_logits.shape[0]
-    assigned = loss.assign(flat, pad_targets(targets, batch), second_stride(levels))
+    assigned = loss.assign(flat, targets, second_stride(levels))
     pred_boxes = distances_to_boxes(flat.points, expected_distances(flat.box_logits))
     target_boxes = torch.where(assigned.foreground[..., None], assigned.boxes / flat.strides, pred_boxes.detach())
     weight = assigned.scores.sum(dim=-1)
@@ -64,7 +63,7 @@ def test_foreground_rows_equal_the_dense_form_in_value_and_gradient(batch, with_
     if with_boxes:
         assert dense_parts["box"] > 0 and dense_parts["dfl"] > 0
         flat = flatten_levels(levels)
-        foreground = loss.assign(flat, pad_targets(targets, batch), second_stride(levels)).foreground
+        foreground = loss.assign(flat, targets, second_stride(levels)).foreground
         assert foreground[0, 0] and foreground.sum() < len(targets) * 10  # padding rows repeat a positive
     for name, value in dense_parts.items():
         assert parts[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
@@ -75,18 +74,19 @@ def test_foreground_rows_equal_the_dense_form_in_value_and_gradient(batch, with_
 
 
 def crowded_case(seed: int, batch: int, truths: int, side: int, num_classes: int = 3):
-    """Many overlapping ground truths over a small grid (points every 8 px), some slots padding."""
+    """Many overlapping ground truths, in images drawn at random (the last image none), over a
+    small grid (points every 8 px)."""
     generator = torch.Generator().manual_seed(seed)
     ys, xs = torch.meshgrid(torch.arange(side) * 8 + 4.0, torch.arange(side) * 8 + 4.0, indexing="ij")
     points = torch.stack((xs, ys), dim=-1).reshape(-1, 2)
     sizes = torch.rand(batch, len(points), 4, generator=generator) * 12 + 1
     pred_boxes = torch.cat((points - sizes[..., :2], points + sizes[..., 2:]), dim=-1)
     scores = torch.rand(batch, len(points), num_classes, generator=generator)
-    corner = torch.rand(batch, truths, 2, generator=generator) * side * 4
-    gt_boxes = torch.cat((corner, corner + torch.rand(batch, truths, 2, generator=generator) * side * 6 + 2), dim=-1)
-    valid = torch.rand(batch, truths, generator=generator) < 0.8
-    labels = torch.randint(0, num_classes, (batch, truths), generator=generator)
-    return scores, pred_boxes, points, labels, gt_boxes * valid[..., None], valid
+    corner = torch.rand(truths, 2, generator=generator) * side * 4
+    gt_boxes = torch.cat((corner, corner + torch.rand(truths, 2, generator=generator) * side * 6 + 2), dim=-1)
+    image = torch.randint(0, batch - 1, (truths,), generator=generator)  # the last image has none
+    labels = torch.randint(0, num_classes, (truths,), generator=generator)
+    return scores, pred_boxes, points, image, labels, gt_boxes
 
 
 @pytest.mark.parametrize("topk", [1, 3, 10])
@@ -95,10 +95,9 @@ def test_the_row_bound_holds_the_whole_foreground(topk):
     fewer points than that bound (the rows are then capped at B x A)."""
     for seed in range(12):
         side = 3 if seed % 3 == 0 else 8  # 9 points: fewer than M x topk
-        scores, pred_boxes, points, labels, gt_boxes, valid = crowded_case(seed, 3, 9, side)
-        assigned = TaskAlignedAssigner(3, topk=topk, min_side=8.0)(scores, pred_boxes, points, labels, gt_boxes,
-                                                                    valid)
-        bound = int(valid.sum()) * topk
+        case = crowded_case(seed, 3, 12, side)
+        assigned = TaskAlignedAssigner(3, topk=topk, min_side=8.0)(*case)
+        bound = len(case[-1]) * topk
         assert int(assigned.foreground.sum()) <= bound
         rows = foreground_rows(assigned.foreground, bound)
         assert len(rows.real) == min(bound, assigned.foreground.numel())
