@@ -77,21 +77,22 @@ class AnchorFreeLoss(nn.Module):
         self.assigner_options = {"topk": topk, "alpha": alpha, "beta": beta}
 
     def forward(self, levels: Sequence[AnchorFreeLevel], targets: Tensor) -> tuple[Tensor, dict[str, float]]:
+        parts = self.gained_parts(levels, targets)
+        total = parts.sum() * levels[0].pred.shape[0]
+        values = torch.cat((parts.detach(), total.detach()[None])).tolist()  # the one sync
+        return total, dict(zip(PART_NAMES + ("total",), values))
+
+    def gained_parts(self, levels: Sequence[AnchorFreeLevel], targets: Tensor) -> Tensor:
+        """(3,): box, cls and dfl, each times its gain; nothing here waits for the device."""
         flat = flatten_levels(levels)
-        batch_size = flat.class_logits.shape[0]
         assigned = self.assign(flat, targets.to(flat.class_logits.dtype), second_stride(levels))
         normaliser = assigned.scores.sum().clamp(min=1)
         # Each ground truth takes at most topk points: a bound on the foreground the host knows.
         rows = foreground_rows(assigned.foreground, bound=targets.shape[0] * self.assigner_options["topk"])
         box, dfl = foreground_box_terms(flat, assigned, rows)
-        parts = torch.stack((
-            box / normaliser,
-            F.binary_cross_entropy_with_logits(flat.class_logits, assigned.scores, reduction="sum") / normaliser,
-            dfl / normaliser,
-        )) * torch.tensor(self.gains, dtype=normaliser.dtype, device=normaliser.device)
-        total = parts.sum() * batch_size
-        values = torch.cat((parts.detach(), total.detach()[None])).tolist()  # one sync
-        return total, dict(zip(PART_NAMES + ("total",), values))
+        cls = F.binary_cross_entropy_with_logits(flat.class_logits, assigned.scores, reduction="sum")
+        box_gain, cls_gain, dfl_gain = self.gains
+        return torch.stack((box / normaliser * box_gain, cls / normaliser * cls_gain, dfl / normaliser * dfl_gain))
 
     def assign(self, flat: FlatLevels, targets: Tensor, min_side: float) -> Assignment:
         """The task-aligned assignment of every anchor point to the (M, 7) targets (boxes in input
@@ -109,7 +110,8 @@ def foreground_box_terms(flat: FlatLevels, assigned: Assignment, rows: Foregroun
     real = rows.real[:, None]
     points, strides = flat.points[rows.point], flat.strides[rows.point]
     box_logits = flat.box_logits[rows.image, rows.point]  # (K, 4, R)
-    unit_box = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=box_logits.dtype, device=box_logits.device)
+    # (0, 0, 1, 1) made on the device: a tensor copied from the host would wait for it.
+    unit_box = torch.arange(4, dtype=box_logits.dtype, device=box_logits.device).floor_divide(2)
     pred_boxes = torch.where(real, distances_to_boxes(points, expected_distances(box_logits)), unit_box)  # cells
     target_boxes = torch.where(real, assigned.boxes[rows.image, rows.point] / strides, unit_box)
     weight = assigned.scores[rows.image, rows.point].sum(dim=-1) * rows.real

@@ -113,3 +113,19 @@ def test_whole_powers_equal_torch_pow_to_rounding():
     for exponent in (1.0, 2.0, 3.0, 5.0, 6.0, 8.0):
         torch.testing.assert_close(power(values, exponent), values.pow(exponent), rtol=1e-6, atol=1e-30)
     assert torch.equal(power(values, 2.5), values.pow(2.5))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the host syncs are a GPU matter")
+def test_the_loss_terms_never_wait_for_the_device():
+    levels = [type(level)(level.pred.cuda().requires_grad_(True), level.stride, level.reg_max)
+              for level in random_levels(3, 4, 256, seed=3)]
+    targets = random_targets(3, 4, 256, seed=5).cuda()
+    loss = AnchorFreeLoss(4)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        parts = loss.gained_parts(levels, targets)
+        parts.sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(parts).all()
