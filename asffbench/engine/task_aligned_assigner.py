@@ -93,11 +93,11 @@ class TaskAlignedAssigner:
         truth's row (B, A)."""
         num_truths, num_points = positive.shape
         per_point = gt_image[:, None].expand(-1, num_points)  # (M, A): the (B, A) entry of each
-        # Counts and row numbers in float (exact below 2^24): torch's float scatters are the fast ones.
-        per_image = overlaps.new_zeros((batch, num_points))
-        count = per_image.scatter_add(0, per_point, positive.to(overlaps.dtype))
-        most = per_image.scatter_reduce(0, per_point, overlaps, "amax")
-        rows = torch.arange(num_truths, device=positive.device, dtype=overlaps.dtype)[:, None]
+        # Counts and row numbers in float32 (exact below 2^24): torch's float scatters are the fast ones.
+        per_image = torch.zeros((batch, num_points), device=positive.device)
+        count = per_image.scatter_add(0, per_point, positive.float())
+        most = overlaps.new_zeros((batch, num_points)).scatter_reduce_(0, per_point, overlaps, "amax")
+        rows = torch.arange(num_truths, device=positive.device, dtype=torch.float32)[:, None]
         first_most = torch.where(overlaps == most.index_select(0, gt_image), rows, num_truths)
         best = torch.full_like(per_image, num_truths).scatter_reduce_(0, per_point, first_most, "amin")
         positive = torch.where(count.index_select(0, gt_image) > 1, rows == best.index_select(0, gt_image), positive)

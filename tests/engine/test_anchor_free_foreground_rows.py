@@ -129,3 +129,18 @@ def test_the_loss_terms_never_wait_for_the_device():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert torch.isfinite(parts).all()
+
+
+def test_the_ground_truths_may_come_in_any_order_of_images():
+    """Rows interleaved across images (each image's own order kept, which decides ties) give the
+    same assignment, the kept ground truth named by its new row."""
+    scores, pred_boxes, points, image, labels, gt_boxes = crowded_case(2, 3, 12, 8)
+    by_image = torch.sort(image, stable=True).indices  # images in turn, each in its own order
+    assigner = TaskAlignedAssigner(3, topk=4, min_side=8.0)
+    mixed = assigner(scores, pred_boxes, points, image, labels, gt_boxes)
+    grouped = assigner(scores, pred_boxes, points, image[by_image], labels[by_image], gt_boxes[by_image])
+    assert not torch.equal(by_image, torch.arange(len(image)))  # the case does interleave them
+    assert grouped.foreground.sum() > 20
+    for name in ("foreground", "labels", "boxes", "scores"):
+        assert torch.equal(getattr(mixed, name), getattr(grouped, name)), name
+    assert torch.equal(mixed.gt_index[mixed.foreground], by_image[grouped.gt_index][grouped.foreground])
