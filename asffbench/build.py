@@ -38,6 +38,9 @@ STRIDES = (32, 16, 8)
 # Widths each level hands to its head at width 1 (the expand conv's output), stride 32, 16, 8.
 HEAD_WIDTHS = (1024, 512, 256)
 NECK_WIDTH16 = 256  # YOLOv3Neck's stride-16 level width at width 1
+# DropBlock's slots are in the YOLOv3 neck, which a fusion taking the backbone's taps leaves out.
+NECKLESS_DROPBLOCK = ("takes the backbone's taps, leaving out the neck that holds DropBlock's slots "
+                      "(set fusion.dropblock=false, or fusion.bifpn_input=fpn for BiFPN)")
 
 
 def build_yolov3(
@@ -87,6 +90,8 @@ def build_yolov3(
     refused = unsupported_parts(base, enhanced, rfb, dropblock)
     if refused:
         raise ValueError(f"backbone {backbone!r} has no {refused[0]}")
+    if dropblock and info.takes_taps(options):
+        raise ValueError(f"fusion {fusion!r} {NECKLESS_DROPBLOCK}")
     body = BACKBONES.build(backbone, width, depth)
     # A fusion that is a whole neck itself (AFPN), or EfficientDet's BiFPN, takes the backbone's taps.
     neck = TapsAsLevels(body.out_channels) if info.takes_taps(options) else YOLOv3Neck(
@@ -146,6 +151,10 @@ def model_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     refused_setting = fusion_refusal(backbone_info(backbone), fusion_info(fusion_name), settings)
     if refused_setting:
         raise UserError(f"fusion={fusion_name}: the yolov3 family (model.backbone={backbone}) {refused_setting}")
+    options = fusion_options(fusion_info(fusion_name), backbone_info(backbone), settings,
+                             neck_width16=NECK_WIDTH16, depth=float(cfg.model.depth))
+    if bool(cfg.fusion.dropblock) and fusion_info(fusion_name).takes_taps(options):
+        raise UserError(f"fusion.dropblock=true: fusion={fusion_name} {NECKLESS_DROPBLOCK}")
     # The values themselves were checked when the config was composed (config/validate.py).
     anchors = anchors_from_config(cfg)
     return {

@@ -176,3 +176,18 @@ def test_a_run_config_without_the_keys_reads_as_the_legacy_values(tmp_path):
     assert {key: str(getattr(cfg.fusion, key.split(".")[1]).value) for key in LEGACY_VALUES} == LEGACY_VALUES
     path.write_text(OmegaConf.to_yaml(OmegaConf.create(published)))
     assert read_run_config(path).fusion.asff_block.value == "yolox_pai"  # a key written is kept
+
+
+@pytest.mark.parametrize(("fusion", "keys"), [("afpn", []), ("bifpn", ["fusion.bifpn_input=backbone"])])
+def test_dropblock_is_refused_where_the_fusion_leaves_the_neck_out(fusion, keys):
+    cfg = compose_config(["model=tiny", f"fusion={fusion}", *keys, "fusion.dropblock=true"])
+    with pytest.raises(UserError, match=f"fusion.dropblock=true: fusion={fusion} takes the backbone's taps"):
+        build_model(cfg)
+    with pytest.raises(ValueError, match=f"fusion '{fusion}' takes the backbone's taps"):
+        tiny_v3(fusion, dropblock=True, bifpn_input="backbone")
+
+
+def test_dropblock_fills_the_neck_slots_of_a_bifpn_on_the_neck():
+    model = tiny_v3("bifpn", dropblock=True, bifpn_input="fpn")
+    assert isinstance(model.neck, YOLOv3Neck)
+    assert all(not isinstance(block, nn.Identity) for block in model.neck.dropblocks)
