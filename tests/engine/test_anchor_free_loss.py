@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asffbench.engine.anchor_free_loss import AnchorFreeLoss, pad_targets
+from asffbench.engine.anchor_free_loss import AnchorFreeLoss
 from asffbench.engine.task_aligned_assigner import TaskAlignedAssigner
 from tests.engine.anchor_free_oracle import (
     ModelStandIn,
@@ -54,14 +54,6 @@ def test_a_batch_without_boxes_trains_the_classes_to_background(v8_loss):
     assert all(torch.isfinite(level.pred.grad).all() for level in levels)
 
 
-def test_targets_are_padded_per_image_in_their_order():
-    targets = torch.tensor([[1, 2, 0, 0, 5, 5, 1], [0, 1, 1, 1, 4, 4, 1], [1, 0, 2, 2, 8, 8, 1]], dtype=torch.float)
-    padded = pad_targets(targets, batch_size=3)
-    assert padded.labels.tolist() == [[1, 0], [2, 0], [0, 0]]
-    assert padded.valid.tolist() == [[True, False], [True, True], [False, False]]
-    assert padded.boxes[1].tolist() == [[0, 0, 5, 5], [2, 2, 8, 8]]
-
-
 def test_assigner_on_a_hand_made_case():
     """Four points on a line (x = 4, 12, 20, 28; y = 4), each predicting the 8 x 8 box around it;
     truth 0 = [0, 0, 16, 8] (class 1) holds points 0 and 1, truth 1 = [8, 0, 32, 8] (class 0)
@@ -78,15 +70,14 @@ def test_assigner_on_a_hand_made_case():
     points = torch.tensor([[4.0, 4.0], [12.0, 4.0], [20.0, 4.0], [28.0, 4.0]])
     pred_boxes = torch.cat((points - 4, points + 4), dim=1)[None]
     scores = torch.tensor([[[0.1, 0.9], [0.2, 0.4], [0.5, 0.3], [0.6, 0.1]]])
-    gt_boxes = torch.tensor([[[0.0, 0.0, 16.0, 8.0], [8.0, 0.0, 32.0, 8.0], [0.0, 0.0, 0.0, 0.0]]])
+    gt_boxes = torch.tensor([[0.0, 0.0, 16.0, 8.0], [8.0, 0.0, 32.0, 8.0]])
     assigner = TaskAlignedAssigner(num_classes=2, topk=3, alpha=0.5, beta=6.0, min_side=8.0)
-    result = assigner(scores, pred_boxes, points, torch.tensor([[1, 0, 0]]), gt_boxes,
-                      torch.tensor([[True, True, False]]))  # slot 2: padding
+    result = assigner(scores, pred_boxes, points, torch.tensor([0, 0]), torch.tensor([1, 0]), gt_boxes)
 
     assert result.foreground.tolist() == [[True, True, True, True]]
     assert result.gt_index.tolist() == [[0, 0, 1, 1]]
     assert result.labels.tolist() == [[1, 1, 0, 0]]
-    assert torch.equal(result.boxes[0], gt_boxes[0, [0, 0, 1, 1]])
+    assert torch.equal(result.boxes[0], gt_boxes[[0, 0, 1, 1]])
     expected = torch.tensor([[0.0, 0.446752], [0.0, 0.297835], [0.323264, 0.0], [0.038434, 0.0]])
     torch.testing.assert_close(result.scores[0], expected, rtol=1e-4, atol=1e-7)
 
@@ -97,12 +88,11 @@ def test_assigner_floors_small_truths_at_min_side():
     points = torch.tensor([[4.0, 4.0], [12.0, 4.0], [28.0, 4.0]])
     pred_boxes = torch.cat((points - 4, points + 4), dim=1)[None]
     scores = torch.full((1, 3, 1), 0.5)
-    gt = torch.tensor([[[6.0, 2.0, 10.0, 6.0]]])
-    assign = TaskAlignedAssigner(num_classes=1, min_side=16.0)
-    floored = assign(scores, pred_boxes, points, torch.tensor([[0]]), gt, torch.tensor([[True]]))
+    gt = torch.tensor([[6.0, 2.0, 10.0, 6.0]])
+    image, label = torch.tensor([0]), torch.tensor([0])
+    floored = TaskAlignedAssigner(num_classes=1, min_side=16.0)(scores, pred_boxes, points, image, label, gt)
     assert floored.foreground.tolist() == [[True, True, False]]
-    exact = TaskAlignedAssigner(num_classes=1, min_side=0.0)(scores, pred_boxes, points, torch.tensor([[0]]), gt,
-                                                              torch.tensor([[True]]))
+    exact = TaskAlignedAssigner(num_classes=1, min_side=0.0)(scores, pred_boxes, points, image, label, gt)
     assert not exact.foreground.any()
 
 
@@ -122,13 +112,15 @@ def test_assigner_equals_ultralytics_on_random_predictions():
     valid = torch.tensor([[True] * 5, [True, True, False, False, False], [False] * 5])
     gt_boxes = gt_boxes * valid[..., None]
 
-    ours = TaskAlignedAssigner(num_classes)(scores, pred_boxes, points, gt_labels, gt_boxes, valid)
+    image, slot = valid.nonzero(as_tuple=True)  # ours takes the real ground truths as rows
+    ours = TaskAlignedAssigner(num_classes)(scores, pred_boxes, points, image, gt_labels[image, slot],
+                                            gt_boxes[image, slot])
     oracle = tal.TaskAlignedAssigner(topk=10, num_classes=num_classes, alpha=0.5, beta=6.0, stride=[8, 16, 32])
     labels, boxes, target_scores, foreground, gt_index = oracle(
         scores, pred_boxes, points, gt_labels[..., None].float(), gt_boxes, valid[..., None].float())
     assert foreground.sum() > 10
     assert torch.equal(ours.foreground, foreground)
-    assert torch.equal(ours.gt_index[foreground], gt_index[foreground])
+    assert torch.equal(slot[ours.gt_index][foreground], gt_index[foreground])
     assert torch.equal(ours.labels[foreground], labels[foreground])
     torch.testing.assert_close(ours.boxes[foreground], boxes[foreground])
     torch.testing.assert_close(ours.scores, target_scores.float(), rtol=1e-4, atol=1e-7)
