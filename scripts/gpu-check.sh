@@ -71,6 +71,12 @@ EOF
 COMMON=(device=cuda data=synth data.workers=4 model.num_classes=6)
 RUN_DIR="$WORK/train"
 
+# --- the tests marked cuda (make test deselects them: they need this device) --------------------
+start=$SECONDS
+"$PY" -m pytest -q -m cuda -p no:cacheprovider >"$LOGS/cuda-tests.log" 2>&1
+code=$?
+report "tests marked cuda" $start $code "$(tail -n 1 "$LOGS/cuda-tests.log")" "$LOGS/cuda-tests.log"
+
 # --- train: full-size ASFF, AMP, loss falling -------------------------------------------------
 start=$SECONDS
 rm -rf "$RUN_DIR"

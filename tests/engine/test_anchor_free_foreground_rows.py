@@ -115,7 +115,7 @@ def test_whole_powers_equal_torch_pow_to_rounding():
     assert torch.equal(power(values, 2.5), values.pow(2.5))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the host syncs are a GPU matter")
+@pytest.mark.cuda  # the host syncs are a GPU matter (scripts/gpu-check.sh runs it)
 def test_the_loss_terms_never_wait_for_the_device():
     levels = [type(level)(level.pred.cuda().requires_grad_(True), level.stride, level.reg_max)
               for level in random_levels(3, 4, 256, seed=3)]
