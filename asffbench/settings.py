@@ -202,6 +202,7 @@ class TrainerSettings:
     ema_decay: float
     sync_bn: bool  # on CUDA only
     ema_start: str = "copy"  # recipe.ema_start
+    channels_last: bool = False  # train.channels_last: the model and its batches
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ def trainer_settings(cfg: Any) -> TrainerSettings:
         batch_size=int(train.batch_size), amp=bool(train.amp),
         grad_clip=None if train.grad_clip is None else float(train.grad_clip),
         ema=bool(train.ema), ema_decay=float(train.ema_decay), sync_bn=bool(cfg.tricks.sync_bn),
-        ema_start=choice_str(cfg.recipe.ema_start),
+        ema_start=choice_str(cfg.recipe.ema_start), channels_last=bool(train.channels_last),
     )
 
 

@@ -46,7 +46,8 @@ SHARED_BY_YOLOV3_RECIPES = {
     "recipe.affine_scale": 0.5, "recipe.hsv_gains": [0.015, 0.7, 0.4], "recipe.flip_prob": 0.5,
     "recipe.mosaic_buffer": 0,
     "train.lr": 0.001, "train.min_lr": 1e-5, "train.momentum": 0.9, "train.weight_decay": 0.0005,
-    "train.ema": False, "train.ema_decay": 0.9998, "train.grad_clip": None, "eval.nms_iou": 0.65,
+    "train.ema": False, "train.ema_decay": 0.9998, "train.grad_clip": None, "train.channels_last": False,
+    "eval.nms_iou": 0.65,
     "eval.pre_nms_topk": 10000, "eval.nms_class_offset": 0.0, "eval.predict_score_thresh": 0.3,
     "eval.predict_multi_label": None,
 }

@@ -109,6 +109,8 @@ def build_trainer(
     own hooks are the per-step ones of every training step (the EMA update).
     `precision` (default: train_precision) is bench.precision when `bench --mode train` builds it."""
     optim = settings.optimizer
+    if settings.channels_last:  # before the EMA copies it, so that both run in the same format
+        model = model.to(memory_format=torch.channels_last)
     ema = build_ema(model, settings.ema_decay, settings.ema_start) if settings.ema else None
     # Sync-BN only exists for GPU tensors; on CPU (gloo) the BN stays per process.
     sync_bn = settings.sync_bn and device.type == "cuda"
@@ -135,6 +137,7 @@ def build_trainer(
         precision=precision or train_precision(settings.amp, device),
         grad_clip=settings.grad_clip,
         ema=ema,
+        channels_last=settings.channels_last,
         hooks=[EmaUpdate(ema)] if ema is not None else [],
     )
 

@@ -71,6 +71,7 @@ class Trainer:
         ema: Optional[AveragedModel] = None,
         logger: Optional[TrainLogger] = None,
         hooks: Sequence[Hook] = (),
+        channels_last: bool = False,
     ) -> None:
         self.model = model
         self.criterion = criterion
@@ -83,6 +84,9 @@ class Trainer:
         self.autocast_dtype = AUTOCAST_DTYPES.get(precision)
         self.scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
         self.grad_clip = grad_clip
+        # The batches' memory format: channels-last when the model is (train.channels_last), so
+        # that no convolution has to convert; else as the loader made them.
+        self.input_format = torch.channels_last if channels_last else torch.preserve_format
         self.ema = ema
         self.logger = logger
         self.hooks: list[Hook] = list(hooks)  # per-step and per-epoch, in order
@@ -148,7 +152,7 @@ class Trainer:
         LR schedule), then the per-step hooks; `phases` is told where each phase ends."""
         lr = self.optimizer.param_groups[0]["lr"]  # the LR this step uses
         phases.start()
-        images = images.to(self.device, non_blocking=True)
+        images = images.to(self.device, non_blocking=True, memory_format=self.input_format)
         targets = targets.to(self.device, non_blocking=True)
         with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype or torch.float16,
                             enabled=self.autocast_dtype is not None):

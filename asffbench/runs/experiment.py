@@ -76,6 +76,8 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     **{f"recipe.{key}": (lambda c: c["recipe"].get("lr_decay", "per_iteration") == "per_epoch")
        for key in ("warmup_bias_lr", "warmup_momentum", "nominal_batch")},
     "recipe.nesterov": lambda c: bool(c["recipe"].get("nesterov", False)),
+    # The same function up to rounding, but not the same floats: hashed only when on.
+    "train.channels_last": lambda c: bool(c["train"].get("channels_last", False)),
     **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
        for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
     "recipe.mosaic_buffer": lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics"
@@ -118,7 +120,8 @@ ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layer
                           "recipe.mosaic_buffer",
                           "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult",
                           "fusion.added_act", "fusion.pan_block", "fusion.bifpn_conv", "fusion.bifpn_input", "fusion.asff_block",
-                          "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset")
+                          "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset",
+                          "train.channels_last")
 # Sections that change a run only when its model uses them, with that test; elsewhere they are left
 # out of the hash (so runs recorded before the section existed keep their hash).
 CONDITIONAL_SECTIONS: dict[str, Callable[[dict], bool]] = {
