@@ -450,7 +450,7 @@ def augment_settings(cfg: Any) -> AugmentSettings:
         expand_max=float(recipe.expand_max), augment=choice_str(recipe.augment),
         crowd_targets=bool(recipe.crowd_targets), box_convention=choice_str(recipe.box_convention),
         box_clamp=checked_box_clamp(recipe), keep_difficult=bool(cfg.data.keep_difficult),
-        affine_fill=choice_str(recipe.affine_fill),
+        affine_fill=choice_str(recipe.affine_fill), mosaic_buffer=int(recipe.mosaic_buffer),
         ultralytics=UltralyticsAugment(
             mosaic_prob=float(recipe.mosaic_prob), translate=float(recipe.affine_translate),
             scale=float(recipe.affine_scale), hsv_gains=tuple(float(g) for g in recipe.hsv_gains),

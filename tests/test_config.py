@@ -178,6 +178,8 @@ def test_cli_errors_are_one_line(cli, one_line_error, args, needles):
     ("train.log_every=-3", "train.log_every=-3: must be 0 or more"),
     ("eval.batch_size=0", "eval.batch_size=0: must be at least 1"),
     ("data.workers=-1", "data.workers=-1: must be 0 or more"),
+    ("recipe.mosaic_buffer=-1", "recipe.mosaic_buffer=-1: must be 0 (no buffer) or a number of batches"),
+    ("recipe.mosaic_buffer=1.5", "recipe.mosaic_buffer: Value '1.5' of type 'float' could not be converted to Integer"),
     ("bench.iters=0", "bench.iters=0: must be at least 1"),
     ("bench.repeats=0", "bench.repeats=0: must be at least 1"),
     ("bench.batch_size=0", "bench.batch_size=0: must be a positive integer or max"),

@@ -44,6 +44,7 @@ SHARED_BY_YOLOV3_RECIPES = {
     "recipe.nominal_batch": None, "recipe.nesterov": False, "recipe.ema_start": "copy",
     "recipe.mosaic_prob": 1.0, "recipe.close_mosaic": 10, "recipe.affine_translate": 0.1,
     "recipe.affine_scale": 0.5, "recipe.hsv_gains": [0.015, 0.7, 0.4], "recipe.flip_prob": 0.5,
+    "recipe.mosaic_buffer": 0,
     "train.lr": 0.001, "train.min_lr": 1e-5, "train.momentum": 0.9, "train.weight_decay": 0.0005,
     "train.ema": False, "train.ema_decay": 0.9998, "train.grad_clip": None, "train.channels_last": False,
     "eval.nms_iou": 0.65,
@@ -248,6 +249,8 @@ def test_the_ultralytics_recipe_reaches_the_trainer_and_the_loader():
     data = train_data_settings(cfg)
     assert data.augment.augment == "ultralytics" and data.sampling.mosaic_epochs == 20
     assert data.augment.ultralytics.hsv_gains == (0.015, 0.7, 0.4) and data.augment.ultralytics.mosaic_prob == 1.0
+    assert data.augment.mosaic_buffer == 8  # its mosaic draws from the last 8 batches' images
+    assert data.data.test_interp == "opencv_linear"  # its val and predict resize: cv2.INTER_LINEAR
     assert postprocess_of(cfg) == (0.7, 300, True)
 
 
@@ -259,10 +262,30 @@ def postprocess_of(cfg) -> tuple:
 
 
 @pytest.mark.parametrize("key,value", [("recipe.nominal_batch", 48), ("recipe.affine_scale", 0.3),
-                                       ("recipe.close_mosaic", 5), ("recipe.nesterov", False)])
+                                       ("recipe.close_mosaic", 5), ("recipe.nesterov", False),
+                                       ("recipe.mosaic_buffer", 2)])
 def test_ultralytics_keys_are_hashed_only_where_they_matter(key, value):
     base = ["recipe=ultralytics", "device=cpu", "tricks=none"]
     assert experiment_hash(compose_config([*base, f"{key}={value}"]), "cpu") != \
         experiment_hash(compose_config(base), "cpu")
     if key != "recipe.nesterov":  # under asffbench's recipe these keys change nothing
         assert experiment_hash(compose_config([f"{key}={value}"]), "cpu") == experiment_hash(compose_config([]), "cpu")
+
+
+def hash_of(overrides: list[str], drop: str = "") -> str:
+    """The experiment hash; `drop`: a recipe key left out, as in a record made before it existed."""
+    plain = to_plain(compose_config(["device=cpu", *overrides]))
+    plain["recipe"].pop(drop, None)
+    return experiment_hash(plain, "cpu")
+
+
+def test_the_mosaic_buffer_moves_the_hash_only_where_it_is_on():
+    """recipe=ultralytics runs hash anew (its buffer is on); a run without the buffer, or under
+    another augmentation, hashes as a record made before the key."""
+    ultralytics = ["recipe=ultralytics", "tricks=none"]
+    unbuffered = hash_of([*ultralytics, "recipe.mosaic_buffer=0"])
+    assert hash_of(ultralytics) != unbuffered
+    assert unbuffered == hash_of([*ultralytics, "recipe.mosaic_buffer=0"], drop="mosaic_buffer")
+    for recipe in ("asffbench", "reference"):
+        before = hash_of([f"recipe={recipe}"], drop="mosaic_buffer")
+        assert hash_of([f"recipe={recipe}"]) == hash_of([f"recipe={recipe}", "recipe.mosaic_buffer=8"]) == before

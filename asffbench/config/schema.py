@@ -495,6 +495,10 @@ class RecipeConfig:
     affine_scale: float = 0.5
     hsv_gains: list[float] = field(default_factory=lambda: [0.015, 0.7, 0.4])
     flip_prob: float = 0.5
+    # augment=ultralytics: each loader process keeps the last min(mosaic_buffer x batch, 1000,
+    # dataset) images it loaded, decoded and resized, and the mosaic draws its three others from
+    # them (ultralytics' buffer, emptied here at every epoch start); 0: drawn from the whole dataset.
+    mosaic_buffer: int = 0
     # Test time (evaluation, benchmark on val images, predict, viz).
     test_resize: ResizeMode = ResizeMode.letterbox
     test_interp: TestInterp = TestInterp.torchvision  # the test-time decoder and resize kernel

@@ -134,6 +134,7 @@ RULES: tuple[Rule, ...] = (
     Rule("recipe.warmup_bias_lr", at_least(0), NOT_NEGATIVE),
     Rule("recipe.mosaic_prob", lambda p: 0.0 <= p <= 1.0, "{key}={value}: must be between 0 and 1"),
     Rule("recipe.close_mosaic", at_least(0), NOT_NEGATIVE),
+    Rule("recipe.mosaic_buffer", at_least(0), "{key}={value}: must be 0 (no buffer) or a number of batches"),
     Rule("recipe.affine_translate", lambda t: 0.0 <= t <= 0.5, "{key}={value}: must be between 0 and 0.5"),
     Rule("recipe.affine_scale", lambda s: 0.0 <= s < 1.0, "{key}={value}: must be in [0, 1)"),
     Rule("recipe.hsv_gains", lambda g: len(g) == 3 and all(0.0 <= x <= 1.0 for x in g),

@@ -30,7 +30,7 @@ from asffbench.data.mixup import mixup, sample_lambda
 from asffbench.data.reference_augment import ReferenceAugment, Sample, blend_raw, draw_lambda, make_sample
 from asffbench.data.sampler import SampleKey, derive_seed
 from asffbench.data.test_time import decoder_of, resize_for_test
-from asffbench.data.ultralytics_augment import UltralyticsAugment
+from asffbench.data.ultralytics_augment import MosaicBuffer, UltralyticsAugment
 from asffbench.data.transforms import (
     build_train_augment,
     drop_small_boxes,
@@ -82,6 +82,7 @@ class DetectionDataset(Dataset):
         test_interp: str = "torchvision",
         corruption: Optional[Corruption] = None,
         ultralytics: UltralyticsAugment = UltralyticsAugment(),
+        mosaic_buffer: int = 0,
         input_norm: InputNorm = IMAGENET_NORM,
     ) -> None:
         """`mixup_prob`: share of training samples blended with a second image while mixup is
@@ -95,7 +96,9 @@ class DetectionDataset(Dataset):
         affine's border grey (`truncated` or `rounded`, as OpenCV rounds the reference's); `test_interp`: the
         test-time decoder and resize (`data.test_time`: `torchvision` or the reference's
         `opencv_linear`); `ultralytics`: the settings of `augment=ultralytics` (mosaic, affine,
-        HSV, flip; data/ultralytics_augment/); `corruption`: at test time, applied to the decoded
+        HSV, flip; data/ultralytics_augment/); `mosaic_buffer`: under it, how many images each
+        loader process keeps decoded and resized for the mosaic to draw from (0: none, the others
+        are loaded from the whole dataset); `corruption`: at test time, applied to the decoded
         image before the resize (`data.corrupt_image`, seeded per image from `seed`); `input_norm`:
         the model family's input normalisation (`BackboneInfo.input_norm`), last step of every sample."""
         self.source = source
@@ -129,6 +132,9 @@ class DetectionDataset(Dataset):
             if train and augment == "reference" else None
         )
         self.ultralytics_augment = ultralytics if train and augment == "ultralytics" else None
+        # Per process: each DataLoader worker fills its own copy (empty when the workers start).
+        self.mosaic_buffer = (MosaicBuffer(mosaic_buffer)
+                              if self.ultralytics_augment is not None and mosaic_buffer > 0 else None)
 
     # The attributes the engine uses (DESIGN.md, "Entry points").
     @property
@@ -265,9 +271,14 @@ class DetectionDataset(Dataset):
 
     def ultralytics_sample(self, key: SampleKey, rng: np.random.Generator) -> tuple[Tensor, Tensor, dict]:
         """`recipe.augment=ultralytics`: mosaic (while `key.mosaic`), affine to the input size,
-        HSV, flip. The augmented image is the input: its meta is the identity on its own size."""
+        HSV, flip. The augmented image is the input: its meta is the identity on its own size.
+        The mosaic buffer starts every epoch empty: a sample depends on the samples this process
+        loaded before it in the same epoch only, so a run resumed at an epoch continues exactly."""
         mixup_prob = self.mixup_prob if key.mixup else 0.0
-        sample = self.ultralytics_augment(self.raw_sample, key.index, len(self), key.size, key.mosaic, rng, mixup_prob)
+        if self.mosaic_buffer is not None:
+            self.mosaic_buffer.start_epoch(key.epoch)
+        sample = self.ultralytics_augment(self.raw_sample, key.index, len(self), key.size, key.mosaic, rng,
+                                          mixup_prob, self.mosaic_buffer)
         return self.tensor_sample(sample, key.index, (sample.height, sample.width), 1.0, (0, 0))
 
     def tensor_sample(self, sample: Sample, index: int, orig_size: tuple[int, int], scale: Any,

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from asffbench.corruptions import Corruption
-from asffbench.data.ultralytics_augment import UltralyticsAugment
+from asffbench.data.ultralytics_augment import UltralyticsAugment, buffer_capacity
 from asffbench.data.coco import CocoDataset
 from asffbench.data.dataset import DetectionDataset, collate
 from asffbench.data.sampler import DetectionBatchSampler, ScaleSchedule
@@ -57,6 +57,8 @@ class AugmentSettings:
     keep_difficult: bool = False  # VOC difficult objects are training targets
     affine_fill: str = "truncated"  # augment=reference: the affine's border grey
     ultralytics: UltralyticsAugment = UltralyticsAugment()  # its steps' settings, for augment=ultralytics
+    # augment=ultralytics: the mosaic buffer, in batches (recipe.mosaic_buffer; 0: none)
+    mosaic_buffer: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,9 @@ def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int 
 
     Mixup is on for epochs < train.epochs - train.mixup_off_epochs (when tricks.mixup); sizes are
     random every train.multiscale_every iterations (when tricks.multiscale) except in the last
-    train.multiscale_fixed_epochs epochs. `len` is capped by train.max_iters_per_epoch.
+    train.multiscale_fixed_epochs epochs. `len` is capped by train.max_iters_per_epoch. Under
+    recipe.augment=ultralytics, each loader process buffers min(recipe.mosaic_buffer x batch,
+    1000, dataset) images for the mosaic (none at 0).
     """
     data, augment, sampling = train.data, train.augment, train.sampling
     schedule = ScaleSchedule(
@@ -195,12 +199,15 @@ def build_train_loader(train: TrainDataSettings, rank: int = 0, world_size: int 
         fixed_epochs=sampling.multiscale_fixed_epochs, epochs=sampling.epochs, seed=data.seed,
     )
     schedule.check()  # before the dataset: loading (or generating) it can take minutes
+    source = annotated_split(data, "train")
     dataset = DetectionDataset(
-        annotated_split(data, "train"), train=True, img_size=data.img_size, min_box_size=data.min_box_size,
+        source, train=True, img_size=data.img_size, min_box_size=data.min_box_size,
         seed=data.seed, mixup_prob=augment.mixup_prob, resize=augment.resize, expand_max=augment.expand_max,
         augment=augment.augment, crowd_targets=augment.crowd_targets, box_convention=augment.box_convention,
         box_clamp=augment.box_clamp, keep_difficult=augment.keep_difficult, affine_fill=augment.affine_fill,
-        ultralytics=augment.ultralytics, input_norm=data.input_norm,
+        ultralytics=augment.ultralytics,
+        mosaic_buffer=buffer_capacity(augment.mosaic_buffer, sampling.batch_size, len(source)),
+        input_norm=data.input_norm,
     )
     sampler = DetectionBatchSampler(
         len(dataset), sampling.batch_size, schedule, shuffle=True, drop_last=True, seed=data.seed,

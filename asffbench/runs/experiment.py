@@ -80,6 +80,8 @@ CONDITIONAL_KEYS: dict[str, Callable[[dict], bool]] = {
     "train.channels_last": lambda c: bool(c["train"].get("channels_last", False)),
     **{f"recipe.{key}": (lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics")
        for key in ("mosaic_prob", "close_mosaic", "affine_translate", "affine_scale", "hsv_gains", "flip_prob")},
+    "recipe.mosaic_buffer": lambda c: c["recipe"].get("augment", "asffbench") == "ultralytics"
+    and c["recipe"].get("mosaic_buffer", 0) != 0,
     "recipe.ema_start": lambda c: bool(c["train"].get("ema", True)) and c["recipe"].get("ema_start", "copy") != "copy",
     # The reference recipe's last four differences (issue 32): hashed only where they change
     # something, so every run recorded before them (which behaved as their first value) keeps its hash.
@@ -115,6 +117,7 @@ ADDED_CONDITIONAL_KEYS = ("model.scale", "fusion.pan_merge", "fusion.bifpn_layer
                           "recipe.warmup_bias_lr", "recipe.warmup_momentum", "recipe.nominal_batch",
                           "recipe.nesterov", "recipe.ema_start", "recipe.mosaic_prob", "recipe.close_mosaic",
                           "recipe.affine_translate", "recipe.affine_scale", "recipe.hsv_gains", "recipe.flip_prob",
+                          "recipe.mosaic_buffer",
                           "recipe.affine_fill", "recipe.box_clamp", "recipe.mixup_off_form", "data.keep_difficult",
                           "fusion.added_act", "fusion.pan_block", "fusion.bifpn_conv", "fusion.bifpn_input", "fusion.asff_block",
                           "eval.corruption", "eval.severity", "eval.pre_nms_topk", "eval.nms_class_offset",

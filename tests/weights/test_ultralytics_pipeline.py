@@ -33,9 +33,9 @@ from .ultralytics_files import responsive, write_release  # noqa: E402 - imports
 
 BUS = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
 IMG = 128
-# ultralytics' predictor decodes with OpenCV and resizes with INTER_LINEAR: recipe.test_interp=opencv_linear.
-V8 = ["model=yolov8", "model.scale=n", f"img_size={IMG}", "recipe=ultralytics", "recipe.test_interp=opencv_linear",
-      "device=cpu"]
+# ultralytics' predictor decodes with OpenCV and resizes with INTER_LINEAR: recipe=ultralytics sets
+# recipe.test_interp=opencv_linear.
+V8 = ["model=yolov8", "model.scale=n", f"img_size={IMG}", "recipe=ultralytics", "device=cpu"]
 
 
 def ultralytics_input(path: Path, size: int) -> torch.Tensor:

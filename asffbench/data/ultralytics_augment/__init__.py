@@ -8,6 +8,7 @@ ultralytics works on BGR images; these steps are per pixel or geometric and Open
 pixels equals that of the same pixels in BGR, so the result is its own with the channels swapped.
 """
 
+from asffbench.data.ultralytics_augment.mosaic_buffer import MosaicBuffer, buffer_capacity
 from asffbench.data.ultralytics_augment.ultralytics_pipeline import UltralyticsAugment
 
-__all__ = ["UltralyticsAugment"]
+__all__ = ["MosaicBuffer", "UltralyticsAugment", "buffer_capacity"]
