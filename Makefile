@@ -8,7 +8,7 @@ STAMP := $(VENV)/.asffbench-installed
 SMOKE_DIR ?= runs/smoke
 # Test processes (pytest-xdist, each idle worker takes the next test; conftest.py puts the
 # files with slow tests first). 2 suits the 2-core CI machine; TEST_WORKERS=0 runs everything in this process.
-# The tests marked cuda need a GPU: scripts/gpu-check.sh runs them.
+# The tests marked cuda need a GPU: pyproject.toml deselects them, scripts/gpu-check.sh runs them.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test venv bench-latency example-report slurm-start slurm-stop clean
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	echo "report: $(SMOKE_DIR)/report/report.md"; exit $$status
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=25 -m "not cuda"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=25
 
 # The fusion latency figures of docs/benchmarks.md.
 bench-latency: $(STAMP)

@@ -1,5 +1,5 @@
 """Training against ultralytics (the oracle, a dev extra), side by side in one process: speed
-(images/s of whole training epochs: loader, augmentation, step) and, with --parity, learning (AP).
+(images/s of whole training epochs: loader, augmentation, step) and, with --parity, learning (loss curves, AP).
 
 Both train the same architecture (asffbench's `model=yolov8 model.scale=n`, equal to ultralytics'
 YOLOv8n in parameters and outputs) under the same recipe (`recipe=ultralytics tricks=none`: mosaic
@@ -24,6 +24,8 @@ Parity (--parity): one run per side of --epochs epochs of the full recipe (warm-
 included, seed 0), then both final EMA models scored by asffbench's evaluator (pycocotools AP on
 the val split): ultralytics' last.pt is read into asffbench's YOLOv8 (docs/anchor-free.md), so
 post-processing and metric are the same; ultralytics' own validator's figures are printed beside.
+Before AP, both loss curves epoch by epoch: the epoch means of the box, cls and dfl parts (each
+times its gain: asffbench's step lines, ultralytics' `tloss`).
 
     python benchmarks/bench_train_vs_ultralytics.py [--sizes 320,640] [--batch 16] [--epochs 2]
         [--rounds 3] [--images 64] [--workers 0] [--threads N] [--device cpu] [--override KEY=VALUE ...]
@@ -152,7 +154,8 @@ def asffbench_overrides(args, data: list[str], size: int, speed: bool) -> list[s
     return [*data, f"recipe.nominal_batch={args.nominal_batch}", "model=yolov8", "model.scale=n", "recipe=ultralytics", "tricks=none", "seed=0",
             f"img_size={size}", f"train.batch_size={args.batch}", f"train.epochs={args.epochs}",
             f"data.workers={args.workers}",
-            "train.log_every=100000", *timing, *args.override]
+            # Speed: no step lines; parity: every step's loss parts, for the loss curves.
+            f"train.log_every={100000 if speed else 1}", *timing, *args.override]
 
 
 def asffbench_epochs(overrides: list[str], device: torch.device, threads: int) -> list[Epoch]:
@@ -189,6 +192,7 @@ def ultralytics_arguments(args, data_yaml: Path, size: int, device: torch.device
 class UltralyticsRun:
     epochs: list[Epoch]
     metrics: dict  # its validator's, of the final model (it validates the last epoch even with val=False)
+    losses: list[list[float]]  # per epoch, the mean of its loss items (box, cls, dfl, each times its gain)
 
 
 def ultralytics_epochs(arguments: dict, device: torch.device, threads: int) -> UltralyticsRun:
@@ -201,6 +205,7 @@ def ultralytics_epochs(arguments: dict, device: torch.device, threads: int) -> U
     SETTINGS.update({key: False for key in INTEGRATIONS if key in SETTINGS})
     model = YOLO("yolov8n.yaml")
     epochs: list[Epoch] = []
+    losses: list[list[float]] = []
     clock = PhaseClock(device, {name: name for name in PHASES})
     started = [0.0]
 
@@ -218,6 +223,7 @@ def ultralytics_epochs(arguments: dict, device: torch.device, threads: int) -> U
         synchronize(device)
         images = len(trainer.train_loader.dataset)
         epochs.append(Epoch(time.perf_counter() - started[0], images, dict(clock.seconds)))
+        losses.append([float(value) for value in trainer.tloss])
 
     model.add_callback("on_train_start", on_train_start)
     model.add_callback("on_train_epoch_start", on_epoch_start)
@@ -225,7 +231,7 @@ def ultralytics_epochs(arguments: dict, device: torch.device, threads: int) -> U
     model.add_callback("on_train_batch_end", lambda trainer: clock.mark("backward+optimizer"))
     model.add_callback("on_train_epoch_end", on_epoch_end)
     model.train(**arguments)
-    return UltralyticsRun(epochs, dict(model.trainer.metrics or {}))
+    return UltralyticsRun(epochs, dict(model.trainer.metrics or {}), losses)
 
 
 # --- speed ----------------------------------------------------------------------------------------
@@ -275,6 +281,30 @@ def run_speed(args, device: torch.device, data: list[str], data_yaml: Path, root
 
 
 # --- learning parity ------------------------------------------------------------------------------
+LOSS_PARTS = ("box", "cls", "dfl")
+
+
+def asffbench_losses(run_dir: Path) -> list[list[float]]:
+    """Per epoch, the mean of the step lines' loss parts (box, cls, dfl, each times its gain: the
+    scale of ultralytics' loss items) in the run's train_log.jsonl."""
+    by_epoch: dict[int, list[list[float]]] = {}
+    for line in (run_dir / "train_log.jsonl").read_text().splitlines():
+        step = json.loads(line)
+        if "loss_parts" in step:
+            by_epoch.setdefault(int(step["epoch"]), []).append([step["loss_parts"][name] for name in LOSS_PARTS])
+    return [[statistics.fmean(column) for column in zip(*by_epoch[epoch])] for epoch in sorted(by_epoch)]
+
+
+def report_loss_curves(ours: list[list[float]], theirs: list[list[float]]) -> None:
+    """Both sides' loss parts epoch by epoch, and the mean relative gap of each over the second half."""
+    print("  loss curves, epoch: asffbench box / cls / dfl | ultralytics box / cls / dfl")
+    for epoch, (a, b) in enumerate(zip(ours, theirs)):
+        print(f"    {epoch + 1:3d}: " + " / ".join(f"{v:.3f}" for v in a) + "  |  " + " / ".join(f"{v:.3f}" for v in b))
+    half = list(zip(ours, theirs))[len(ours) // 2:]
+    gaps = [statistics.fmean(a[i] / b[i] - 1 for a, b in half if b[i] > 0) for i in range(len(LOSS_PARTS))]
+    print("  second half, asffbench / ultralytics - 1: " + ", ".join(
+        f"{name} {100 * gap:+.1f}%" for name, gap in zip(LOSS_PARTS, gaps)))
+
 def run_parity(args, device: torch.device, data: list[str], data_yaml: Path, root: Path) -> None:
     """Both sides trained once with the full recipe; both final EMA models scored by asffbench's
     evaluator, ultralytics' also by its own validator (a cross-check of the reading)."""
@@ -299,6 +329,7 @@ def run_parity(args, device: torch.device, data: list[str], data_yaml: Path, roo
     print(f"  ultralytics  AP {100 * theirs['AP']:5.2f}  AP50 {100 * theirs['AP50']:5.2f}  ({theirs_seconds:.0f} s; "
           f"its own validator: AP {100 * run.metrics.get('metrics/mAP50-95(B)', float('nan')):.2f}, "
           f"AP50 {100 * run.metrics.get('metrics/mAP50(B)', float('nan')):.2f})")
+    report_loss_curves(asffbench_losses(ours_dir), run.losses)
     gap = 100 * (ours["AP50"] - theirs["AP50"])
     verdict = "within" if abs(gap) <= args.tolerance else "OUTSIDE"
     print(f"  AP50 gap {gap:+.2f} points: {verdict} the tolerance of {args.tolerance:.1f} points")

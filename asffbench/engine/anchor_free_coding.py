@@ -35,7 +35,9 @@ def flatten_levels(levels: Sequence[AnchorFreeLevel]) -> FlatLevels:
     reg_max = levels[0].reg_max
     batch, channels = levels[0].pred.shape[:2]
     num_classes = channels - 4 * reg_max
-    preds = torch.cat([level.pred.flatten(2) for level in levels], dim=2).transpose(1, 2)  # (B, A, 4R + C)
+    # Channels last first: free for a channels-last model's maps (train.channels_last), one copy
+    # per level otherwise; the box logits below are then a view.
+    preds = torch.cat([level.pred.permute(0, 2, 3, 1).reshape(batch, -1, channels) for level in levels], dim=1)
     box_logits = preds[..., : 4 * reg_max].reshape(batch, -1, 4, reg_max)
     points, strides = anchor_points(levels)
     return FlatLevels(box_logits, preds[..., 4 * reg_max:].reshape(batch, -1, num_classes), points, strides)

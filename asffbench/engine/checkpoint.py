@@ -97,4 +97,10 @@ def to_tuple(value: Any) -> Any:
 
 
 def optional_state(obj: Optional[Any]) -> Optional[dict]:
-    return obj.state_dict() if obj is not None else None
+    return contiguous_state(obj.state_dict()) if obj is not None else None
+
+
+def contiguous_state(state: dict) -> dict:
+    """A state dict with every tensor in the default (contiguous) memory format: a checkpoint of
+    a channels-last model (`train.channels_last`) reads like any other, `.view` included."""
+    return {key: value.contiguous() if isinstance(value, torch.Tensor) else value for key, value in state.items()}

@@ -25,7 +25,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.swa_utils import AveragedModel
 
-from asffbench.engine.checkpoint import optional_state, rng_states
+from asffbench.engine.checkpoint import contiguous_state, optional_state, rng_states
 from asffbench.engine.distributed import all_reduce_mean, unwrap
 from asffbench.engine.hooks import Hook, StepInfo
 from asffbench.engine.logging import TrainLogger
@@ -211,7 +211,7 @@ class Trainer:
             "epoch": self.epoch,
             "global_iter": self.global_iter,
             "iters_per_epoch": self.iters_per_epoch,
-            "model": unwrap(self.model).state_dict(),
+            "model": contiguous_state(unwrap(self.model).state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),

@@ -70,6 +70,9 @@ def test_channels_last_trains_the_same_function_in_channels_last_format(family, 
                                for trainer in (plain, channels_last))
     assert torch.nn.functional.cosine_similarity(plain_update, cl_update, dim=0) > 0.95  # 0.991 (YOLOv3), 1.0 (v8)
     assert cl_update.norm() == pytest.approx(float(plain_update.norm()), rel=0.05)
+    # The checkpoint reads like a contiguous model's (ultralytics' readers `.view` its tensors).
+    state = channels_last.state_dict()
+    assert all(t.is_contiguous() for part in ("model", "ema") for t in state[part].values() if torch.is_tensor(t))
 
 
 def test_channels_last_moves_the_hash_only_when_on():
