@@ -20,8 +20,8 @@ main process on CPU (it sets workers to 0 there, whatever --workers says), so th
 batches of 16) differs by one optimizer step: asffbench caps the accumulation at the run's
 batches, ultralytics does not (one SGD and EMA update, small beside the batches' steps).
 
-Parity (--parity): one run per side of --epochs epochs of the full recipe (warm-up and close_mosaic
-included, seed 0), then both final EMA models scored by asffbench's evaluator (pycocotools AP on
+Parity (--parity): per seed of --seeds, one run per side of --epochs epochs of the full recipe
+(warm-up and close_mosaic included), then both final EMA models scored by asffbench's evaluator (pycocotools AP on
 the val split): ultralytics' last.pt is read into asffbench's YOLOv8 (docs/anchor-free.md), so
 post-processing and metric are the same; ultralytics' own validator's figures are printed beside.
 Before AP, both loss curves epoch by epoch: the epoch means of the box, cls and dfl parts (each
@@ -30,7 +30,7 @@ times its gain: asffbench's step lines, ultralytics' `tloss`).
     python benchmarks/bench_train_vs_ultralytics.py [--sizes 320,640] [--batch 16] [--epochs 2]
         [--rounds 3] [--images 64] [--workers 0] [--threads N] [--device cpu] [--override KEY=VALUE ...]
     python benchmarks/bench_train_vs_ultralytics.py --parity --sizes 160 --epochs 20 --images 60 --batch 8 \
-        --nominal-batch 8 --threads 1
+        --nominal-batch 8 --threads 1 --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -149,9 +149,9 @@ def export_yolo_layout(overrides: list[str], root: Path) -> Path:
 
 
 # --- asffbench ------------------------------------------------------------------------------------
-def asffbench_overrides(args, data: list[str], size: int, speed: bool) -> list[str]:
+def asffbench_overrides(args, data: list[str], size: int, speed: bool, seed: int = 0) -> list[str]:
     timing = ["train.warmup_epochs=0", "recipe.close_mosaic=0"] if speed else []
-    return [*data, f"recipe.nominal_batch={args.nominal_batch}", "model=yolov8", "model.scale=n", "recipe=ultralytics", "tricks=none", "seed=0",
+    return [*data, f"recipe.nominal_batch={args.nominal_batch}", "model=yolov8", "model.scale=n", "recipe=ultralytics", "tricks=none", f"seed={seed}",
             f"img_size={size}", f"train.batch_size={args.batch}", f"train.epochs={args.epochs}",
             f"data.workers={args.workers}",
             # Speed: no step lines; parity: every step's loss parts, for the loss curves.
@@ -177,7 +177,8 @@ def asffbench_epochs(overrides: list[str], device: torch.device, threads: int) -
 
 
 # --- ultralytics ----------------------------------------------------------------------------------
-def ultralytics_arguments(args, data_yaml: Path, size: int, device: torch.device, out: Path, speed: bool) -> dict:
+def ultralytics_arguments(args, data_yaml: Path, size: int, device: torch.device, out: Path, speed: bool,
+                          seed: int = 0) -> dict:
     """Its YOLOv8 recipe (SGD named: its `auto` optimizer picks AdamW for short runs), validation,
     plots and caching off; its `deterministic` off, as asffbench's training is."""
     timing = {"warmup_epochs": 0, "close_mosaic": 0} if speed else {"close_mosaic": 10}
@@ -185,14 +186,14 @@ def ultralytics_arguments(args, data_yaml: Path, size: int, device: torch.device
                 workers=args.workers, optimizer="SGD", lr0=0.01, momentum=0.937, nbs=args.nominal_batch,
                 val=False, plots=False,
                 amp=device.type == "cuda", project=str(out), name="ultralytics", exist_ok=True, verbose=False,
-                seed=0, deterministic=False, cache=False, **timing)
+                seed=seed, deterministic=False, cache=False, **timing)
 
 
 @dataclass
 class UltralyticsRun:
     epochs: list[Epoch]
     metrics: dict  # its validator's, of the final model (it validates the last epoch even with val=False)
-    losses: list[list[float]]  # per epoch, the mean of its loss items (box, cls, dfl, each times its gain)
+    losses: list[list[float]]  # per epoch, its loss items' means (box, cls, dfl, each times its gain)
 
 
 def ultralytics_epochs(arguments: dict, device: torch.device, threads: int) -> UltralyticsRun:
@@ -223,7 +224,7 @@ def ultralytics_epochs(arguments: dict, device: torch.device, threads: int) -> U
         synchronize(device)
         images = len(trainer.train_loader.dataset)
         epochs.append(Epoch(time.perf_counter() - started[0], images, dict(clock.seconds)))
-        losses.append([float(value) for value in trainer.tloss])
+        losses.append([float(trainer.tloss[f"{name}_loss"]) for name in LOSS_PARTS])  # its running means
 
     model.add_callback("on_train_start", on_train_start)
     model.add_callback("on_train_epoch_start", on_epoch_start)
@@ -305,34 +306,52 @@ def report_loss_curves(ours: list[list[float]], theirs: list[list[float]]) -> No
     print("  second half, asffbench / ultralytics - 1: " + ", ".join(
         f"{name} {100 * gap:+.1f}%" for name, gap in zip(LOSS_PARTS, gaps)))
 
-def run_parity(args, device: torch.device, data: list[str], data_yaml: Path, root: Path) -> None:
-    """Both sides trained once with the full recipe; both final EMA models scored by asffbench's
-    evaluator, ultralytics' also by its own validator (a cross-check of the reading)."""
+@dataclass
+class ParityRun:
+    ours: dict  # asffbench's evaluator's metrics of asffbench's final model
+    theirs: dict  # the same evaluator's of ultralytics' final model
+    theirs_own: dict  # ultralytics' validator's metrics of its model
+    ours_losses: list[list[float]]
+    theirs_losses: list[list[float]]
+
+
+def parity_run(args, device: torch.device, data: list[str], data_yaml: Path, root: Path, seed: int) -> ParityRun:
+    """Both sides trained once at `seed` with the full recipe; both final EMA models scored by
+    asffbench's evaluator, ultralytics' also by its own validator (a cross-check of the reading)."""
     size = args.sizes[0]
-    overrides = asffbench_overrides(args, data, size, speed=False)
+    overrides = asffbench_overrides(args, data, size, speed=False, seed=seed)
     torch.set_num_threads(args.threads)
-    ours_dir, theirs_dir = root / "parity-asffbench", root / "parity-ultralytics"
+    ours_dir, theirs_dir = root / f"parity-asffbench-{seed}", root / f"parity-ultralytics-{seed}"
     cfg = compose_config([*overrides, f"run_dir={ours_dir}"])
-    started = time.perf_counter()
     ours = evaluate(cfg, ours_dir, model=train(cfg, ours_dir).model)
-    ours_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    arguments = ultralytics_arguments(args, data_yaml, size, device, root / "parity", speed=False)
+    arguments = ultralytics_arguments(args, data_yaml, size, device, root / f"parity-{seed}", speed=False, seed=seed)
     run = ultralytics_epochs(arguments, device, args.threads)
-    theirs_seconds = time.perf_counter() - started
     last = Path(arguments["project"]) / arguments["name"] / "weights" / "last.pt"
-    theirs_cfg = compose_config([*overrides, f"model.weights={last}", f"run_dir={theirs_dir}"])
-    theirs = evaluate(theirs_cfg, theirs_dir)
-    print(f"parity, {size} px, {args.epochs} epochs, batch {args.batch}, nominal batch {args.nominal_batch}; "
+    theirs = evaluate(compose_config([*overrides, f"model.weights={last}", f"run_dir={theirs_dir}"]), theirs_dir)
+    own = {"AP": run.metrics.get("metrics/mAP50-95(B)", float("nan")), "AP50": run.metrics.get("metrics/mAP50(B)", float("nan"))}
+    return ParityRun(ours, theirs, own, asffbench_losses(ours_dir), run.losses)
+
+
+def run_parity(args, device: torch.device, data: list[str], data_yaml: Path, root: Path) -> None:
+    """One parity run per seed, each printed with its loss curves, then the AP50 gap's mean over
+    the seeds against the tolerance (one seed's AP on a small val set moves by points)."""
+    print(f"parity, {args.sizes[0]} px, {args.epochs} epochs, batch {args.batch}, nominal batch {args.nominal_batch}; "
           "AP in percent on the val split, asffbench's evaluator (pycocotools):")
-    print(f"  asffbench    AP {100 * ours['AP']:5.2f}  AP50 {100 * ours['AP50']:5.2f}  ({ours_seconds:.0f} s)")
-    print(f"  ultralytics  AP {100 * theirs['AP']:5.2f}  AP50 {100 * theirs['AP50']:5.2f}  ({theirs_seconds:.0f} s; "
-          f"its own validator: AP {100 * run.metrics.get('metrics/mAP50-95(B)', float('nan')):.2f}, "
-          f"AP50 {100 * run.metrics.get('metrics/mAP50(B)', float('nan')):.2f})")
-    report_loss_curves(asffbench_losses(ours_dir), run.losses)
-    gap = 100 * (ours["AP50"] - theirs["AP50"])
-    verdict = "within" if abs(gap) <= args.tolerance else "OUTSIDE"
-    print(f"  AP50 gap {gap:+.2f} points: {verdict} the tolerance of {args.tolerance:.1f} points")
+    runs = []
+    for seed in args.seeds:
+        run = parity_run(args, device, data, data_yaml, root, seed)
+        runs.append(run)
+        print(f" seed {seed}")
+        print(f"  asffbench    AP {100 * run.ours['AP']:5.2f}  AP50 {100 * run.ours['AP50']:5.2f}")
+        print(f"  ultralytics  AP {100 * run.theirs['AP']:5.2f}  AP50 {100 * run.theirs['AP50']:5.2f}  "
+              f"(its own validator: AP {100 * run.theirs_own['AP']:.2f}, AP50 {100 * run.theirs_own['AP50']:.2f})")
+        report_loss_curves(run.ours_losses, run.theirs_losses)
+    gaps = [100 * (run.ours["AP50"] - run.theirs["AP50"]) for run in runs]
+    mean = {side: statistics.fmean(100 * getattr(run, side)["AP50"] for run in runs) for side in ("ours", "theirs")}
+    spread = f" (sd {statistics.stdev(gaps):.2f} over {len(gaps)} seeds)" if len(gaps) > 1 else ""
+    verdict = "within" if abs(statistics.fmean(gaps)) <= args.tolerance else "OUTSIDE"
+    print(f"mean AP50: asffbench {mean['ours']:.2f}, ultralytics {mean['theirs']:.2f}; gap "
+          f"{statistics.fmean(gaps):+.2f} points{spread}: {verdict} the tolerance of {args.tolerance:.1f} points")
 
 
 def parse_args() -> argparse.Namespace:
@@ -352,7 +371,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for asffbench's side, after the recipe's (repeatable), "
                              "e.g. train.channels_last=false")
-    parser.add_argument("--tolerance", type=float, default=5.0, help="AP50 points (--parity)")
+    parser.add_argument("--tolerance", type=float, default=5.0, help="AP50 points, the mean gap over --seeds (--parity)")
+    parser.add_argument("--seeds", default="0", type=lambda text: [int(s) for s in text.split(",")],
+                        help="training seeds, comma-separated (--parity: one run per side each)")
     return parser.parse_args()
 
 

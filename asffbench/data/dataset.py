@@ -58,6 +58,9 @@ def single_threaded() -> Iterator[None]:
 
 
 AUGMENTS = ("asffbench", "reference", "ultralytics")  # recipe.augment: the training pipelines
+# The mosaic buffer's fill at an epoch's start draws from derive_seed(seed, epoch, this): apart
+# from every sample's own (seed, epoch, index), indices being non-negative.
+BUFFER_FILL_STREAM = -1
 
 
 class DetectionDataset(Dataset):
@@ -272,14 +275,24 @@ class DetectionDataset(Dataset):
     def ultralytics_sample(self, key: SampleKey, rng: np.random.Generator) -> tuple[Tensor, Tensor, dict]:
         """`recipe.augment=ultralytics`: mosaic (while `key.mosaic`), affine to the input size,
         HSV, flip. The augmented image is the input: its meta is the identity on its own size.
-        The mosaic buffer starts every epoch empty: a sample depends on the samples this process
-        loaded before it in the same epoch only, so a run resumed at an epoch continues exactly."""
+        The mosaic buffer starts every epoch with the images `fill_mosaic_buffer` draws: a sample
+        depends on the samples this process loaded before it in the same epoch only, so a run
+        resumed at an epoch continues exactly."""
         mixup_prob = self.mixup_prob if key.mixup else 0.0
-        if self.mosaic_buffer is not None:
-            self.mosaic_buffer.start_epoch(key.epoch)
+        if self.mosaic_buffer is not None and self.mosaic_buffer.start_epoch(key.epoch):
+            self.fill_mosaic_buffer(key)
         sample = self.ultralytics_augment(self.raw_sample, key.index, len(self), key.size, key.mosaic, rng,
                                           mixup_prob, self.mosaic_buffer)
         return self.tensor_sample(sample, key.index, (sample.height, sample.width), 1.0, (0, 0))
+
+    def fill_mosaic_buffer(self, key: SampleKey) -> None:
+        """A full buffer from an epoch's first sample on, as ultralytics' is after its first epoch:
+        as many distinct images as it holds, drawn from (seed, epoch) alone. Empty, an epoch's first
+        mosaics would draw from the few images loaded so far (on a small set, a large share of it)."""
+        rng = np.random.default_rng(derive_seed(self.seed, key.epoch, BUFFER_FILL_STREAM))
+        count = min(self.mosaic_buffer.capacity, len(self))
+        for index in rng.choice(len(self), size=count, replace=False):
+            self.mosaic_buffer.resized(int(index), key.size, self.raw_sample)
 
     def tensor_sample(self, sample: Sample, index: int, orig_size: tuple[int, int], scale: Any,
                       pad: tuple[int, int]) -> tuple[Tensor, Tensor, dict]:

@@ -1,6 +1,6 @@
 """`recipe.mosaic_buffer`: the mosaic draws its other images from those its loader process loaded
-last (ultralytics' buffer), bounded, oldest out first, never at a wrong size, emptied at every
-epoch start so that a resumed run continues exactly."""
+last (ultralytics' buffer), bounded, oldest out first, never at a wrong size, emptied and filled
+from (seed, epoch) at every epoch start so that a resumed run continues exactly."""
 
 from __future__ import annotations
 
@@ -143,6 +143,25 @@ def test_a_run_resumed_at_an_epoch_loads_what_an_uninterrupted_one_does():
     off = build_train_loader(train_data_settings(synth_cfg("recipe=ultralytics", "tricks=none",
                                                            "recipe.mosaic_buffer=0")))
     assert off.dataset.mosaic_buffer is None
+
+
+def test_every_epoch_starts_with_a_full_buffer_drawn_from_seed_and_epoch():
+    cfg = synth_cfg("recipe=ultralytics", "tricks=none", "recipe.close_mosaic=0", "recipe.mosaic_buffer=2",
+                    "train.max_iters_per_epoch=1")
+    dataset = build_train_loader(train_data_settings(cfg)).dataset
+    capacity = dataset.mosaic_buffer.capacity
+    assert capacity == 8 < len(dataset)  # two batches of 4 of the 12 training images
+    fills = []
+    for epoch in (0, 1):
+        loader = build_train_loader(train_data_settings(cfg))
+        epoch_batches(loader, epoch)
+        buffered = loader.dataset.mosaic_buffer.indices()
+        assert len(buffered) == capacity  # after one batch of 4: full from the first sample on
+        fills.append(buffered)
+    again = build_train_loader(train_data_settings(cfg))
+    epoch_batches(again, 1)
+    assert again.dataset.mosaic_buffer.indices() == fills[1]  # a function of (seed, epoch)
+    assert fills[0] != fills[1]
 
 
 def test_the_ultralytics_recipe_buffers_eight_batches():

@@ -45,7 +45,9 @@ class MosaicBuffer:
     the buffer does not make it newer (ultralytics' order). It is keyed by image and size: asked
     for another size, an image is loaded again and replaces the entry, so no image is ever served
     at a size it was not resized for. `start_epoch` empties it when the epoch changes, so what an
-    epoch draws does not depend on the epochs before it (a resumed run continues exactly)."""
+    epoch draws does not depend on the epochs before it (a resumed run continues exactly); the
+    dataset then fills it with images drawn from (seed, epoch), as full as ultralytics' buffer is
+    after its first epoch."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -61,11 +63,13 @@ class MosaicBuffer:
         """The buffered images, oldest first."""
         return list(self.entries)
 
-    def start_epoch(self, epoch: int) -> None:
-        """Empty the buffer when `epoch` is not the one it holds images of."""
-        if epoch != self.epoch:
-            self.entries.clear()
-            self.epoch = epoch
+    def start_epoch(self, epoch: int) -> bool:
+        """Empty the buffer when `epoch` is not the one it holds images of; whether it did."""
+        if epoch == self.epoch:
+            return False
+        self.entries.clear()
+        self.epoch = epoch
+        return True
 
     def resized(self, index: int, size: int, load: Callable[[int], Sample]) -> Sample:
         """Image `index` with its long side `size`: from the buffer, or loaded by `load` and entered."""
