@@ -4,11 +4,14 @@ accumulation (here one batch a step), EMA, then evaluation: the loss falls and A
 
 What is cheap enough for CI is overfitting: 4 synthetic images, trained on and evaluated on (the
 val split names the train split's files), YOLOv8 at quarter width and a third of its depth, 96 px,
-one batch of 4 an epoch. Calibration (CPU, one thread, seed 0): 25 epochs reach AP50 0.117 on
-those images (loss 57 -> 40); 15 epochs, or lr 0.02, stayed at AP 0 (measured while the family's
-input was still ImageNet-normalised; 25 epochs at lr 0.05 gave AP50 0.081 then), hence lr 0.05 and
-25 epochs. The trainer runs without `train`'s per-epoch checkpoint, which would take more time
-than the steps of such tiny epochs. About 7 s of CPU time (one thread).
+one batch of 4 an epoch. Calibration (CPU, one thread): with the recipe as it is now (channels-last,
+the filled mosaic buffer, OpenCV's test-time resize) 40 epochs with the mosaic off for the last 25
+reach, at seeds 0 / 1 / 2, AP 0.031 / 0.004 / 0.002 (AP50 0.075 / 0.017 / 0.008), the last three
+epochs' loss 0.58 to 0.61 of the first three's. The earlier calibration (25 epochs, the mosaic off
+for the last 10: AP50 0.117) gave AP 0 after those changes, and so did 25 to 35 epochs with 10
+mosaic-free ones, and lr 0.1: in so short a run AP rests on the last, mosaic-free epochs. The
+trainer runs without `train`'s per-epoch checkpoint, which would take more time than the steps of
+such tiny epochs. About 11 s of CPU time (one thread).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from asffbench.settings import train_data_settings, trainer_settings
 CPU = torch.device("cpu")
 RECIPE = ["model=yolov8", "model.width=0.25", "model.depth=0.33", "model.num_classes=6", "recipe=ultralytics",
           "tricks=none", "data.workers=0", "device=cpu", "img_size=96", "train.batch_size=4", "eval.batch_size=4",
-          # Scaled to 25 one-batch epochs: a step per batch, one warm-up epoch, mosaic off for the last 10.
-          "train.epochs=25", "recipe.nominal_batch=4", "train.warmup_epochs=1", "recipe.close_mosaic=10",
+          # Scaled to 40 one-batch epochs: a step per batch, one warm-up epoch, mosaic off for the last 25.
+          "train.epochs=40", "recipe.nominal_batch=4", "train.warmup_epochs=1", "recipe.close_mosaic=25",
           "train.lr=0.05"]
 
 
@@ -41,7 +44,7 @@ def overfit_config():
     return compose_config([*RECIPE, "data=folder", *files])
 
 
-@pytest.mark.slow  # about 7 s of CPU time: 25 training steps of a real YOLOv8 (see the calibration above)
+@pytest.mark.slow  # about 11 s of CPU time: 40 training steps of a real YOLOv8 (see the calibration above)
 def test_ultralytics_recipe_lowers_the_loss_and_reaches_ap_above_zero(tmp_path, one_thread):
     cfg = overfit_config()
     seed_everything(int(cfg.seed))
@@ -52,5 +55,5 @@ def test_ultralytics_recipe_lowers_the_loss_and_reaches_ap_above_zero(tmp_path, 
     trainer.fit(loader, int(cfg.train.epochs), [EpochHook(lambda _t, _e, summary: losses.append(summary["loss"]))])
     metrics = evaluate(cfg, tmp_path, model=trainer.final_model().eval())
     print(f"losses {[round(loss, 1) for loss in losses]} AP {metrics['AP']:.4f} AP50 {metrics['AP50']:.4f}")
-    assert sum(losses[-3:]) < 0.85 * sum(losses[:3]), losses  # calibration: 0.68 of the first three
+    assert sum(losses[-3:]) < 0.85 * sum(losses[:3]), losses  # calibration: 0.58 of the first three
     assert metrics["AP50"] > 0 and metrics["AP"] > 0, metrics
